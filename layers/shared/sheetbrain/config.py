@@ -1,0 +1,133 @@
+"""The one settings model: read from the environment once per container, validated, cached.
+
+Locally every value comes from environment variables. In AWS the template passes the *names*
+of secrets (``DATABASE_SECRET_ARN``...), and their values are fetched through Powertools
+parameters (Secrets Manager, cached) the first time ``get_settings()`` runs, never at import.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+from typing import Literal
+
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from sheetbrain.errors import ConfigurationError
+
+VERSION = "0.1.0"
+
+
+class Settings(BaseModel):
+    """Runtime configuration. Each field is read from the upper-case environment variable of
+    its name (a plain model over ``os.environ``: pydantic-settings cost 0.1 s of cold start)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    environment: Literal["local", "test", "aws"] = "local"
+    service_name: str = Field(
+        default="sheetbrain", validation_alias=AliasChoices("powertools_service_name", "service_name")
+    )
+
+    @property
+    def version(self) -> str:
+        return VERSION
+
+    # Database: either a URL (local) or the ARN of a Secrets Manager secret holding it (AWS).
+    database_url: SecretStr | None = None
+    database_secret_arn: str | None = None
+    db_pool_min_size: int = Field(default=0, ge=0)
+    db_pool_max_size: int = Field(default=4, ge=1)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=15_000, gt=0)
+
+    # Provider secrets: optional here, demanded by the code paths that need them.
+    clerk_webhook_secret: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_api_key: SecretStr | None = None
+    provider_secrets_arn: str | None = None
+
+    stripe_price_pro: str | None = None
+    stripe_price_business: str | None = None
+    stripe_price_enterprise: str | None = None
+
+    max_body_bytes: int = Field(default=6 * 1024 * 1024, gt=0)
+
+    def require_database_url(self) -> str:
+        """The connection string, or a ConfigurationError naming what is missing."""
+        if self.database_url is None:
+            raise ConfigurationError(
+                "No database configured: set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS)."
+            )
+        return self.database_url.get_secret_value()
+
+
+def _resolve_secrets(settings: Settings) -> Settings:
+    """Fill secret values from Secrets Manager when the environment names a secret."""
+    updates: dict[str, object] = {}
+    if settings.database_url is None and settings.database_secret_arn:
+        updates["database_url"] = SecretStr(_read_secret(settings.database_secret_arn, "url"))
+    if settings.provider_secrets_arn:
+        values = _read_secret_json(settings.provider_secrets_arn)
+        for key in ("clerk_webhook_secret", "stripe_webhook_secret", "stripe_api_key"):
+            if getattr(settings, key) is None and values.get(key):
+                updates[key] = SecretStr(str(values[key]))
+    return settings.model_copy(update=updates) if updates else settings
+
+
+def _read_secret_json(arn: str) -> dict[str, object]:
+    from aws_lambda_powertools.utilities import parameters
+
+    raw = parameters.get_secret(arn, max_age=300)
+    try:
+        value = json.loads(raw)
+    except (TypeError, json.JSONDecodeError) as exc:
+        raise ConfigurationError(f"Secret {arn} is not a JSON object.") from exc
+    if not isinstance(value, dict):
+        raise ConfigurationError(f"Secret {arn} is not a JSON object.")
+    return value
+
+
+def _read_secret(arn: str, key: str) -> str:
+    """A secret that is either a plain string or a JSON object holding ``key``.
+
+    RDS-managed secrets are JSON with host/port/username/password/dbname; those are assembled
+    into a URL so either form can be named by the stack parameter.
+    """
+    from aws_lambda_powertools.utilities import parameters
+
+    raw = str(parameters.get_secret(arn, max_age=300))
+    if not raw.lstrip().startswith("{"):
+        return raw
+    value = _read_secret_json(arn)
+    if key in value:
+        return str(value[key])
+    try:
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=str(value["host"]),
+            port=str(value.get("port", 5432)),
+            user=str(value["username"]),
+            password=str(value["password"]),
+            dbname=str(value.get("dbname", "postgres")),
+            sslmode="require",
+        )
+    except KeyError as exc:
+        raise ConfigurationError(f"Secret {arn} lacks '{key}' or the RDS fields ({exc}).") from exc
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """Validated settings, built once per container."""
+    try:
+        env = {key.lower(): value for key, value in os.environ.items()}
+        return _resolve_secrets(Settings.model_validate(env))
+    except ValidationError as exc:
+        raise ConfigurationError(f"Invalid configuration: {exc}") from exc
+
+
+def reset_settings() -> None:
+    """Forget cached settings (tests and the dev server change the environment)."""
+    get_settings.cache_clear()

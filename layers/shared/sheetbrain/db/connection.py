@@ -1,0 +1,131 @@
+"""One lazily opened pool per container, transactions, and the driver-error boundary.
+
+Every database call of the layer goes through ``transaction`` or ``tenant_transaction``; both
+run inside ``translate_errors`` so a psycopg error never escapes as itself.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from sheetbrain.config import get_settings
+from sheetbrain.errors import ConflictError, DependencyUnavailableError, SheetBrainError, ValidationError
+from sheetbrain.observability import logger
+
+_pool: ConnectionPool | None = None
+_pool_lock = threading.Lock()
+
+# SQLSTATE classes that mean "try again later" rather than "your request is wrong".
+_TRANSIENT = (
+    psycopg.OperationalError,
+    pg_errors.SerializationFailure,
+    pg_errors.DeadlockDetected,
+    pg_errors.LockNotAvailable,
+    pg_errors.QueryCanceled,
+    pg_errors.AdminShutdown,
+    pg_errors.CannotConnectNow,
+    PoolTimeout,
+)
+
+
+def _configure(conn: psycopg.Connection) -> None:
+    timeout = get_settings().db_statement_timeout_ms
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(timeout),))
+    conn.commit()
+
+
+def get_pool() -> ConnectionPool:
+    """The container's pool, opened on first use (never at import, so cold start stays cheap)."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                settings = get_settings()
+                pool = ConnectionPool(
+                    settings.require_database_url(),
+                    min_size=settings.db_pool_min_size,
+                    max_size=settings.db_pool_max_size,
+                    timeout=settings.db_connect_timeout_s,
+                    kwargs={
+                        "connect_timeout": max(1, int(settings.db_connect_timeout_s)),
+                        "autocommit": False,
+                    },
+                    configure=_configure,
+                    # A Lambda container is frozen between invocations: check a connection
+                    # before lending it, since the server may have closed it meanwhile.
+                    check=ConnectionPool.check_connection,
+                    open=False,
+                    name="sheetbrain",
+                )
+                pool.open(wait=False)
+                _pool = pool
+    return _pool
+
+
+def close_pool() -> None:
+    """Close the pool (tests and the dev server, when the database URL changes)."""
+    global _pool
+    with _pool_lock:
+        if _pool is not None:
+            _pool.close()
+            _pool = None
+
+
+@contextmanager
+def translate_errors() -> Iterator[None]:
+    """Turn driver errors into domain errors; the only place that knows psycopg's exceptions."""
+    try:
+        yield
+    except SheetBrainError:
+        raise
+    except _TRANSIENT as exc:
+        logger.warning("database unavailable", error=type(exc).__name__)
+        raise DependencyUnavailableError("The database is unavailable; try again shortly.") from exc
+    except pg_errors.UniqueViolation as exc:
+        raise ConflictError(
+            "The record already exists.", details={"constraint": exc.diag.constraint_name}
+        ) from exc
+    except (pg_errors.ForeignKeyViolation, pg_errors.CheckViolation, pg_errors.NotNullViolation) as exc:
+        raise ValidationError(
+            "The data violates a constraint.", details={"constraint": exc.diag.constraint_name}
+        ) from exc
+    except (pg_errors.InvalidTextRepresentation, pg_errors.NumericValueOutOfRange) as exc:
+        raise ValidationError(
+            "A value has the wrong form.", details={"reason": exc.diag.message_primary}
+        ) from exc
+    except psycopg.Error as exc:
+        logger.exception("database error")
+        raise SheetBrainError("Internal database error.") from exc
+
+
+@contextmanager
+def transaction() -> Iterator[psycopg.Connection]:
+    """A connection in one transaction: committed on success, rolled back on any error."""
+    with translate_errors(), get_pool().connection() as conn, conn.transaction():
+        yield conn
+
+
+@contextmanager
+def tenant_transaction(org_id: str) -> Iterator[psycopg.Connection]:
+    """A transaction scoped to one organization.
+
+    ``app.org_id`` is set with ``SET LOCAL`` semantics (``set_config(..., true)``), so it dies
+    with the transaction and a pooled connection never carries one tenant into the next request.
+    Row-level security policies read it as the second lock behind each query's own
+    ``WHERE org_id = ...``.
+    """
+    with transaction() as conn:
+        conn.execute("SELECT set_config('app.org_id', %s, true)", (org_id,))
+        yield conn
+
+
+def ping() -> None:
+    """Round-trip to the database; raises DependencyUnavailableError when it is unreachable."""
+    with transaction() as conn:
+        conn.execute("SELECT 1")

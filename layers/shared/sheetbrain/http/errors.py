@@ -1,0 +1,73 @@
+"""The one mapping from exceptions to the JSON error shape of the API contract."""
+
+from __future__ import annotations
+
+import json
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
+from sheetbrain.errors import RateLimitedError, SheetBrainError
+from sheetbrain.observability import logger
+
+
+def error_response(
+    status: int,
+    code: str,
+    message: str,
+    details: dict[str, Any] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
+    """A JSON error response in the contract's shape."""
+    body = {"error": {"code": code, "message": message, "details": details or {}}}
+    return Response(
+        status_code=status,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps(body),
+        headers=headers or {},
+    )
+
+
+def from_domain_error(exc: SheetBrainError) -> Response[str]:
+    """Map a domain error; client errors are logged as info, server errors with their trace."""
+    if exc.status >= 500:
+        logger.exception("request failed", code=exc.code)
+    else:
+        logger.info("request refused", code=exc.code, status=exc.status)
+    headers: dict[str, str] = {}
+    if isinstance(exc, RateLimitedError):
+        headers["Retry-After"] = str(max(1, exc.retry_after))
+    return error_response(exc.status, exc.code, exc.message, exc.details, headers)
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    return ".".join(str(part) for part in loc)
+
+
+def from_validation_error(exc: RequestValidationError) -> Response[str]:
+    """400 for a body that is not JSON at all, 422 naming each invalid field otherwise."""
+    errors = list(exc.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return error_response(HTTPStatus.BAD_REQUEST, "malformed_json", "The request body is not valid JSON.")
+    fields = [
+        {"field": _field(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")} for e in errors
+    ]
+    logger.info("request invalid", fields=[f["field"] for f in fields])
+    return error_response(
+        HTTPStatus.UNPROCESSABLE_ENTITY,
+        "validation_error",
+        "The request is invalid: " + "; ".join(f"{f['field']}: {f['message']}" for f in fields),
+        {"fields": fields},
+    )
+
+
+def route_not_found() -> Response[str]:
+    return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route.")
+
+
+def unexpected(exc: Exception) -> Response[str]:
+    """Anything unforeseen: logged with its trace, answered without one."""
+    logger.exception("unhandled error", error=type(exc).__name__)
+    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred.")

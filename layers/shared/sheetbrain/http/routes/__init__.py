@@ -1,0 +1,1 @@
+"""Routers of the API, grouped by the function that serves them."""

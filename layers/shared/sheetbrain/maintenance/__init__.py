@@ -1,0 +1,1 @@
+"""Scheduled maintenance tasks run by the cleanup function."""

@@ -1,0 +1,50 @@
+"""The task registry of the cleanup function: ``{"task": name}`` → a JSON summary.
+
+Each task takes a per-task advisory lock (``pg_try_advisory_lock``) so a second concurrent run
+returns at once with ``"skipped": "already running"`` instead of doing the work twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from sheetbrain.db.connection import transaction
+from sheetbrain.errors import ValidationError
+from sheetbrain.observability import logger, metrics
+
+TaskFn = Callable[[], dict[str, Any]]
+TASKS: dict[str, TaskFn] = {}
+
+
+def task(name: str) -> Callable[[TaskFn], TaskFn]:
+    """Register a maintenance task under the name its EventBridge rule passes."""
+
+    def register(fn: TaskFn) -> TaskFn:
+        TASKS[name] = fn
+        return fn
+
+    return register
+
+
+def _lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.sha256(f"sheetbrain-task:{name}".encode()).digest()[:8], "big", signed=True)
+
+
+def run_task(name: str) -> dict[str, Any]:
+    """Run one task under its advisory lock and return its summary."""
+    fn = TASKS.get(name)
+    if fn is None:
+        raise ValidationError(f"Unknown task {name!r}.", details={"field": "task", "known": sorted(TASKS)})
+    started = time.perf_counter()
+    with transaction() as conn:
+        locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_lock_key(name),)).fetchone()
+        if not locked or not locked[0]:
+            return {"task": name, "skipped": "already running"}
+        summary = fn()
+    duration_ms = int((time.perf_counter() - started) * 1000)
+    metrics.add_metric(name=f"Task.{name}.DurationMs", unit="Milliseconds", value=duration_ms)
+    logger.info("task finished", task=name, duration_ms=duration_ms)
+    return {"task": name, "duration_ms": duration_ms, **summary}

@@ -1,0 +1,1 @@
+"""Tenancy: who is calling, in which organization, with which role."""

@@ -1,0 +1,45 @@
+"""Shared fixtures: one embedded PostgreSQL database per test session, migrated, with the
+application connecting as a role that is neither owner nor superuser."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from sheetbrain.config import reset_settings
+from sheetbrain.db.connection import close_pool
+from sheetbrain_dev.database import DatabaseUrls, drop_database, ensure_database
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _test_environment() -> None:
+    os.environ.update(
+        {
+            "ENVIRONMENT": "test",
+            "POWERTOOLS_TRACE_DISABLED": "true",
+            "POWERTOOLS_METRICS_NAMESPACE": "SheetBrain",
+            "POWERTOOLS_DEV": "false",
+            "AWS_DEFAULT_REGION": "eu-west-1",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }
+    )
+
+
+@pytest.fixture(scope="session")
+def database() -> Iterator[DatabaseUrls]:
+    """A fresh, migrated database for this session; DATABASE_URL points the layer at it."""
+    saved = os.environ.pop("DATABASE_URL", None)
+    urls = ensure_database(f"sheetbrain_test_{os.getpid()}")
+    os.environ["DATABASE_URL"] = urls.app
+    reset_settings()
+    close_pool()
+    yield urls
+    close_pool()
+    drop_database(urls.owner)
+    if saved is None:
+        os.environ.pop("DATABASE_URL", None)
+    else:
+        os.environ["DATABASE_URL"] = saved
+    reset_settings()

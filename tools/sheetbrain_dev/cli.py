@@ -1,0 +1,136 @@
+"""The ``sheetbrain`` command: local server, one-off invocations, tokens, migrations, audits."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+
+
+def _prepare_environment() -> None:
+    """Point the layer at the (embedded or configured) database, migrated."""
+    from sheetbrain.config import reset_settings
+
+    from sheetbrain_dev.database import ensure_database
+
+    urls = ensure_database()
+    os.environ["DATABASE_URL"] = urls.app
+    os.environ.setdefault("ENVIRONMENT", "local")
+    os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
+    os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SheetBrain")
+    reset_settings()
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    from sheetbrain_dev.server import ApiServer
+    from sheetbrain_dev.template import load_template
+
+    _prepare_environment()
+    template = load_template()
+    server = ApiServer(("127.0.0.1", args.port), template)
+    print(
+        f"SheetBrain API on http://127.0.0.1:{server.server_port} ({len(template.routes)} routes)", flush=True
+    )
+    for route in template.routes:
+        note = "" if route.authorized else "  (no JWT)"
+        print(f"  {route.method:6} {route.path:28} -> {route.function}{note}")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+def cmd_invoke(args: argparse.Namespace) -> int:
+    from sheetbrain_dev.lambda_runtime import invoke
+    from sheetbrain_dev.template import load_template
+
+    template = load_template()
+    function = template.functions.get(args.function)
+    if function is None:
+        print(
+            f"Unknown function {args.function!r}; known: {', '.join(sorted(template.functions))}",
+            file=sys.stderr,
+        )
+        return 2
+    try:
+        event = json.loads(Path(args.event).read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        print(f"Cannot read event {args.event}: {exc}", file=sys.stderr)
+        return 2
+    _prepare_environment()
+    print(json.dumps(invoke(function, event), indent=2, default=str))
+    return 0
+
+
+def cmd_token(args: argparse.Namespace) -> int:
+    from sheetbrain_dev.auth import mint
+
+    print(mint(args.user, args.org, args.role, org_slug=args.slug, ttl_s=args.ttl))
+    return 0
+
+
+def cmd_migrate(_: argparse.Namespace) -> int:
+    from sheetbrain.db.migrations import MigrationError
+
+    from sheetbrain_dev.database import ensure_database
+
+    try:
+        urls = ensure_database()
+    except MigrationError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
+    print("\n".join(f"applied {name}" for name in urls.applied) or "up to date")
+    return 0
+
+
+def cmd_audit(args: argparse.Namespace) -> int:
+    from sheetbrain_dev.audit_cmd import run
+
+    return run(args.file, args.json)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="sheetbrain", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve the HTTP API of template.yaml on 127.0.0.1")
+    serve.add_argument("--port", type=int, default=3000)
+    serve.set_defaults(fn=cmd_serve)
+
+    inv = sub.add_parser("invoke", help="invoke one function with an event file, as `sam local invoke`")
+    inv.add_argument("function", help="logical id in template.yaml, e.g. AuditFunction")
+    inv.add_argument("--event", required=True, help="JSON event file (see events/)")
+    inv.set_defaults(fn=cmd_invoke)
+
+    tok = sub.add_parser("token", help="mint a bearer token the local server accepts")
+    tok.add_argument("--user", required=True)
+    tok.add_argument("--org")
+    tok.add_argument("--role", default="org:member", help="org:admin or org:member")
+    tok.add_argument("--slug")
+    tok.add_argument("--ttl", type=int, default=3600, help="lifetime in seconds")
+    tok.set_defaults(fn=cmd_token)
+
+    mig = sub.add_parser("migrate", help="apply sql/ migrations to DATABASE_URL or the embedded database")
+    mig.set_defaults(fn=cmd_migrate)
+
+    aud = sub.add_parser("audit", help="audit the formulas of a workbook, offline")
+    aud.add_argument("file")
+    aud.add_argument("--json", action="store_true", help="print findings as JSON")
+    aud.set_defaults(fn=cmd_audit)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
+    args = build_parser().parse_args(argv)
+    return int(args.fn(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,87 @@
+"""The local database: ``DATABASE_URL`` when set, else an embedded PostgreSQL 16 + pgvector.
+
+The embedded server (pgserver) lives in ``.pgdata`` under the project and keeps running between
+commands, so the second start is instant. Migrations run as the owner (the server's superuser);
+the application connects as ``sheetbrain_dev``, a login member of ``sheetbrain_app``: not owner,
+not superuser, so row-level security applies exactly as in AWS.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from sheetbrain.db.migrations import apply_migrations
+
+from sheetbrain_dev.paths import PGDATA, SQL_DIR
+
+APP_LOGIN_ROLE = "sheetbrain_dev"
+
+
+@dataclass(frozen=True)
+class DatabaseUrls:
+    owner: str  # runs migrations and test set-up
+    app: str  # what the handlers use (DATABASE_URL)
+    applied: tuple[str, ...] = ()  # migrations applied by this call
+
+
+def _embedded_owner_url(dbname: str, pgdata: Path) -> str:
+    with warnings.catch_warnings():
+        # platformdirs warns when XDG_RUNTIME_DIR is unset; harmless for a local server.
+        warnings.simplefilter("ignore")
+        import pgserver
+
+        logging.getLogger("pgserver").setLevel(logging.WARNING)
+
+        server = pgserver.get_server(pgdata, cleanup_mode=None)
+    base = server.get_uri()
+    with psycopg.connect(base, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
+        if not exists:
+            conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(dbname)))
+    return make_conninfo(base, dbname=dbname)
+
+
+def _ensure_app_login(owner_url: str) -> str:
+    """A login role inheriting sheetbrain_app (created by migration 0001)."""
+    with psycopg.connect(owner_url, autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_LOGIN_ROLE,)).fetchone():
+            conn.execute(
+                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE sheetbrain_app").format(
+                    sql.Identifier(APP_LOGIN_ROLE)
+                )
+            )
+    params = conninfo_to_dict(owner_url)
+    params["user"] = APP_LOGIN_ROLE
+    params.pop("password", None)
+    return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
+
+
+def ensure_database(dbname: str = "sheetbrain", *, pgdata: Path = PGDATA) -> DatabaseUrls:
+    """Start (or reuse) the database, apply migrations, and return the owner and app URLs.
+
+    With ``DATABASE_URL`` set, that server is used as it is: it is both the migration and the
+    application connection (``MIGRATION_DATABASE_URL`` may name a separate owner connection).
+    """
+    external = os.environ.get("DATABASE_URL")
+    if external:
+        owner = os.environ.get("MIGRATION_DATABASE_URL", external)
+        applied = apply_migrations(owner, SQL_DIR)
+        return DatabaseUrls(owner=owner, app=external, applied=tuple(applied))
+    owner = _embedded_owner_url(dbname, pgdata)
+    applied = apply_migrations(owner, SQL_DIR)
+    return DatabaseUrls(owner=owner, app=_ensure_app_login(owner), applied=tuple(applied))
+
+
+def drop_database(owner_url: str) -> None:
+    """Drop the database named by ``owner_url`` (test teardown)."""
+    params = conninfo_to_dict(owner_url)
+    dbname = str(params["dbname"])
+    with psycopg.connect(make_conninfo(owner_url, dbname="postgres"), autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(dbname)))

@@ -1,0 +1,119 @@
+"""``sheetbrain serve``: the HTTP API of template.yaml on 127.0.0.1, as API Gateway would serve it.
+
+Routes come from the template; a route with the JWT authorizer gets its bearer token verified
+here against the local JWKS, and the claims travel in the event exactly where the HTTP API puts
+them, so handlers cannot tell this server from AWS.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import urlsplit
+
+from sheetbrain_dev import auth
+from sheetbrain_dev.events import http_event
+from sheetbrain_dev.lambda_runtime import invoke
+from sheetbrain_dev.template import Template
+
+log = logging.getLogger("sheetbrain_dev.serve")
+MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+
+
+def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+    # API Gateway answers these itself (before any function); we keep the contract's shape.
+    body = {"error": {"code": code, "message": message, "details": {}}}
+    headers = {"Content-Type": "application/json", "X-Request-Id": uuid.uuid4().hex[:20]}
+    if status == 401:
+        headers["WWW-Authenticate"] = 'Bearer realm="sheetbrain"'
+    return status, headers, json.dumps(body).encode()
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: ApiServer
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._dispatch()
+
+    def do_POST(self) -> None:
+        self._dispatch()
+
+    def do_PUT(self) -> None:
+        self._dispatch()
+
+    def do_PATCH(self) -> None:
+        self._dispatch()
+
+    def do_DELETE(self) -> None:
+        self._dispatch()
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.info("%s %s", self.address_string(), format % args)
+
+    def _dispatch(self) -> None:
+        status, headers, body = self._respond()
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _respond(self) -> tuple[int, dict[str, str], bytes]:
+        url = urlsplit(self.path)
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            return _error(413, "payload_too_large", f"The request body exceeds {MAX_BODY} bytes.")
+        body = self.rfile.read(length) if length else b""
+        found = self.server.template.find_route(self.command, url.path)
+        if found is None:
+            return _error(404, "route_not_found", "No such route.")
+        route, params = found
+        claims = None
+        if route.authorized:
+            header = self.headers.get("Authorization", "")
+            scheme, _, token = header.partition(" ")
+            if scheme.lower() != "bearer" or not token.strip():
+                return _error(401, "unauthorized", "A bearer token is required.")
+            try:
+                claims = auth.authorizer_claims(auth.verify(token.strip()))
+            except auth.TokenError as exc:
+                return _error(401, "unauthorized", f"The bearer token is invalid: {exc}.")
+        event = http_event(
+            route=route,
+            path=url.path,
+            path_params=params,
+            method=self.command,
+            raw_query=url.query,
+            headers=list(self.headers.items()),
+            body=body,
+            claims=claims,
+            source_ip=self.client_address[0],
+        )
+        result = invoke(self.server.template.functions[route.function], event)
+        return to_http(result)
+
+
+def to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
+    """Map a handler's v2 response (or a bare value, as API Gateway does) to status/headers/body."""
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
+    headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+    for name, values in (result.get("multiValueHeaders") or {}).items():
+        headers[name] = ",".join(str(v) for v in values)
+    raw = result.get("body") or ""
+    body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
+    return int(result["statusCode"]), headers, body
+
+
+class ApiServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], template: Template) -> None:
+        super().__init__(address, _Handler)
+        self.template = template

@@ -1,0 +1,130 @@
+"""Read functions, routes and schedules from template.yaml, so the dev server serves exactly
+what API Gateway would: a route added to the template is served without code changes."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sheetbrain_dev.paths import ROOT, TEMPLATE
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """SafeLoader that accepts CloudFormation's short-form tags (!Ref, !Sub, ...)."""
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {f"Fn::{suffix}" if suffix != "Ref" else "Ref": value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    authorized: bool
+    pattern: re.Pattern[str]
+
+    @property
+    def route_key(self) -> str:
+        return f"{self.method} {self.path}"
+
+    def match(self, method: str, path: str) -> dict[str, str] | None:
+        if method != self.method:
+            return None
+        found = self.pattern.fullmatch(path)
+        return found.groupdict() if found else None
+
+
+@dataclass(frozen=True)
+class Function:
+    logical_id: str
+    code_dir: Path
+    handler: str  # module.function
+    environment: dict[str, Any]
+    schedules: dict[str, dict[str, Any]]
+
+
+@dataclass(frozen=True)
+class Template:
+    functions: dict[str, Function]
+    routes: list[Route]
+
+    def find_route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        """The matching route; literal routes win over parameterised ones, as in API Gateway."""
+        candidates = []
+        for route in self.routes:
+            params = route.match(method, path)
+            if params is not None:
+                candidates.append((route.path.count("{"), route, params))
+        if not candidates:
+            return None
+        _, route, params = min(candidates, key=lambda c: c[0])
+        return route, params
+
+
+def _path_pattern(path: str) -> re.Pattern[str]:
+    regex = ""
+    for part in re.split(r"(\{[^}]+\})", path):
+        if part.startswith("{"):
+            name = part[1:-1]
+            regex += f"(?P<{name.rstrip('+')}>.+)" if name.endswith("+") else f"(?P<{name}>[^/]+)"
+        else:
+            regex += re.escape(part)
+    return re.compile(regex)
+
+
+def load_template(path: Path = TEMPLATE) -> Template:
+    """Parse the SAM template into functions and HTTP API routes."""
+    doc = yaml.load(path.read_text(), Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    api_default_auth = {}
+    for resource in doc.get("Resources", {}).values():
+        if resource.get("Type") == "AWS::Serverless::HttpApi":
+            api_default_auth = resource.get("Properties", {}).get("Auth", {})
+    globals_env = doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    functions: dict[str, Function] = {}
+    routes: list[Route] = []
+    for logical_id, resource in doc.get("Resources", {}).items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource.get("Properties", {})
+        env = {**globals_env, **props.get("Environment", {}).get("Variables", {})}
+        schedules: dict[str, dict[str, Any]] = {}
+        for event_name, event in props.get("Events", {}).items():
+            event_props = event.get("Properties", {})
+            if event.get("Type") == "HttpApi":
+                authorizer = event_props.get("Auth", {}).get(
+                    "Authorizer", api_default_auth.get("DefaultAuthorizer")
+                )
+                routes.append(
+                    Route(
+                        method=event_props["Method"].upper(),
+                        path=event_props["Path"],
+                        function=logical_id,
+                        authorized=bool(authorizer) and authorizer != "NONE",
+                        pattern=_path_pattern(event_props["Path"]),
+                    )
+                )
+            elif event.get("Type") == "Schedule":
+                schedules[event_name] = event_props
+        functions[logical_id] = Function(
+            logical_id=logical_id,
+            code_dir=ROOT / props["CodeUri"],
+            handler=props["Handler"],
+            environment=env,
+            schedules=schedules,
+        )
+    return Template(functions=functions, routes=routes)
