@@ -115,9 +115,7 @@ def test_oversized_body_is_413() -> None:
     os.environ["MAX_BODY_BYTES"] = "100"
     reset_settings()
     try:
-        got, body = _probe(
-            {"content-type": "application/json"}, b'{"x": "' + b"a" * 200 + b'"}', claims_for("u", "o")
-        )
+        got, body = _probe({"content-type": "application/json"}, b'{"x": "' + b"a" * 200 + b'"}', claims_for("u", "o"))
     finally:
         del os.environ["MAX_BODY_BYTES"]
         reset_settings()

@@ -31,9 +31,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _prepare_environment()
     template = load_template()
     server = ApiServer(("127.0.0.1", args.port), template)
-    print(
-        f"SheetBrain API on http://127.0.0.1:{server.server_port} ({len(template.routes)} routes)", flush=True
-    )
+    print(f"SheetBrain API on http://127.0.0.1:{server.server_port} ({len(template.routes)} routes)", flush=True)
     for route in template.routes:
         note = "" if route.authorized else "  (no JWT)"
         print(f"  {route.method:6} {route.path:28} -> {route.function}{note}")

@@ -106,9 +106,7 @@ def load_template(path: Path = TEMPLATE) -> Template:
         for event_name, event in props.get("Events", {}).items():
             event_props = event.get("Properties", {})
             if event.get("Type") == "HttpApi":
-                authorizer = event_props.get("Auth", {}).get(
-                    "Authorizer", api_default_auth.get("DefaultAuthorizer")
-                )
+                authorizer = event_props.get("Auth", {}).get("Authorizer", api_default_auth.get("DefaultAuthorizer"))
                 routes.append(
                     Route(
                         method=event_props["Method"].upper(),

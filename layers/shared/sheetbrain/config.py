@@ -57,9 +57,7 @@ class Settings(BaseModel):
     def require_database_url(self) -> str:
         """The connection string, or a ConfigurationError naming what is missing."""
         if self.database_url is None:
-            raise ConfigurationError(
-                "No database configured: set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS)."
-            )
+            raise ConfigurationError("No database configured: set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS).")
         return self.database_url.get_secret_value()
 
 

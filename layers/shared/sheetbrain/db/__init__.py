@@ -1,5 +1,19 @@
 """Database access: the pool, transactions, driver-error translation, migrations, repositories."""
 
-from sheetbrain.db.connection import close_pool, get_pool, tenant_transaction, transaction, translate_errors
+from sheetbrain.db.connection import (
+    close_pool,
+    get_pool,
+    system_transaction,
+    tenant_transaction,
+    transaction,
+    translate_errors,
+)
 
-__all__ = ["close_pool", "get_pool", "tenant_transaction", "transaction", "translate_errors"]
+__all__ = [
+    "close_pool",
+    "get_pool",
+    "system_transaction",
+    "tenant_transaction",
+    "transaction",
+    "translate_errors",
+]

@@ -88,17 +88,13 @@ def translate_errors() -> Iterator[None]:
         logger.warning("database unavailable", error=type(exc).__name__)
         raise DependencyUnavailableError("The database is unavailable; try again shortly.") from exc
     except pg_errors.UniqueViolation as exc:
-        raise ConflictError(
-            "The record already exists.", details={"constraint": exc.diag.constraint_name}
-        ) from exc
+        raise ConflictError("The record already exists.", details={"constraint": exc.diag.constraint_name}) from exc
     except (pg_errors.ForeignKeyViolation, pg_errors.CheckViolation, pg_errors.NotNullViolation) as exc:
         raise ValidationError(
             "The data violates a constraint.", details={"constraint": exc.diag.constraint_name}
         ) from exc
     except (pg_errors.InvalidTextRepresentation, pg_errors.NumericValueOutOfRange) as exc:
-        raise ValidationError(
-            "A value has the wrong form.", details={"reason": exc.diag.message_primary}
-        ) from exc
+        raise ValidationError("A value has the wrong form.", details={"reason": exc.diag.message_primary}) from exc
     except psycopg.Error as exc:
         logger.exception("database error")
         raise SheetBrainError("Internal database error.") from exc
@@ -112,8 +108,8 @@ def transaction() -> Iterator[psycopg.Connection]:
 
 
 @contextmanager
-def tenant_transaction(org_id: str) -> Iterator[psycopg.Connection]:
-    """A transaction scoped to one organization.
+def tenant_transaction(org_id: str, user_id: str | None = None) -> Iterator[psycopg.Connection]:
+    """A transaction scoped to one organization (and, optionally, the calling user).
 
     ``app.org_id`` is set with ``SET LOCAL`` semantics (``set_config(..., true)``), so it dies
     with the transaction and a pooled connection never carries one tenant into the next request.
@@ -121,7 +117,21 @@ def tenant_transaction(org_id: str) -> Iterator[psycopg.Connection]:
     ``WHERE org_id = ...``.
     """
     with transaction() as conn:
-        conn.execute("SELECT set_config('app.org_id', %s, true)", (org_id,))
+        conn.execute(
+            "SELECT set_config('app.org_id', %s, true), set_config('app.user_id', %s, true)",
+            (org_id, user_id or ""),
+        )
+        yield conn
+
+
+@contextmanager
+def system_transaction() -> Iterator[psycopg.Connection]:
+    """A transaction that may cross organizations: webhook sync and maintenance only.
+
+    Row-level security admits it through ``app.system``; tenant-facing code never uses it.
+    """
+    with transaction() as conn:
+        conn.execute("SELECT set_config('app.system', 'on', true)")
         yield conn
 
 

@@ -79,9 +79,7 @@ def apply_migrations(conninfo: str, directory: Path) -> list[str]:
                 conn.execute(_BOOKKEEPING)
                 recorded = {
                     row[0]: (row[1], row[2])
-                    for row in conn.execute(
-                        "SELECT version, name, checksum FROM schema_migrations"
-                    ).fetchall()
+                    for row in conn.execute("SELECT version, name, checksum FROM schema_migrations").fetchall()
                 }
                 _check_landed(migrations, recorded)
                 for migration in migrations:

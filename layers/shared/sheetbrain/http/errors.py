@@ -51,9 +51,7 @@ def from_validation_error(exc: RequestValidationError) -> Response[str]:
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(HTTPStatus.BAD_REQUEST, "malformed_json", "The request body is not valid JSON.")
-    fields = [
-        {"field": _field(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")} for e in errors
-    ]
+    fields = [{"field": _field(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")} for e in errors]
     logger.info("request invalid", fields=[f["field"] for f in fields])
     return error_response(
         HTTPStatus.UNPROCESSABLE_ENTITY,

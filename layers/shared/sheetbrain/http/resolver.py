@@ -9,35 +9,40 @@ sit outside the middlewares in Powertools, so both paths add headers through
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sheetbrain.config import get_settings
 from sheetbrain.errors import BadRequestError, PayloadTooLargeError, SheetBrainError
 from sheetbrain.http import errors as http_errors
 from sheetbrain.observability import bind_request
 from sheetbrain.tenancy.identity import Identity, identity_from_claims
+from sheetbrain.tenancy.service import admit
 
 # Filled per request by later guards (rate limits): header name → value.
 RESPONSE_HEADERS_KEY = "response_headers"
 IDENTITY_KEY = "identity"
+ADMITTED_KEY = "admitted"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
-def current_identity(app: APIGatewayHttpResolver) -> Identity:
+def current_identity(app: BaseRouter) -> Identity:
     """The verified caller of the current request (claims from the JWT authorizer only)."""
     cached = app.context.get(IDENTITY_KEY)
     if isinstance(cached, Identity):
         return cached
-    authorizer = app.current_event.request_context.authorizer
+    authorizer = _event(app).request_context.authorizer
     claims = authorizer.jwt_claim if authorizer is not None else None
     identity = identity_from_claims(claims)
     app.append_context(**{IDENTITY_KEY: identity})
@@ -45,24 +50,37 @@ def current_identity(app: APIGatewayHttpResolver) -> Identity:
     return identity
 
 
-def add_response_headers(app: APIGatewayHttpResolver, headers: dict[str, str]) -> None:
+def authenticate(app: BaseRouter) -> Identity:
+    """The verified caller, admitted: rows created on first sight, 403 if deleted."""
+    identity = current_identity(app)
+    if not app.context.get(ADMITTED_KEY):
+        admit(identity)
+        app.append_context(**{ADMITTED_KEY: True})
+    return identity
+
+
+def add_response_headers(app: BaseRouter, headers: dict[str, str]) -> None:
     """Headers to put on this request's response, whatever its outcome (e.g. RateLimit-*)."""
     merged = dict(app.context.get(RESPONSE_HEADERS_KEY) or {})
     merged.update(headers)
     app.append_context(**{RESPONSE_HEADERS_KEY: merged})
 
 
-def _request_id(app: APIGatewayHttpResolver) -> str:
-    return app.current_event.request_context.request_id or ""
+def _event(app: BaseRouter) -> APIGatewayProxyEventV2:
+    return cast(APIGatewayProxyEventV2, app.current_event)
 
 
-def _response_headers(app: APIGatewayHttpResolver) -> dict[str, str]:
+def _request_id(app: BaseRouter) -> str:
+    return _event(app).request_context.request_id or ""
+
+
+def _response_headers(app: BaseRouter) -> dict[str, str]:
     headers = {"X-Request-Id": _request_id(app)}
     headers.update(app.context.get(RESPONSE_HEADERS_KEY) or {})
     return headers
 
 
-def _with_headers(app: APIGatewayHttpResolver, response: Response[Any]) -> Response[Any]:
+def _with_headers(app: BaseRouter, response: Response[Any]) -> Response[Any]:
     for name, value in _response_headers(app).items():
         response.headers.setdefault(name, value)
     return response
@@ -116,9 +134,7 @@ def make_resolver(*, multipart_paths: Iterable[str] = ()) -> APIGatewayHttpResol
         # Powertools' validation runs before our middlewares and checks JSON bodies itself.
         return _with_headers(
             app,
-            http_errors.error_response(
-                400, "bad_request", "Unsupported content type; send application/json."
-            ),
+            http_errors.error_response(400, "bad_request", "Unsupported content type; send application/json."),
         )
 
     @app.exception_handler(RouteNotFoundError)
@@ -130,3 +146,11 @@ def make_resolver(*, multipart_paths: Iterable[str] = ()) -> APIGatewayHttpResol
         return _with_headers(app, http_errors.unexpected(exc))
 
     return app
+
+
+def raw_body(app: BaseRouter) -> bytes:
+    """The request body exactly as the client sent it (signatures are computed over these bytes)."""
+    body = app.current_event.body or ""
+    if app.current_event.is_base64_encoded:
+        return base64.b64decode(body)
+    return body.encode("utf-8")

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from sheetbrain.db.connection import transaction
+from sheetbrain.db.connection import get_pool, translate_errors
 from sheetbrain.errors import ValidationError
 from sheetbrain.observability import logger, metrics
 
@@ -29,21 +29,35 @@ def task(name: str) -> Callable[[TaskFn], TaskFn]:
     return register
 
 
+def _register_all() -> None:
+    # Task modules register themselves on import; imported here, not at module import, so
+    # they can depend on this registry without a cycle.
+    from sheetbrain.maintenance import cleanup  # noqa: F401
+
+
 def _lock_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(f"sheetbrain-task:{name}".encode()).digest()[:8], "big", signed=True)
 
 
 def run_task(name: str) -> dict[str, Any]:
     """Run one task under its advisory lock and return its summary."""
+    _register_all()
     fn = TASKS.get(name)
     if fn is None:
         raise ValidationError(f"Unknown task {name!r}.", details={"field": "task", "known": sorted(TASKS)})
     started = time.perf_counter()
-    with transaction() as conn:
-        locked = conn.execute("SELECT pg_try_advisory_xact_lock(%s)", (_lock_key(name),)).fetchone()
+    # A session-level lock on a connection of its own: the task's batches commit separately,
+    # and a second run (overlapping schedule, manual invoke) returns at once.
+    with translate_errors(), get_pool().connection() as conn:
+        conn.autocommit = True
+        locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(name),)).fetchone()
         if not locked or not locked[0]:
             return {"task": name, "skipped": "already running"}
-        summary = fn()
+        try:
+            summary = fn()
+        finally:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (_lock_key(name),))
+            conn.autocommit = False
     duration_ms = int((time.perf_counter() - started) * 1000)
     metrics.add_metric(name=f"Task.{name}.DurationMs", unit="Milliseconds", value=duration_ms)
     logger.info("task finished", task=name, duration_ms=duration_ms)

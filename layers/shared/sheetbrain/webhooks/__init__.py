@@ -1,0 +1,1 @@
+"""Verified webhooks from Clerk and Stripe, through one durable inbox."""

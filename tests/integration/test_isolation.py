@@ -1,0 +1,94 @@
+"""Isolation: as org A, nothing of org B is returned or changed, even with B's ids in hand."""
+
+from __future__ import annotations
+
+import uuid
+
+import psycopg
+import pytest
+from sheetbrain.db import tenancy_repo as repo
+from sheetbrain.db import tenant_transaction
+from sheetbrain.errors import SheetBrainError
+from sheetbrain_dev.database import DatabaseUrls
+
+from tests.support import call, claims_for
+
+
+@pytest.fixture
+def two_orgs(database: DatabaseUrls) -> tuple[str, str, str, str]:
+    """Org A with one member, org B with two, created on first sight through the API."""
+    suffix = uuid.uuid4().hex[:8]
+    org_a, org_b = f"org_a{suffix}", f"org_b{suffix}"
+    user_a, user_b, user_b2 = f"user_a{suffix}", f"user_b{suffix}", f"user_b2{suffix}"
+    for user, org in ((user_a, org_a), (user_b, org_b), (user_b2, org_b)):
+        assert call("GET", "/api/stats", claims=claims_for(user, org, "org:admin")).status == 200
+    return org_a, user_a, org_b, user_b
+
+
+def test_stats_are_scoped_to_the_callers_org(two_orgs: tuple[str, str, str, str]) -> None:
+    org_a, user_a, _, _ = two_orgs
+    a = call("GET", "/api/stats", claims=claims_for(user_a, org_a)).json()
+    assert (a["org_id"], a["users"]) == (org_a, 1)
+
+
+def test_repository_functions_in_a_tenant_of_a_see_nothing_of_b(two_orgs: tuple[str, str, str, str]) -> None:
+    org_a, user_a, org_b, _ = two_orgs
+    with tenant_transaction(org_a, user_a) as conn:
+        assert repo.get_org(conn, org_b) is None
+        assert repo.org_member_count(conn, org_b) == 0
+        assert repo.get_org(conn, org_a) is not None
+
+
+def test_raw_sql_with_the_wrong_org_set_sees_and_changes_nothing(
+    two_orgs: tuple[str, str, str, str], database: DatabaseUrls
+) -> None:
+    org_a, user_a, org_b, user_b = two_orgs
+    with tenant_transaction(org_a, user_a) as conn:
+        # Queries that name B explicitly, without any org filter of the application's own
+        assert conn.execute("SELECT * FROM memberships WHERE org_id = %s", (org_b,)).fetchall() == []
+        assert conn.execute("SELECT * FROM organizations WHERE id = %s", (org_b,)).fetchall() == []
+        assert conn.execute("SELECT id FROM users WHERE id = %s", (user_b,)).fetchall() == []
+        assert conn.execute("SELECT * FROM webhook_inbox").fetchall() == []
+        updated = conn.execute("UPDATE memberships SET role = 'member' WHERE org_id = %s", (org_b,)).rowcount
+        assert updated == 0
+        assert conn.execute("DELETE FROM organizations WHERE id = %s", (org_b,)).rowcount == 0
+    # And writing a row into B is refused by the policy
+    with pytest.raises(SheetBrainError), tenant_transaction(org_a, user_a) as conn:
+        conn.execute("INSERT INTO memberships (org_id, user_id, role) VALUES (%s, %s, 'admin')", (org_b, user_a))
+    with psycopg.connect(database.owner) as conn:
+        assert conn.execute("SELECT count(*) FROM memberships WHERE org_id = %s", (org_b,)).fetchone() == (2,)
+
+
+def test_outside_a_tenant_transaction_nothing_is_visible(
+    two_orgs: tuple[str, str, str, str], database: DatabaseUrls
+) -> None:
+    with psycopg.connect(database.app) as conn:
+        assert conn.execute("SELECT count(*) FROM organizations").fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM memberships").fetchone() == (0,)
+
+
+def test_the_application_role_is_neither_owner_nor_superuser(database: DatabaseUrls) -> None:
+    with psycopg.connect(database.app) as conn:
+        row = conn.execute("SELECT rolsuper, rolbypassrls FROM pg_roles WHERE rolname = current_user").fetchone()
+        owners = conn.execute(
+            "SELECT DISTINCT tableowner = current_user FROM pg_tables WHERE schemaname = 'public'"
+        ).fetchall()
+    assert row == (False, False)
+    assert owners == [(False,)]
+
+
+def test_a_deleted_org_or_user_gets_403(database: DatabaseUrls) -> None:
+    suffix = uuid.uuid4().hex[:8]
+    org, user = f"org_d{suffix}", f"user_d{suffix}"
+    assert call("GET", "/api/stats", claims=claims_for(user, org)).status == 200
+    with psycopg.connect(database.owner) as conn:
+        conn.execute("UPDATE organizations SET deleted_at = now() WHERE id = %s", (org,))
+    reply = call("GET", "/api/stats", claims=claims_for(user, org))
+    assert reply.status == 403
+    assert reply.json()["error"]["code"] == "tenant_deleted"
+
+
+def test_a_token_without_org_works_in_the_personal_org(database: DatabaseUrls) -> None:
+    user = f"user_p{uuid.uuid4().hex[:8]}"
+    body = call("GET", "/api/stats", claims=claims_for(user)).json()
+    assert body == {"org_id": f"personal_{user}", "name": "Personal", "personal": True, "users": 1}
