@@ -1,0 +1,236 @@
+"""Typed syntax tree of a spreadsheet formula: frozen, hashable dataclasses.
+
+Parentheses are not kept as nodes: the printer re-inserts the ones that precedence needs, so
+``parse(unparse(tree)) == tree`` holds for every tree the parser produces.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+# Prefixes Excel writes in front of functions newer than the file format it saves in.
+FUNCTION_PREFIXES = ("_xlfn._xlws.", "_xlfn.", "_xlws.", "_xludf.", "__xludf.")
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    """Base of every tree node."""
+
+    def children(self) -> tuple[Node, ...]:
+        """Direct sub-expressions, in source order."""
+        return ()
+
+    def walk(self) -> Iterator[Node]:
+        """This node and every descendant, depth first, in source order."""
+        stack: list[Node] = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children()))
+
+
+@dataclass(frozen=True, slots=True)
+class Number(Node):
+    text: str
+
+    @property
+    def value(self) -> float:
+        return float(self.text)
+
+
+@dataclass(frozen=True, slots=True)
+class String(Node):
+    value: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bool(Node):
+    value: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorLit(Node):
+    """An error literal such as ``#REF!``; ``sheet`` is set for ``Sheet1!#REF!``."""
+
+    code: str
+    sheet: str | None = None
+    book: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Missing(Node):
+    """An omitted function argument, as in ``IF(A1,,2)``."""
+
+
+@dataclass(frozen=True, slots=True)
+class CellAddr:
+    """One corner of a reference; ``col``/``row`` are 1-based and ``None`` when the part is absent."""
+
+    col: int | None
+    row: int | None
+    col_abs: bool = False
+    row_abs: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Ref(Node):
+    """A cell, range, whole-column/row, open-ended or spilled reference, optionally qualified.
+
+    ``book_path``/``book`` describe an external workbook (``'C:\\x\\[Book.xlsx]S'!A1`` or ``[1]S!A1``);
+    ``sheet_end`` is the last sheet of a 3D reference.
+    """
+
+    start: CellAddr
+    end: CellAddr | None = None
+    sheet: str | None = None
+    sheet_end: str | None = None
+    book: str | None = None
+    book_path: str = ""
+    spill: bool = False
+
+    @property
+    def is_range(self) -> bool:
+        return self.end is not None
+
+    @property
+    def is_whole_column(self) -> bool:
+        return self.end is not None and self.start.row is None and self.end.row is None
+
+    @property
+    def is_whole_row(self) -> bool:
+        return self.end is not None and self.start.col is None and self.end.col is None
+
+    @property
+    def is_open_ended(self) -> bool:
+        return self.end is not None and (self.start.row is None) != (self.end.row is None)
+
+
+@dataclass(frozen=True, slots=True)
+class Name(Node):
+    """A defined name, LET/LAMBDA parameter, or a qualified name such as ``Sheet1!Total``."""
+
+    name: str
+    sheet: str | None = None
+    book: str | None = None
+    book_path: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class StructRef(Node):
+    """A structured (table) reference; ``spec`` is the bracketed part as written, e.g. ``[@Qty]``."""
+
+    table: str
+    spec: str
+
+
+@dataclass(frozen=True, slots=True)
+class Array(Node):
+    rows: tuple[tuple[Node, ...], ...]
+
+    def children(self) -> tuple[Node, ...]:
+        return tuple(item for row in self.rows for item in row)
+
+
+_BASES: dict[str, str] = {}
+
+
+def _base_name(name: str) -> str:
+    upper = name.upper()
+    for prefix in FUNCTION_PREFIXES:
+        if upper.startswith(prefix.upper()):
+            return upper[len(prefix) :]
+    return upper
+
+
+@dataclass(frozen=True, slots=True)
+class Func(Node):
+    name: str
+    args: tuple[Node, ...]
+
+    @property
+    def base(self) -> str:
+        """Upper-case function name without ``_xlfn.``-style prefixes."""
+        base = _BASES.get(self.name)
+        if base is None:
+            base = _base_name(self.name)
+            if len(_BASES) < 10_000:  # function names are few; the bound only guards hostile input
+                _BASES[self.name] = base
+        return base
+
+    def children(self) -> tuple[Node, ...]:
+        return self.args
+
+
+@dataclass(frozen=True, slots=True)
+class Call(Node):
+    """Immediate invocation of a computed function, as in ``LAMBDA(x,x+1)(2)``."""
+
+    callee: Node
+    args: tuple[Node, ...]
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.callee, *self.args)
+
+
+@dataclass(frozen=True, slots=True)
+class Unary(Node):
+    op: str
+    operand: Node
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand,)
+
+
+@dataclass(frozen=True, slots=True)
+class Percent(Node):
+    operand: Node
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.operand,)
+
+
+@dataclass(frozen=True, slots=True)
+class Binary(Node):
+    """A binary operation; ``op`` is one of ``: ␠ ^ * / + - & = <> < > <= >=`` (␠ = intersection)."""
+
+    op: str
+    left: Node
+    right: Node
+
+    def children(self) -> tuple[Node, ...]:
+        return (self.left, self.right)
+
+
+@dataclass(frozen=True, slots=True)
+class Union(Node):
+    """Reference union ``(A1,B2:C3)``."""
+
+    items: tuple[Node, ...]
+
+    def children(self) -> tuple[Node, ...]:
+        return self.items
+
+
+ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "^"})
+COMPARISON_OPS = frozenset({"=", "<>", "<", ">", "<=", ">="})
+
+# Binding powers, Excel's order: reference operators, negation, %, ^, * /, + -, &, comparisons.
+BINARY_POWER: dict[str, int] = {
+    ":": 90,
+    " ": 80,
+    "^": 50,
+    "*": 40,
+    "/": 40,
+    "+": 30,
+    "-": 30,
+    "&": 20,
+    "=": 10,
+    "<>": 10,
+    "<": 10,
+    ">": 10,
+    "<=": 10,
+    ">=": 10,
+}
+UNARY_POWER = 70
+PERCENT_POWER = 60

@@ -1,0 +1,1 @@
+"""The check catalogue and the checks themselves (formula-level and sheet-level)."""

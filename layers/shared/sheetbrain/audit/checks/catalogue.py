@@ -1,0 +1,315 @@
+"""The check catalogue: stable ids, default severities, tags and parameters.
+
+Ids never change meaning once published: policies stored in the database refer to them.
+Severity discipline: only checks that report a likely wrong result are high/critical; advice
+(style, maintainability, performance) stays medium/low/info.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+SEVERITY_RANK = {name: rank for rank, name in enumerate(SEVERITIES)}
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """Static description of one check."""
+
+    id: str
+    title: str
+    severity: str
+    scope: str  # "formula": needs one formula; "sheet": needs the grid around it
+    tags: tuple[str, ...]
+    description: str
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+
+
+def _spec(id: str, title: str, severity: str, scope: str, tags: str, description: str, **params: Any) -> CheckSpec:
+    return CheckSpec(id, title, severity, scope, tuple(tags.split()), description, params)
+
+
+_SPECS = [
+    _spec("FX00", "Formula does not parse", "high", "formula", "error syntax", "The formula text is not valid."),
+    _spec("FX01", "Volatile function", "low", "formula", "performance", "Recalculates on every change."),
+    _spec(
+        "FX02",
+        "Approximate VLOOKUP/HLOOKUP",
+        "medium",
+        "formula",
+        "lookup correctness",
+        "Without FALSE as 4th argument the lookup silently returns the nearest smaller key.",
+    ),
+    _spec(
+        "FX03",
+        "MATCH without exact match type",
+        "medium",
+        "formula",
+        "lookup correctness",
+        "MATCH defaults to approximate match (1) on sorted data.",
+    ),
+    _spec(
+        "FX04",
+        "XLOOKUP/XMATCH approximate or binary mode",
+        "low",
+        "formula",
+        "lookup correctness",
+        "A match/search mode other than exact/linear needs sorted data or returns neighbours.",
+    ),
+    _spec(
+        "FX05",
+        "Hard-coded number",
+        "low",
+        "formula",
+        "maintainability hardcode",
+        "A literal number mixed with references is an assumption hidden in a formula.",
+        ignore=[0, 1, 2, -1, 10, 12, 24, 60, 100, 1000, 0.5, 7, 365, 52],
+    ),
+    _spec(
+        "FX06",
+        "Embedded rate",
+        "medium",
+        "formula",
+        "maintainability hardcode rate",
+        "A rate-like literal (between 0 and 1, or a 1.x uplift) multiplies a reference.",
+        min_rate=0.0001,
+    ),
+    _spec(
+        "FX07",
+        "Watched constant typed into a formula",
+        "high",
+        "formula",
+        "policy hardcode rate",
+        "A literal equal to a policy-approved constant must reference the approved input cell instead.",
+        watched={},
+        tolerance=1e-9,
+    ),
+    _spec(
+        "FX08",
+        "Whole-column or whole-row reference",
+        "low",
+        "formula",
+        "performance range",
+        "A:A and 1:1 scan a million cells and pick up stray values below the data.",
+    ),
+    _spec(
+        "FX09",
+        "Open-ended range",
+        "low",
+        "formula",
+        "range",
+        "A2:A grows with the sheet and may include totals or notes below the data.",
+    ),
+    _spec(
+        "FX10",
+        "Deeply nested formula",
+        "medium",
+        "formula",
+        "complexity",
+        "Nesting deeper than the limit is hard to review.",
+        max_depth=5,
+        max_ifs=3,
+    ),
+    _spec(
+        "FX11",
+        "Long formula",
+        "low",
+        "formula",
+        "complexity",
+        "Very long formulas hide mistakes.",
+        max_length=250,
+    ),
+    _spec(
+        "FX12",
+        "IFERROR hides errors behind a constant",
+        "medium",
+        "formula",
+        "error-handling",
+        "IFERROR(x, 0) turns every error, including broken references, into a plausible number.",
+    ),
+    _spec(
+        "FX13",
+        "Unguarded division",
+        "low",
+        "formula",
+        "error-handling division",
+        "Division by a cell that may be zero or empty yields #DIV/0!.",
+    ),
+    _spec(
+        "FX14",
+        "Division by zero literal",
+        "critical",
+        "formula",
+        "error division",
+        "Dividing by the constant 0 always yields #DIV/0!.",
+    ),
+    _spec(
+        "FX15",
+        "#REF! in formula",
+        "critical",
+        "formula",
+        "error reference",
+        "A deleted row, column or sheet left #REF! in the formula; its result is an error.",
+    ),
+    _spec(
+        "FX16",
+        "Error literal in formula",
+        "low",
+        "formula",
+        "error",
+        "A literal error value (#N/A, #DIV/0!...) typed into the formula.",
+    ),
+    _spec(
+        "FX17",
+        "Double operator",
+        "medium",
+        "formula",
+        "syntax typo",
+        "Two operators in a row (A1+-B1, A1++B1) usually is a typo.",
+    ),
+    _spec(
+        "FX18",
+        "Text in arithmetic",
+        "high",
+        "formula",
+        "error type",
+        "Arithmetic on a text literal yields #VALUE! or relies on implicit conversion.",
+    ),
+    _spec(
+        "FX19",
+        "SUM around a single value",
+        "low",
+        "formula",
+        "style",
+        "SUM(A1+B1) or SUM(A1) adds nothing and hides the intent.",
+    ),
+    _spec(
+        "FX20",
+        "Unknown function",
+        "high",
+        "formula",
+        "error compatibility",
+        "The function is neither an Excel nor a Google Sheets function: the cell shows #NAME?.",
+    ),
+    _spec(
+        "FX21",
+        "Platform-specific function",
+        "medium",
+        "formula",
+        "compatibility",
+        "The function exists only in Google Sheets and fails when the file is opened in Excel.",
+    ),
+    _spec(
+        "FX22",
+        "Link to another workbook",
+        "medium",
+        "formula",
+        "external link",
+        "External links break when the other file moves and update silently.",
+    ),
+    _spec(
+        "FX23",
+        "Web import",
+        "medium",
+        "formula",
+        "security external web",
+        "The formula fetches a URL; when the URL is built from cell values data can leave through it.",
+    ),
+    _spec(
+        "FX24",
+        "Formula without references",
+        "low",
+        "formula",
+        "hardcode",
+        "A formula made of constants only (=100*1.2) is a typed-in value in disguise.",
+    ),
+    _spec(
+        "FX25",
+        "Redundant IF returning booleans",
+        "info",
+        "formula",
+        "style",
+        "IF(cond, TRUE, FALSE) is just cond.",
+    ),
+    _spec(
+        "FX26",
+        "Circular reference",
+        "critical",
+        "sheet",
+        "error circular",
+        "The formula depends on its own result.",
+    ),
+    _spec(
+        "FX27",
+        "Reference to an empty cell",
+        "medium",
+        "sheet",
+        "reference empty",
+        "The formula reads a cell that holds nothing; it is counted as 0.",
+    ),
+    _spec(
+        "FX28",
+        "Range stops short of adjacent data",
+        "high",
+        "sheet",
+        "error range",
+        "An aggregate range ends one cell before more numbers of the same block.",
+        max_gap=1,
+    ),
+    _spec(
+        "FX29",
+        "Subtotal counted twice",
+        "high",
+        "sheet",
+        "error double-counting",
+        "A total adds both subtotals and the rows they already include.",
+    ),
+    _spec(
+        "FX30",
+        "Formula differs from its region",
+        "high",
+        "sheet",
+        "error region consistency",
+        "Its neighbours share one R1C1 pattern and this formula breaks it.",
+        min_region=3,
+    ),
+    _spec(
+        "FX31",
+        "Constant where a formula is expected",
+        "high",
+        "sheet",
+        "error region hardcode",
+        "A typed number sits inside a run of identical formulas (an overwritten formula).",
+        min_region=3,
+    ),
+    _spec(
+        "FX32",
+        "Duplicated formula",
+        "info",
+        "sheet",
+        "maintainability",
+        "The same absolute computation is repeated in several cells.",
+        min_copies=3,
+    ),
+    _spec(
+        "FX33",
+        "Inconsistent totals row",
+        "high",
+        "sheet",
+        "error region consistency",
+        "Aggregates across a totals row cover different row spans.",
+        min_run=2,
+    ),
+    _spec(
+        "FX34",
+        "Empty argument",
+        "low",
+        "formula",
+        "syntax",
+        "An omitted argument (SUM(A1,,B1)) is read as 0 or FALSE.",
+    ),
+]
+
+CHECKS: dict[str, CheckSpec] = {spec.id: spec for spec in _SPECS}

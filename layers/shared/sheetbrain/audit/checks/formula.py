@@ -1,0 +1,502 @@
+"""Checks that need only one formula's tree."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from sheetbrain.audit.ast import (
+    ARITHMETIC_OPS,
+    Array,
+    Binary,
+    Bool,
+    Call,
+    ErrorLit,
+    Func,
+    Missing,
+    Name,
+    Node,
+    Number,
+    Percent,
+    Ref,
+    String,
+    StructRef,
+    Unary,
+    Union,
+)
+from sheetbrain.audit.checks.functions import (
+    AGGREGATES,
+    KNOWN_FUNCTIONS,
+    SHEETS_ONLY_FUNCTIONS,
+    VOLATILE_FUNCTIONS,
+    WEB_FUNCTIONS,
+)
+from sheetbrain.audit.printer import format_ref, to_formula, unparse
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One raw finding of a check, before the profile sets its final severity."""
+
+    rule: str
+    message: str
+    suggestion: str | None = None
+    severity: str | None = None  # overrides the rule's severity for this hit (e.g. escalation)
+
+
+Params = dict[str, Any]
+FormulaCheck = Callable[[Node, str, Params], Iterator[Hit]]
+
+_NUMERIC_TEXT_RE = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?%?\s*")
+
+
+def map_children(node: Node, fn: Callable[[Node], Node]) -> Node:
+    """A copy of ``node`` with ``fn`` applied to each direct child."""
+    if isinstance(node, Binary):
+        return Binary(node.op, fn(node.left), fn(node.right))
+    if isinstance(node, Func):
+        return Func(node.name, tuple(fn(a) for a in node.args))
+    if isinstance(node, Unary):
+        return Unary(node.op, fn(node.operand))
+    if isinstance(node, Percent):
+        return Percent(fn(node.operand))
+    if isinstance(node, Union):
+        return Union(tuple(fn(i) for i in node.items))
+    if isinstance(node, Array):
+        return Array(tuple(tuple(fn(i) for i in row) for row in node.rows))
+    if isinstance(node, Call):
+        return Call(fn(node.callee), tuple(fn(a) for a in node.args))
+    return node
+
+
+def replace(tree: Node, old: Node, new: Node) -> Node:
+    """``tree`` with every subtree equal to ``old`` replaced by ``new``."""
+    if tree == old:
+        return new
+    return map_children(tree, lambda child: replace(child, old, new))
+
+
+def fix(tree: Node, old: Node, new: Node) -> str:
+    """The corrected formula text after replacing ``old`` by ``new``."""
+    return to_formula(replace(tree, old, new))
+
+
+def walk_with_parents(node: Node, parents: tuple[Node, ...] = ()) -> Iterator[tuple[Node, tuple[Node, ...]]]:
+    """Every node with its chain of ancestors (outermost first)."""
+    yield node, parents
+    for child in node.children():
+        yield from walk_with_parents(child, (*parents, node))
+
+
+def funcs(tree: Node, *names: str) -> Iterator[Func]:
+    """Function calls in ``tree`` whose base name is one of ``names``."""
+    for node in tree.walk():
+        if isinstance(node, Func) and node.base in names:
+            yield node
+
+
+def has_reference(node: Node) -> bool:
+    """Whether the expression reads any cell, name or table."""
+    return any(isinstance(n, Ref | Name | StructRef) for n in node.walk())
+
+
+def _number_value(node: Node) -> float | None:
+    if isinstance(node, Number):
+        return node.value
+    if isinstance(node, Percent) and isinstance(node.operand, Number):
+        return node.operand.value / 100
+    if isinstance(node, Unary) and node.op == "-":
+        inner = _number_value(node.operand)
+        return -inner if inner is not None else None
+    return None
+
+
+def _arg(func: Func, index: int) -> Node | None:
+    if index < len(func.args) and not isinstance(func.args[index], Missing):
+        return func.args[index]
+    return None
+
+
+def check_volatile(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    seen = sorted({f.base for f in funcs(tree, *VOLATILE_FUNCTIONS)})
+    for name in seen:
+        hint = {
+            "OFFSET": "use INDEX(range, n) which is not volatile",
+            "INDIRECT": "reference the cells directly or use INDEX/CHOOSE",
+        }.get(name, "put it in one input cell and reference that cell")
+        yield Hit("FX01", f"{name}() is volatile and recalculates on every change", hint)
+
+
+def check_approximate_lookup(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for f in funcs(tree, "VLOOKUP", "HLOOKUP"):
+        if len(f.args) < 3:
+            continue
+        mode = _arg(f, 3)
+        if mode is None or (isinstance(mode, Bool) and mode.value) or _number_value(mode) not in (None, 0):
+            fixed = Func(f.name, (*f.args[:3], Bool(False)))
+            yield Hit("FX02", f"{f.base} uses approximate match", fix(tree, f, fixed))
+
+
+def check_match_type(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for f in funcs(tree, "MATCH"):
+        if len(f.args) >= 2 and _arg(f, 2) is None:
+            fixed = Func(f.name, (*f.args[:2], Number("0")))
+            yield Hit("FX03", "MATCH without match type defaults to approximate match", fix(tree, f, fixed))
+
+
+def check_xlookup_mode(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for f in funcs(tree, "XLOOKUP", "XMATCH"):
+        match_i, search_i = (4, 5) if f.base == "XLOOKUP" else (2, 3)
+        match_mode = _number_value(_arg(f, match_i) or Number("0"))
+        search_mode = _number_value(_arg(f, search_i) or Number("1"))
+        if match_mode in (-1, 1, 2) or search_mode in (2, -2):
+            yield Hit(
+                "FX04",
+                f"{f.base} uses match mode {match_mode:g} / search mode {search_mode:g}",
+                "use exact match (0) with linear search unless the data is sorted on purpose",
+            )
+
+
+def _arith_numbers(tree: Node) -> Iterator[tuple[Node, Binary]]:
+    for node in tree.walk():
+        if isinstance(node, Binary) and node.op in ARITHMETIC_OPS:
+            for side in (node.left, node.right):
+                if _number_value(side) is not None:
+                    yield side, node
+
+
+def _is_rate(value: float) -> bool:
+    return 0 < abs(value) < 1 or 1 < abs(value) < 2
+
+
+def check_hardcoded_numbers(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    if not has_reference(tree):
+        return
+    ignore = {float(v) for v in params["ignore"]}
+    found: list[str] = []
+    for side, op in _arith_numbers(tree):
+        value = _number_value(side)
+        if value is None or value in ignore or (op.op in "*/" and _is_rate(value)):
+            continue
+        found.append(unparse(side))
+    if found:
+        listed = ", ".join(dict.fromkeys(found))
+        yield Hit(
+            "FX05",
+            f"hard-coded number(s) {listed}",
+            "move them into labelled input cells and reference those",
+        )
+
+
+def check_embedded_rate(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for side, op in _arith_numbers(tree):
+        value = _number_value(side)
+        other = op.right if side is op.left else op.left
+        rate = value is not None and op.op in "*/" and _is_rate(value) and abs(value) >= params["min_rate"]
+        if rate and has_reference(other):
+            yield Hit(
+                "FX06",
+                f"rate {unparse(side)} is embedded in the formula",
+                "put the rate in an input cell (e.g. a named cell Rate) and multiply by it",
+            )
+            return
+
+
+def check_watched_constant(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    watched: dict[str, Any] = params["watched"]
+    if not watched:
+        return
+    tolerance = float(params["tolerance"])
+    for node in tree.walk():
+        value = _number_value(node) if isinstance(node, Number | Percent) else None
+        if value is None:
+            continue
+        for name, target in sorted(watched.items()):
+            if abs(value - float(target)) <= tolerance:
+                yield Hit(
+                    "FX07",
+                    f"literal {unparse(node)} equals the approved constant {name}",
+                    f"reference the approved input (the named cell {name}) instead of typing {unparse(node)}",
+                )
+
+
+def check_whole_ranges(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for node in tree.walk():
+        if isinstance(node, Ref) and (node.is_whole_column or node.is_whole_row):
+            yield Hit(
+                "FX08",
+                f"{format_ref(node)} references a whole {'column' if node.is_whole_column else 'row'}",
+                "bound the range to the data (or use a Table column such as Table1[Amount])",
+            )
+        elif isinstance(node, Ref) and node.is_open_ended:
+            yield Hit("FX09", f"{format_ref(node)} is open-ended", "bound the range to the data or use a Table")
+
+
+def _func_depth(node: Node) -> int:
+    inner = max((_func_depth(c) for c in node.children()), default=0)
+    return inner + (1 if isinstance(node, Func) else 0)
+
+
+def check_complexity(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    depth = _func_depth(tree)
+    if_count = sum(1 for _ in funcs(tree, "IF"))
+    if depth > params["max_depth"] or if_count > params["max_ifs"]:
+        yield Hit(
+            "FX10",
+            f"functions nest {depth} deep with {if_count} IFs",
+            "split into helper cells, or use IFS/SWITCH/LET to flatten the logic",
+        )
+
+
+def check_length(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    if len(text) > params["max_length"]:
+        yield Hit("FX11", f"formula is {len(text)} characters long", "split it into named intermediate steps")
+
+
+def check_iferror_constant(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for f in funcs(tree, "IFERROR"):
+        if len(f.args) != 2:
+            continue
+        value, fallback = f.args
+        if isinstance(fallback, Number | String | Bool | Missing) or _number_value(fallback) is not None:
+            lookups = list(funcs(value, "VLOOKUP", "HLOOKUP", "MATCH", "XLOOKUP", "INDEX", "LOOKUP"))
+            if lookups:
+                suggestion = fix(tree, f, Func("IFNA", f.args))
+            elif isinstance(value, Binary) and value.op == "/":
+                guard = Func("IF", (Binary("=", value.right, Number("0")), fallback, value))
+                suggestion = fix(tree, f, guard)
+            else:
+                suggestion = "catch only the error you expect (IFNA, or an IF on the cause)"
+            yield Hit(
+                "FX12",
+                f"IFERROR replaces every error with {unparse(fallback) or 'an empty value'}",
+                suggestion,
+            )
+
+
+_GUARDS = frozenset({"IF", "IFERROR", "IFNA", "IFS", "SWITCH", "AND", "OR"})
+
+
+def check_division(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for node, parents in walk_with_parents(tree):
+        if not (isinstance(node, Binary) and node.op == "/"):
+            continue
+        value = _number_value(node.right)
+        if value == 0:
+            yield Hit("FX14", "division by the constant 0", "remove the division or divide by the intended cell")
+        elif value is None and has_reference(node.right):
+            guarded = any(isinstance(p, Func) and p.base in _GUARDS for p in parents)
+            if not guarded:
+                guard = Func("IF", (Binary("=", node.right, Number("0")), Number("0"), node))
+                yield Hit("FX13", f"{unparse(node.right)} may be zero or empty", fix(tree, node, guard))
+
+
+def check_error_literals(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    codes = [n for n in tree.walk() if isinstance(n, ErrorLit)]
+    if any(c.code == "#REF!" for c in codes):
+        yield Hit(
+            "FX15",
+            "the formula contains #REF! (a deleted reference)",
+            "re-point the reference to the intended cells",
+        )
+    others = sorted({c.code for c in codes if c.code != "#REF!"})
+    if others:
+        yield Hit(
+            "FX16",
+            f"error literal(s) {', '.join(others)} typed into the formula",
+            "use NA() or handle the case explicitly",
+        )
+
+
+_DOUBLE_FIX = {("+", "-"): "-", ("-", "-"): "+", ("+", "+"): "+", ("-", "+"): "-"}
+
+
+def check_double_operator(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for node in tree.walk():
+        if isinstance(node, Binary) and isinstance(node.right, Unary) and (node.op, node.right.op) in _DOUBLE_FIX:
+            new = Binary(_DOUBLE_FIX[(node.op, node.right.op)], node.left, node.right.operand)
+            yield Hit("FX17", f"operators {node.op}{node.right.op} in a row", fix(tree, node, new))
+            return
+        if isinstance(node, Unary) and node.op == "+" and isinstance(node.operand, Unary):
+            yield Hit("FX17", "operators in a row", fix(tree, node, node.operand))
+            return
+
+
+def check_text_arithmetic(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for node in tree.walk():
+        operands: tuple[Node, ...] = ()
+        if isinstance(node, Binary) and node.op in ARITHMETIC_OPS:
+            operands = (node.left, node.right)
+        elif isinstance(node, Unary) and node.op in "+-":
+            operands = (node.operand,)
+        for operand in operands:
+            if isinstance(operand, String):
+                if _NUMERIC_TEXT_RE.fullmatch(operand.value):
+                    yield Hit(
+                        "FX18",
+                        f'text "{operand.value}" is converted to a number implicitly',
+                        fix(tree, operand, Number(operand.value.strip().rstrip("%")))
+                        if "%" not in operand.value and operand.value.strip()
+                        else None,
+                        severity="medium",
+                    )
+                else:
+                    yield Hit(
+                        "FX18",
+                        f'arithmetic on the text "{operand.value}" gives #VALUE!',
+                        "use a number or a cell reference",
+                    )
+
+
+def check_sum_single(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for f in funcs(tree, "SUM"):
+        if len(f.args) != 1:
+            continue
+        arg = f.args[0]
+        single_cell = isinstance(arg, Ref) and arg.end is None and not arg.spill
+        arithmetic = isinstance(arg, Binary) and arg.op in ARITHMETIC_OPS
+        if single_cell or arithmetic or isinstance(arg, Number):
+            yield Hit("FX19", f"SUM around a single value {unparse(arg)}", fix(tree, f, arg))
+
+
+def _bound_names(tree: Node) -> set[str]:
+    names: set[str] = set()
+    for f in funcs(tree, "LET"):
+        names.update(a.name.upper() for a in f.args[:-1:2] if isinstance(a, Name))
+    for f in funcs(tree, "LAMBDA"):
+        names.update(a.name.upper() for a in f.args[:-1] if isinstance(a, Name))
+    return names
+
+
+def check_functions(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    bound = _bound_names(tree)
+    for name in sorted({f.base for f in tree.walk() if isinstance(f, Func)}):
+        if name in SHEETS_ONLY_FUNCTIONS:
+            yield Hit(
+                "FX21",
+                f"{name} exists only in Google Sheets",
+                "replace it with an Excel equivalent if the file is shared as xlsx",
+            )
+        elif name not in KNOWN_FUNCTIONS and name not in bound and not name.startswith("_XLL."):
+            yield Hit(
+                "FX20",
+                f"unknown function {name} (shows #NAME?)",
+                "check the spelling or the add-in providing it",
+            )
+
+
+def check_external(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    books = sorted({n.book for n in tree.walk() if isinstance(n, Ref | Name | ErrorLit) and n.book})
+    for book in books:
+        yield Hit(
+            "FX22",
+            f"links to another workbook [{book}]",
+            "copy the data into this workbook or document the link",
+        )
+
+
+def check_web_import(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for f in funcs(tree, *WEB_FUNCTIONS):
+        url = _arg(f, WEB_FUNCTIONS[f.base])
+        if url is None:
+            continue
+        if isinstance(url, String):
+            yield Hit("FX23", f"{f.base} fetches {url.value}", "import the data once and keep a reviewed copy")
+        else:
+            yield Hit(
+                "FX23",
+                f"{f.base} builds its URL from cell values: sheet data can leave through it",
+                "use a fixed, reviewed URL and never concatenate cell values into it",
+                severity="critical",
+            )
+
+
+def check_constant_formula(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    if has_reference(tree) or any(isinstance(n, Func | Call | ErrorLit) for n in tree.walk()):
+        return
+    if any(isinstance(n, Binary) and n.op in ARITHMETIC_OPS for n in tree.walk()):
+        yield Hit("FX24", "formula computes a constant", "type the result with its inputs in labelled cells")
+
+
+def check_redundant_if(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for f in funcs(tree, "IF"):
+        if len(f.args) == 3 and isinstance(f.args[1], Bool) and isinstance(f.args[2], Bool):
+            if f.args[1].value and not f.args[2].value:
+                yield Hit("FX25", "IF returns the condition itself", fix(tree, f, f.args[0]))
+            elif not f.args[1].value and f.args[2].value:
+                yield Hit("FX25", "IF returns the negated condition", fix(tree, f, Func("NOT", (f.args[0],))))
+
+
+def check_empty_argument(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    for f in funcs(tree, *AGGREGATES, "CONCATENATE"):
+        if any(isinstance(a, Missing) for a in f.args):
+            kept = tuple(a for a in f.args if not isinstance(a, Missing))
+            yield Hit("FX34", f"{f.base} has an empty argument", fix(tree, f, Func(f.name, kept)) if kept else None)
+
+
+# What a tree must contain for a check to have anything to say: (node types, function names), either
+# one suffices; a check absent from this table always runs. Lets the engine skip most tree walks.
+_ANY_FUNC: frozenset[str] = frozenset()
+FORMULA_GATES: dict[FormulaCheck, tuple[tuple[type[Node], ...], frozenset[str]]] = {
+    check_volatile: ((), VOLATILE_FUNCTIONS),
+    check_approximate_lookup: ((), frozenset({"VLOOKUP", "HLOOKUP"})),
+    check_match_type: ((), frozenset({"MATCH"})),
+    check_xlookup_mode: ((), frozenset({"XLOOKUP", "XMATCH"})),
+    check_hardcoded_numbers: ((Number,), _ANY_FUNC),
+    check_embedded_rate: ((Number,), _ANY_FUNC),
+    check_watched_constant: ((Number,), _ANY_FUNC),
+    check_whole_ranges: ((Ref,), _ANY_FUNC),
+    check_complexity: ((Func,), _ANY_FUNC),
+    check_iferror_constant: ((), frozenset({"IFERROR"})),
+    check_division: ((Binary,), _ANY_FUNC),
+    check_error_literals: ((ErrorLit,), _ANY_FUNC),
+    check_double_operator: ((Unary,), _ANY_FUNC),
+    check_text_arithmetic: ((String,), _ANY_FUNC),
+    check_sum_single: ((), frozenset({"SUM"})),
+    check_functions: ((Func,), _ANY_FUNC),
+    check_external: ((Ref, Name, ErrorLit), _ANY_FUNC),
+    check_web_import: ((), frozenset(WEB_FUNCTIONS)),
+    check_constant_formula: ((Binary,), _ANY_FUNC),
+    check_redundant_if: ((), frozenset({"IF"})),
+    check_empty_argument: ((Missing,), _ANY_FUNC),
+}
+
+
+def tree_features(tree: Node) -> tuple[frozenset[type[Node]], frozenset[str]]:
+    """Node types and function base names present in ``tree`` (one walk, for the gates above)."""
+    types: set[type[Node]] = set()
+    bases: set[str] = set()
+    for node in tree.walk():
+        types.add(type(node))
+        if isinstance(node, Func):
+            bases.add(node.base)
+    return frozenset(types), frozenset(bases)
+
+
+# (rule ids a check may emit, check) in catalogue order.
+FORMULA_CHECKS: tuple[tuple[tuple[str, ...], FormulaCheck], ...] = (
+    (("FX01",), check_volatile),
+    (("FX02",), check_approximate_lookup),
+    (("FX03",), check_match_type),
+    (("FX04",), check_xlookup_mode),
+    (("FX05",), check_hardcoded_numbers),
+    (("FX06",), check_embedded_rate),
+    (("FX07",), check_watched_constant),
+    (("FX08", "FX09"), check_whole_ranges),
+    (("FX10",), check_complexity),
+    (("FX11",), check_length),
+    (("FX12",), check_iferror_constant),
+    (("FX13", "FX14"), check_division),
+    (("FX15", "FX16"), check_error_literals),
+    (("FX17",), check_double_operator),
+    (("FX18",), check_text_arithmetic),
+    (("FX19",), check_sum_single),
+    (("FX20", "FX21"), check_functions),
+    (("FX22",), check_external),
+    (("FX23",), check_web_import),
+    (("FX24",), check_constant_formula),
+    (("FX25",), check_redundant_if),
+    (("FX34",), check_empty_argument),
+)

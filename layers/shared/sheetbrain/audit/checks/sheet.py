@@ -1,0 +1,365 @@
+"""Checks that need the grid around a formula: regions, ranges, dependencies."""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from sheetbrain.audit.ast import Func, Node, Ref
+from sheetbrain.audit.checks.formula import Hit
+from sheetbrain.audit.checks.functions import AGGREGATES
+from sheetbrain.audit.grid import Cell
+from sheetbrain.audit.printer import format_ref, to_formula
+from sheetbrain.audit.refs import a1, ref_bounds
+from sheetbrain.audit.regions import Deviation, find_deviations, is_aggregate, structure_of
+
+_RANGE_AGGREGATES = AGGREGATES | {"SUBTOTAL"}
+MAX_RANGE_CELLS = 20_000  # dependency edges of larger ranges are not expanded (whole columns)
+
+
+@dataclass
+class SheetContext:
+    """Everything sheet checks read: cells, parsed trees and R1C1 patterns by (row, col)."""
+
+    name: str
+    cells: dict[tuple[int, int], Cell]
+    trees: dict[tuple[int, int], Node]
+    patterns: dict[tuple[int, int], str]
+    max_row: int
+    max_col: int
+    _refs: dict[tuple[int, int], tuple[Ref, ...]] = field(default_factory=dict)
+    _aggregates: dict[tuple[int, int], tuple[tuple[Func, Ref], ...]] = field(default_factory=dict)
+
+    def refs_at(self, key: tuple[int, int]) -> tuple[Ref, ...]:
+        """Local references of the formula at ``key`` (computed once, shared by every check)."""
+        found = self._refs.get(key)
+        if found is None:
+            found = self._refs[key] = tuple(self.local_refs(self.trees[key]))
+        return found
+
+    def aggregates_at(self, key: tuple[int, int]) -> tuple[tuple[Func, Ref], ...]:
+        """(aggregate call, local range argument) pairs of the formula at ``key``."""
+        found = self._aggregates.get(key)
+        if found is None:
+            found = self._aggregates[key] = tuple(_aggregate_ranges(self, self.trees[key]))
+        return found
+
+    def local_refs(self, tree: Node) -> Iterator[Ref]:
+        """References to this sheet (unqualified or naming it)."""
+        for node in tree.walk():
+            if not isinstance(node, Ref) or node.book is not None or node.sheet_end is not None:
+                continue
+            if node.sheet is None or node.sheet.strip() == self.name.strip():
+                yield node
+
+
+CellHit = tuple[int, int, Hit]
+
+
+def _a(row: int, col: int) -> str:
+    return a1(row, col)
+
+
+def check_regions(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+    """FX30/FX31/FX33: cells that break the formula region around them."""
+    seen: set[tuple[int, int, str]] = set()
+    for dev in find_deviations(ctx.cells, ctx.patterns, int(params["min_region"])):
+        severity: str | None = None
+        example = ctx.cells[dev.example]
+        suggestion = _copy_of(ctx, dev.example, (dev.row, dev.col)) if example.formula else None
+        where = f"{dev.axis} region like {_a(*dev.example)}"
+        if dev.kind == "typed-line":
+            cell = ctx.cells[(dev.row, dev.col)]
+            rule = "FX31"
+            message = (
+                f"typed value in a {dev.axis} computed by copies of {example.formula}"
+                if cell.is_number
+                else f"this {dev.axis} mixes copies of this formula with typed values"
+            )
+        elif dev.kind == "constant":
+            rule, message = "FX31", f"typed value inside a {where}; a formula is expected"
+        elif dev.kind == "pattern":
+            rule, message = "FX30", f"formula differs from its {where} ({example.formula})"
+            if not _slipped_aggregate(ctx, dev):
+                # Another computation between copies is often a deliberate layout (periodic
+                # columns, a subtotal): advice. A copied total whose range slipped is an error.
+                severity = "medium"
+        else:
+            rule, message = (
+                "FX33",
+                f"{dev.axis} region around {_a(*dev.example)} mixes patterns, ranges or typed values",
+            )
+        if (dev.row, dev.col, rule) in seen:
+            continue
+        seen.add((dev.row, dev.col, rule))
+        yield dev.row, dev.col, Hit(rule, message, suggestion, severity)
+
+
+def _slipped_aggregate(ctx: SheetContext, dev: Deviation) -> bool:
+    # Same aggregate shape as the region, different offsets: a copied total whose range moved.
+    shape = structure_of(dev.expected)
+    own = ctx.patterns.get((dev.row, dev.col))
+    return shape is not None and own is not None and structure_of(own) == shape and is_aggregate(shape)
+
+
+def _copy_of(ctx: SheetContext, source: tuple[int, int], target: tuple[int, int]) -> str | None:
+    # The expected formula is the region's formula copied to this cell (relative refs shifted).
+    tree = ctx.trees.get(source)
+    if tree is None:
+        return None
+    dr, dc = target[0] - source[0], target[1] - source[1]
+    return to_formula(_shift(tree, dr, dc))
+
+
+def _shift(node: Node, dr: int, dc: int) -> Node:
+    from dataclasses import replace as dc_replace
+
+    from sheetbrain.audit.checks.formula import map_children
+
+    if isinstance(node, Ref):
+
+        def move(addr: Any) -> Any:
+            if addr is None:
+                return None
+            row = addr.row if addr.row is None or addr.row_abs else max(1, addr.row + dr)
+            col = addr.col if addr.col is None or addr.col_abs else max(1, addr.col + dc)
+            return dc_replace(addr, row=row, col=col)
+
+        return dc_replace(node, start=move(node.start), end=move(node.end))
+    return map_children(node, lambda child: _shift(child, dr, dc))
+
+
+def _aggregate_ranges(ctx: SheetContext, tree: Node) -> Iterator[tuple[Func, Ref]]:
+    for node in tree.walk():
+        if isinstance(node, Func) and node.base in _RANGE_AGGREGATES:
+            for arg in node.args:
+                if isinstance(arg, Ref) and arg.end is not None and _is_local(ctx, arg):
+                    yield node, arg
+
+
+def _is_local(ctx: SheetContext, ref: Ref) -> bool:
+    if ref.book is not None or ref.sheet_end is not None:
+        return False
+    return ref.sheet is None or ref.sheet.strip() == ctx.name.strip()
+
+
+def _is_data(cell: Cell | None) -> bool:
+    return cell is not None and (cell.is_number or cell.is_formula)
+
+
+def check_range_short(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+    """FX28: a column/row aggregate that ends before the data next to the formula does."""
+    for row, col in sorted(ctx.trees):
+        for _func, ref in ctx.aggregates_at((row, col)):
+            if ref.is_whole_column or ref.is_whole_row or ref.is_open_ended:
+                continue
+            r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
+            if c1 == c2 == col and r2 < row - 1:
+                between = [ctx.cells.get((r, col)) for r in range(r2 + 1, row)]
+                if between and all(c is not None and c.is_number for c in between):
+                    fixed = f"{_a(r1, c1)}:{_a(row - 1, col)}"
+                    yield (
+                        row,
+                        col,
+                        Hit(
+                            "FX28",
+                            f"{format_ref(ref)} stops before the numbers in {_a(r2 + 1, col)}:{_a(row - 1, col)}"
+                            f"extend the range to {fixed}",
+                        ),
+                    )
+            elif r1 == r2 == row and c2 < col - 1:
+                between = [ctx.cells.get((row, c)) for c in range(c2 + 1, col)]
+                if between and all(c is not None and c.is_number for c in between):
+                    fixed = f"{_a(r1, c1)}:{_a(row, col - 1)}"
+                    yield (
+                        row,
+                        col,
+                        Hit(
+                            "FX28",
+                            f"{format_ref(ref)} stops before the numbers in {_a(row, c2 + 1)}:{_a(row, col - 1)}"
+                            f"extend the range to {fixed}",
+                        ),
+                    )
+
+
+def check_double_counting(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+    """FX29: a SUM whose range contains subtotals together with the rows they add up."""
+    # Subtotal cells by column, rows sorted: each SUM range then looks only at its own columns.
+    subtotals: dict[int, list[tuple[int, list[tuple[int, int, int, int]]]]] = {}
+    sums: list[tuple[int, int, Ref, tuple[int, int, int, int]]] = []
+    for row, col in sorted(ctx.trees):
+        inner_boxes = []
+        for func, ref in ctx.aggregates_at((row, col)):
+            box = ref_bounds(ref, ctx.max_row, ctx.max_col)
+            if func.base in ("SUM", "SUBTOTAL"):
+                inner_boxes.append(box)
+            if func.base == "SUM" and (box[2] - box[0] + 1) * (box[3] - box[1] + 1) <= MAX_RANGE_CELLS:
+                sums.append((row, col, ref, box))
+        if inner_boxes:
+            subtotals.setdefault(col, []).append((row, inner_boxes))
+    rows_of = {col: [r for r, _ in entries] for col, entries in subtotals.items()}
+    reported: set[tuple[int, int]] = set()
+    for row, col, ref, (r1, c1, r2, c2) in sums:
+        if (row, col) in reported:
+            continue
+        hit = _first_subtotal_inside(subtotals, rows_of, (row, col), (r1, c1, r2, c2))
+        if hit is not None:
+            reported.add((row, col))
+            yield (
+                row,
+                col,
+                Hit(
+                    "FX29",
+                    f"{format_ref(ref)} includes the subtotal {_a(*hit)} and the cells it adds",
+                    "add the detail rows or the subtotals, not both",
+                ),
+            )
+
+
+def _first_subtotal_inside(
+    subtotals: dict[int, list[tuple[int, list[tuple[int, int, int, int]]]]],
+    rows_of: dict[int, list[int]],
+    owner: tuple[int, int],
+    box: tuple[int, int, int, int],
+) -> tuple[int, int] | None:
+    r1, c1, r2, c2 = box
+    for c in range(c1, c2 + 1):
+        entries = subtotals.get(c)
+        if not entries:
+            continue
+        rows = rows_of[c]
+        for i in range(bisect_left(rows, r1), bisect_right(rows, r2)):
+            r, inner_boxes = entries[i]
+            if (r, c) == owner:
+                continue
+            for ir1, ic1, ir2, ic2 in inner_boxes:
+                if r1 <= ir1 and ir2 <= r2 and c1 <= ic1 and ic2 <= c2:
+                    return r, c
+    return None
+
+
+def _deps(ctx: SheetContext, key: tuple[int, int]) -> set[tuple[int, int]]:
+    out: set[tuple[int, int]] = set()
+    for ref in ctx.refs_at(key):
+        r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
+        if (r2 - r1 + 1) * (c2 - c1 + 1) > MAX_RANGE_CELLS:
+            # Only formula cells can close a cycle; scan those instead of the whole range.
+            out.update(k for k in ctx.trees if r1 <= k[0] <= r2 and c1 <= k[1] <= c2)
+            continue
+        out.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1) if (r, c) in ctx.trees)
+    return out
+
+
+def check_circular(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+    """FX26: cells on a dependency cycle within the sheet (iterative Tarjan SCC)."""
+    graph = {key: _deps(ctx, key) for key in ctx.trees}
+    index: dict[tuple[int, int], int] = {}
+    low: dict[tuple[int, int], int] = {}
+    on_stack: set[tuple[int, int]] = set()
+    stack: list[tuple[int, int]] = []
+    cyclic: set[tuple[int, int]] = set()
+    counter = 0
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work: list[tuple[tuple[int, int], Iterator[tuple[int, int]]]] = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = counter
+        counter += 1
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            advanced = False
+            for child in children:
+                if child not in index:
+                    index[child] = low[child] = counter
+                    counter += 1
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                    advanced = True
+                    break
+                if child in on_stack:
+                    low[node] = min(low[node], index[child])
+            if advanced:
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1 or node in graph.get(node, ()):
+                    cyclic.update(component)
+    for row, col in sorted(cyclic):
+        yield (
+            row,
+            col,
+            Hit(
+                "FX26",
+                "the formula depends on its own result",
+                "break the cycle: reference inputs, not this result",
+            ),
+        )
+
+
+def check_empty_refs(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+    """FX27: single-cell references to cells of the grid that hold nothing."""
+    for row, col in sorted(ctx.trees):
+        empty = sorted(
+            {
+                (ref.start.row, ref.start.col)
+                for ref in ctx.refs_at((row, col))
+                if ref.end is None
+                and ref.start.row is not None
+                and ref.start.col is not None
+                and ref.start.row <= ctx.max_row
+                and ref.start.col <= ctx.max_col
+                and (ref.start.row, ref.start.col) not in ctx.cells
+            }
+        )
+        if empty:
+            names = ", ".join(_a(r, c) for r, c in empty[:5])
+            yield (
+                row,
+                col,
+                Hit("FX27", f"reads empty cell(s) {names}", "point the reference at the intended input"),
+            )
+
+
+def check_duplicates(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+    """FX32: the same absolute computation repeated in several cells."""
+    by_text: dict[str, list[tuple[int, int]]] = {}
+    for key in ctx.trees:
+        refs = ctx.refs_at(key)
+        if not refs or any(not (r.start.row_abs and r.start.col_abs) for r in refs):
+            continue
+        by_text.setdefault(ctx.cells[key].formula or "", []).append(key)
+    counts = Counter({text: len(keys) for text, keys in by_text.items()})
+    for text, count in sorted(counts.items()):
+        if count < int(params["min_copies"]):
+            continue
+        keys = sorted(by_text[text])
+        first = _a(*keys[0])
+        for row, col in keys[1:]:
+            yield row, col, Hit("FX32", f"same formula as {first} ({count} copies)", f"={first}")
+
+
+# (rule ids a check may emit, check, rule whose parameters it reads) in catalogue order.
+SHEET_CHECKS = (
+    (("FX26",), check_circular, "FX26"),
+    (("FX27",), check_empty_refs, "FX27"),
+    (("FX28",), check_range_short, "FX28"),
+    (("FX29",), check_double_counting, "FX29"),
+    (("FX30", "FX31", "FX33"), check_regions, "FX30"),
+    (("FX32",), check_duplicates, "FX32"),
+)

@@ -1,0 +1,158 @@
+"""Public entry points: audit a flat list of formulas or a sheet grid under a policy profile."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from sheetbrain.audit.ast import Node
+from sheetbrain.audit.checks.catalogue import CHECKS
+from sheetbrain.audit.checks.formula import FORMULA_CHECKS, FORMULA_GATES, Hit, tree_features
+from sheetbrain.audit.checks.sheet import SHEET_CHECKS, SheetContext
+from sheetbrain.audit.copies import copy_key, move_tree
+from sheetbrain.audit.errors import FormulaParseError
+from sheetbrain.audit.grid import Sheet, cell_name, cells_of
+from sheetbrain.audit.parser import parse
+from sheetbrain.audit.profile import DEFAULT_PROFILE, PolicyProfile
+from sheetbrain.audit.refs import r1c1_pattern
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem found in one formula (``cell`` for grids, ``index`` for flat lists)."""
+
+    cell: str | None
+    index: int | None
+    formula: str
+    rule: str
+    severity: str
+    message: str
+    suggestion: str | None
+    tags: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (tags as a list)."""
+        data = asdict(self)
+        data["tags"] = list(self.tags)
+        return data
+
+
+def _finalise(hit: Hit, profile: PolicyProfile, cell: str | None, index: int | None, formula: str) -> Finding:
+    severity = hit.severity if hit.severity and hit.rule not in profile.severities else profile.severity(hit.rule)
+    return Finding(cell, index, formula, hit.rule, severity, hit.message, hit.suggestion, CHECKS[hit.rule].tags)
+
+
+def _parse_hit(exc: FormulaParseError) -> Hit:
+    return Hit("FX00", f"formula does not parse: {exc.reason} at position {exc.position}", None)
+
+
+class _FormulaAuditor:
+    """Parses and runs formula checks once per distinct formula text (copies share results)."""
+
+    def __init__(self, profile: PolicyProfile) -> None:
+        self.profile = profile
+        self.checks = [
+            (check, profile.params(rules[0]), FORMULA_GATES.get(check))
+            for rules, check in FORMULA_CHECKS
+            if any(profile.is_enabled(rule) for rule in rules)
+        ]
+        self.max_length = int(profile.params("FX11")["max_length"]) if profile.is_enabled("FX11") else None
+        self.cache: dict[str, tuple[Node | None, list[Hit]]] = {}
+        # R1C1 copy key -> (tree, its cell, its R1C1 pattern, hits): copies are moved, not re-parsed.
+        self.copies: dict[str, tuple[Node, int, int, str, list[Hit]]] = {}
+
+    def run_checks(self, tree: Node, text: str) -> list[Hit]:
+        hits: list[Hit] = []
+        types, bases = tree_features(tree)
+        for check, params, gate in self.checks:
+            if gate is not None and not (any(t in types for t in gate[0]) or not bases.isdisjoint(gate[1])):
+                continue
+            hits.extend(check(tree, text, params))
+        return [h for h in hits if self.profile.is_enabled(h.rule)]
+
+    def audit(self, text: str) -> tuple[Node | None, list[Hit]]:
+        cached = self.cache.get(text)
+        if cached is not None:
+            return cached
+        tree: Node | None = None
+        try:
+            tree = parse(text)
+        except FormulaParseError as exc:
+            hits = [_parse_hit(exc)] if self.profile.is_enabled("FX00") else []
+        else:
+            hits = self.run_checks(tree, text)
+        self.cache[text] = (tree, hits)
+        return tree, hits
+
+    def audit_cell(self, text: str, row: int, col: int) -> tuple[Node | None, str | None, list[Hit]]:
+        """Tree, R1C1 pattern and hits of the formula in (row, col), reusing an earlier copy."""
+        key = copy_key(text, row, col)
+        known = self.copies.get(key) if key is not None else None
+        if known is not None:
+            base_tree, base_row, base_col, pattern, base_hits = known
+            tree = move_tree(base_tree, row - base_row, col - base_col)
+            # Formula checks look at shapes, not addresses: a clean copy stays clean (length aside).
+            if not base_hits and (self.max_length is None or len(text) <= self.max_length):
+                return tree, pattern, []
+            return tree, pattern, self.run_checks(tree, text)
+        parsed, hits = self.audit(text)
+        if parsed is None:
+            return None, None, hits
+        pattern = r1c1_pattern(parsed, row, col)
+        if key is not None:
+            self.copies[key] = (parsed, row, col, pattern, hits)
+        return parsed, pattern, hits
+
+
+def audit_formulas(formulas: list[str], profile: PolicyProfile | None = None) -> list[Finding]:
+    """Audit formulas without a grid; findings carry ``index`` (position in the list), no cell."""
+    profile = profile or DEFAULT_PROFILE
+    auditor = _FormulaAuditor(profile)
+    findings: list[Finding] = []
+    for index, text in enumerate(formulas):
+        formula = text if text.startswith("=") else "=" + text
+        _, hits = auditor.audit(formula)
+        findings.extend(_finalise(hit, profile, None, index, formula) for hit in hits)
+    return findings
+
+
+def audit_sheet(sheet: Sheet, profile: PolicyProfile | None = None) -> list[Finding]:
+    """Audit a sheet grid: formula checks on every formula cell plus region and dependency checks."""
+    profile = profile or DEFAULT_PROFILE
+    auditor = _FormulaAuditor(profile)
+    cells = cells_of(sheet)
+    trees: dict[tuple[int, int], Node] = {}
+    patterns: dict[tuple[int, int], str] = {}
+    per_cell: list[tuple[int, int, Hit]] = []
+    for (row, col), cell in sorted(cells.items()):
+        if cell.formula is None:
+            continue
+        tree, pattern, hits = auditor.audit_cell(cell.formula, row, col)
+        per_cell.extend((row, col, hit) for hit in hits)
+        if tree is not None and pattern is not None:
+            trees[(row, col)] = tree
+            patterns[(row, col)] = pattern
+    max_row = max((r for r, _ in cells), default=sheet.origin_row)
+    max_col = max((c for _, c in cells), default=sheet.origin_col)
+    ctx = SheetContext(sheet.name, cells, trees, patterns, max_row, max_col)
+    for rules, check, param_rule in SHEET_CHECKS:
+        if any(profile.is_enabled(rule) for rule in rules):
+            per_cell.extend(h for h in check(ctx, profile.params(param_rule)) if profile.is_enabled(h[2].rule))
+    findings = []
+    for row, col, hit in per_cell:
+        formula = cells[(row, col)].formula or _constant_text(cells[(row, col)].value)
+        findings.append(_finalise(hit, profile, cell_name(sheet.name, row, col), None, formula))
+    findings.sort(key=lambda f: (_sort_key(f.cell), f.rule, f.message))
+    return findings
+
+
+def _constant_text(value: Any) -> str:
+    return "" if value is None else str(value)
+
+
+def _sort_key(cell: str | None) -> tuple[int, int]:
+    from sheetbrain.audit.refs import parse_a1
+
+    if cell is None:
+        return (0, 0)
+    return parse_a1(cell.rsplit("!", 1)[1])

@@ -1,0 +1,180 @@
+"""Region analysis: runs of cells along rows and columns that should hold copies of one formula.
+
+A *segment* is a maximal run of non-empty numeric/formula cells in one row or column. Inside it,
+formulas are grouped by *structure* (the R1C1 pattern with reference offsets blanked out): the most
+common structure that appears in at least two adjacent cells defines the region. Cells inside the
+region's span that break it are deviations: a copy whose offsets differ (a range that slipped by a
+row), another computation wedged between copies, or a typed number where a copy belongs.
+
+When a clear majority of the span shares one pattern only the deviations are reported; when no
+pattern dominates the region as a whole is inconsistent and all of it is reported, because one
+cannot tell which half is wrong (this is how the labelled corpora mark such errors).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from sheetbrain.audit.grid import Cell
+
+_OFFSET_RE = re.compile(r"([RC])(\[-?\d+\]|\d+)?")
+_LINK_RE = re.compile(r"\+?(?:'[^']*'!|[\w.]+!)?[RC\[\]\d:-]+")
+_AGGREGATE_RE = re.compile(r"(SUM|AVERAGE|COUNT|COUNTA|MAX|MIN|SUBTOTAL)\(")
+CLEAR_MAJORITY = 0.75
+TYPED_LINE_SHARE = 0.25  # typed values must be this share of a line for the whole line to be suspect
+_R1C1_PART = r"R(?:\[-?\d+\]|\d+)?C(?:\[-?\d+\]|\d+)?"
+_QUALIFIED_RE = re.compile(rf"(?:'(?:[^']|'')*'|[A-Za-z_][\w.]*)!{_R1C1_PART}(?::{_R1C1_PART})?")
+_LOCAL_RE = re.compile(_R1C1_PART)
+_MOVES_ALONG = {"column": re.compile(r"R\[-?\d+\]"), "row": re.compile(r"C\[-?\d+\]")}
+
+
+@dataclass(frozen=True)
+class Deviation:
+    """A cell that breaks the region it sits in."""
+
+    row: int
+    col: int
+    kind: str  # "pattern" | "constant" | "inconsistent-region" | "typed-line"
+    expected: str  # the region's R1C1 pattern
+    example: tuple[int, int]  # a cell holding the expected pattern
+    axis: str  # "row" | "column"
+
+
+def structure_of(pattern: str) -> str | None:
+    """R1C1 pattern with offsets reduced to their sign: ``SUM(R[-5]C:R[-1]C)`` -> ``SUM(R[-]C:R[-]C)``.
+
+    ``None`` for bare links (``=Other!B5``): they copy values, their offsets carry no pattern.
+    """
+    if _LINK_RE.fullmatch(pattern):
+        return None
+    return _OFFSET_RE.sub(_direction, pattern)
+
+
+def _direction(m: re.Match[str]) -> str:
+    # Keep only the sign of a relative offset, so a column sum and a row sum stay different shapes.
+    axis, offset = m.group(1), m.group(2)
+    if offset is None:
+        return axis
+    if offset.startswith("["):
+        return f"{axis}[-]" if offset.startswith("[-") else f"{axis}[+]"
+    return f"{axis}$"
+
+
+def segments(cells: dict[tuple[int, int], Cell], axis: str) -> Iterator[list[Cell]]:
+    """Maximal runs of adjacent numeric-or-formula cells along rows (``axis="row"``) or columns."""
+    lines: dict[int, list[Cell]] = {}
+    for cell in cells.values():
+        if cell.is_formula or cell.is_number:
+            key = cell.row if axis == "row" else cell.col
+            lines.setdefault(key, []).append(cell)
+    for key in sorted(lines):
+        line = sorted(lines[key], key=lambda c: c.col if axis == "row" else c.row)
+        run: list[Cell] = []
+        last = None
+        for cell in line:
+            pos = cell.col if axis == "row" else cell.row
+            if last is not None and pos != last + 1:
+                if len(run) >= 2:
+                    yield run
+                run = []
+            run.append(cell)
+            last = pos
+        if len(run) >= 2:
+            yield run
+
+
+def _deviations_in(
+    run: list[Cell], patterns: dict[tuple[int, int], str], axis: str, min_region: int
+) -> list[Deviation]:
+    keys = [patterns.get((c.row, c.col)) if c.is_formula else None for c in run]
+    structures = [structure_of(k) if k is not None else None for k in keys]
+    keys = [k if s is not None else None for k, s in zip(keys, structures, strict=True)]
+    adjacent = Counter(
+        structures[i] for i in range(len(run) - 1) if structures[i] is not None and structures[i] == structures[i + 1]
+    )
+    if not adjacent:
+        return []
+    region = max(adjacent, key=lambda s: (adjacent[s], s))
+    members = [i for i, s in enumerate(structures) if s == region]
+    first, last = members[0], members[-1]
+    span = range(first, last + 1)
+    if len(members) < min_region or len(members) < 0.5 * len(span):
+        return []
+    pattern_counts = Counter(keys[i] for i in members)
+    expected, expected_count = max(pattern_counts.items(), key=lambda kv: (kv[1], kv[0] or ""))
+    example_cell = run[next(i for i in members if keys[i] == expected)]
+    example = (example_cell.row, example_cell.col)
+    found: list[Deviation] = []
+    for i in span:
+        cell = run[i]
+        if keys[i] == expected:
+            continue
+        if structures[i] == region:
+            kind = "pattern"
+        elif cell.is_number:
+            kind = "constant"
+        else:
+            # Another computation wedged between copies (both neighbours are copies) breaks the run.
+            if not (structures[i - 1] == region and structures[i + 1] == region):
+                continue
+            kind = "pattern"
+        found.append(Deviation(cell.row, cell.col, kind, expected or "", example, axis))
+    if not found:
+        return []
+    if expected_count / len(span) >= CLEAR_MAJORITY:
+        return found
+    if region is None or not _AGGREGATE_RE.match(region):
+        return []
+    # Totals that aggregate the block beside them but disagree on its extent: the whole run is suspect.
+    # Other computations in the run (a ratio or an average beside the totals) are layout, not part
+    # of the disagreement: only the copies of the aggregate and typed values are reported.
+    return [
+        Deviation(run[i].row, run[i].col, "inconsistent-region", expected or "", example, axis)
+        for i in span
+        if structures[i] == region or run[i].is_number
+    ]
+
+
+def is_aggregate(structure: str) -> bool:
+    """Whether an R1C1 structure is an aggregate over a range (a total, an average...)."""
+    return bool(_AGGREGATE_RE.match(structure))
+
+
+def per_line(pattern: str, axis: str) -> bool:
+    """Whether a formula copied along ``axis`` reads only its own line of this sheet.
+
+    Copied down a column it reads cells of its own row (``RC[-2]*RC[-1]``); copied along a row it
+    reads its own column (``SUM(R[-9]C:R[-1]C)``). Such a formula computes every cell of the line
+    the same way, so a typed number in that line is a result someone typed over.
+    """
+    local = _QUALIFIED_RE.sub("", pattern)
+    return bool(_LOCAL_RE.search(local)) and not _MOVES_ALONG[axis].search(local)
+
+
+def _typed_line(run: list[Cell], patterns: dict[tuple[int, int], str], axis: str) -> list[Deviation]:
+    # A run whose formulas are all copies of one per-line computation, with typed numbers among
+    # them: the line is half computed, half typed, and one cannot tell which part is stale.
+    formulas = [c for c in run if c.is_formula]
+    constants = [c for c in run if c.is_number]
+    keys = {patterns.get((c.row, c.col)) for c in formulas}
+    if len(formulas) < 2 or len(constants) < TYPED_LINE_SHARE * len(run) or len(keys) != 1:
+        return []  # a lone typed value among many copies is a typed-over cell (see _deviations_in)
+    (expected,) = keys
+    if expected is None or structure_of(expected) is None or not per_line(expected, axis):
+        return []
+    example = (formulas[0].row, formulas[0].col)
+    return [Deviation(c.row, c.col, "typed-line", expected, example, axis) for c in run]
+
+
+def find_deviations(
+    cells: dict[tuple[int, int], Cell], patterns: dict[tuple[int, int], str], min_region: int = 3
+) -> list[Deviation]:
+    """Cells that break the formula region around them, along rows and along columns."""
+    out: list[Deviation] = []
+    for axis in ("row", "column"):
+        for run in segments(cells, axis):
+            out.extend(_typed_line(run, patterns, axis) or _deviations_in(run, patterns, axis, min_region))
+    return out

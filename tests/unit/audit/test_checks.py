@@ -1,0 +1,181 @@
+"""Each check has a positive and a negative case; suggestions are corrected formulas where possible."""
+
+from __future__ import annotations
+
+import pytest
+from sheetbrain.audit import CHECKS, PolicyProfile, Sheet, audit_formulas, audit_sheet
+
+FORMULA_CASES = [
+    ("FX00", "=SUM(A1", "=SUM(A1)"),
+    ("FX01", "=TODAY()-A1", "=DATE(2024,1,1)-A1"),
+    ("FX01", "=SUM(OFFSET(A1,0,0,3))", "=SUM(INDEX(A1:A9,3))"),
+    ("FX02", "=VLOOKUP(A1,B1:C9,2)", "=VLOOKUP(A1,B1:C9,2,FALSE)"),
+    ("FX03", "=MATCH(A1,B1:B9)", "=MATCH(A1,B1:B9,0)"),
+    ("FX04", "=XLOOKUP(A1,B1:B9,C1:C9,,1)", "=XLOOKUP(A1,B1:B9,C1:C9)"),
+    ("FX05", "=A1*37+B1", "=A1*Factor+B1"),
+    ("FX06", "=A1*0.2", "=A1*Rate"),
+    ("FX08", "=SUM(A:A)", "=SUM(A1:A100)"),
+    ("FX09", "=SUM(A2:A)", "=SUM(A2:A100)"),
+    ("FX10", "=IF(A1,IF(A2,IF(A3,IF(A4,1,2),3),4),5)", "=IF(A1,IF(A2,1,2),3)"),
+    ("FX11", "=" + "+".join(f"A{i}" for i in range(1, 80)), "=SUM(A1:A79)"),
+    ("FX12", "=IFERROR(VLOOKUP(A1,B:C,2,FALSE),0)", "=IFNA(VLOOKUP(A1,B:C,2,FALSE),0)"),
+    ("FX13", "=A1/B1", "=IF(B1=0,0,A1/B1)"),
+    ("FX14", "=A1/0", "=A1/2"),
+    ("FX15", "=#REF!+A1", "=B1+A1"),
+    ("FX16", "=IF(A1,#N/A,1)", "=IF(A1,NA(),1)"),
+    ("FX17", "=A1+-B1", "=A1-B1"),
+    ("FX18", '=A1+"abc"', "=A1+1"),
+    ("FX19", "=SUM(A1+B1)", "=SUM(A1:B1)"),
+    ("FX20", "=SUMM(A1:A3)", "=SUM(A1:A3)"),
+    ("FX21", "=ARRAYFORMULA(A1:A3*2)", "=A1:A3*2"),
+    ("FX22", "=[Budget.xlsx]Q1!B2", "=Q1!B2"),
+    ("FX23", '=IMPORTXML("https://x.test/"&A1,"//a")', "=A1"),
+    ("FX24", "=100*1.2", "=A1*1.2"),
+    ("FX25", "=IF(A1>0,TRUE,FALSE)", "=IF(A1>0,1,0)"),
+    ("FX34", "=SUM(A1,,B1)", "=SUM(A1,B1)"),
+]
+
+
+@pytest.mark.parametrize(("rule", "positive", "negative"), FORMULA_CASES)
+def test_given_formula_check_when_audited_then_positive_flags_and_negative_does_not(
+    rule: str, positive: str, negative: str
+) -> None:
+    # Given one formula that breaks the rule and one that does not
+    # When audited / Then only the first carries the rule
+    assert rule in {f.rule for f in audit_formulas([positive])}
+    assert rule not in {f.rule for f in audit_formulas([negative])}
+
+
+@pytest.mark.parametrize(
+    ("formula", "suggestion"),
+    [
+        ("=VLOOKUP(A1,B1:C9,2)", "=VLOOKUP(A1,B1:C9,2,FALSE)"),
+        ("=MATCH(A1,B1:B9)", "=MATCH(A1,B1:B9,0)"),
+        ("=SUM(A1+B1)*2", "=(A1+B1)*2"),
+        ("=A1--B1", "=A1+B1"),
+        ("=A1/B1", "=IF(B1=0,0,A1/B1)"),
+        ("=IFERROR(VLOOKUP(A1,B:C,2,FALSE),0)", "=IFNA(VLOOKUP(A1,B:C,2,FALSE),0)"),
+        ("=IFERROR(A1/B1,0)", "=IF(B1=0,0,A1/B1)"),
+        ("=IF(A1>0,FALSE,TRUE)", "=NOT(A1>0)"),
+    ],
+)
+def test_given_fixable_formula_when_audited_then_suggestion_is_corrected_formula(formula: str, suggestion: str) -> None:
+    assert suggestion in {f.suggestion for f in audit_formulas([formula])}
+
+
+def test_given_static_and_dynamic_web_import_when_audited_then_dynamic_is_critical() -> None:
+    static, dynamic = audit_formulas(['=IMPORTDATA("https://x.test/a.csv")', '=WEBSERVICE("https://x.test/?q="&A1)'])[
+        0:2
+    ]
+    by_index = {
+        f.index: f.severity
+        for f in audit_formulas(['=IMPORTDATA("https://x.test/a.csv")', '=WEBSERVICE("https://x.test/?q="&A1)'])
+        if f.rule == "FX23"
+    }
+    assert by_index == {0: "medium", 1: "critical"}
+    assert static.index == 0 and dynamic is not None
+
+
+def test_given_numeric_text_when_audited_then_medium_not_high() -> None:
+    findings = [f for f in audit_formulas(['=A1+"5"']) if f.rule == "FX18"]
+    assert [f.severity for f in findings] == ["medium"]
+
+
+def test_given_let_names_when_audited_then_not_unknown_functions() -> None:
+    assert not [f for f in audit_formulas(["=LET(f,LAMBDA(x,x*2),f(3))"]) if f.rule == "FX20"]
+
+
+def _sheet(formulas: list[list[str | None]], values: list[list[object]] | None = None) -> Sheet:
+    return Sheet("Q3", formulas, values or [], "A1")
+
+
+def _rules_at(sheet: Sheet) -> set[tuple[str, str]]:
+    return {(f.cell or "", f.rule) for f in audit_sheet(sheet)}
+
+
+def test_given_self_reference_when_audited_then_circular() -> None:
+    found = _rules_at(_sheet([["=A2+1"], ["=A1*2"], ["=5"]]))
+    assert ("Q3!A1", "FX26") in found and ("Q3!A2", "FX26") in found
+    assert ("Q3!A3", "FX26") not in found
+
+
+def test_given_reference_to_empty_cell_when_audited_then_flagged_only_if_empty() -> None:
+    found = _rules_at(_sheet([["=B1*2", None], ["=B2*2", None]], [[None, 3], [None, None]]))
+    assert ("Q3!A2", "FX27") in found and ("Q3!A1", "FX27") not in found
+
+
+def test_given_sum_stopping_short_when_audited_then_flagged() -> None:
+    values = [[1], [2], [3], [4], [None]]
+    short = _rules_at(_sheet([[None], [None], [None], [None], ["=SUM(A1:A3)"]], values))
+    full = _rules_at(_sheet([[None], [None], [None], [None], ["=SUM(A1:A4)"]], values))
+    assert ("Q3!A5", "FX28") in short and ("Q3!A5", "FX28") not in full
+
+
+def test_given_total_including_subtotals_when_audited_then_double_counting() -> None:
+    formulas: list[list[str | None]] = [[None], [None], ["=SUM(A1:A2)"], ["=SUM(A1:A3)"]]
+    found = _rules_at(_sheet(formulas, [[1], [2], [None], [None]]))
+    assert ("Q3!A4", "FX29") in found
+    assert ("Q3!A3", "FX29") not in found
+
+
+def _column_of_copies(override: str | None, value: object = None) -> Sheet:
+    formulas: list[list[str | None]] = [[None, f"=A{r}*2"] for r in range(1, 8)]
+    values: list[list[object]] = [[r, r * 2] for r in range(1, 8)]
+    formulas[3][1] = override
+    values[3][1] = value
+    return _sheet(formulas, values)
+
+
+def test_given_region_with_odd_formula_when_audited_then_only_that_cell_flagged() -> None:
+    found = {cell for cell, rule in _rules_at(_column_of_copies("=A5*2")) if rule == "FX30"}
+    assert found == {"Q3!B4"}
+    assert not {c for c, r in _rules_at(_column_of_copies("=A4*2")) if r == "FX30"}
+
+
+def test_given_region_with_typed_over_value_when_audited_then_constant_flagged() -> None:
+    findings = [f for f in audit_sheet(_column_of_copies(None, 8)) if f.rule == "FX31"]
+    assert [(f.cell, f.suggestion) for f in findings] == [("Q3!B4", "=A4*2")]
+
+
+def test_given_alternating_columns_when_audited_then_no_region_findings() -> None:
+    # Given value / share columns alternating across a row (a common report layout)
+    formulas: list[list[str | None]] = [[None, "=A1/A$5", None, "=C1/C$5", None, "=E1/E$5"]] * 4
+    values: list[list[object]] = [[1, 0.1, 2, 0.2, 3, 0.3]] * 4
+    found = {rule for _, rule in _rules_at(_sheet(formulas, values))}
+    assert not found & {"FX30", "FX31", "FX33"}
+
+
+def test_given_totals_row_with_mixed_spans_when_audited_then_whole_row_flagged() -> None:
+    formulas: list[list[str | None]] = [[None] * 4 for _ in range(5)]
+    values: list[list[object]] = [[1, 2, 3, 4] for _ in range(4)] + [[None] * 4]
+    formulas[4] = ["=SUM(A1:A4)", "=SUM(B2:B4)", "=SUM(C1:C4)", "=SUM(D2:D4)"]
+    found = {cell for cell, rule in _rules_at(_sheet(formulas, values)) if rule == "FX33"}
+    assert found == {"Q3!A5", "Q3!B5", "Q3!C5", "Q3!D5"}
+    formulas[4] = [f"=SUM({c}1:{c}4)" for c in "ABCD"]
+    assert not {c for c, r in _rules_at(_sheet(formulas, values)) if r in ("FX30", "FX33")}
+
+
+def test_given_repeated_absolute_formula_when_audited_then_duplicates_flagged() -> None:
+    formulas: list[list[str | None]] = [
+        ["=SUM($B$1:$B$3)"],
+        ["=SUM($B$1:$B$3)"],
+        ["=SUM($B$1:$B$3)"],
+        ["=B1"],
+    ]
+    found = {cell for cell, rule in _rules_at(_sheet(formulas)) if rule == "FX32"}
+    assert found == {"Q3!A2", "Q3!A3"}
+
+
+def test_given_watched_rate_in_profile_when_audited_then_literal_flagged() -> None:
+    profile = PolicyProfile(parameters={"FX07": {"watched": {"vat_rate": 0.2}}})
+    assert "FX07" in {f.rule for f in audit_formulas(["=A1*0.2"], profile)}
+    assert "FX07" in {f.rule for f in audit_formulas(["=A1*20%"], profile)}
+    assert "FX07" not in {f.rule for f in audit_formulas(["=A1*0.25"], profile)}
+    assert "FX07" not in {f.rule for f in audit_formulas(["=A1*0.2"])}
+
+
+def test_catalogue_has_at_least_25_checks_with_valid_metadata() -> None:
+    assert len(CHECKS) >= 25
+    for rule, spec in CHECKS.items():
+        assert rule == spec.id and spec.severity in ("critical", "high", "medium", "low", "info")
+        assert spec.tags and spec.title and spec.description

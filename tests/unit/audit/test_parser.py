@@ -1,0 +1,179 @@
+"""Parser: reference forms, precedence, literals, errors, and print -> parse round trips."""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from sheetbrain.audit import FormulaParseError, parse, unparse
+from sheetbrain.audit.ast import (
+    Array,
+    Binary,
+    Bool,
+    Call,
+    CellAddr,
+    ErrorLit,
+    Func,
+    Missing,
+    Name,
+    Number,
+    Percent,
+    Ref,
+    String,
+    StructRef,
+    Unary,
+    Union,
+)
+from sheetbrain.errors import SheetBrainError
+
+CORPUS = Path(__file__).parent / "fixtures" / "benchmark_formulas.txt"
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("=A1", Ref(CellAddr(1, 1))),
+        ("=$B$2", Ref(CellAddr(2, 2, True, True))),
+        ("=A:A", Ref(CellAddr(1, None), CellAddr(1, None))),
+        ("=1:1", Ref(CellAddr(None, 1), CellAddr(None, 1))),
+        ("=A2:A", Ref(CellAddr(1, 2), CellAddr(1, None))),
+        ("='My Sheet'!A1", Ref(CellAddr(1, 1), sheet="My Sheet")),
+        ("='O''Brien'!A1", Ref(CellAddr(1, 1), sheet="O'Brien")),
+        ("=Données!A1", Ref(CellAddr(1, 1), sheet="Données")),
+        ("=Sheet1:Sheet3!A1", Ref(CellAddr(1, 1), sheet="Sheet1", sheet_end="Sheet3")),
+        ("=[Book.xlsx]Sheet!A1", Ref(CellAddr(1, 1), sheet="Sheet", book="Book.xlsx")),
+        ("=[1]Sheet!A1", Ref(CellAddr(1, 1), sheet="Sheet", book="1")),
+        ("=A2#", Ref(CellAddr(1, 2), spill=True)),
+        ("=Table1[[#This Row],[Qty]]", StructRef("Table1", "[[#This Row],[Qty]]")),
+        ("=#REF!", ErrorLit("#REF!")),
+        ("=Sheet1!#REF!", ErrorLit("#REF!", sheet="Sheet1")),
+        ("=TRUE", Bool(True)),
+        ('="a""b"', String('a"b')),
+        ("={1,2;3,4}", Array(((Number("1"), Number("2")), (Number("3"), Number("4"))))),
+        ("=TaxRate", Name("TaxRate")),
+    ],
+)
+def test_given_reference_or_literal_when_parsed_then_typed_node(text: str, expected: object) -> None:
+    # Given a formula with one operand / When parsed / Then the node has the expected shape
+    assert parse(text) == expected
+
+
+def test_given_unary_minus_and_power_when_parsed_then_minus_binds_tighter() -> None:
+    # Excel evaluates -2^2 as (-2)^2 = 4.
+    assert parse("=-2^2") == Binary("^", Unary("-", Number("2")), Number("2"))
+
+
+def test_given_mixed_operators_when_parsed_then_excel_precedence() -> None:
+    tree = parse('=1+2*3^2%&"x"=A1')
+    assert isinstance(tree, Binary) and tree.op == "="
+    concat = tree.left
+    assert isinstance(concat, Binary) and concat.op == "&"
+    add = concat.left
+    assert add == Binary("+", Number("1"), Binary("*", Number("2"), Binary("^", Number("3"), Percent(Number("2")))))
+
+
+def test_given_union_and_intersection_when_parsed_then_reference_operators() -> None:
+    tree = parse("=SUM((A1,B1:B3) C1:C3)")
+    assert isinstance(tree, Func)
+    arg = tree.args[0]
+    assert isinstance(arg, Binary) and arg.op == " "
+    assert isinstance(arg.left, Union)
+
+
+def test_given_prefixed_functions_and_lambda_when_parsed_then_base_names() -> None:
+    tree = parse("=_xlfn.LET(x,1,_xlfn.LAMBDA(y,y+x)(2))")
+    assert isinstance(tree, Func) and tree.base == "LET"
+    assert isinstance(tree.args[2], Call)
+    assert parse("=_xlfn._xlws.SORT(A1:A3)") == Func("_xlfn._xlws.SORT", (parse("=A1:A3"),))
+
+
+def test_given_empty_arguments_when_parsed_then_missing_nodes() -> None:
+    assert parse("=IF(A1,,2)") == Func("IF", (parse("=A1"), Missing(), Number("2")))
+
+
+def test_given_sheets_export_wrapper_when_parsed_then_inner_formula() -> None:
+    # Given Google Sheets' xlsx export wrapper / When parsed / Then the inner formula is the tree
+    wrapped = '=IFERROR(__xludf.DUMMYFUNCTION("QUERY(A:B,""select A"")"),"cached")'
+    assert parse(wrapped) == parse('=QUERY(A:B,"select A")')
+    assert parse('=__xludf.DUMMYFUNCTION("ARRAYFORMULA(A1:A3*2)")') == parse("=ARRAYFORMULA(A1:A3*2)")
+
+
+@pytest.mark.parametrize("text", ["=SUM(", "=1+", "='abc", '="x', "=#FOO", "=)", "", "=1 2", "=[a", "={1,2", "=A1~"])
+def test_given_invalid_formula_when_parsed_then_parse_error_with_position(text: str) -> None:
+    with pytest.raises(FormulaParseError) as info:
+        parse(text)
+    assert isinstance(info.value, SheetBrainError)
+    assert info.value.code == "formula_parse_error" and info.value.status == 422
+    assert 0 <= info.value.position <= len(text) + 1
+
+
+def test_given_absurdly_nested_formula_when_parsed_then_parse_error_not_recursion() -> None:
+    with pytest.raises(FormulaParseError):
+        parse("=" + "(" * 5000 + "1" + ")" * 5000)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("=+-*/^&%<>(),;:{}[]!'\"#$ .ABCRaz019_@\\xé")), max_size=40))
+def test_given_arbitrary_text_when_parsed_then_only_parse_error(text: str) -> None:
+    try:
+        tree = parse(text)
+    except FormulaParseError:
+        return
+    assert parse(unparse(tree)) == tree
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.text(max_size=30))
+def test_given_arbitrary_unicode_when_parsed_then_only_parse_error(text: str) -> None:
+    with contextlib.suppress(FormulaParseError):
+        parse(text)
+
+
+_cells = st.builds(
+    lambda c, r, ca, ra: Ref(CellAddr(c, r, ca, ra)),
+    st.integers(1, 16384),
+    st.integers(1, 1048576),
+    st.booleans(),
+    st.booleans(),
+)
+_leaves = st.one_of(
+    _cells,
+    st.builds(lambda n: Number(str(n)), st.integers(0, 10**6)),
+    st.builds(String, st.text(alphabet='ab "c', max_size=5)),
+    st.builds(Bool, st.booleans()),
+    st.sampled_from([ErrorLit("#REF!"), ErrorLit("#N/A"), Name("Rate"), Ref(CellAddr(2, None), CellAddr(3, None))]),
+)
+
+
+def _extend(children: st.SearchStrategy) -> st.SearchStrategy:
+    ops = ["+", "-", "*", "/", "^", "&", "=", "<>", "<=", ">"]
+    return st.one_of(
+        st.builds(Binary, st.sampled_from(ops), children, children),
+        st.builds(Unary, st.sampled_from(["-", "+"]), children),
+        st.builds(Percent, children),
+        st.builds(
+            lambda n, a: Func(n, tuple(a)),
+            st.sampled_from(["SUM", "IF", "_xlfn.XLOOKUP"]),
+            st.lists(children, max_size=3),
+        ),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.recursive(_leaves, _extend, max_leaves=12))
+def test_given_generated_tree_when_printed_and_parsed_then_same_tree(tree: object) -> None:
+    # Given a generated tree / When printed and parsed back / Then the tree is unchanged
+    assert parse(unparse(tree)) == tree  # type: ignore[arg-type]
+
+
+def _corpus() -> list[str]:
+    return [line for line in CORPUS.read_text().splitlines() if line]
+
+
+def test_given_benchmark_corpus_when_parsed_then_all_parse_and_round_trip() -> None:
+    for formula in _corpus():
+        tree = parse(formula)
+        assert parse(unparse(tree)) == tree, formula
