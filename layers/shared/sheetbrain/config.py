@@ -48,6 +48,9 @@ class Settings(BaseModel):
     stripe_api_key: SecretStr | None = None
     provider_secrets_arn: str | None = None
 
+    # Only for a local stand-in of Stripe's API (tests, offline development).
+    stripe_api_base: str | None = None
+
     stripe_price_pro: str | None = None
     stripe_price_business: str | None = None
     stripe_price_enterprise: str | None = None

@@ -3,6 +3,7 @@
 from sheetbrain.db.connection import (
     close_pool,
     get_pool,
+    single_statement,
     system_transaction,
     tenant_transaction,
     transaction,
@@ -12,6 +13,7 @@ from sheetbrain.db.connection import (
 __all__ = [
     "close_pool",
     "get_pool",
+    "single_statement",
     "system_transaction",
     "tenant_transaction",
     "transaction",

@@ -7,6 +7,8 @@ run inside ``translate_errors`` so a psycopg error never escapes as itself.
 from __future__ import annotations
 
 import threading
+import time
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -34,6 +36,21 @@ _TRANSIENT = (
 )
 
 
+# When each pooled connection was last handed back healthy. A connection returned moments ago
+# needs no probe; one idle longer (a Lambda container thawed after minutes) is checked first.
+_returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
+_RECHECK_AFTER_S = 5.0
+
+
+def _mark_returned(conn: psycopg.Connection) -> None:
+    _returned_at[conn] = time.monotonic()
+
+
+def _check_if_idle(conn: psycopg.Connection) -> None:
+    if time.monotonic() - _returned_at.get(conn, 0.0) > _RECHECK_AFTER_S:
+        ConnectionPool.check_connection(conn)
+
+
 def _configure(conn: psycopg.Connection) -> None:
     timeout = get_settings().db_statement_timeout_ms
     conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(timeout),))
@@ -57,9 +74,10 @@ def get_pool() -> ConnectionPool:
                         "autocommit": False,
                     },
                     configure=_configure,
+                    reset=_mark_returned,
                     # A Lambda container is frozen between invocations: check a connection
-                    # before lending it, since the server may have closed it meanwhile.
-                    check=ConnectionPool.check_connection,
+                    # that sat idle before lending it, since the server may have closed it.
+                    check=_check_if_idle,
                     open=False,
                     name="sheetbrain",
                 )
@@ -105,6 +123,18 @@ def transaction() -> Iterator[psycopg.Connection]:
     """A connection in one transaction: committed on success, rolled back on any error."""
     with translate_errors(), get_pool().connection() as conn, conn.transaction():
         yield conn
+
+
+@contextmanager
+def single_statement() -> Iterator[psycopg.Connection]:
+    """A connection in autocommit mode: each statement is its own transaction, so a statement
+    that does all of a job's work costs exactly one round trip and one commit."""
+    with translate_errors(), get_pool().connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            conn.autocommit = False
 
 
 @contextmanager

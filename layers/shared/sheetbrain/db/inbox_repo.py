@@ -1,4 +1,5 @@
-"""The webhook inbox: one row per (provider, delivery id), in the same transaction as the work."""
+"""The webhook inbox: one row per (provider, delivery id), written in the same transaction as
+the work it records."""
 
 from __future__ import annotations
 
@@ -7,61 +8,73 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
+_DONE = ("processed", "ignored")
 
-def claim(
+
+def record_done(
+    conn: psycopg.Connection, *, provider: str, event_id: str, event_type: str, payload: dict[str, Any], status: str
+) -> bool:
+    """Record a delivery as applied; False when it had already been applied (a duplicate).
+
+    A concurrent delivery of the same event waits on the unique index until the first
+    transaction ends, then sees it as done.
+    """
+    row = conn.execute(
+        """
+        INSERT INTO webhook_inbox (provider, event_id, event_type, payload, status, attempts, processed_at)
+        VALUES (%s, %s, %s, %s, %s, 1, now())
+        ON CONFLICT (provider, event_id) DO UPDATE SET
+            status = EXCLUDED.status, attempts = webhook_inbox.attempts + 1, processed_at = now(),
+            last_error = NULL, next_attempt_at = NULL
+        WHERE webhook_inbox.status NOT IN ('processed', 'ignored')
+        RETURNING id
+        """,
+        (provider, event_id, event_type, Jsonb(payload), status),
+    ).fetchone()
+    return row is not None
+
+
+def record_failure(
     conn: psycopg.Connection,
     *,
     provider: str,
     event_id: str,
     event_type: str,
     payload: dict[str, Any] | None,
-    raw_body: str,
-) -> str | None:
-    """Record a delivery, or lock the existing row of a redelivery.
-
-    Returns None for a new event, else the stored status. A concurrent delivery of the same
-    event waits on the unique index until the first transaction ends.
-    """
-    row = conn.execute(
-        """INSERT INTO webhook_inbox (provider, event_id, event_type, payload, raw_body)
-           VALUES (%s, %s, %s, %s, %s)
-           ON CONFLICT (provider, event_id) DO NOTHING RETURNING id""",
-        (provider, event_id, event_type, Jsonb(payload) if payload is not None else None, raw_body),
-    ).fetchone()
-    if row is not None:
-        return None
-    existing = conn.execute(
-        "SELECT status FROM webhook_inbox WHERE provider = %s AND event_id = %s FOR UPDATE",
-        (provider, event_id),
-    ).fetchone()
-    assert existing is not None
-    return str(existing[0])
-
-
-def finish(conn: psycopg.Connection, *, provider: str, event_id: str, status: str) -> None:
-    """Mark a delivery processed or ignored."""
+    raw_body: str | None,
+    error: str,
+    retry: bool,
+    max_attempts: int,
+) -> None:
+    """Record a delivery that could not be applied, with exponential backoff while attempts
+    remain (1, 2, 4... minutes); never downgrades one already applied."""
     conn.execute(
-        """UPDATE webhook_inbox SET status = %s, attempts = attempts + 1, processed_at = now(),
-                  last_error = NULL, next_attempt_at = NULL
-           WHERE provider = %s AND event_id = %s""",
-        (status, provider, event_id),
-    )
-
-
-def fail(conn: psycopg.Connection, *, provider: str, event_id: str, error: str, retry: bool, max_attempts: int) -> None:
-    """Mark a delivery failed; retried later with exponential backoff while attempts remain."""
-    conn.execute(
-        """UPDATE webhook_inbox SET status = 'failed', attempts = attempts + 1, last_error = %s,
-                  next_attempt_at = CASE WHEN %s AND attempts + 1 < %s
-                                         THEN now() + make_interval(mins => power(2, attempts)::int)
-                                    END
-           WHERE provider = %s AND event_id = %s""",
-        (error[:2000], retry, max_attempts, provider, event_id),
+        """
+        INSERT INTO webhook_inbox (provider, event_id, event_type, payload, raw_body, status, attempts,
+                                   last_error, next_attempt_at)
+        VALUES (%(provider)s, %(event_id)s, %(type)s, %(payload)s, %(raw)s, 'failed', 1, %(error)s,
+                CASE WHEN %(retry)s AND %(max)s > 1 THEN now() + interval '1 minute' END)
+        ON CONFLICT (provider, event_id) DO UPDATE SET
+            status = 'failed', attempts = webhook_inbox.attempts + 1, last_error = EXCLUDED.last_error,
+            next_attempt_at = CASE WHEN %(retry)s AND webhook_inbox.attempts + 1 < %(max)s
+                                   THEN now() + make_interval(mins => power(2, webhook_inbox.attempts)::int) END
+        WHERE webhook_inbox.status NOT IN ('processed', 'ignored')
+        """,
+        {
+            "provider": provider,
+            "event_id": event_id,
+            "type": event_type,
+            "payload": Jsonb(payload) if payload is not None else None,
+            "raw": raw_body,
+            "error": error[:2000],
+            "retry": retry,
+            "max": max_attempts,
+        },
     )
 
 
 def delete_processed_before(conn: psycopg.Connection, *, older_than_days: int, batch: int) -> int:
-    """Delete up to ``batch`` processed/ignored rows older than the retention; returns the count."""
+    """Delete up to ``batch`` applied rows older than the retention; returns the count."""
     cur = conn.execute(
         """DELETE FROM webhook_inbox WHERE id IN (
                SELECT id FROM webhook_inbox
@@ -72,12 +85,12 @@ def delete_processed_before(conn: psycopg.Connection, *, older_than_days: int, b
     return cur.rowcount
 
 
-def lock_due_failures(conn: psycopg.Connection, *, batch: int) -> list[tuple[str, str, dict[str, Any] | None]]:
-    """Failed deliveries whose retry time has come, locked so concurrent runs split the work."""
+def due_failures(conn: psycopg.Connection, *, batch: int) -> list[tuple[str, str, dict[str, Any]]]:
+    """Failed deliveries whose retry time has come (oldest first)."""
     rows = conn.execute(
         """SELECT provider, event_id, payload FROM webhook_inbox
-           WHERE status = 'failed' AND next_attempt_at <= now()
-           ORDER BY next_attempt_at LIMIT %s FOR UPDATE SKIP LOCKED""",
+           WHERE status = 'failed' AND next_attempt_at <= now() AND payload IS NOT NULL
+           ORDER BY next_attempt_at LIMIT %s""",
         (batch,),
     ).fetchall()
     return [(str(r[0]), str(r[1]), r[2]) for r in rows]

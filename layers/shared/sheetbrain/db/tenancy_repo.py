@@ -14,49 +14,6 @@ import psycopg
 from psycopg.rows import class_row
 
 
-@dataclass(frozen=True)
-class CallerState:
-    user_deleted: bool
-    org_deleted: bool
-    membership_deleted: bool
-
-
-def admit_caller(
-    conn: psycopg.Connection,
-    *,
-    user_id: str,
-    org_id: str,
-    role: str,
-    personal: bool,
-    org_slug: str | None,
-) -> CallerState:
-    """Create the caller's user, organization and membership on first sight (webhooks may be
-    late) and report whether any of them was deleted. One round trip."""
-    row = conn.execute(
-        """
-        WITH new_user AS (
-            INSERT INTO users (id) VALUES (%(user_id)s) ON CONFLICT (id) DO NOTHING
-        ), new_org AS (
-            INSERT INTO organizations (id, name, slug, is_personal, personal_owner_id)
-            VALUES (%(org_id)s, CASE WHEN %(personal)s THEN 'Personal' ELSE '' END,
-                    %(slug)s, %(personal)s, CASE WHEN %(personal)s THEN %(user_id)s END)
-            ON CONFLICT (id) DO NOTHING
-        ), new_membership AS (
-            INSERT INTO memberships (org_id, user_id, role) VALUES (%(org_id)s, %(user_id)s, %(role)s)
-            ON CONFLICT (org_id, user_id) DO NOTHING
-        )
-        SELECT
-            coalesce((SELECT deleted_at IS NOT NULL FROM users WHERE id = %(user_id)s), false),
-            coalesce((SELECT deleted_at IS NOT NULL FROM organizations WHERE id = %(org_id)s), false),
-            coalesce((SELECT deleted_at IS NOT NULL FROM memberships
-                      WHERE org_id = %(org_id)s AND user_id = %(user_id)s), false)
-        """,
-        {"user_id": user_id, "org_id": org_id, "role": role, "personal": personal, "slug": org_slug},
-    ).fetchone()
-    assert row is not None
-    return CallerState(user_deleted=row[0], org_deleted=row[1], membership_deleted=row[2])
-
-
 def org_member_count(conn: psycopg.Connection, org_id: str) -> int:
     """Active members of an organization (deleted users and memberships excluded)."""
     row = conn.execute(

@@ -24,16 +24,17 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sheetbrain.config import get_settings
-from sheetbrain.errors import BadRequestError, PayloadTooLargeError, SheetBrainError
+from sheetbrain.errors import BadRequestError, PayloadTooLargeError, RateLimitedError, SheetBrainError
 from sheetbrain.http import errors as http_errors
+from sheetbrain.metering.guard import RateLimitState, guard_request
 from sheetbrain.observability import bind_request
 from sheetbrain.tenancy.identity import Identity, identity_from_claims
-from sheetbrain.tenancy.service import admit
 
 # Filled per request by later guards (rate limits): header name → value.
 RESPONSE_HEADERS_KEY = "response_headers"
 IDENTITY_KEY = "identity"
 ADMITTED_KEY = "admitted"
+PLAN_KEY = "plan"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
@@ -51,11 +52,19 @@ def current_identity(app: BaseRouter) -> Identity:
 
 
 def authenticate(app: BaseRouter) -> Identity:
-    """The verified caller, admitted: rows created on first sight, 403 if deleted."""
+    """The verified caller, through the guard: rows created on first sight, 403 if deleted,
+    429 past the rate limit; the RateLimit-* headers go on the response whatever follows."""
     identity = current_identity(app)
     if not app.context.get(ADMITTED_KEY):
-        admit(identity)
-        app.append_context(**{ADMITTED_KEY: True})
+        try:
+            decision = guard_request(identity)
+        except RateLimitedError as exc:
+            add_response_headers(
+                app, RateLimitState(limit=int(exc.details["limit"]), remaining=0, reset_s=exc.retry_after).headers()
+            )
+            raise
+        add_response_headers(app, decision.rate.headers())
+        app.append_context(**{ADMITTED_KEY: True, PLAN_KEY: decision.plan})
     return identity
 
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
-from sheetbrain.db import inbox_repo, system_transaction
+import psycopg
+
+from sheetbrain.billing.stripe_sync import apply_stripe_event
+from sheetbrain.db import inbox_repo, metering_repo, system_transaction
 from sheetbrain.maintenance.tasks import task
 from sheetbrain.tenancy.clerk_sync import apply_clerk_event
 from sheetbrain.webhooks.inbox import retry_due
@@ -14,15 +19,25 @@ INBOX_RETENTION_DAYS = 7
 BATCH = 5_000
 
 
-@task("cleanup")
-def cleanup() -> dict[str, Any]:
-    """Processed webhook rows past retention deleted in batches; due failed rows retried."""
-    deleted = 0
+def _in_batches(delete_batch: Callable[[psycopg.Connection], int]) -> int:
+    """Repeat a bounded delete, one short transaction per batch, until a batch comes up short."""
+    total = 0
     while True:
         with system_transaction() as conn:
-            n = inbox_repo.delete_processed_before(conn, older_than_days=INBOX_RETENTION_DAYS, batch=BATCH)
-        deleted += n
+            n = delete_batch(conn)
+        total += n
         if n < BATCH:
-            break
-    retried = retry_due({"clerk": apply_clerk_event})
-    return {"webhook_inbox_deleted": deleted, "webhook_retries": retried}
+            return total
+
+
+@task("cleanup")
+def cleanup() -> dict[str, Any]:
+    """Expired rate-limit buckets and processed webhook rows past retention deleted in
+    batches; failed webhook deliveries whose backoff elapsed retried."""
+    now = datetime.now(UTC)
+    buckets = _in_batches(lambda conn: metering_repo.delete_expired_buckets(conn, now=now, batch=BATCH))
+    inbox = _in_batches(
+        lambda conn: inbox_repo.delete_processed_before(conn, older_than_days=INBOX_RETENTION_DAYS, batch=BATCH)
+    )
+    retried = retry_due({"clerk": apply_clerk_event, "stripe": apply_stripe_event})
+    return {"rate_limit_buckets_deleted": buckets, "webhook_inbox_deleted": inbox, "webhook_retries": retried}

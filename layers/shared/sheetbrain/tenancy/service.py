@@ -14,27 +14,6 @@ class TenantDeletedError(ForbiddenError):
     code = "tenant_deleted"
 
 
-def admit(identity: Identity) -> None:
-    """Create the caller's rows on first sight; 403 when its user, org or membership is deleted."""
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
-        state = repo.admit_caller(
-            conn,
-            user_id=identity.user_id,
-            org_id=identity.org_id,
-            role=identity.role,
-            personal=identity.personal,
-            org_slug=identity.org_slug,
-        )
-    if state.user_deleted:
-        raise TenantDeletedError("This user account has been deleted.", details={"user_id": identity.user_id})
-    if state.org_deleted:
-        raise TenantDeletedError("This organization has been deleted.", details={"org_id": identity.org_id})
-    if state.membership_deleted:
-        raise TenantDeletedError(
-            "You are no longer a member of this organization.", details={"org_id": identity.org_id}
-        )
-
-
 @dataclass(frozen=True)
 class OrgStats:
     org_id: str

@@ -1,10 +1,11 @@
 """Receive a verified provider event exactly once.
 
-Recording the delivery and applying it commit in one transaction: a crash before the commit
-leaves nothing (the provider retries), after it leaves both. A redelivery of a processed event
-changes nothing. A transient fault (database unavailable) propagates as a 5xx so the provider
-retries; a permanent fault (a payload we cannot apply) is recorded as failed with its error,
-answered 200, and retried by the maintenance task with backoff.
+Applying an event and recording it as done commit in one transaction: a crash before the
+commit leaves nothing (the provider retries), after it leaves both. The record is written after
+the work, and a redelivery of an applied event finds it and rolls its own work back, so the
+common path costs one transaction and no savepoint. A transient fault (database unavailable)
+propagates as a 5xx so the provider retries; a permanent fault (a payload we cannot apply) is
+recorded as failed with its error, answered 200, and retried with backoff by the cleanup task.
 """
 
 from __future__ import annotations
@@ -32,68 +33,77 @@ class Receipt:
     outcome: Outcome
 
 
+class _AlreadyApplied(Exception):
+    """Raised inside the transaction to roll back a duplicate's work."""
+
+
 def receive(*, provider: str, event_id: str, event: dict[str, Any] | None, raw_body: str, apply: Applier) -> Receipt:
-    """Record and apply one event in a single transaction; see the module docstring."""
+    """Apply and record one event; see the module docstring."""
     event_type = str((event or {}).get("type", ""))
+    if event is None:
+        _record_failure(provider, event_id, event_type, None, raw_body, "body is not a JSON object", retry=False)
+        outcome: Outcome = "failed"
+    else:
+        outcome = _process(provider, event_id, event, apply)
+    logger.info("webhook received", provider=provider, event_id=event_id, event_type=event_type, outcome=outcome)
+    metrics.add_metric(name=f"Webhook.{outcome}", unit="Count", value=1)
+    return Receipt(provider=provider, event_id=event_id, outcome=outcome)
+
+
+def _process(provider: str, event_id: str, event: dict[str, Any], apply: Applier) -> Outcome:
+    event_type = str(event.get("type", ""))
+    try:
+        with system_transaction() as conn:
+            status: Outcome = "processed" if apply(conn, event) else "ignored"
+            if not inbox_repo.record_done(
+                conn, provider=provider, event_id=event_id, event_type=event_type, payload=event, status=status
+            ):
+                raise _AlreadyApplied
+    except _AlreadyApplied:
+        return "duplicate"
+    except DependencyUnavailableError:
+        raise
+    except SheetBrainError as exc:
+        logger.warning("webhook event failed", provider=provider, event_id=event_id, error=exc.message)
+        _record_failure(provider, event_id, event_type, event, None, f"{exc.code}: {exc.message}", retry=True)
+        return "failed"
+    return status
+
+
+def _record_failure(
+    provider: str,
+    event_id: str,
+    event_type: str,
+    event: dict[str, Any] | None,
+    raw_body: str | None,
+    error: str,
+    *,
+    retry: bool,
+) -> None:
     with system_transaction() as conn:
-        previous = inbox_repo.claim(
+        inbox_repo.record_failure(
             conn,
             provider=provider,
             event_id=event_id,
             event_type=event_type,
             payload=event,
             raw_body=raw_body,
-        )
-        if previous in ("processed", "ignored"):
-            outcome: Outcome = "duplicate"
-        elif event is None:
-            inbox_repo.fail(
-                conn,
-                provider=provider,
-                event_id=event_id,
-                error="body is not a JSON object",
-                retry=False,
-                max_attempts=MAX_ATTEMPTS,
-            )
-            outcome = "failed"
-        else:
-            outcome = _apply(conn, provider, event_id, event, apply)
-    logger.info("webhook received", provider=provider, event_id=event_id, event_type=event_type, outcome=outcome)
-    metrics.add_metric(name=f"Webhook.{outcome}", unit="Count", value=1)
-    return Receipt(provider=provider, event_id=event_id, outcome=outcome)
-
-
-def _apply(conn: psycopg.Connection, provider: str, event_id: str, event: dict[str, Any], apply: Applier) -> Outcome:
-    try:
-        with conn.transaction():  # a savepoint: a failed apply leaves the inbox row to record it
-            handled = apply(conn, event)
-    except DependencyUnavailableError:
-        raise
-    except SheetBrainError as exc:
-        inbox_repo.fail(
-            conn,
-            provider=provider,
-            event_id=event_id,
-            error=f"{exc.code}: {exc.message}",
-            retry=True,
+            error=error,
+            retry=retry,
             max_attempts=MAX_ATTEMPTS,
         )
-        logger.warning("webhook event failed", provider=provider, event_id=event_id, error=exc.message)
-        return "failed"
-    status: Outcome = "processed" if handled else "ignored"
-    inbox_repo.finish(conn, provider=provider, event_id=event_id, status=status)
-    return status
 
 
 def retry_due(appliers: Mapping[str, Applier], *, batch: int = 100) -> dict[str, int]:
-    """Re-apply failed deliveries whose backoff has elapsed (one bounded batch per transaction)."""
-    counts = {"retried": 0, "processed": 0, "failed": 0}
+    """Re-apply failed deliveries whose backoff has elapsed, one transaction each."""
     with system_transaction() as conn:
-        for provider, event_id, payload in inbox_repo.lock_due_failures(conn, batch=batch):
-            applier = appliers.get(provider)
-            if applier is None or payload is None:
-                continue
-            counts["retried"] += 1
-            outcome = _apply(conn, provider, event_id, payload, applier)
-            counts["processed" if outcome in ("processed", "ignored") else "failed"] += 1
+        due = inbox_repo.due_failures(conn, batch=batch)
+    counts = {"retried": 0, "processed": 0, "failed": 0}
+    for provider, event_id, payload in due:
+        applier = appliers.get(provider)
+        if applier is None:
+            continue
+        counts["retried"] += 1
+        outcome = _process(provider, event_id, payload, applier)
+        counts["failed" if outcome == "failed" else "processed"] += 1
     return counts

@@ -23,3 +23,12 @@ def clerk_webhook() -> WebhookAck:
 
     receipt = handle_clerk_webhook(raw_body(router), router.current_event.headers)
     return WebhookAck(received=True, event_id=receipt.event_id, outcome=receipt.outcome)
+
+
+@router.post("/api/webhooks/stripe", summary="Stripe (signed) subscription/invoice/checkout sync", tags=["webhooks"])
+def stripe_webhook() -> WebhookAck:
+    """200 once the event is committed (also for a duplicate); 400 for a bad signature."""
+    from sheetbrain.webhooks.stripe import handle_stripe_webhook
+
+    receipt = handle_stripe_webhook(raw_body(router), router.current_event.headers)
+    return WebhookAck(received=True, event_id=receipt.event_id, outcome=receipt.outcome)

@@ -1,0 +1,1 @@
+"""Billing: plans and prices, Stripe checkout/portal, subscription sync, the billing view."""

@@ -1,0 +1,202 @@
+"""Apply Stripe events to subscriptions, plan history and the ledger.
+
+Stripe does not guarantee order. Subscription state is taken only from subscription events and
+applied only when the event is not older (``event.created``) than the newest one applied for
+that org, so a late event never overwrites newer state. Checkout completion only links ids;
+invoices only append to the ledger. Each is safe in any order and, through the inbox, once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+import psycopg
+
+from sheetbrain.billing.plans import plan_for_price
+from sheetbrain.db import billing_repo as repo
+from sheetbrain.errors import ValidationError
+
+
+class StripePayloadError(ValidationError):
+    code = "invalid_webhook_payload"
+
+
+class UnknownStripeCustomerError(ValidationError):
+    """No organization is linked to the customer yet (its checkout event may still come):
+    recorded failed and retried with backoff."""
+
+    code = "unknown_stripe_customer"
+
+
+def _ts(value: Any) -> datetime | None:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return datetime.fromtimestamp(value, tz=UTC)
+    return None
+
+
+def _object(event: Mapping[str, Any]) -> dict[str, Any]:
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, dict) else None
+    if not isinstance(obj, dict):
+        raise StripePayloadError("Stripe event has no data.object.", details={"field": "data.object"})
+    return obj
+
+
+def _created(event: Mapping[str, Any]) -> datetime:
+    created = _ts(event.get("created"))
+    if created is None:
+        raise StripePayloadError("Stripe event has no numeric created.", details={"field": "created"})
+    return created
+
+
+def _id(value: Any) -> str | None:
+    # Stripe fields may be an id or an expanded object.
+    if isinstance(value, dict):
+        value = value.get("id")
+    return value if isinstance(value, str) and value else None
+
+
+def _metadata_org(obj: Mapping[str, Any]) -> str | None:
+    metadata = obj.get("metadata")
+    return _id(metadata.get("org_id")) if isinstance(metadata, dict) else None
+
+
+def _org(conn: psycopg.Connection, obj: Mapping[str, Any], customer: str | None, subscription: str | None) -> str:
+    org_id = _metadata_org(obj) or repo.org_for_stripe(conn, customer, subscription)
+    if org_id is None:
+        raise UnknownStripeCustomerError(
+            f"No organization is linked to Stripe customer {customer} / subscription {subscription} yet.",
+            details={"customer": customer, "subscription": subscription},
+        )
+    return org_id
+
+
+def _checkout_completed(conn: psycopg.Connection, event: Mapping[str, Any]) -> None:
+    session = _object(event)
+    if session.get("mode") != "subscription":
+        return
+    customer, subscription = _id(session.get("customer")), _id(session.get("subscription"))
+    org_id = _id(session.get("client_reference_id")) or _org(conn, session, customer, subscription)
+    repo.link_stripe_ids(conn, org_id, customer, subscription)
+    repo.append_ledger(
+        conn,
+        org_id=org_id,
+        source_event_id=str(event["id"]),
+        kind="checkout_completed",
+        amount_cents=int(session.get("amount_total") or 0),
+        currency=str(session.get("currency") or "usd"),
+        stripe_object=_id(session.get("id")),
+        occurred_at=_created(event),
+        details={"subscription": subscription, "payment_status": session.get("payment_status")},
+    )
+
+
+def _subscription_state(sub: Mapping[str, Any], deleted: bool) -> repo.SubscriptionState:
+    sub_id = _id(sub.get("id"))
+    if sub_id is None:
+        raise StripePayloadError("Stripe subscription has no id.", details={"field": "data.object.id"})
+    items = sub.get("items")
+    first: Mapping[str, Any] = {}
+    if isinstance(items, dict) and isinstance(items.get("data"), list) and items["data"]:
+        first = items["data"][0] if isinstance(items["data"][0], dict) else {}
+    price = first.get("price")
+    plan = plan_for_price(_id(price) if price is not None else None)
+    if plan is None:
+        raise StripePayloadError(
+            f"Stripe subscription {sub_id} is for a price that sells no plan here.",
+            details={"price": _id(price)},
+        )
+    status = "canceled" if deleted else str(sub.get("status") or "")
+    # Since API version 2025-03-31 the billing period lives on the subscription items.
+    start = _ts(sub.get("current_period_start")) or _ts(first.get("current_period_start"))
+    end = _ts(sub.get("current_period_end")) or _ts(first.get("current_period_end"))
+    return repo.SubscriptionState(
+        subscription_id=sub_id,
+        customer_id=_id(sub.get("customer")),
+        plan_code=plan,
+        status=status,
+        current_period_start=start,
+        current_period_end=end,
+        cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
+        canceled_at=_ts(sub.get("canceled_at")),
+    )
+
+
+def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) -> None:
+    sub = _object(event)
+    state = _subscription_state(sub, deleted=event.get("type") == "customer.subscription.deleted")
+    org_id = _org(conn, sub, state.customer_id, state.subscription_id)
+    created = _created(event)
+    change = repo.apply_subscription_state(conn, org_id, state, created)
+    if change is not None and change[0] != change[1]:
+        repo.record_plan_change(
+            conn,
+            org_id=org_id,
+            before=change[0],
+            after=change[1],
+            reason=str(event.get("type")),
+            effective_at=created,
+            source_event=str(event["id"]),
+        )
+    if event.get("type") == "customer.subscription.deleted":
+        repo.append_ledger(
+            conn,
+            org_id=org_id,
+            source_event_id=str(event["id"]),
+            kind="subscription_canceled",
+            amount_cents=0,
+            currency="usd",
+            stripe_object=state.subscription_id,
+            occurred_at=created,
+            details={"plan": state.plan_code},
+        )
+
+
+def _invoice_subscription(invoice: Mapping[str, Any]) -> str | None:
+    direct = _id(invoice.get("subscription"))
+    if direct:
+        return direct
+    parent = invoice.get("parent")
+    details = parent.get("subscription_details") if isinstance(parent, dict) else None
+    return _id(details.get("subscription")) if isinstance(details, dict) else None
+
+
+def _invoice(conn: psycopg.Connection, event: Mapping[str, Any]) -> None:
+    invoice = _object(event)
+    paid = event.get("type") == "invoice.paid"
+    customer, subscription = _id(invoice.get("customer")), _invoice_subscription(invoice)
+    org_id = _org(conn, invoice, customer, subscription)
+    repo.append_ledger(
+        conn,
+        org_id=org_id,
+        source_event_id=str(event["id"]),
+        kind="invoice_paid" if paid else "invoice_payment_failed",
+        amount_cents=int(invoice.get("amount_paid" if paid else "amount_due") or 0),
+        currency=str(invoice.get("currency") or "usd"),
+        stripe_object=_id(invoice.get("id")),
+        occurred_at=_created(event),
+        details={"subscription": subscription, "attempt_count": invoice.get("attempt_count")},
+    )
+
+
+HANDLERS: dict[str, Callable[[psycopg.Connection, Mapping[str, Any]], None]] = {
+    "checkout.session.completed": _checkout_completed,
+    "customer.subscription.created": _subscription_changed,
+    "customer.subscription.updated": _subscription_changed,
+    "customer.subscription.deleted": _subscription_changed,
+    "invoice.paid": _invoice,
+    "invoice.payment_failed": _invoice,
+}
+
+
+def apply_stripe_event(conn: psycopg.Connection, event: Mapping[str, Any]) -> bool:
+    """Apply one verified Stripe event in the caller's transaction; False for other types."""
+    handler = HANDLERS.get(str(event.get("type", "")))
+    if handler is None:
+        return False
+    if not isinstance(event.get("id"), str):
+        raise StripePayloadError("Stripe event has no id.", details={"field": "id"})
+    handler(conn, event)
+    return True

@@ -1,0 +1,133 @@
+"""Guard, entitlements, usage: the statements of metering and plans (logic lives in SQL
+functions of migrations 0004/0005 so each decision is one atomic statement)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+import psycopg
+from psycopg.rows import class_row
+
+
+@dataclass(frozen=True)
+class GuardRow:
+    user_deleted: bool
+    org_deleted: bool
+    membership_deleted: bool
+    plan: str
+    allowed: bool
+    lim: int
+    remaining: int
+    reset_s: int
+
+
+def request_guard(
+    conn: psycopg.Connection,
+    *,
+    org_id: str,
+    user_id: str,
+    role: str,
+    personal: bool,
+    org_slug: str | None,
+    now: datetime,
+    window_s: int,
+) -> GuardRow:
+    """Admission and rate limiting of one request, in one statement."""
+    with conn.cursor(row_factory=class_row(GuardRow)) as cur:
+        row = cur.execute(
+            "SELECT * FROM request_guard(%s, %s, %s, %s, %s, %s, %s)",
+            (org_id, user_id, role, personal, org_slug, now, window_s),
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+@dataclass(frozen=True)
+class ConsumeRow:
+    accepted: bool
+    used: int
+    duplicate: bool
+
+
+def usage_consume(
+    conn: psycopg.Connection,
+    *,
+    org_id: str,
+    user_id: str | None,
+    metric: str,
+    quantity: int,
+    idempotency_key: str,
+    limit: int,
+    now: datetime,
+) -> ConsumeRow:
+    """Count usage against a limit atomically (see usage_consume in sql/0004)."""
+    with conn.cursor(row_factory=class_row(ConsumeRow)) as cur:
+        row = cur.execute(
+            "SELECT * FROM usage_consume(%s, %s, %s, %s, %s, %s, %s)",
+            (org_id, user_id, metric, quantity, idempotency_key, limit, now),
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+def entitlement(conn: psycopg.Connection, org_id: str, feature: str, now: datetime) -> int | None:
+    """The org's limit for a feature (-1 unlimited), or None for an unknown feature."""
+    row = conn.execute("SELECT entitlement(%s, %s, %s)", (org_id, feature, now)).fetchone()
+    return None if row is None or row[0] is None else int(row[0])
+
+
+def effective_plan(conn: psycopg.Connection, org_id: str, now: datetime) -> str:
+    row = conn.execute("SELECT effective_plan(%s, %s)", (org_id, now)).fetchone()
+    assert row is not None
+    return str(row[0])
+
+
+def entitlements(conn: psycopg.Connection, org_id: str, now: datetime) -> dict[str, int]:
+    """Every feature of the org's effective plan with overrides and grants applied."""
+    rows = conn.execute(
+        """SELECT f.feature, entitlement(%(org)s, f.feature, %(now)s) FROM plan_features f
+           WHERE f.plan_code = effective_plan(%(org)s, %(now)s) ORDER BY f.feature""",
+        {"org": org_id, "now": now},
+    ).fetchall()
+    return {str(feature): int(value) for feature, value in rows}
+
+
+def monthly_usage(conn: psycopg.Connection, org_id: str, metric: str, month: date) -> int:
+    """Current usage of a metric this month: one indexed row."""
+    row = conn.execute(
+        "SELECT quantity FROM usage_monthly WHERE org_id = %s AND metric = %s AND month = %s",
+        (org_id, metric, month),
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
+@dataclass(frozen=True)
+class UsagePoint:
+    period: date
+    quantity: int
+
+
+def usage_series(
+    conn: psycopg.Connection, *, org_id: str, metric: str, start: date, end: date, granularity: str
+) -> list[UsagePoint]:
+    """Aggregated usage between two dates inclusive, by day or by month."""
+    query = (
+        """SELECT day AS period, quantity FROM usage_daily
+           WHERE org_id = %s AND metric = %s AND day BETWEEN %s AND %s ORDER BY day"""
+        if granularity == "day"
+        else """SELECT month AS period, quantity FROM usage_monthly
+           WHERE org_id = %s AND metric = %s AND month BETWEEN date_trunc('month', %s::date) AND %s ORDER BY month"""
+    )
+    with conn.cursor(row_factory=class_row(UsagePoint)) as cur:
+        return cur.execute(query, (org_id, metric, start, end)).fetchall()
+
+
+def delete_expired_buckets(conn: psycopg.Connection, *, now: datetime, batch: int) -> int:
+    """Delete up to ``batch`` rate-limit buckets whose window is over; returns the count."""
+    cur = conn.execute(
+        """DELETE FROM rate_limit_buckets WHERE ctid = ANY (ARRAY(
+               SELECT ctid FROM rate_limit_buckets WHERE expires_at < %s LIMIT %s))""",
+        (now, batch),
+    )
+    return cur.rowcount

@@ -1,0 +1,99 @@
+"""Billing and usage routes (the billing function)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import AnyHttpUrl, BaseModel, Field
+
+from sheetbrain.billing import service
+from sheetbrain.http.resolver import authenticate
+from sheetbrain.metering.usage import usage_series
+
+router = APIGatewayHttpRouter()
+
+
+class UsageLineOut(BaseModel):
+    feature: str
+    used: int
+    limit: int = Field(description="-1 means unlimited")
+
+
+class BillingOut(BaseModel):
+    plan: str
+    status: str
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    entitlements: dict[str, int]
+    usage: list[UsageLineOut]
+    usage_resets_at: datetime
+
+
+class CheckoutIn(BaseModel):
+    plan: Literal["pro", "business", "enterprise"]
+    success_url: AnyHttpUrl
+    cancel_url: AnyHttpUrl
+
+
+class PortalIn(BaseModel):
+    return_url: AnyHttpUrl
+
+
+class UrlOut(BaseModel):
+    url: str
+
+
+class UsagePointOut(BaseModel):
+    period: date
+    quantity: int
+
+
+class UsageOut(BaseModel):
+    metric: str
+    granularity: str
+    points: list[UsagePointOut]
+
+
+@router.get("/api/billing", summary="Plan, subscription, entitlements and usage", tags=["billing"])
+def get_billing() -> BillingOut:
+    view = service.billing_view(authenticate(router))
+    return BillingOut(
+        plan=view.plan,
+        status=view.status,
+        current_period_end=view.current_period_end,
+        cancel_at_period_end=view.cancel_at_period_end,
+        entitlements=view.entitlements,
+        usage=[UsageLineOut(feature=u.feature, used=u.used, limit=u.limit) for u in view.usage],
+        usage_resets_at=view.usage_resets_at,
+    )
+
+
+@router.post("/api/billing/checkout", summary="Start a Stripe Checkout for a plan (admin)", tags=["billing"])
+def post_checkout(body: CheckoutIn) -> UrlOut:
+    url = service.start_checkout(
+        authenticate(router), plan=body.plan, success_url=str(body.success_url), cancel_url=str(body.cancel_url)
+    )
+    return UrlOut(url=url)
+
+
+@router.post("/api/billing/portal", summary="Open the Stripe customer portal (admin)", tags=["billing"])
+def post_portal(body: PortalIn) -> UrlOut:
+    return UrlOut(url=service.open_portal(authenticate(router), return_url=str(body.return_url)))
+
+
+@router.get("/api/usage", summary="Usage series from the aggregates", tags=["billing"])
+def get_usage(
+    metric: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)] = "audits",
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    granularity: Annotated[Literal["day", "month"], Query()] = "day",
+) -> UsageOut:
+    points = usage_series(authenticate(router), metric=metric, start=start, end=end, granularity=granularity)
+    return UsageOut(
+        metric=metric,
+        granularity=granularity,
+        points=[UsagePointOut(period=p.period, quantity=p.quantity) for p in points],
+    )

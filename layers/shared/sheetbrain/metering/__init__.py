@@ -1,0 +1,1 @@
+"""Metering: the request guard (admission + rate limits), quotas and usage."""

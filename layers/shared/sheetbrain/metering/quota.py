@@ -1,0 +1,65 @@
+"""Monthly quotas: checked and consumed in the transaction that records the work, so a request
+that fails after the check consumes nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import psycopg
+
+from sheetbrain.db import metering_repo
+from sheetbrain.errors import QuotaExceededError
+
+# Metered features: the entitlement and the usage metric that counts against it.
+METERED = {"audits_per_month": "audits", "ai_tokens_per_month": "ai_tokens"}
+
+
+def month_start(now: datetime) -> date:
+    return now.astimezone(UTC).date().replace(day=1)
+
+
+def next_month_start(now: datetime) -> datetime:
+    first = month_start(now)
+    return datetime(first.year + first.month // 12, first.month % 12 + 1, 1, tzinfo=UTC)
+
+
+def consume(
+    conn: psycopg.Connection,
+    *,
+    org_id: str,
+    user_id: str | None,
+    feature: str,
+    quantity: int,
+    idempotency_key: str,
+    now: datetime | None = None,
+) -> int:
+    """Consume ``quantity`` of a metered feature within the caller's transaction; returns the
+    month's usage after it. 429 ``quota_exceeded`` when it would pass the limit."""
+    at = now or datetime.now(UTC)
+    limit = metering_repo.entitlement(conn, org_id, feature, at)
+    if limit is None:
+        raise KeyError(f"unknown feature {feature!r}")
+    result = metering_repo.usage_consume(
+        conn,
+        org_id=org_id,
+        user_id=user_id,
+        metric=METERED[feature],
+        quantity=quantity,
+        idempotency_key=idempotency_key,
+        limit=limit,
+        now=at,
+    )
+    if not result.accepted:
+        resets_at = next_month_start(at)
+        raise QuotaExceededError(
+            f"The monthly quota of {limit} for {feature} is used up; it resets on {resets_at:%Y-%m-%d}.",
+            retry_after=max(1, int((resets_at - at).total_seconds())),
+            details={
+                "plan": metering_repo.effective_plan(conn, org_id, at),
+                "feature": feature,
+                "limit": limit,
+                "used": result.used,
+                "resets_at": resets_at.isoformat(),
+            },
+        )
+    return result.used

@@ -1,0 +1,343 @@
+-- Plans and entitlements (data, changeable without a deploy), subscriptions mirrored from
+-- Stripe, plan history, an append-only billing ledger, rate-limit buckets and usage metering.
+
+CREATE TABLE plans (
+    code          text PRIMARY KEY CHECK (code ~ '^[a-z][a-z0-9_]*$'),
+    name          text NOT NULL,
+    rank          integer NOT NULL UNIQUE,           -- ordering for upgrades/downgrades
+    grace_days    integer NOT NULL DEFAULT 7 CHECK (grace_days >= 0),  -- past_due keeps the plan this long
+    active        boolean NOT NULL DEFAULT true
+);
+
+-- Numbers: -1 means unlimited. Flags: 1 on, 0 off.
+CREATE TABLE plan_features (
+    plan_code text NOT NULL REFERENCES plans (code) ON DELETE CASCADE,
+    feature   text NOT NULL CHECK (feature ~ '^[a-z][a-z0-9_]*$'),
+    value     bigint NOT NULL CHECK (value >= -1),
+    PRIMARY KEY (plan_code, feature)
+);
+
+INSERT INTO plans (code, name, rank, grace_days) VALUES
+    ('free', 'Free', 0, 0), ('pro', 'Pro', 10, 7), ('business', 'Business', 20, 14), ('enterprise', 'Enterprise', 30, 30);
+
+INSERT INTO plan_features (plan_code, feature, value) VALUES
+    ('free', 'audits_per_month', 10), ('free', 'policies', 3), ('free', 'ai_tokens_per_month', 0),
+    ('free', 'seats', 3), ('free', 'requests_per_minute', 60), ('free', 'user_requests_per_minute', 30),
+    ('free', 'audit_retention_days', 30), ('free', 'ai_review', 0),
+    ('pro', 'audits_per_month', 1000), ('pro', 'policies', 50), ('pro', 'ai_tokens_per_month', 2000000),
+    ('pro', 'seats', 10), ('pro', 'requests_per_minute', 300), ('pro', 'user_requests_per_minute', 120),
+    ('pro', 'audit_retention_days', 365), ('pro', 'ai_review', 1),
+    ('business', 'audits_per_month', 10000), ('business', 'policies', 500),
+    ('business', 'ai_tokens_per_month', 20000000), ('business', 'seats', 50),
+    ('business', 'requests_per_minute', 1200), ('business', 'user_requests_per_minute', 300),
+    ('business', 'audit_retention_days', 730), ('business', 'ai_review', 1),
+    ('enterprise', 'audits_per_month', -1), ('enterprise', 'policies', -1),
+    ('enterprise', 'ai_tokens_per_month', -1), ('enterprise', 'seats', -1),
+    ('enterprise', 'requests_per_minute', 6000), ('enterprise', 'user_requests_per_minute', 1200),
+    ('enterprise', 'audit_retention_days', -1), ('enterprise', 'ai_review', 1);
+
+-- Plans are reference data: the application reads them, operators change them.
+REVOKE INSERT, UPDATE, DELETE ON plans, plan_features FROM sheetbrain_app;
+
+-- Per-organization overrides replace the plan's value; grants add to it for a while.
+CREATE TABLE entitlement_overrides (
+    org_id     text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    feature    text NOT NULL,
+    value      bigint NOT NULL CHECK (value >= -1),
+    reason     text NOT NULL,
+    expires_at timestamptz,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (org_id, feature)
+);
+
+CREATE TABLE entitlement_grants (
+    id          bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    org_id      text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    feature     text NOT NULL,
+    amount      bigint NOT NULL CHECK (amount > 0),
+    valid_from  timestamptz NOT NULL DEFAULT now(),
+    valid_until timestamptz NOT NULL,
+    reason      text NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    CHECK (valid_until > valid_from)
+);
+CREATE INDEX entitlement_grants_org_idx ON entitlement_grants (org_id, feature, valid_until);
+
+-- One billing account per organization: the Stripe customer and its current subscription.
+CREATE TABLE subscriptions (
+    org_id                 text PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
+    stripe_customer_id     text UNIQUE,
+    stripe_subscription_id text UNIQUE,
+    plan_code              text NOT NULL DEFAULT 'free' REFERENCES plans (code),
+    status                 text NOT NULL DEFAULT 'none'
+        CHECK (status IN ('none', 'incomplete', 'incomplete_expired', 'trialing', 'active', 'past_due',
+                          'canceled', 'unpaid', 'paused')),
+    current_period_start   timestamptz,
+    current_period_end     timestamptz,
+    cancel_at_period_end   boolean NOT NULL DEFAULT false,
+    canceled_at            timestamptz,
+    past_due_since         timestamptz,
+    source_event_created   timestamptz,  -- watermark: Stripe's event.created of the newest applied event
+    created_at             timestamptz NOT NULL DEFAULT now(),
+    updated_at             timestamptz NOT NULL DEFAULT now()
+);
+CREATE TRIGGER subscriptions_touch BEFORE UPDATE ON subscriptions
+    FOR EACH ROW EXECUTE FUNCTION touch_updated_at();
+
+CREATE TABLE plan_changes (
+    id             bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    org_id         text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    from_plan      text NOT NULL,
+    to_plan        text NOT NULL,
+    from_status    text NOT NULL,
+    to_status      text NOT NULL,
+    reason         text NOT NULL,
+    effective_at   timestamptz NOT NULL,
+    source_event   text,
+    recorded_at    timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX plan_changes_org_idx ON plan_changes (org_id, effective_at DESC);
+
+-- Append-only: every money-related provider event, once.
+CREATE TABLE billing_ledger (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    org_id          text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    source_event_id text NOT NULL UNIQUE,
+    kind            text NOT NULL,
+    amount_cents    bigint NOT NULL DEFAULT 0,
+    currency        text NOT NULL DEFAULT 'usd',
+    stripe_object   text,
+    occurred_at     timestamptz NOT NULL,
+    details         jsonb NOT NULL DEFAULT '{}'::jsonb,
+    recorded_at     timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX billing_ledger_org_idx ON billing_ledger (org_id, occurred_at DESC);
+
+CREATE FUNCTION forbid_change() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+CREATE TRIGGER billing_ledger_append_only BEFORE UPDATE OR DELETE ON billing_ledger
+    FOR EACH ROW WHEN (current_setting('app.purge', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION forbid_change();
+
+-- Sliding-window rate limiting: one row per key and window.
+CREATE TABLE rate_limit_buckets (
+    org_id       text NOT NULL,
+    key          text NOT NULL,
+    window_start timestamptz NOT NULL,
+    count        integer NOT NULL DEFAULT 0,
+    expires_at   timestamptz NOT NULL,
+    PRIMARY KEY (key, window_start)
+);
+CREATE INDEX rate_limit_buckets_expires_idx ON rate_limit_buckets (expires_at);
+
+-- Usage: raw events (idempotent) and aggregates kept current as events are written.
+CREATE TABLE usage_events (
+    id              bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    org_id          text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    user_id         text REFERENCES users (id) ON DELETE SET NULL,
+    metric          text NOT NULL CHECK (metric ~ '^[a-z][a-z0-9_]*$'),
+    quantity        bigint NOT NULL CHECK (quantity > 0),
+    idempotency_key text NOT NULL,
+    occurred_at     timestamptz NOT NULL DEFAULT now(),
+    UNIQUE (org_id, idempotency_key)
+);
+CREATE INDEX usage_events_org_metric_time_idx ON usage_events (org_id, metric, occurred_at);
+
+CREATE TABLE usage_daily (
+    org_id   text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    metric   text NOT NULL,
+    day      date NOT NULL,
+    quantity bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (org_id, metric, day)
+);
+
+CREATE TABLE usage_monthly (
+    org_id   text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    metric   text NOT NULL,
+    month    date NOT NULL CHECK (extract(day FROM month) = 1),
+    quantity bigint NOT NULL DEFAULT 0,
+    PRIMARY KEY (org_id, metric, month)
+);
+
+-- Tenant isolation, as for the tenancy tables.
+DO $$
+DECLARE t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['entitlement_overrides', 'entitlement_grants', 'subscriptions', 'plan_changes',
+                             'billing_ledger', 'rate_limit_buckets', 'usage_events', 'usage_daily', 'usage_monthly']
+    LOOP
+        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
+        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
+        EXECUTE format('CREATE POLICY %I ON %I USING (app_is_system() OR org_id = app_current_org()) '
+                       'WITH CHECK (app_is_system() OR org_id = app_current_org())', t || '_tenant', t);
+    END LOOP;
+END
+$$;
+
+-- The plan an organization is entitled to now: its subscription's plan while active or
+-- trialing, or past_due within the plan's grace period; otherwise free. (PL/pgSQL rather than
+-- SQL functions: their plans are cached per session, SQL functions' are rebuilt per call.)
+CREATE FUNCTION effective_plan(p_org text, p_now timestamptz DEFAULT now()) RETURNS text
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_plan text;
+BEGIN
+    SELECT s.plan_code INTO v_plan FROM subscriptions s JOIN plans p ON p.code = s.plan_code
+        WHERE s.org_id = p_org
+          AND (s.status IN ('active', 'trialing')
+               OR (s.status = 'past_due' AND s.past_due_since + make_interval(days => p.grace_days) > p_now));
+    RETURN coalesce(v_plan, 'free');
+END
+$$;
+
+-- The limits of features for an organization, in the order asked: an unexpired override,
+-- else the plan's value, plus active grants (unlimited, -1, stays unlimited); NULL for a
+-- feature that does not exist. One statement whatever the number of features. A caller that
+-- already knows the effective plan passes it (p_plan) to save the lookup.
+CREATE FUNCTION entitlement_values(p_org text, p_features text[], p_now timestamptz, p_plan text DEFAULT NULL)
+    RETURNS bigint[]
+    LANGUAGE plpgsql STABLE
+    AS $$
+DECLARE
+    v_plan text := coalesce(p_plan, effective_plan(p_org, p_now));
+    v_values bigint[];
+BEGIN
+    SELECT array_agg(CASE WHEN b.value IS NULL OR b.value < 0 THEN b.value ELSE b.value + coalesce(g.amount, 0) END
+                     ORDER BY b.ord)
+      INTO v_values
+      FROM (SELECT k.ord, k.feature, coalesce(o.value, f.value) AS value
+              FROM unnest(p_features) WITH ORDINALITY AS k(feature, ord)
+              LEFT JOIN entitlement_overrides o
+                     ON o.org_id = p_org AND o.feature = k.feature AND (o.expires_at IS NULL OR o.expires_at > p_now)
+              LEFT JOIN plan_features f ON f.plan_code = v_plan AND f.feature = k.feature) AS b
+      LEFT JOIN LATERAL (SELECT sum(g.amount)::bigint AS amount FROM entitlement_grants g
+                          WHERE g.org_id = p_org AND g.feature = b.feature
+                            AND p_now >= g.valid_from AND p_now < g.valid_until) AS g ON true;
+    RETURN v_values;
+END
+$$;
+
+-- One feature's limit (see entitlement_values).
+CREATE FUNCTION entitlement(p_org text, p_feature text, p_now timestamptz DEFAULT now()) RETURNS bigint
+    LANGUAGE sql STABLE
+    AS $$ SELECT (entitlement_values(p_org, ARRAY[p_feature], p_now))[1] $$;
+
+-- Consume metered usage against a limit, atomically: the month's row is locked first, so
+-- concurrent consumers are serialised on it and none can pass the limit; a repeated
+-- idempotency key counts once. Returns (accepted, used_after, duplicate).
+CREATE FUNCTION usage_consume(
+    p_org text, p_user text, p_metric text, p_quantity bigint, p_key text, p_limit bigint, p_now timestamptz
+) RETURNS TABLE (accepted boolean, used bigint, duplicate boolean)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_month date := date_trunc('month', p_now AT TIME ZONE 'UTC')::date;
+    v_used bigint;
+BEGIN
+    INSERT INTO usage_monthly (org_id, metric, month, quantity) VALUES (p_org, p_metric, v_month, 0)
+        ON CONFLICT (org_id, metric, month) DO NOTHING;
+    SELECT m.quantity INTO v_used FROM usage_monthly m
+        WHERE m.org_id = p_org AND m.metric = p_metric AND m.month = v_month FOR UPDATE;
+    IF EXISTS (SELECT 1 FROM usage_events e WHERE e.org_id = p_org AND e.idempotency_key = p_key) THEN
+        RETURN QUERY SELECT true, v_used, true;
+        RETURN;
+    END IF;
+    IF p_limit >= 0 AND v_used + p_quantity > p_limit THEN
+        RETURN QUERY SELECT false, v_used, false;
+        RETURN;
+    END IF;
+    INSERT INTO usage_events (org_id, user_id, metric, quantity, idempotency_key, occurred_at)
+        VALUES (p_org, p_user, p_metric, p_quantity, p_key, p_now);
+    UPDATE usage_monthly m SET quantity = m.quantity + p_quantity
+        WHERE m.org_id = p_org AND m.metric = p_metric AND m.month = v_month;
+    INSERT INTO usage_daily (org_id, metric, day, quantity)
+        VALUES (p_org, p_metric, (p_now AT TIME ZONE 'UTC')::date, p_quantity)
+        ON CONFLICT (org_id, metric, day) DO UPDATE SET quantity = usage_daily.quantity + EXCLUDED.quantity;
+    RETURN QUERY SELECT true, v_used + p_quantity, false;
+END
+$$;
+
+-- Sliding-window rate limit over several keys at once (org and user); p_keys sorted, a
+-- negative limit meaning unlimited (that key is skipped). The keys' rows of the current and
+-- previous windows are read and locked in one statement, in key order (no deadlocks); the
+-- estimate weights the previous window by the part of it still inside the sliding window.
+-- Either every key is counted or, when one is over its limit, none is. Returns the tightest
+-- key's figures.
+CREATE FUNCTION rate_limit_take(
+    p_org text, p_keys text[], p_limits bigint[], p_window_s integer, p_now timestamptz
+) RETURNS TABLE (allowed boolean, lim bigint, remaining bigint, reset_s integer)
+    LANGUAGE plpgsql
+    AS $$
+DECLARE
+    v_window timestamptz := to_timestamp(floor(extract(epoch FROM p_now) / p_window_s) * p_window_s);
+    v_prev timestamptz := v_window - make_interval(secs => p_window_s);
+    v_weight double precision := 1 - extract(epoch FROM (p_now - v_window)) / p_window_s;
+    v_reset integer := greatest(1, ceil(extract(epoch FROM (v_window + make_interval(secs => p_window_s) - p_now)))::integer);
+    v_keys text[] := ARRAY[]::text[];
+    v_limits bigint[] := ARRAY[]::bigint[];
+    v_current bigint[];
+    v_previous bigint[];
+    v_found integer;
+    v_allowed boolean := true;
+    v_lim bigint := -1;
+    v_remaining bigint := -1;
+    v_estimate double precision;
+    v_left bigint;
+    v_pos integer;
+    rec record;
+BEGIN
+    FOR i IN 1..coalesce(array_length(p_keys, 1), 0) LOOP
+        IF p_limits[i] >= 0 THEN
+            v_keys := v_keys || p_keys[i];
+            v_limits := v_limits || p_limits[i];
+        END IF;
+    END LOOP;
+    IF cardinality(v_keys) = 0 THEN
+        RETURN QUERY SELECT true, -1::bigint, -1::bigint, v_reset;
+        RETURN;
+    END IF;
+    FOR attempt IN 1..2 LOOP
+        v_current := array_fill(0::bigint, ARRAY[cardinality(v_keys)]);
+        v_previous := array_fill(0::bigint, ARRAY[cardinality(v_keys)]);
+        v_found := 0;
+        FOR rec IN SELECT b.key, b.window_start, b.count FROM rate_limit_buckets b
+                   WHERE b.key = ANY (v_keys) AND b.window_start IN (v_window, v_prev)
+                   ORDER BY b.key, b.window_start FOR UPDATE LOOP
+            v_pos := array_position(v_keys, rec.key);
+            IF rec.window_start = v_window THEN
+                v_current[v_pos] := rec.count;
+                v_found := v_found + 1;
+            ELSE
+                v_previous[v_pos] := rec.count;
+            END IF;
+        END LOOP;
+        EXIT WHEN v_found = cardinality(v_keys);
+        -- First request of this window for some key: create its row, then lock again.
+        INSERT INTO rate_limit_buckets (org_id, key, window_start, count, expires_at)
+            SELECT p_org, k, v_window, 0, v_window + make_interval(secs => 2 * p_window_s) FROM unnest(v_keys) AS k
+            ORDER BY k
+            ON CONFLICT (key, window_start) DO NOTHING;
+    END LOOP;
+    FOR i IN 1..cardinality(v_keys) LOOP
+        v_estimate := v_previous[i] * v_weight + v_current[i];
+        IF v_estimate + 1 > v_limits[i] THEN
+            v_allowed := false;
+        END IF;
+        v_left := greatest(0, floor(v_limits[i] - v_estimate - 1))::bigint;
+        IF v_lim < 0 OR v_left < v_remaining THEN
+            v_remaining := v_left;
+            v_lim := v_limits[i];
+        END IF;
+    END LOOP;
+    IF v_allowed THEN
+        UPDATE rate_limit_buckets b SET count = b.count + 1 WHERE b.key = ANY (v_keys) AND b.window_start = v_window;
+    END IF;
+    RETURN QUERY SELECT v_allowed, v_lim, v_remaining, v_reset;
+END
+$$;
