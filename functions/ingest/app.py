@@ -5,9 +5,11 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sheetbrain.http import make_resolver
+from sheetbrain.http.routes import policies
 from sheetbrain.observability import logger, metrics, tracer
 
 app = make_resolver(multipart_paths=["/api/ingest"])
+app.include_router(policies.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

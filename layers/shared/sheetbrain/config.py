@@ -57,6 +57,13 @@ class Settings(BaseModel):
 
     max_body_bytes: int = Field(default=6 * 1024 * 1024, gt=0)
 
+    # Policies: which embedder ("local-minilm" offline, "bedrock-titan-v2" in AWS), sizes.
+    embedder: str = "local-minilm"
+    max_policy_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    policy_chunk_chars: int = Field(default=1000, ge=200)
+    policy_chunk_overlap: int = Field(default=150, ge=0)
+    retrieval_min_similarity: float = Field(default=0.3, ge=-1, le=1)
+
     def require_database_url(self) -> str:
         """The connection string, or a ConfigurationError naming what is missing."""
         if self.database_url is None:

@@ -310,6 +310,16 @@ _SPECS = [
         "syntax",
         "An omitted argument (SUM(A1,,B1)) is read as 0 or FALSE.",
     ),
+    _spec(
+        "FX35",
+        "Total spans several sections",
+        "high",
+        "sheet",
+        "error range",
+        "A total's range starts on a heading line and adds several sections of the table, headings included, "
+        "instead of one block or the sections' subtotals.",
+        min_sections=2,
+    ),
 ]
 
 CHECKS: dict[str, CheckSpec] = {spec.id: spec for spec in _SPECS}

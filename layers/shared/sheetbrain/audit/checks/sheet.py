@@ -11,6 +11,7 @@ from typing import Any
 from sheetbrain.audit.ast import Func, Node, Ref
 from sheetbrain.audit.checks.formula import Hit
 from sheetbrain.audit.checks.functions import AGGREGATES
+from sheetbrain.audit.evaluate import agrees, evaluate
 from sheetbrain.audit.grid import Cell
 from sheetbrain.audit.printer import format_ref, to_formula
 from sheetbrain.audit.refs import a1, ref_bounds
@@ -47,6 +48,12 @@ class SheetContext:
             found = self._aggregates[key] = tuple(_aggregate_ranges(self, self.trees[key]))
         return found
 
+    def is_local(self, ref: Ref) -> bool:
+        """Whether a reference points into this sheet (unqualified or naming it)."""
+        if ref.book is not None or ref.sheet_end is not None:
+            return False
+        return ref.sheet is None or ref.sheet.strip() == self.name.strip()
+
     def local_refs(self, tree: Node) -> Iterator[Ref]:
         """References to this sheet (unqualified or naming it)."""
         for node in tree.walk():
@@ -66,7 +73,15 @@ def _a(row: int, col: int) -> str:
 def check_regions(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
     """FX30/FX31/FX33: cells that break the formula region around them."""
     seen: set[tuple[int, int, str]] = set()
-    for dev in find_deviations(ctx.cells, ctx.patterns, int(params["min_region"])):
+    deviations = find_deviations(ctx.cells, ctx.patterns, int(params["min_region"]))
+    agreeing = _typed_copies_of_results(ctx, deviations)
+    # A line whose typed numbers all equal what its formula gives there is consistent today.
+    stale_lines = {
+        (dev.axis, dev.example)
+        for dev in deviations
+        if dev.kind == "typed-line" and ctx.cells[(dev.row, dev.col)].is_number and (dev.row, dev.col) not in agreeing
+    }
+    for dev in deviations:
         severity: str | None = None
         example = ctx.cells[dev.example]
         suggestion = _copy_of(ctx, dev.example, (dev.row, dev.col)) if example.formula else None
@@ -79,8 +94,12 @@ def check_regions(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit
                 if cell.is_number
                 else f"this {dev.axis} mixes copies of this formula with typed values"
             )
+            if (dev.axis, dev.example) not in stale_lines or (dev.row, dev.col) in agreeing:
+                severity, message = "medium", message + _AGREES
         elif dev.kind == "constant":
             rule, message = "FX31", f"typed value inside a {where}; a formula is expected"
+            if (dev.row, dev.col) in agreeing:
+                severity, message = "medium", message + _AGREES
         elif dev.kind == "pattern":
             rule, message = "FX30", f"formula differs from its {where} ({example.formula})"
             if not _slipped_aggregate(ctx, dev):
@@ -96,6 +115,26 @@ def check_regions(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit
             continue
         seen.add((dev.row, dev.col, rule))
         yield dev.row, dev.col, Hit(rule, message, suggestion, severity)
+
+
+_AGREES = " (the typed value equals the formula's result today, but will not follow its inputs)"
+
+
+def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> set[tuple[int, int]]:
+    # Typed numbers equal (up to the digits typed) to what the region's formula gives in their cell:
+    # a pasted value, right today. A typed number that differs is a stale or mistyped result.
+    out: set[tuple[int, int]] = set()
+    local = ctx.is_local
+    for dev in deviations:
+        key = (dev.row, dev.col)
+        cell = ctx.cells[key]
+        if dev.kind not in ("typed-line", "constant") or not cell.is_number or dev.example not in ctx.trees:
+            continue
+        expected = _shift(ctx.trees[dev.example], dev.row - dev.example[0], dev.col - dev.example[1])
+        value = evaluate(expected, ctx.cells, local)
+        if value is not None and agrees(float(cell.value), value):
+            out.add(key)
+    return out
 
 
 def _slipped_aggregate(ctx: SheetContext, dev: Deviation) -> bool:
@@ -241,6 +280,82 @@ def _first_subtotal_inside(
     return None
 
 
+def check_sections_total(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+    """FX35: a total whose range starts on a heading row and adds several sections of a table.
+
+    Tables built in sections (a heading row, its lines, the next heading...) are totalled per
+    section or by adding the section subtotals. A range drawn from the first heading down to the
+    last line instead adds every block of the table in one sweep: the heading rows are inside it,
+    so a figure later typed on a heading line (or a subtotal added to a section) is counted too.
+    """
+    min_sections = int(params["min_sections"])
+    for row, col in sorted(ctx.trees):
+        tree = ctx.trees[(row, col)]
+        if not isinstance(tree, Func) or tree.base not in _RANGE_AGGREGATES:
+            continue
+        ranges = ctx.aggregates_at((row, col))
+        if len(ranges) != 1 or len(tree.args) != 1:
+            continue
+        _func, ref = ranges[0]
+        if ref.is_whole_column or ref.is_whole_row or ref.is_open_ended:
+            continue
+        r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
+        if c1 == c2 == col and r2 < row:
+            line = [(r, col) for r in range(r1, r2 + 1)]
+            across = [(0, c - col) for c in _table_span(ctx, row, col, along_row=True)]
+        elif r1 == r2 == row and c2 < col:
+            line = [(row, c) for c in range(c1, c2 + 1)]
+            across = [(r - row, 0) for r in _table_span(ctx, row, col, along_row=False)]
+        else:
+            continue
+        sections = _sections(ctx, line, across)
+        if sections is not None and sections >= min_sections:
+            yield (
+                row,
+                col,
+                Hit(
+                    "FX35",
+                    f"{format_ref(ref)} starts on a heading line and adds {sections} sections of the table",
+                    "total each section, then add the section totals",
+                ),
+            )
+
+
+def _table_span(ctx: SheetContext, row: int, col: int, along_row: bool) -> range:
+    # The run of numbers/formulas the total sits in, across the table (the other totals beside it).
+    def data_at(pos: int) -> bool:
+        return _is_data(ctx.cells.get((row, pos) if along_row else (pos, col)))
+
+    here = col if along_row else row
+    lo = hi = here
+    while lo > 1 and data_at(lo - 1):
+        lo -= 1
+    while data_at(hi + 1):
+        hi += 1
+    return range(lo, hi + 1)
+
+
+def _sections(ctx: SheetContext, line: list[tuple[int, int]], across: list[tuple[int, int]]) -> int | None:
+    # Blocks of filled cells separated by gaps that are empty across the table; None unless the
+    # range opens on such a gap (a heading line) and every gap is one.
+    if not line or line[0] in ctx.cells:
+        return None
+    sections = 0
+    inside = False
+    has_data = False
+    for key in line:
+        cell = ctx.cells.get(key)
+        if cell is None:
+            if any(_is_data(ctx.cells.get((key[0] + dr, key[1] + dc))) for dr, dc in across):
+                return None
+            sections += inside and has_data
+            inside = has_data = False
+            continue
+        inside = True
+        has_data = has_data or _is_data(cell)
+    return sections + (inside and has_data)
+
+
 def _deps(ctx: SheetContext, key: tuple[int, int]) -> set[tuple[int, int]]:
     out: set[tuple[int, int]] = set()
     for ref in ctx.refs_at(key):
@@ -362,4 +477,5 @@ SHEET_CHECKS = (
     (("FX29",), check_double_counting, "FX29"),
     (("FX30", "FX31", "FX33"), check_regions, "FX30"),
     (("FX32",), check_duplicates, "FX32"),
+    (("FX35",), check_sections_total, "FX35"),
 )

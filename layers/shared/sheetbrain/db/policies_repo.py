@@ -1,0 +1,257 @@
+"""Policies, their chunks (vectors + full text), the ingestion log, and hybrid search."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import psycopg
+from psycopg import sql
+from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
+
+
+def lock_org_policy_count(conn: psycopg.Connection, org_id: str) -> int:
+    """Lock the org's row (so concurrent ingests count one after the other) and count policies."""
+    conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (org_id,))
+    row = conn.execute("SELECT count(*) FROM policies WHERE org_id = %s", (org_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
+def insert_policy(
+    conn: psycopg.Connection,
+    *,
+    org_id: str,
+    title: str,
+    category: str | None,
+    content: str,
+    fmt: str,
+    size_bytes: int,
+    content_sha256: str,
+    rules: list[dict[str, Any]],
+    unmatched: list[dict[str, Any]],
+    profile: dict[str, Any],
+    created_by: str | None,
+) -> uuid.UUID:
+    row = conn.execute(
+        """INSERT INTO policies (org_id, title, category, content, format, size_bytes, content_sha256, rules,
+                                 unmatched, profile, created_by)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
+        (
+            org_id, title, category, content, fmt, size_bytes, content_sha256,
+            Jsonb(rules), Jsonb(unmatched), Jsonb(profile), created_by,
+        ),
+    ).fetchone()  # fmt: skip
+    assert row is not None
+    return uuid.UUID(str(row[0]))
+
+
+@dataclass(frozen=True)
+class ChunkRow:
+    ordinal: int
+    clause: str | None
+    heading_path: tuple[str, ...]
+    text: str
+    start: int
+    end: int
+    embedding: Sequence[float] | None
+
+
+def insert_chunks(
+    conn: psycopg.Connection, *, policy_id: uuid.UUID, org_id: str, chunks: Sequence[ChunkRow], model: str, dim: int
+) -> int:
+    """Write chunks in one pipelined batch (COPY is refused under row-level security);
+    returns the number of vectors written."""
+    rows = []
+    for c in chunks:
+        vector = "[" + ",".join(f"{v:.7g}" for v in c.embedding) + "]" if c.embedding is not None else None
+        rows.append(
+            (
+                policy_id, org_id, c.ordinal, c.clause, list(c.heading_path), " > ".join(c.heading_path), c.text,
+                c.start, c.end, vector, model if vector else None, dim if vector else None,
+            )
+        )  # fmt: skip
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO policy_chunks (policy_id, org_id, ordinal, clause, heading_path, heading, text,
+                                          start_offset, end_offset, embedding, embedding_model, embedding_dim)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s)""",
+            rows,
+        )
+    return sum(1 for r in rows if r[9] is not None)
+
+
+def log_ingestion(
+    conn: psycopg.Connection,
+    *,
+    org_id: str,
+    user_id: str | None,
+    policy_id: uuid.UUID | None,
+    filename: str | None,
+    content_type: str | None,
+    size_bytes: int,
+    chunks: int,
+    vectors: int,
+    duration_ms: int,
+    success: bool,
+    error_code: str | None,
+    error_message: str | None,
+) -> None:
+    conn.execute(
+        """INSERT INTO ingestion_logs (org_id, user_id, policy_id, filename, content_type, size_bytes, chunks,
+                                       vectors_upserted, duration_ms, success, error_code, error_message)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+        (
+            org_id, user_id, policy_id, filename, content_type, size_bytes, chunks, vectors, duration_ms, success,
+            error_code, error_message,
+        ),
+    )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class PolicySummary:
+    id: uuid.UUID
+    title: str
+    category: str | None
+    format: str
+    size_bytes: int
+    chunks: int
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class PolicyDetail:
+    id: uuid.UUID
+    title: str
+    category: str | None
+    format: str
+    size_bytes: int
+    content: str
+    rules: list[dict[str, Any]]
+    unmatched: list[dict[str, Any]]
+    profile: dict[str, Any]
+    created_at: datetime
+
+
+def list_policies(
+    conn: psycopg.Connection, org_id: str, *, limit: int, before: tuple[datetime, uuid.UUID] | None
+) -> list[PolicySummary]:
+    """Newest first; ``before`` is the (created_at, id) of the last row of the previous page."""
+    with conn.cursor(row_factory=class_row(PolicySummary)) as cur:
+        return cur.execute(
+            """SELECT p.id, p.title, p.category, p.format, p.size_bytes,
+                      (SELECT count(*) FROM policy_chunks c WHERE c.policy_id = p.id)::int AS chunks, p.created_at
+               FROM policies p
+               WHERE p.org_id = %(org)s AND (%(at)s::timestamptz IS NULL OR (p.created_at, p.id) < (%(at)s, %(id)s))
+               ORDER BY p.created_at DESC, p.id DESC LIMIT %(limit)s""",
+            {"org": org_id, "at": before[0] if before else None, "id": before[1] if before else None, "limit": limit},
+        ).fetchall()
+
+
+def get_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> PolicyDetail | None:
+    with conn.cursor(row_factory=class_row(PolicyDetail)) as cur:
+        return cur.execute(
+            """SELECT id, title, category, format, size_bytes, content, rules, unmatched, profile, created_at
+               FROM policies WHERE org_id = %s AND id = %s""",
+            (org_id, policy_id),
+        ).fetchone()
+
+
+def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> bool:
+    """Delete a policy; its chunks and vectors go by cascade. False when it does not exist."""
+    return conn.execute("DELETE FROM policies WHERE org_id = %s AND id = %s", (org_id, policy_id)).rowcount > 0
+
+
+def org_profiles(conn: psycopg.Connection, org_id: str) -> list[dict[str, Any]]:
+    """The audit profiles of every policy of the org, oldest first."""
+    rows = conn.execute(
+        "SELECT profile FROM policies WHERE org_id = %s AND profile <> '{}'::jsonb ORDER BY created_at", (org_id,)
+    ).fetchall()
+    return [dict(r[0]) for r in rows]
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    chunk_id: int
+    policy_id: uuid.UUID
+    title: str
+    clause: str | None
+    heading_path: list[str]
+    text: str
+    similarity: float | None  # cosine similarity to the query, when the vector side found it
+    vector_rank: int | None
+    text_rank: int | None
+    fused: float
+
+
+def hybrid_search(
+    conn: psycopg.Connection,
+    *,
+    org_id: str,
+    query: str,
+    vector: Sequence[float] | None,
+    model: str,
+    dim: int,
+    k: int,
+    pool: int,
+    min_similarity: float,
+    mode: str = "hybrid",
+) -> list[SearchHit]:
+    """Top-k chunks by reciprocal-rank fusion (k=60) of vector (HNSW, cosine) and full-text
+    (OR of the query's lexemes, ts_rank_cd) rankings, each over ``pool`` candidates. A chunk
+    found only by vector search must reach ``min_similarity``. ``mode`` restricts to one side
+    (for evaluation)."""
+    cast = sql.SQL("vector({})").format(sql.Literal(dim))
+    use_vector = vector is not None and mode in ("hybrid", "vector")
+    use_text = mode in ("hybrid", "text")
+    query_sql = sql.SQL(
+        """
+        WITH q AS (
+            SELECT %(vec)s::{cast} AS v,
+                   (SELECT to_tsquery('english', string_agg(quote_literal(l), ' | '))
+                      FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS l) AS tsq
+        ), vec AS (
+            SELECT c.id, row_number() OVER (ORDER BY c.embedding::{cast} <=> q.v) AS r,
+                   1 - (c.embedding::{cast} <=> q.v) AS sim
+            FROM policy_chunks c, q
+            WHERE %(use_vector)s AND c.org_id = %(org)s AND c.embedding_model = %(model)s
+            ORDER BY c.embedding::{cast} <=> q.v LIMIT %(pool)s
+        ), fts AS (
+            SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id) AS r
+            FROM policy_chunks c, q
+            WHERE %(use_text)s AND q.tsq IS NOT NULL AND c.org_id = %(org)s AND c.tsv @@ q.tsq
+            ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id LIMIT %(pool)s
+        ), fused AS (
+            SELECT coalesce(vec.id, fts.id) AS id, vec.sim, vec.r AS vector_rank, fts.r AS text_rank,
+                   coalesce(1.0 / (60 + vec.r), 0) + coalesce(1.0 / (60 + fts.r), 0) AS score
+            FROM vec FULL JOIN fts ON fts.id = vec.id
+            WHERE fts.id IS NOT NULL OR vec.sim >= %(floor)s
+        )
+        SELECT c.id AS chunk_id, c.policy_id, p.title, c.clause, c.heading_path, c.text, f.sim AS similarity,
+               f.vector_rank::int AS vector_rank, f.text_rank::int AS text_rank, f.score::float8 AS fused
+        FROM fused f JOIN policy_chunks c ON c.id = f.id JOIN policies p ON p.id = c.policy_id
+        ORDER BY f.score DESC, c.id LIMIT %(k)s
+        """
+    ).format(cast=cast)
+    vec_text = "[" + ",".join(f"{v:.7g}" for v in vector) + "]" if vector is not None else None
+    # The HNSW scan filters by org after the fact: widen its candidate list so a tenant with
+    # few chunks among many others still gets its own nearest neighbours.
+    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(40, pool * 4)),))
+    with conn.cursor(row_factory=class_row(SearchHit)) as cur:
+        return cur.execute(
+            query_sql,
+            {
+                "vec": vec_text,
+                "q": query,
+                "org": org_id,
+                "model": model,
+                "pool": pool,
+                "k": k,
+                "floor": min_similarity,
+                "use_vector": use_vector,
+                "use_text": use_text,
+            },
+        ).fetchall()

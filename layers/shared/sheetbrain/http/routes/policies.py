@@ -1,0 +1,185 @@
+"""POST /api/ingest and /api/policies[/{id}] (the ingest function)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import datetime
+from email import policy as email_policy
+from email.parser import BytesParser
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from sheetbrain.errors import BadRequestError, NotFoundError, ValidationError
+from sheetbrain.http.pagination import decode_cursor, encode_cursor
+from sheetbrain.http.resolver import authenticate, raw_body
+from sheetbrain.policies import service
+
+router = APIGatewayHttpRouter()
+
+
+class IngestJson(BaseModel):
+    title: str = Field(min_length=1, max_length=300)
+    content: str = Field(min_length=1)
+    category: str | None = Field(default=None, max_length=100)
+
+
+class IngestOut(BaseModel):
+    policy_id: uuid.UUID
+    chunks: int
+    vectors_upserted: int
+    duration_ms: int
+
+
+class PolicySummaryOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    category: str | None
+    format: str
+    size_bytes: int
+    chunks: int
+    created_at: datetime
+
+
+class PolicyListOut(BaseModel):
+    policies: list[PolicySummaryOut]
+    next_cursor: str | None
+
+
+class PolicyOut(BaseModel):
+    id: uuid.UUID
+    title: str
+    category: str | None
+    format: str
+    size_bytes: int
+    content: str
+    rules: list[dict[str, Any]] = Field(description="Clauses mapped to audit checks, with parameters")
+    unmatched: list[dict[str, Any]] = Field(description="Clauses kept for retrieval and the AI review")
+    profile: dict[str, Any] = Field(description="The audit profile these rules make")
+    created_at: datetime
+
+
+def _fields(exc: PydanticValidationError) -> list[dict[str, Any]]:
+    return [
+        {"field": ".".join(["body", *(str(p) for p in e["loc"])]), "type": e["type"], "message": e["msg"]}
+        for e in exc.errors()
+    ]
+
+
+def _multipart(body: bytes, content_type: str) -> dict[str, tuple[bytes, str | None, str | None]]:
+    """Parts of a multipart/form-data body: name → (bytes, filename, content type)."""
+    message = BytesParser(policy=email_policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+    )
+    if not message.is_multipart():
+        raise BadRequestError("The multipart body could not be parsed (boundary missing or wrong).")
+    parts: dict[str, tuple[bytes, str | None, str | None]] = {}
+    for part in message.iter_parts():
+        name = part.get_param("name", header="content-disposition")
+        if isinstance(name, str):
+            payload = part.get_payload(decode=True)
+            parts[name] = (
+                payload if isinstance(payload, bytes) else b"",
+                part.get_filename(),
+                part.get_content_type() if part.get("content-type") else None,
+            )
+    return parts
+
+
+@router.post(
+    "/api/ingest",
+    summary="Add a policy document (admin): JSON {title, content, category} or multipart file",
+    tags=["policies"],
+    responses={
+        201: {"description": "Stored", "content": {"application/json": {"schema": IngestOut.model_json_schema()}}}
+    },
+)
+def post_ingest() -> Response[str]:
+    identity = authenticate(router)
+    body = raw_body(router)
+    content_type = router.current_event.headers.get("content-type", "")
+    media = content_type.split(";")[0].strip().lower()
+    if media == "multipart/form-data":
+        parts = _multipart(body, content_type)
+        file = parts.get("file")
+        filename = file[1] if file else None
+        with service.ingestion_attempt(
+            identity, size_bytes=len(body), filename=filename, content_type=media
+        ) as attempt:
+            if file is None:
+                raise ValidationError("The multipart body has no 'file' part.", details={"field": "body.file"})
+            title = parts.get("title", (b"", None, None))[0].decode("utf-8", "replace").strip()
+            category = parts.get("category", (b"", None, None))[0].decode("utf-8", "replace").strip() or None
+            attempt.content_type = file[2] or media
+            result = service.ingest(
+                attempt,
+                title=title or (filename or "Untitled policy"),
+                category=category,
+                data=file[0],
+                filename=filename,
+            )
+    else:
+        with service.ingestion_attempt(identity, size_bytes=len(body), filename=None, content_type=media) as attempt:
+            try:
+                parsed = IngestJson.model_validate(json.loads(body))
+            except json.JSONDecodeError as exc:
+                raise BadRequestError("The request body is not valid JSON.") from exc
+            except PydanticValidationError as exc:
+                fields = _fields(exc)
+                raise ValidationError(
+                    "The request is invalid: " + "; ".join(f"{f['field']}: {f['message']}" for f in fields),
+                    details={"fields": fields},
+                ) from exc
+            attempt.content_type = "text/plain"
+            result = service.ingest(
+                attempt, title=parsed.title, category=parsed.category, data=parsed.content.encode(), filename=None
+            )
+    out = IngestOut(
+        policy_id=result.policy_id,
+        chunks=result.chunks,
+        vectors_upserted=result.vectors_upserted,
+        duration_ms=result.duration_ms,
+    )
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=out.model_dump_json())
+
+
+@router.get("/api/policies", summary="List policies (no content)", tags=["policies"])
+def get_policies(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> PolicyListOut:
+    rows = service.list_policies(authenticate(router), limit=limit, cursor=decode_cursor(cursor))
+    next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == limit else None
+    return PolicyListOut(
+        policies=[PolicySummaryOut(**r.__dict__) for r in rows],
+        next_cursor=next_cursor,
+    )
+
+
+def _policy_id(raw: str) -> uuid.UUID:
+    # An id that is not even a UUID names no policy: 404, like another tenant's id.
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise NotFoundError("Policy not found.", details={"policy_id": raw}) from exc
+
+
+@router.get("/api/policies/<policy_id>", summary="One policy with its content and mapped rules", tags=["policies"])
+def get_policy(policy_id: Annotated[str, Path(max_length=64)]) -> PolicyOut:
+    identity = authenticate(router)
+    p = service.get_policy(identity, _policy_id(policy_id))
+    return PolicyOut(**p.__dict__)
+
+
+@router.delete(
+    "/api/policies/<policy_id>", summary="Delete a policy with its chunks and vectors (admin)", tags=["policies"]
+)
+def delete_policy(policy_id: Annotated[str, Path(max_length=64)]) -> Response[str]:
+    identity = authenticate(router)
+    service.delete_policy(identity, _policy_id(policy_id))
+    return Response(status_code=204, body="")

@@ -1,0 +1,203 @@
+"""Policy use cases: ingest (extract → chunk → embed → store), list/get/delete, retrieval."""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sheetbrain.audit import PolicyProfile
+from sheetbrain.config import get_settings
+from sheetbrain.db import metering_repo, policies_repo, tenant_transaction
+from sheetbrain.errors import NotFoundError, PayloadTooLargeError, QuotaExceededError, SheetBrainError
+from sheetbrain.metering.quota import next_month_start
+from sheetbrain.observability import logger, metrics
+from sheetbrain.policies.chunking import chunk_text
+from sheetbrain.policies.clause_map import PolicyClause, map_clauses
+from sheetbrain.policies.embedding import Embedder, get_embedder
+from sheetbrain.policies.extract import extract_text
+from sheetbrain.policies.profiles import merge_profiles, profile_from_rules
+from sheetbrain.tenancy.identity import Identity, require_admin
+
+
+@functools.cache
+def embedder() -> Embedder:
+    """The configured embedder, built once per container."""
+    return get_embedder(get_settings().embedder)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    policy_id: uuid.UUID
+    chunks: int
+    vectors_upserted: int
+    duration_ms: int
+
+
+@dataclass
+class _Attempt:
+    identity: Identity
+    size_bytes: int
+    filename: str | None
+    content_type: str | None
+    started: float
+
+
+@contextmanager
+def ingestion_attempt(
+    identity: Identity, *, size_bytes: int, filename: str | None, content_type: str | None
+) -> Iterator[_Attempt]:
+    """Log every ingestion attempt, failed ones included, in a transaction of its own."""
+    attempt = _Attempt(identity, size_bytes, filename, content_type, time.perf_counter())
+    try:
+        yield attempt
+    except SheetBrainError as exc:
+        _log(attempt, None, 0, 0, error=exc)
+        raise
+
+
+def _log(
+    attempt: _Attempt, policy_id: uuid.UUID | None, chunks: int, vectors: int, error: SheetBrainError | None
+) -> int:
+    duration_ms = int((time.perf_counter() - attempt.started) * 1000)
+    try:
+        with tenant_transaction(attempt.identity.org_id, attempt.identity.user_id) as conn:
+            policies_repo.log_ingestion(
+                conn,
+                org_id=attempt.identity.org_id,
+                user_id=attempt.identity.user_id,
+                policy_id=policy_id,
+                filename=attempt.filename,
+                content_type=attempt.content_type,
+                size_bytes=attempt.size_bytes,
+                chunks=chunks,
+                vectors=vectors,
+                duration_ms=duration_ms,
+                success=error is None,
+                error_code=error.code if error else None,
+                error_message=error.message[:1000] if error else None,
+            )
+    except SheetBrainError:
+        # The attempt's own outcome matters more than its log line: never mask it.
+        logger.exception("ingestion log not written")
+    return duration_ms
+
+
+def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, filename: str | None) -> IngestResult:
+    """Store a policy document: extracted, chunked, embedded and indexed, in one transaction."""
+    identity = attempt.identity
+    require_admin(identity)
+    settings = get_settings()
+    if len(data) > settings.max_policy_bytes:
+        raise PayloadTooLargeError(
+            f"The document is {len(data)} bytes; the limit is {settings.max_policy_bytes}.",
+            details={"limit_bytes": settings.max_policy_bytes, "size_bytes": len(data)},
+        )
+    document = extract_text(data, filename, attempt.content_type)
+    chunks = chunk_text(document.text, target_size=settings.policy_chunk_chars, overlap=settings.policy_chunk_overlap)
+    mapping = map_clauses(PolicyClause(c.clause, c.text) for c in chunks)
+    profile = profile_from_rules(mapping.rules)
+    model = embedder()
+    vectors = model.embed([c.context_text() for c in chunks])
+    rows = [
+        policies_repo.ChunkRow(c.ordinal, c.clause, c.heading_path, c.text, c.start, c.end, v)
+        for c, v in zip(chunks, vectors, strict=True)
+    ]
+    now = datetime.now(UTC)
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        existing = policies_repo.lock_org_policy_count(conn, identity.org_id)
+        limit = metering_repo.entitlement(conn, identity.org_id, "policies", now)
+        if limit is not None and 0 <= limit <= existing:
+            raise QuotaExceededError(
+                f"The plan allows {limit} policies; delete one or upgrade.",
+                retry_after=max(1, int((next_month_start(now) - now).total_seconds())),
+                details={
+                    "plan": metering_repo.effective_plan(conn, identity.org_id, now),
+                    "feature": "policies",
+                    "limit": limit,
+                    "used": existing,
+                    "resets_at": None,
+                },
+            )
+        policy_id = policies_repo.insert_policy(
+            conn,
+            org_id=identity.org_id,
+            title=title,
+            category=category,
+            content=document.text,
+            fmt=document.format,
+            size_bytes=len(data),
+            content_sha256=hashlib.sha256(data).hexdigest(),
+            rules=[r.to_dict() for r in mapping.rules],
+            unmatched=[{"clause": c.clause, "text": c.text} for c in mapping.unmatched],
+            profile=profile.to_dict(),
+            created_by=identity.user_id,
+        )
+        upserted = policies_repo.insert_chunks(
+            conn, policy_id=policy_id, org_id=identity.org_id, chunks=rows, model=model.model, dim=model.dimension
+        )
+    duration_ms = _log(attempt, policy_id, len(rows), upserted, error=None)
+    metrics.add_metric(name="PolicyIngested", unit="Count", value=1)
+    return IngestResult(policy_id=policy_id, chunks=len(rows), vectors_upserted=upserted, duration_ms=duration_ms)
+
+
+def list_policies(
+    identity: Identity, *, limit: int, cursor: tuple[datetime, uuid.UUID] | None
+) -> list[policies_repo.PolicySummary]:
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        return policies_repo.list_policies(conn, identity.org_id, limit=limit, before=cursor)
+
+
+def get_policy(identity: Identity, policy_id: uuid.UUID) -> policies_repo.PolicyDetail:
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        policy = policies_repo.get_policy(conn, identity.org_id, policy_id)
+    if policy is None:
+        raise NotFoundError("Policy not found.", details={"policy_id": str(policy_id)})
+    return policy
+
+
+def delete_policy(identity: Identity, policy_id: uuid.UUID) -> None:
+    """Delete a policy with its chunks and vectors (admins only); 404 for an unknown id."""
+    require_admin(identity)
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        if not policies_repo.delete_policy(conn, identity.org_id, policy_id):
+            raise NotFoundError("Policy not found.", details={"policy_id": str(policy_id)})
+
+
+def org_profile(identity: Identity) -> PolicyProfile:
+    """The audit profile of all the org's policies merged."""
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        profiles = policies_repo.org_profiles(conn, identity.org_id)
+    return merge_profiles(PolicyProfile.from_dict(p) for p in profiles)
+
+
+def retrieve(
+    identity: Identity, queries: Sequence[str], *, k: int = 3, pool: int = 40, mode: str = "hybrid"
+) -> list[list[policies_repo.SearchHit]]:
+    """The best clauses for each query, hybrid-ranked within the caller's org."""
+    if not queries:
+        return []
+    model = embedder()
+    vectors = model.embed(list(queries)) if mode != "text" else [None] * len(queries)
+    floor = get_settings().retrieval_min_similarity
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        return [
+            policies_repo.hybrid_search(
+                conn,
+                org_id=identity.org_id,
+                query=query,
+                vector=vector,
+                model=model.model,
+                dim=model.dimension,
+                k=k,
+                pool=pool,
+                min_similarity=floor,
+                mode=mode,
+            )
+            for query, vector in zip(queries, vectors, strict=True)
+        ]
