@@ -13,13 +13,14 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate/build need a region and some credentials even offline.
 AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help serve test lint typecheck validate pytest bench build clean
+.PHONY: help serve test lint typecheck validate pytest bench build openapi clean
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
 	@echo "make test    set up and run every gate: ruff, mypy --strict, sam validate --lint, pytest"
 	@echo "make bench   run the benchmarks under bench/"
 	@echo "make build   sam build (needs python3.12 on PATH)"
+	@echo "make openapi regenerate openapi.json from the routes' models"
 
 $(BIN)/.installed: pyproject.toml layers/shared/requirements.txt
 	@test -n "$(PYTHON)" || { echo "No python >= 3.11 found" >&2; exit 1; }
@@ -56,6 +57,9 @@ test: lint typecheck validate pytest
 
 bench: $(BIN)/.installed
 	for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+openapi: $(BIN)/.installed
+	$(BIN)/sheetbrain openapi
 
 build: $(SAM_VENV)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(AWS_OFFLINE) $(SAM_VENV)/bin/sam build

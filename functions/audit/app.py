@@ -5,12 +5,13 @@ from typing import Any
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sheetbrain.http import make_resolver
-from sheetbrain.http.routes import health, stats
+from sheetbrain.http.routes import audits, health, stats
 from sheetbrain.observability import logger, metrics, tracer
 
 app = make_resolver()
 app.include_router(health.router)
 app.include_router(stats.router)
+app.include_router(audits.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -87,10 +87,54 @@ def cmd_migrate(_: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_verify_audit_log(args: argparse.Namespace) -> int:
+    from sheetbrain.auditing.audit_log import verify_all
+
+    _prepare_environment()
+    broken = 0
+    for report in verify_all(args.org):
+        if report.ok:
+            print(f"{report.org_id}: ok ({report.rows_checked} rows)")
+        else:
+            broken += 1
+            print(f"{report.org_id}: BROKEN at seq {report.first_broken_seq}: {report.reason} "
+                  f"({report.rows_checked} rows verified before it)")  # fmt: skip
+    return 1 if broken else 0
+
+
 def cmd_audit(args: argparse.Namespace) -> int:
     from sheetbrain_dev.audit_cmd import run
 
     return run(args.file, args.json)
+
+
+def cmd_openapi(args: argparse.Namespace) -> int:
+    from sheetbrain_dev import openapi
+
+    # The functions are imported, never invoked: no database, tracing off.
+    for key, value in {
+        "ENVIRONMENT": "local",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "POWERTOOLS_METRICS_NAMESPACE": "SheetBrain",
+    }.items():
+        os.environ.setdefault(key, value)
+    try:
+        if args.check:
+            if not openapi.is_current():
+                print(
+                    f"{openapi.OPENAPI_FILE.name} is stale: the routes' models changed. "
+                    "Run `sheetbrain openapi` (make openapi) and commit the result.",
+                    file=sys.stderr,
+                )
+                return 1
+            print(f"{openapi.OPENAPI_FILE.name} is up to date")
+            return 0
+        path = openapi.write()
+    except openapi.OpenApiBuildError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -117,10 +161,18 @@ def build_parser() -> argparse.ArgumentParser:
     mig = sub.add_parser("migrate", help="apply sql/ migrations to DATABASE_URL or the embedded database")
     mig.set_defaults(fn=cmd_migrate)
 
+    ver = sub.add_parser("verify-audit-log", help="verify the audit log's hash chains; report the first broken link")
+    ver.add_argument("--org", help="only this organization")
+    ver.set_defaults(fn=cmd_verify_audit_log)
+
     aud = sub.add_parser("audit", help="audit the formulas of a workbook, offline")
     aud.add_argument("file")
     aud.add_argument("--json", action="store_true", help="print findings as JSON")
     aud.set_defaults(fn=cmd_audit)
+
+    api = sub.add_parser("openapi", help="write openapi.json, the OpenAPI document of every function's routes")
+    api.add_argument("--check", action="store_true", help="exit 1 if the committed openapi.json is stale")
+    api.set_defaults(fn=cmd_openapi)
     return parser
 
 

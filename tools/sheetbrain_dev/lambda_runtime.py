@@ -14,8 +14,9 @@ from typing import Any
 
 from sheetbrain_dev.template import Function
 
-# Values the template sets that only make sense in AWS; locally these come from the dev env.
-_AWS_ONLY_ENV = {"ENVIRONMENT", "DATABASE_SECRET_ARN", "PROVIDER_SECRETS_ARN", "ARCHIVE_BUCKET"}
+# Only the template's Powertools settings apply locally: the rest (secret ARNs, Bedrock as the
+# embedder, inline EventBridge delivery...) describes AWS; locally the environment decides.
+_LOCAL_ENV_PREFIX = "POWERTOOLS_"
 _modules: dict[str, ModuleType] = {}
 _load_lock = threading.Lock()
 # Powertools keeps the current event on the resolver class, and Lambda runs one event per
@@ -45,15 +46,15 @@ class LocalContext:
 
 
 def apply_function_environment(function: Function) -> None:
-    """Plain-string variables of the template (Powertools settings...); AWS-only ones skipped."""
+    """The template's plain-string Powertools variables, unless the environment sets them."""
     for key, value in function.environment.items():
-        if isinstance(value, str) and key not in _AWS_ONLY_ENV:
+        if isinstance(value, str) and key.startswith(_LOCAL_ENV_PREFIX):
             os.environ.setdefault(key, value)
 
 
-def load_handler(function: Function) -> Callable[[dict[str, Any], Any], Any]:
-    """Import ``functions/<name>/app.py`` under a unique module name and return its handler."""
-    module_name, attr = function.handler.rsplit(".", 1)
+def load_module(function: Function) -> ModuleType:
+    """Import ``functions/<name>/app.py`` once, under a unique module name (its handler's module)."""
+    module_name = function.handler.rsplit(".", 1)[0]
     with _load_lock:
         module = _modules.get(function.logical_id)
         if module is None:
@@ -65,7 +66,13 @@ def load_handler(function: Function) -> Callable[[dict[str, Any], Any], Any]:
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
             _modules[function.logical_id] = module
-    handler: Callable[[dict[str, Any], Any], Any] = getattr(module, attr)
+    return module
+
+
+def load_handler(function: Function) -> Callable[[dict[str, Any], Any], Any]:
+    """Import ``functions/<name>/app.py`` under a unique module name and return its handler."""
+    attr = function.handler.rsplit(".", 1)[1]
+    handler: Callable[[dict[str, Any], Any], Any] = getattr(load_module(function), attr)
     return handler
 
 

@@ -10,10 +10,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from sheetbrain_dev import auth
 from sheetbrain_dev.events import http_event
@@ -22,6 +23,9 @@ from sheetbrain_dev.template import Template
 
 log = logging.getLogger("sheetbrain_dev.serve")
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+# Dev-only pages, answered here before template routing (API Gateway does not serve them).
+OPENAPI_PATH = "/api/openapi.json"
+DOCS_PATH = "/api/docs"
 
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
@@ -70,6 +74,8 @@ class _Handler(BaseHTTPRequestHandler):
         if length > MAX_BODY:
             return _error(413, "payload_too_large", f"The request body exceeds {MAX_BODY} bytes.")
         body = self.rfile.read(length) if length else b""
+        if self.command == "GET" and url.path in (OPENAPI_PATH, DOCS_PATH):
+            return self.server.docs(url.path, url.query)
         found = self.server.template.find_route(self.command, url.path)
         if found is None:
             return _error(404, "route_not_found", "No such route.")
@@ -117,3 +123,23 @@ class ApiServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], template: Template) -> None:
         super().__init__(address, _Handler)
         self.template = template
+        self._docs_lock = threading.Lock()
+        self._openapi_json: str | None = None
+
+    def docs(self, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
+        """The OpenAPI document built from the code (once per server), or a Swagger UI page of it."""
+        from sheetbrain_dev import openapi
+
+        with self._docs_lock:
+            if self._openapi_json is None:
+                try:
+                    self._openapi_json = openapi.render(openapi.build_document(self.template))
+                except openapi.OpenApiBuildError as exc:
+                    return _error(500, "openapi_unavailable", str(exc))
+            document = self._openapi_json
+        headers = {"X-Request-Id": uuid.uuid4().hex[:20], "Cache-Control": "no-store"}
+        # Swagger UI shows "?format=json" as the document's address, as Powertools' page does.
+        if path == OPENAPI_PATH or parse_qs(query).get("format") == ["json"]:
+            return 200, {**headers, "Content-Type": "application/json"}, document.encode()
+        page = openapi.swagger_html(document)
+        return 200, {**headers, "Content-Type": "text/html; charset=utf-8"}, page.encode()

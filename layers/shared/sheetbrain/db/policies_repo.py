@@ -201,29 +201,38 @@ def hybrid_search(
     mode: str = "hybrid",
 ) -> list[SearchHit]:
     """Top-k chunks by reciprocal-rank fusion (k=60) of vector (HNSW, cosine) and full-text
-    (OR of the query's lexemes, ts_rank_cd) rankings, each over ``pool`` candidates. A chunk
+    (OR of the query's lexemes, ts_rank) rankings, each over ``pool`` candidates. A chunk
     found only by vector search must reach ``min_similarity``. ``mode`` restricts to one side
-    (for evaluation)."""
+    (for evaluation).
+
+    ts_rank, not ts_rank_cd: cover density rewards lexemes that occur close together, which an
+    OR of a description's words rarely has; it then mostly counts repeats of common words. Term
+    frequency over the matched lexemes ranks the clause that shares the query's words better
+    (bench/retrieval.py: full-text recall@5 0.81 → 0.85, hybrid 0.89 → 0.91)."""
     cast = sql.SQL("vector({})").format(sql.Literal(dim))
     use_vector = vector is not None and mode in ("hybrid", "vector")
     use_text = mode in ("hybrid", "text")
     query_sql = sql.SQL(
         """
         WITH q AS (
-            SELECT %(vec)s::{cast} AS v,
-                   (SELECT to_tsquery('english', string_agg(quote_literal(l), ' | '))
+            SELECT (SELECT to_tsquery('english', string_agg(quote_literal(l), ' | '))
                       FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS l) AS tsq
         ), vec AS (
-            SELECT c.id, row_number() OVER (ORDER BY c.embedding::{cast} <=> q.v) AS r,
-                   1 - (c.embedding::{cast} <=> q.v) AS sim
-            FROM policy_chunks c, q
-            WHERE %(use_vector)s AND c.org_id = %(org)s AND c.embedding_model = %(model)s
-            ORDER BY c.embedding::{cast} <=> q.v LIMIT %(pool)s
+            -- Ordered by distance to the parameter itself (not to a column of another relation,
+            -- which is a join the HNSW index cannot serve: every org row would be scored and
+            -- sorted), and ranked only after the LIMIT.
+            SELECT n.id, row_number() OVER (ORDER BY n.dist, n.id) AS r, 1 - n.dist AS sim
+            FROM (
+                SELECT c.id, c.embedding::{cast} <=> %(vec)s::{cast} AS dist
+                FROM policy_chunks c
+                WHERE %(use_vector)s AND c.org_id = %(org)s AND c.embedding_model = %(model)s
+                ORDER BY c.embedding::{cast} <=> %(vec)s::{cast} LIMIT %(pool)s
+            ) AS n
         ), fts AS (
-            SELECT c.id, row_number() OVER (ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id) AS r
+            SELECT c.id, row_number() OVER (ORDER BY ts_rank(c.tsv, q.tsq) DESC, c.id) AS r
             FROM policy_chunks c, q
             WHERE %(use_text)s AND q.tsq IS NOT NULL AND c.org_id = %(org)s AND c.tsv @@ q.tsq
-            ORDER BY ts_rank_cd(c.tsv, q.tsq) DESC, c.id LIMIT %(pool)s
+            ORDER BY ts_rank(c.tsv, q.tsq) DESC, c.id LIMIT %(pool)s
         ), fused AS (
             SELECT coalesce(vec.id, fts.id) AS id, vec.sim, vec.r AS vector_rank, fts.r AS text_rank,
                    coalesce(1.0 / (60 + vec.r), 0) + coalesce(1.0 / (60 + fts.r), 0) AS score
@@ -254,4 +263,24 @@ def hybrid_search(
                 "use_vector": use_vector,
                 "use_text": use_text,
             },
+        ).fetchall()
+
+
+@dataclass(frozen=True)
+class PolicyRules:
+    id: uuid.UUID
+    title: str
+    rules: list[dict[str, Any]]
+    chunks: int
+
+
+def org_rules(conn: psycopg.Connection, org_id: str, policy_ids: Sequence[uuid.UUID] | None) -> list[PolicyRules]:
+    """Each policy's mapped rules (optionally only the given policies), oldest first."""
+    with conn.cursor(row_factory=class_row(PolicyRules)) as cur:
+        return cur.execute(
+            """SELECT p.id, p.title, p.rules,
+                      (SELECT count(*) FROM policy_chunks c WHERE c.policy_id = p.id)::int AS chunks
+               FROM policies p WHERE p.org_id = %s AND (%s::uuid[] IS NULL OR p.id = ANY(%s::uuid[]))
+               ORDER BY p.created_at""",
+            (org_id, policy_ids, policy_ids),
         ).fetchall()

@@ -10,7 +10,9 @@ import psycopg
 
 from sheetbrain.billing.stripe_sync import apply_stripe_event
 from sheetbrain.db import inbox_repo, metering_repo, system_transaction
+from sheetbrain.maintenance.batches import BatchClock
 from sheetbrain.maintenance.tasks import task
+from sheetbrain.observability import metrics
 from sheetbrain.tenancy.clerk_sync import apply_clerk_event
 from sheetbrain.webhooks.inbox import retry_due
 
@@ -19,14 +21,15 @@ INBOX_RETENTION_DAYS = 7
 BATCH = 5_000
 
 
-def _in_batches(delete_batch: Callable[[psycopg.Connection], int]) -> int:
-    """Repeat a bounded delete, one short transaction per batch, until a batch comes up short."""
+def _in_batches(clock: BatchClock, delete_batch: Callable[[psycopg.Connection], int]) -> int:
+    """Repeat a bounded delete, one short transaction per batch, until a batch comes up short
+    (or the run's time budget is spent)."""
     total = 0
     while True:
-        with system_transaction() as conn:
+        with clock.batch(), system_transaction() as conn:
             n = delete_batch(conn)
         total += n
-        if n < BATCH:
+        if n < BATCH or clock.spent():
             return total
 
 
@@ -35,9 +38,18 @@ def cleanup() -> dict[str, Any]:
     """Expired rate-limit buckets and processed webhook rows past retention deleted in
     batches; failed webhook deliveries whose backoff elapsed retried."""
     now = datetime.now(UTC)
-    buckets = _in_batches(lambda conn: metering_repo.delete_expired_buckets(conn, now=now, batch=BATCH))
+    clock = BatchClock()
+    buckets = _in_batches(clock, lambda conn: metering_repo.delete_expired_buckets(conn, now=now, batch=BATCH))
     inbox = _in_batches(
-        lambda conn: inbox_repo.delete_processed_before(conn, older_than_days=INBOX_RETENTION_DAYS, batch=BATCH)
+        clock, lambda conn: inbox_repo.delete_processed_before(conn, older_than_days=INBOX_RETENTION_DAYS, batch=BATCH)
     )
     retried = retry_due({"clerk": apply_clerk_event, "stripe": apply_stripe_event})
-    return {"rate_limit_buckets_deleted": buckets, "webhook_inbox_deleted": inbox, "webhook_retries": retried}
+    metrics.add_metric(name="Cleanup.RateLimitBucketsDeleted", unit="Count", value=buckets)
+    metrics.add_metric(name="Cleanup.WebhookInboxDeleted", unit="Count", value=inbox)
+    metrics.add_metric(name="Cleanup.LongestBatchMs", unit="Milliseconds", value=clock.longest_ms)
+    return {
+        "rate_limit_buckets_deleted": buckets,
+        "webhook_inbox_deleted": inbox,
+        "webhook_retries": retried,
+        **clock.summary(),
+    }

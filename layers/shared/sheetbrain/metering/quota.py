@@ -3,6 +3,7 @@ that fails after the check consumes nothing."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import psycopg
@@ -12,6 +13,13 @@ from sheetbrain.errors import QuotaExceededError
 
 # Metered features: the entitlement and the usage metric that counts against it.
 METERED = {"audits_per_month": "audits", "ai_tokens_per_month": "ai_tokens"}
+
+
+@dataclass(frozen=True)
+class Consumption:
+    used: int  # this month, after the consumption
+    limit: int  # -1 unlimited
+    duplicate: bool  # the idempotency key had been counted already
 
 
 def month_start(now: datetime) -> date:
@@ -32,9 +40,9 @@ def consume(
     quantity: int,
     idempotency_key: str,
     now: datetime | None = None,
-) -> int:
+) -> Consumption:
     """Consume ``quantity`` of a metered feature within the caller's transaction; returns the
-    month's usage after it. 429 ``quota_exceeded`` when it would pass the limit."""
+    month's usage after it and the limit. 429 ``quota_exceeded`` when it would pass the limit."""
     at = now or datetime.now(UTC)
     limit = metering_repo.entitlement(conn, org_id, feature, at)
     if limit is None:
@@ -50,16 +58,34 @@ def consume(
         now=at,
     )
     if not result.accepted:
-        resets_at = next_month_start(at)
-        raise QuotaExceededError(
-            f"The monthly quota of {limit} for {feature} is used up; it resets on {resets_at:%Y-%m-%d}.",
-            retry_after=max(1, int((resets_at - at).total_seconds())),
-            details={
-                "plan": metering_repo.effective_plan(conn, org_id, at),
-                "feature": feature,
-                "limit": limit,
-                "used": result.used,
-                "resets_at": resets_at.isoformat(),
-            },
-        )
-    return result.used
+        raise _exceeded(conn, org_id, feature, limit, result.used, at)
+    return Consumption(used=result.used, limit=limit, duplicate=result.duplicate)
+
+
+def check(conn: psycopg.Connection, *, org_id: str, feature: str, now: datetime | None = None) -> None:
+    """Refuse early, without consuming, when a metered feature is already used up (the
+    consume in the work's transaction stays the authority)."""
+    at = now or datetime.now(UTC)
+    limit = metering_repo.entitlement(conn, org_id, feature, at)
+    if limit is None or limit < 0:
+        return
+    used = metering_repo.monthly_usage(conn, org_id, METERED[feature], month_start(at))
+    if used >= limit:
+        raise _exceeded(conn, org_id, feature, limit, used, at)
+
+
+def _exceeded(
+    conn: psycopg.Connection, org_id: str, feature: str, limit: int, used: int, at: datetime
+) -> QuotaExceededError:
+    resets_at = next_month_start(at)
+    return QuotaExceededError(
+        f"The monthly quota of {limit} for {feature} is used up; it resets on {resets_at:%Y-%m-%d}.",
+        retry_after=max(1, int((resets_at - at).total_seconds())),
+        details={
+            "plan": metering_repo.effective_plan(conn, org_id, at),
+            "feature": feature,
+            "limit": limit,
+            "used": used,
+            "resets_at": resets_at.isoformat(),
+        },
+    )

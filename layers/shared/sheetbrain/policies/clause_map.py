@@ -17,32 +17,20 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-APPROXIMATE_LOOKUP = "approximate_lookup"
-EXTERNAL_LINK = "external_link"
-WEB_IMPORT = "web_import"
-VOLATILE = "volatile"
-HARDCODED_CONSTANT = "hardcoded_constant"
-WHOLE_COLUMN_RANGE = "whole_column_range"
-IFERROR_MASKING = "iferror_masking"
-UNGUARDED_DIVISION = "unguarded_division"
-NESTING_DEPTH = "nesting_depth"
-FORMULA_LENGTH = "formula_length"
-ERROR_LITERAL = "error_literal"
-PLATFORM_FUNCTION = "platform_function"
-
-CONCEPTS: tuple[str, ...] = (
+from sheetbrain.policies.concepts import (  # noqa: F401 - re-exported for callers of the mapper
     APPROXIMATE_LOOKUP,
-    EXTERNAL_LINK,
-    WEB_IMPORT,
-    VOLATILE,
-    HARDCODED_CONSTANT,
-    WHOLE_COLUMN_RANGE,
-    IFERROR_MASKING,
-    UNGUARDED_DIVISION,
-    NESTING_DEPTH,
-    FORMULA_LENGTH,
+    CONCEPTS,
     ERROR_LITERAL,
+    EXTERNAL_LINK,
+    FORMULA_LENGTH,
+    HARDCODED_CONSTANT,
+    IFERROR_MASKING,
+    NESTING_DEPTH,
     PLATFORM_FUNCTION,
+    UNGUARDED_DIVISION,
+    VOLATILE,
+    WEB_IMPORT,
+    WHOLE_COLUMN_RANGE,
 )
 
 Polarity = Literal["prohibit", "require", "normative", "statement"]

@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sheetbrain.audit import PolicyProfile
-from sheetbrain.policies import clause_map as cm
+from sheetbrain.policies import concepts as cm
+
+if TYPE_CHECKING:
+    from sheetbrain.policies.clause_map import ClauseRule
 
 _RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
@@ -38,7 +41,7 @@ def _constant_key(name: str) -> str:
     return key or "constant"
 
 
-def profile_from_rules(rules: Iterable[cm.ClauseRule]) -> PolicyProfile:
+def profile_from_rules(rules: Iterable[ClauseRule]) -> PolicyProfile:
     """The profile one policy's rules make."""
     severities: dict[str, str] = {}
     params: dict[str, dict[str, Any]] = {}

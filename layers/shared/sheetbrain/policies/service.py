@@ -10,19 +10,19 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from sheetbrain.audit import PolicyProfile
 from sheetbrain.config import get_settings
 from sheetbrain.db import metering_repo, policies_repo, tenant_transaction
 from sheetbrain.errors import NotFoundError, PayloadTooLargeError, QuotaExceededError, SheetBrainError
 from sheetbrain.metering.quota import next_month_start
 from sheetbrain.observability import logger, metrics
-from sheetbrain.policies.chunking import chunk_text
-from sheetbrain.policies.clause_map import PolicyClause, map_clauses
 from sheetbrain.policies.embedding import Embedder, get_embedder
-from sheetbrain.policies.extract import extract_text
-from sheetbrain.policies.profiles import merge_profiles, profile_from_rules
 from sheetbrain.tenancy.identity import Identity, require_admin
+
+if TYPE_CHECKING:
+    # The audit engine is the audit function's; the ingest function only needs its profile type.
+    from sheetbrain.audit import PolicyProfile
 
 
 @functools.cache
@@ -90,6 +90,13 @@ def _log(
 
 def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, filename: str | None) -> IngestResult:
     """Store a policy document: extracted, chunked, embedded and indexed, in one transaction."""
+    # Extraction, chunking and clause mapping are the ingest function's alone: imported here so
+    # the audit function, which shares this module for retrieval, does not load them.
+    from sheetbrain.policies.chunking import chunk_text
+    from sheetbrain.policies.clause_map import PolicyClause, map_clauses
+    from sheetbrain.policies.extract import extract_text
+    from sheetbrain.policies.profiles import profile_from_rules
+
     identity = attempt.identity
     require_admin(identity)
     settings = get_settings()
@@ -171,6 +178,9 @@ def delete_policy(identity: Identity, policy_id: uuid.UUID) -> None:
 
 def org_profile(identity: Identity) -> PolicyProfile:
     """The audit profile of all the org's policies merged."""
+    from sheetbrain.audit import PolicyProfile
+    from sheetbrain.policies.profiles import merge_profiles
+
     with tenant_transaction(identity.org_id, identity.user_id) as conn:
         profiles = policies_repo.org_profiles(conn, identity.org_id)
     return merge_profiles(PolicyProfile.from_dict(p) for p in profiles)

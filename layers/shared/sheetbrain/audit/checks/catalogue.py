@@ -25,10 +25,21 @@ class CheckSpec:
     tags: tuple[str, ...]
     description: str
     params: dict[str, Any] = field(default_factory=dict, hash=False)
+    # (severity, when): cases whose findings carry another severity than the default above.
+    severity_cases: tuple[tuple[str, str], ...] = ()
 
 
-def _spec(id: str, title: str, severity: str, scope: str, tags: str, description: str, **params: Any) -> CheckSpec:
-    return CheckSpec(id, title, severity, scope, tuple(tags.split()), description, params)
+def _spec(
+    id: str,
+    title: str,
+    severity: str,
+    scope: str,
+    tags: str,
+    description: str,
+    cases: tuple[tuple[str, str], ...] = (),
+    **params: Any,
+) -> CheckSpec:
+    return CheckSpec(id, title, severity, scope, tuple(tags.split()), description, params, cases)
 
 
 _SPECS = [
@@ -176,6 +187,7 @@ _SPECS = [
         "formula",
         "error type",
         "Arithmetic on a text literal yields #VALUE! or relies on implicit conversion.",
+        cases=(("medium", 'the text is numeric ("5"): an implicit conversion, not an error'),),
     ),
     _spec(
         "FX19",
@@ -216,6 +228,7 @@ _SPECS = [
         "formula",
         "security external web",
         "The formula fetches a URL; when the URL is built from cell values data can leave through it.",
+        cases=(("critical", "the URL is built from cell values: data can leave through it"),),
     ),
     _spec(
         "FX24",
@@ -269,10 +282,12 @@ _SPECS = [
     _spec(
         "FX30",
         "Formula differs from its region",
-        "high",
+        "medium",
         "sheet",
         "error region consistency",
-        "Its neighbours share one R1C1 pattern and this formula breaks it.",
+        "Its neighbours share one R1C1 pattern and this formula breaks it (another computation between "
+        "copies is often deliberate layout: advice).",
+        cases=(("high", "a copied aggregate whose range slipped (same shape, other offsets)"),),
         min_region=3,
     ),
     _spec(
@@ -282,6 +297,10 @@ _SPECS = [
         "sheet",
         "error region hardcode",
         "A typed number sits inside a run of identical formulas (an overwritten formula).",
+        cases=(
+            ("medium", "the typed value equals what the region's formula gives there, up to the digits typed"),
+            ("medium", "the region's formula copied there would read no number (another quantity)"),
+        ),
         min_region=3,
     ),
     _spec(

@@ -94,18 +94,20 @@ def check_regions(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit
                 if cell.is_number
                 else f"this {dev.axis} mixes copies of this formula with typed values"
             )
-            if (dev.axis, dev.example) not in stale_lines or (dev.row, dev.col) in agreeing:
-                severity, message = "medium", message + _AGREES
+            if (dev.row, dev.col) in agreeing:
+                severity, message = "medium", message + agreeing[(dev.row, dev.col)]
+            elif (dev.axis, dev.example) not in stale_lines:
+                severity, message = "medium", message + " (its typed values equal the formula's results)"
         elif dev.kind == "constant":
             rule, message = "FX31", f"typed value inside a {where}; a formula is expected"
             if (dev.row, dev.col) in agreeing:
-                severity, message = "medium", message + _AGREES
+                severity, message = "medium", message + agreeing[(dev.row, dev.col)]
         elif dev.kind == "pattern":
             rule, message = "FX30", f"formula differs from its {where} ({example.formula})"
-            if not _slipped_aggregate(ctx, dev):
+            if _slipped_aggregate(ctx, dev):
                 # Another computation between copies is often a deliberate layout (periodic
-                # columns, a subtotal): advice. A copied total whose range slipped is an error.
-                severity = "medium"
+                # columns, a subtotal): advice (the default). A copied total whose range slipped is an error.
+                severity = "high"
         else:
             rule, message = (
                 "FX33",
@@ -118,23 +120,42 @@ def check_regions(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit
 
 
 _AGREES = " (the typed value equals the formula's result today, but will not follow its inputs)"
+_READS_NOTHING = " (the formula copied here would read no number: likely another quantity)"
 
 
-def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> set[tuple[int, int]]:
-    # Typed numbers equal (up to the digits typed) to what the region's formula gives in their cell:
-    # a pasted value, right today. A typed number that differs is a stale or mistyped result.
-    out: set[tuple[int, int]] = set()
-    local = ctx.is_local
+def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> dict[tuple[int, int], str]:
+    # Typed numbers that are no stale result, with the reason: equal (up to the digits typed) to
+    # what the region's formula gives in their cell (a pasted value, right today), or standing where
+    # that formula would read no number at all (a count or code column beside the computed ones).
+    out: dict[tuple[int, int], str] = {}
     for dev in deviations:
         key = (dev.row, dev.col)
         cell = ctx.cells[key]
         if dev.kind not in ("typed-line", "constant") or not cell.is_number or dev.example not in ctx.trees:
             continue
         expected = _shift(ctx.trees[dev.example], dev.row - dev.example[0], dev.col - dev.example[1])
-        value = evaluate(expected, ctx.cells, local)
+        if not _reads_numbers(ctx, expected):
+            out[key] = _READS_NOTHING
+            continue
+        value = evaluate(expected, ctx.cells, ctx.is_local)
         if value is not None and agrees(float(cell.value), value):
-            out.add(key)
+            out[key] = _AGREES
     return out
+
+
+def _reads_numbers(ctx: SheetContext, tree: Node) -> bool:
+    # Whether a formula reads any number or formula result (other sheets count as unknown: yes).
+    for ref in tree.walk():
+        if not isinstance(ref, Ref):
+            continue
+        if not ctx.is_local(ref):
+            return True
+        r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
+        if (r2 - r1 + 1) * (c2 - c1 + 1) > MAX_RANGE_CELLS:
+            return True
+        if any(_is_data(ctx.cells.get((r, c))) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)):
+            return True
+    return False
 
 
 def _slipped_aggregate(ctx: SheetContext, dev: Deviation) -> bool:
@@ -289,6 +310,7 @@ def check_sections_total(ctx: SheetContext, params: dict[str, Any]) -> Iterator[
     so a figure later typed on a heading line (or a subtotal added to a section) is counted too.
     """
     min_sections = int(params["min_sections"])
+    spans: dict[tuple[bool, int, int], range] = {}
     for row, col in sorted(ctx.trees):
         tree = ctx.trees[(row, col)]
         if not isinstance(tree, Func) or tree.base not in _RANGE_AGGREGATES:
@@ -300,12 +322,14 @@ def check_sections_total(ctx: SheetContext, params: dict[str, Any]) -> Iterator[
         if ref.is_whole_column or ref.is_whole_row or ref.is_open_ended:
             continue
         r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
+        if (r1, c1) in ctx.cells:
+            continue  # the range opens on a filled cell, not on a heading line
         if c1 == c2 == col and r2 < row:
             line = [(r, col) for r in range(r1, r2 + 1)]
-            across = [(0, c - col) for c in _table_span(ctx, row, col, along_row=True)]
+            across = [(0, c - col) for c in _table_span(ctx, row, col, True, spans)]
         elif r1 == r2 == row and c2 < col:
             line = [(row, c) for c in range(c1, c2 + 1)]
-            across = [(r - row, 0) for r in _table_span(ctx, row, col, along_row=False)]
+            across = [(r - row, 0) for r in _table_span(ctx, row, col, False, spans)]
         else:
             continue
         sections = _sections(ctx, line, across)
@@ -321,18 +345,28 @@ def check_sections_total(ctx: SheetContext, params: dict[str, Any]) -> Iterator[
             )
 
 
-def _table_span(ctx: SheetContext, row: int, col: int, along_row: bool) -> range:
-    # The run of numbers/formulas the total sits in, across the table (the other totals beside it).
-    def data_at(pos: int) -> bool:
-        return _is_data(ctx.cells.get((row, pos) if along_row else (pos, col)))
+def _table_span(
+    ctx: SheetContext, row: int, col: int, along_row: bool, memo: dict[tuple[bool, int, int], range]
+) -> range:
+    # The run of numbers/formulas the total sits in, across the table (the other totals beside it);
+    # each run is walked once and remembered for every cell in it.
+    line, here = (row, col) if along_row else (col, row)
+    known = memo.get((along_row, line, here))
+    if known is not None:
+        return known
 
-    here = col if along_row else row
+    def data_at(pos: int) -> bool:
+        return _is_data(ctx.cells.get((line, pos) if along_row else (pos, line)))
+
     lo = hi = here
     while lo > 1 and data_at(lo - 1):
         lo -= 1
     while data_at(hi + 1):
         hi += 1
-    return range(lo, hi + 1)
+    span = range(lo, hi + 1)
+    for pos in span:
+        memo[(along_row, line, pos)] = span
+    return span
 
 
 def _sections(ctx: SheetContext, line: list[tuple[int, int]], across: list[tuple[int, int]]) -> int | None:

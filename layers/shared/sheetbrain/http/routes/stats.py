@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from sheetbrain.http.resolver import authenticate
 from sheetbrain.tenancy.service import org_stats
@@ -16,10 +16,14 @@ class StatsOut(BaseModel):
     name: str
     personal: bool
     users: int
+    policies: int
+    audits_total: int
+    audits_this_month: int
+    plan: str
+    status: str = Field(description="Subscription status; 'none' without a subscription")
 
 
 @router.get("/api/stats", summary="Organization statistics", tags=["tenancy"])
 def get_stats() -> StatsOut:
     identity = authenticate(router)
-    stats = org_stats(identity)
-    return StatsOut(org_id=stats.org_id, name=stats.name, personal=stats.personal, users=stats.users)
+    return StatsOut(**org_stats(identity).__dict__)

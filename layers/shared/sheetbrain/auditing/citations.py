@@ -1,0 +1,92 @@
+"""Which policy clause governs a finding.
+
+First the deterministic link: a clause the policy mapper tied to the concept of the finding's
+check (``"lookups must use exact match"`` governs FX02). Otherwise retrieval: the check's
+description searched in the org's policies (hybrid vector + full text), above a similarity
+floor. One lookup per distinct check, not per finding.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from sheetbrain.audit import CHECKS, Finding
+from sheetbrain.db import policies_repo, tenant_transaction
+from sheetbrain.policies import service as policies
+from sheetbrain.policies.profiles import CHECKS_BY_CONCEPT
+from sheetbrain.tenancy.identity import Identity
+
+EXCERPT_CHARS = 300
+
+
+@dataclass(frozen=True)
+class Citation:
+    policy_id: uuid.UUID
+    title: str
+    clause: str | None
+    excerpt: str
+    score: float
+    match: str  # "rule" (deterministic) or "retrieval"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "policy_id": str(self.policy_id),
+            "title": self.title,
+            "clause": self.clause,
+            "excerpt": self.excerpt,
+            "score": round(self.score, 3),
+            "match": self.match,
+        }
+
+
+@dataclass(frozen=True)
+class Citations:
+    by_rule: dict[str, Citation]
+    rag_used: bool
+
+    @property
+    def clauses_used(self) -> int:
+        return len({(c.policy_id, c.clause, c.excerpt) for c in self.by_rule.values()})
+
+
+def _excerpt(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= EXCERPT_CHARS else text[: EXCERPT_CHARS - 1].rstrip() + "…"
+
+
+def _concepts_of(rule: str) -> set[str]:
+    return {concept for concept, checks in CHECKS_BY_CONCEPT.items() if rule in checks}
+
+
+def cite(identity: Identity, findings: Iterable[Finding], policy_ids: list[uuid.UUID] | None) -> Citations:
+    """Citations for the distinct checks among ``findings``."""
+    rules = sorted({f.rule for f in findings})
+    if not rules:
+        return Citations({}, rag_used=False)
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        org_policies = policies_repo.org_rules(conn, identity.org_id, policy_ids)
+    if not org_policies:
+        return Citations({}, rag_used=False)
+    by_rule: dict[str, Citation] = {}
+    for rule in rules:
+        concepts = _concepts_of(rule)
+        for policy in org_policies:
+            mapped = next((r for r in policy.rules if concepts & set(r.get("check_tags", []))), None)
+            if mapped is not None:
+                by_rule[rule] = Citation(policy.id, policy.title, mapped.get("clause"), _excerpt(mapped["text"]), 1.0,
+                                         "rule")  # fmt: skip
+                break
+    pending = [r for r in rules if r not in by_rule]
+    searchable = any(p.chunks for p in org_policies)
+    if pending and searchable:
+        allowed = {p.id for p in org_policies}
+        queries = [f"{CHECKS[r].title}. {CHECKS[r].description}" for r in pending]
+        for rule, hits in zip(pending, policies.retrieve(identity, queries, k=5), strict=True):
+            hit = next((h for h in hits if h.policy_id in allowed and h.similarity is not None), None)
+            if hit is not None:
+                by_rule[rule] = Citation(hit.policy_id, hit.title, hit.clause, _excerpt(hit.text),
+                                         float(hit.similarity or 0.0), "retrieval")  # fmt: skip
+    return Citations(by_rule, rag_used=bool(pending and searchable) or any(c.match == "rule" for c in by_rule.values()))

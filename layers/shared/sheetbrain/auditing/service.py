@@ -1,0 +1,248 @@
+"""POST /api/audit as a use case: engine, citations, optional AI review, then one transaction
+that consumes the quota and records the audit, its findings and its audit-log link."""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sheetbrain.audit import Finding, Sheet, audit_formulas, audit_sheet
+from sheetbrain.auditing import ai_review
+from sheetbrain.auditing.audit_log import actor_digest, canonical
+from sheetbrain.auditing.citations import Citations, cite
+from sheetbrain.config import get_settings
+from sheetbrain.db import audits_repo, metering_repo, tenant_transaction
+from sheetbrain.errors import NotFoundError
+from sheetbrain.metering import quota
+from sheetbrain.notifications.thresholds import deliver_pending, record_crossings
+from sheetbrain.observability import logger, metrics
+from sheetbrain.policies import service as policies
+from sheetbrain.tenancy.identity import Identity
+
+SEVERITIES = ("critical", "high", "medium", "low", "info")
+# A formula is compliant when nothing of at least this severity was found in it.
+_NON_COMPLIANT = frozenset({"critical", "high", "medium"})
+_CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
+
+
+@dataclass(frozen=True)
+class AuditInput:
+    formulas: list[str] | None
+    sheet_name: str | None
+    sheet_range: str | None
+    grid_formulas: list[list[str | None]] | None
+    grid_values: list[list[Any]] | None
+    spreadsheet_id: str | None
+    purpose: str | None
+    policy_ids: list[uuid.UUID] | None
+    ai_review: bool | None
+
+
+@dataclass(frozen=True)
+class AuditOutcome:
+    audit: audits_repo.AuditRecord
+    findings: list[audits_repo.FindingRecord]
+
+
+def _origin(sheet_range: str | None) -> str:
+    start = (sheet_range or "A1").split(":")[0].split("!")[-1]
+    return start.replace("$", "").upper() if _CELL.match(start) else "A1"
+
+
+def _run_engine(data: AuditInput, identity: Identity) -> tuple[list[Finding], int]:
+    """The findings and the number of formulas audited, under the org's policy profile."""
+    profile = policies.org_profile(identity)
+    if data.formulas is not None:
+        findings = audit_formulas(data.formulas, profile)
+        return findings, sum(1 for f in data.formulas if f and f.strip())
+    name = data.sheet_name or "Sheet1"
+    sheet = Sheet(name, data.grid_formulas or [], data.grid_values or [], origin=_origin(data.sheet_range))
+    findings = audit_sheet(sheet, profile)
+    count = sum(1 for row in data.grid_formulas or [] for cell in row if isinstance(cell, str) and cell.startswith("="))
+    return findings, count
+
+
+def _summary(findings: list[Finding], formulas: int) -> tuple[dict[str, int], int, int]:
+    by_severity = dict.fromkeys(SEVERITIES, 0)
+    failing: set[Any] = set()
+    for f in findings:
+        by_severity[f.severity] += 1
+        if f.severity in _NON_COMPLIANT:
+            failing.add(f.cell if f.cell is not None else f.index)
+    compliant = max(0, formulas - len(failing))
+    score = round(100 * compliant / formulas) if formulas else 100
+    return by_severity, compliant, score
+
+
+def _ai_allowed(identity: Identity, requested: bool | None, now: datetime) -> tuple[bool, str | None]:
+    if requested is False or not get_settings().ai_review_enabled:
+        return False, None
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        flag = metering_repo.entitlement(conn, identity.org_id, "ai_review", now)
+        limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now)
+        used = metering_repo.monthly_usage(conn, identity.org_id, "ai_tokens", quota.month_start(now))
+    if not flag:
+        return False, "not included in the plan" if requested else None
+    if limit is not None and 0 <= limit <= used:
+        return False, "monthly AI token allowance used up"
+    return True, None
+
+
+def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
+    """Audit formulas for the caller's org and record everything in one transaction."""
+    started = time.perf_counter()
+    now = datetime.now(UTC)
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        quota.check(conn, org_id=identity.org_id, feature="audits_per_month", now=now)
+    findings, formulas = _run_engine(data, identity)
+    citations = cite(identity, findings, data.policy_ids) if findings else Citations({}, rag_used=False)
+    finding_records = [
+        audits_repo.FindingRecord(
+            ordinal=i,
+            cell=f.cell,
+            formula=f.formula,
+            rule=f.rule,
+            severity=f.severity,
+            message=f.message,
+            suggestion=f.suggestion,
+            policy=citations.by_rule[f.rule].to_dict() if f.rule in citations.by_rule else None,
+        )
+        for i, f in enumerate(findings)
+    ]
+    review = None
+    allowed, skipped_reason = _ai_allowed(identity, data.ai_review, now)
+    if allowed:
+        review = ai_review.review(
+            [
+                {
+                    "index": r.ordinal,
+                    "cell": r.cell,
+                    "formula": r.formula,
+                    "rule": r.rule,
+                    "severity": r.severity,
+                    "message": r.message,
+                }
+                for r in finding_records
+            ],
+            [{"policy": c.title, "clause": c.clause, "text": c.excerpt} for c in citations.by_rule.values()],
+        )
+    review_body = (
+        review.to_dict() if review else ({"status": "skipped", "reason": skipped_reason} if skipped_reason else None)
+    )
+    by_severity, compliant, score = _summary(findings, formulas)
+    audit = audits_repo.AuditRecord(
+        id=uuid.uuid4(),
+        org_id=identity.org_id,
+        user_id=identity.user_id,
+        sheet_name=data.sheet_name,
+        sheet_range=data.sheet_range,
+        spreadsheet_id=data.spreadsheet_id,
+        purpose=data.purpose,
+        formulas=formulas,
+        findings=len(findings),
+        compliant=compliant,
+        score=score,
+        by_severity=by_severity,
+        duration_ms=int((time.perf_counter() - started) * 1000),
+        rag_used=citations.rag_used,
+        clauses_used=citations.clauses_used,
+        ai_review=review_body,
+        created_at=now,
+    )
+    _record(identity, audit, finding_records, review, now)
+    metrics.add_metric(name="AuditCompleted", unit="Count", value=1)
+    metrics.add_metric(name="AuditFindings", unit="Count", value=len(findings))
+    logger.info("audit completed", audit_id=str(audit.id), formulas=formulas, findings=len(findings))
+    return AuditOutcome(audit, finding_records)
+
+
+def _record(
+    identity: Identity,
+    audit: audits_repo.AuditRecord,
+    findings: list[audits_repo.FindingRecord],
+    review: ai_review.ReviewResult | None,
+    now: datetime,
+) -> None:
+    """Quota, audit, findings, audit log and AI-token usage: all committed or none."""
+    crossings: list[int] = []
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        audits = quota.consume(conn, org_id=identity.org_id, user_id=identity.user_id, feature="audits_per_month",
+                               quantity=1, idempotency_key=f"audit:{audit.id}", now=now)  # fmt: skip
+        crossings += record_crossings(conn, org_id=identity.org_id, feature="audits_per_month",
+                                      used_before=audits.used - 1, used_after=audits.used, limit=audits.limit,
+                                      now=now)  # fmt: skip
+        audits_repo.insert_audit(conn, audit)
+        audits_repo.insert_findings(conn, audit.id, identity.org_id, findings)
+        if review is not None and (review.input_tokens or review.output_tokens):
+            audits_repo.record_ai_usage(
+                conn,
+                org_id=identity.org_id,
+                user_id=identity.user_id,
+                audit_id=audit.id,
+                model=review.model,
+                input_tokens=review.input_tokens,
+                output_tokens=review.output_tokens,
+                cost_micros=review.cost_micros,
+                outcome=review.status if review.reason is None else f"{review.status}: {review.reason}",
+            )
+            # The tokens are spent whatever the allowance says now: count them without a limit.
+            spent = review.input_tokens + review.output_tokens
+            tokens = metering_repo.usage_consume(
+                conn, org_id=identity.org_id, user_id=identity.user_id, metric="ai_tokens", quantity=spent,
+                idempotency_key=f"ai:{audit.id}", limit=-1, now=now,
+            )  # fmt: skip
+            token_limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now)
+            crossings += record_crossings(conn, org_id=identity.org_id, feature="ai_tokens_per_month",
+                                          used_before=tokens.used - spent, used_after=tokens.used,
+                                          limit=token_limit if token_limit is not None else -1, now=now)  # fmt: skip
+        audits_repo.append_log(
+            conn,
+            org_id=identity.org_id,
+            event="audit.completed",
+            audit_id=audit.id,
+            user_id=identity.user_id,
+            actor=actor_digest(identity.user_id),
+            payload=canonical(
+                {
+                    "formulas": audit.formulas,
+                    "compliant": audit.compliant,
+                    "findings": audit.findings,
+                    "by_severity": audit.by_severity,
+                    "duration_ms": audit.duration_ms,
+                    "rag_used": audit.rag_used,
+                    "clauses_used": audit.clauses_used,
+                    "ai_review": (audit.ai_review or {}).get("status"),
+                    "org_id": audit.org_id,
+                }
+            ),
+            at=now,
+        )
+    if crossings and get_settings().notify_inline:
+        _deliver_notifications()
+
+
+def _deliver_notifications() -> None:
+    """Send the thresholds just crossed now; what fails stays pending for the alerts task."""
+    try:
+        deliver_pending(batch=10)
+    except Exception:
+        logger.exception("threshold notifications not delivered inline")
+
+
+def list_audits(
+    identity: Identity, *, limit: int, cursor: tuple[datetime, uuid.UUID] | None
+) -> list[audits_repo.AuditRecord]:
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        return audits_repo.list_audits(conn, identity.org_id, limit=limit, before=cursor)
+
+
+def get_audit(identity: Identity, audit_id: uuid.UUID) -> AuditOutcome:
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        found = audits_repo.get_audit(conn, identity.org_id, audit_id)
+    if found is None:
+        raise NotFoundError("Audit not found.", details={"audit_id": str(audit_id)})
+    return AuditOutcome(*found)

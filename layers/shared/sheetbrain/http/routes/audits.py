@@ -1,0 +1,206 @@
+"""POST /api/audit, GET /api/audits and GET /api/audits/{id} (the audit function)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
+from pydantic import BaseModel, Field, field_validator, model_validator
+
+from sheetbrain.auditing import service
+from sheetbrain.db.audits_repo import AuditRecord
+from sheetbrain.errors import NotFoundError
+from sheetbrain.http.pagination import decode_cursor, encode_cursor
+from sheetbrain.http.resolver import authenticate
+
+router = APIGatewayHttpRouter()
+
+MAX_FORMULAS = 2_000
+MAX_CELLS = 50_000
+MAX_ROWS = 5_000
+MAX_COLUMNS = 500
+MAX_FORMULA_CHARS = 8_192  # Excel's own limit
+RANGE_PATTERN = r"^\$?[A-Za-z]{1,3}\$?\d{1,7}(:\$?[A-Za-z]{1,3}\$?\d{1,7})?$"
+
+
+def _check_formula(text: str | None) -> None:
+    if text is not None and len(text) > MAX_FORMULA_CHARS:
+        raise ValueError(f"a formula is longer than {MAX_FORMULA_CHARS} characters")
+
+
+class SheetIn(BaseModel):
+    name: str = Field(min_length=1, max_length=100)
+    range: str | None = Field(default=None, pattern=RANGE_PATTERN, description="A1 range of the grid, e.g. A1:D20")
+    formulas: list[list[str | None]] = Field(max_length=MAX_ROWS)
+    values: list[list[Any]] | None = Field(default=None, max_length=MAX_ROWS)
+
+    @field_validator("formulas")
+    @classmethod
+    def _grid(cls, rows: list[list[str | None]]) -> list[list[str | None]]:
+        if any(len(row) > MAX_COLUMNS for row in rows):
+            raise ValueError(f"a row has more than {MAX_COLUMNS} columns")
+        if sum(len(row) for row in rows) > MAX_CELLS:
+            raise ValueError(f"the grid has more than {MAX_CELLS} cells")
+        for row in rows:
+            for cell in row:
+                _check_formula(cell)
+        return rows
+
+
+class ContextIn(BaseModel):
+    spreadsheet_id: str | None = Field(default=None, max_length=200)
+    purpose: str | None = Field(default=None, max_length=500)
+
+
+class AuditIn(BaseModel):
+    formulas: list[str] | None = Field(default=None, min_length=1, max_length=MAX_FORMULAS)
+    sheet: SheetIn | None = None
+    context: ContextIn | None = None
+    policy_ids: list[uuid.UUID] | None = Field(default=None, max_length=50, description="Cite only these policies")
+    ai_review: bool | None = Field(default=None, description="Ask for the AI review (when the plan includes it)")
+
+    @field_validator("formulas")
+    @classmethod
+    def _formulas(cls, formulas: list[str] | None) -> list[str] | None:
+        for text in formulas or []:
+            _check_formula(text)
+        return formulas
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AuditIn:
+        if (self.formulas is None) == (self.sheet is None):
+            raise ValueError("send either 'formulas' or 'sheet', not both or neither")
+        return self
+
+
+class PolicyRef(BaseModel):
+    policy_id: uuid.UUID
+    title: str
+    clause: str | None
+    excerpt: str
+    score: float
+    match: str = Field(description="'rule': the clause was mapped to this check; 'retrieval': found by search")
+
+
+class FindingOut(BaseModel):
+    cell: str | None = Field(default=None, description="Present when the request carried a grid")
+    formula: str
+    rule: str
+    severity: str
+    message: str
+    suggestion: str | None
+    policy: PolicyRef | None
+
+
+class SummaryOut(BaseModel):
+    formulas: int
+    findings: int
+    compliant: int = Field(description="Formulas with no finding of medium severity or above")
+    score: int = Field(description="compliant / formulas, in percent")
+    by_severity: dict[str, int]
+
+
+class AuditOut(BaseModel):
+    audit_id: uuid.UUID
+    created_at: datetime
+    duration_ms: int
+    rag_used: bool
+    clauses_used: int
+    summary: SummaryOut
+    findings: list[FindingOut]
+    ai_review: dict[str, Any] | None = Field(default=None, description="status completed|unavailable|skipped")
+
+
+class AuditListItem(BaseModel):
+    audit_id: uuid.UUID
+    created_at: datetime
+    sheet_name: str | None
+    spreadsheet_id: str | None
+    summary: SummaryOut
+
+
+class AuditListOut(BaseModel):
+    audits: list[AuditListItem]
+    next_cursor: str | None
+
+
+def _summary(a: AuditRecord) -> SummaryOut:
+    return SummaryOut(
+        formulas=a.formulas, findings=a.findings, compliant=a.compliant, score=a.score, by_severity=a.by_severity
+    )
+
+
+def _out(outcome: service.AuditOutcome) -> AuditOut:
+    a = outcome.audit
+    return AuditOut(
+        audit_id=a.id,
+        created_at=a.created_at,
+        duration_ms=a.duration_ms,
+        rag_used=a.rag_used,
+        clauses_used=a.clauses_used,
+        summary=_summary(a),
+        findings=[
+            FindingOut(
+                cell=f.cell,
+                formula=f.formula,
+                rule=f.rule,
+                severity=f.severity,
+                message=f.message,
+                suggestion=f.suggestion,
+                policy=PolicyRef.model_validate(f.policy) if f.policy else None,
+            )
+            for f in outcome.findings
+        ],
+        ai_review=a.ai_review,
+    )
+
+
+@router.post("/api/audit", summary="Audit formulas (counts one unit of the monthly audit quota)", tags=["audits"])
+def post_audit(body: AuditIn) -> AuditOut:
+    identity = authenticate(router)
+    data = service.AuditInput(
+        formulas=body.formulas,
+        sheet_name=body.sheet.name if body.sheet else None,
+        sheet_range=body.sheet.range if body.sheet else None,
+        grid_formulas=body.sheet.formulas if body.sheet else None,
+        grid_values=body.sheet.values if body.sheet else None,
+        spreadsheet_id=body.context.spreadsheet_id if body.context else None,
+        purpose=body.context.purpose if body.context else None,
+        policy_ids=body.policy_ids,
+        ai_review=body.ai_review,
+    )
+    return _out(service.run_audit(identity, data))
+
+
+@router.get("/api/audits", summary="This organization's audits, newest first", tags=["audits"])
+def get_audits(
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+) -> AuditListOut:
+    rows = service.list_audits(authenticate(router), limit=limit, cursor=decode_cursor(cursor))
+    return AuditListOut(
+        audits=[
+            AuditListItem(
+                audit_id=a.id,
+                created_at=a.created_at,
+                sheet_name=a.sheet_name,
+                spreadsheet_id=a.spreadsheet_id,
+                summary=_summary(a),
+            )
+            for a in rows
+        ],
+        next_cursor=encode_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == limit else None,
+    )
+
+
+@router.get("/api/audits/<audit_id>", summary="One audit with its findings", tags=["audits"])
+def get_audit(audit_id: Annotated[str, Path(max_length=64)]) -> AuditOut:
+    identity = authenticate(router)
+    try:
+        parsed = uuid.UUID(audit_id)
+    except ValueError as exc:
+        raise NotFoundError("Audit not found.", details={"audit_id": audit_id}) from exc
+    return _out(service.get_audit(identity, parsed))

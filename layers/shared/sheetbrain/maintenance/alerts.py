@@ -1,0 +1,71 @@
+"""The ``alerts`` task: monthly quota thresholds notified once per period, then delivered.
+
+The audit route records AI-token and audit crossings as it consumes them; this task catches
+every organization up from its current usage (a threshold lowered, a crossing whose request
+failed to notify) and re-sends what is undelivered. Thresholds are recorded from zero to the
+current usage: those already notified this period hit the unique key and add nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sheetbrain.db import maintenance_repo, system_transaction
+from sheetbrain.maintenance.batches import BatchClock
+from sheetbrain.maintenance.tasks import task
+from sheetbrain.metering.quota import METERED, month_start
+from sheetbrain.notifications import deliver_pending, record_crossings
+from sheetbrain.observability import metrics
+
+PAGE = 200
+DELIVERY_BATCH = 100
+
+
+@task("alerts")
+def alerts() -> dict[str, Any]:
+    """Record the threshold crossings of this month's usage for every org, then deliver."""
+    now = datetime.now(UTC)
+    clock = BatchClock()
+    checked = created = 0
+    after = ("", "")
+    while not clock.spent():
+        with clock.batch(), system_transaction() as conn:
+            page = maintenance_repo.monthly_usage_page(
+                conn, month=month_start(now), features=METERED, now=now, after=after, limit=PAGE
+            )
+            for usage in page:
+                if usage.lim is not None:
+                    created += len(
+                        record_crossings(
+                            conn,
+                            org_id=usage.org_id,
+                            feature=usage.feature,
+                            used_before=0,
+                            used_after=usage.used,
+                            limit=usage.lim,
+                            now=now,
+                        )
+                    )
+        checked += len(page)
+        if len(page) < PAGE:
+            break
+        after = (page[-1].org_id, page[-1].feature)
+    sent = failed = 0
+    while not clock.spent():
+        with clock.batch():
+            result = deliver_pending(batch=DELIVERY_BATCH)
+        sent += result["sent"]
+        failed += result["failed"]
+        # Stop on a short batch, or on failures: those rows are retried by the next run.
+        if result["failed"] or result["sent"] < DELIVERY_BATCH:
+            break
+    metrics.add_metric(name="Alerts.NotificationsCreated", unit="Count", value=created)
+    return {
+        "usage_rows_checked": checked,
+        "notifications_created": created,
+        "delivered": sent,
+        "delivery_failed": failed,
+        "incomplete": clock.spent(),
+        **clock.summary(),
+    }

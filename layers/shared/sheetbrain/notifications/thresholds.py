@@ -1,0 +1,136 @@
+"""Threshold notifications: an outbox row per crossed threshold, then an EventBridge event.
+
+``record_crossings`` runs inside the transaction that consumes the usage (so a rolled-back
+audit notifies nothing); the unique key (org, kind, feature, threshold, period) makes each
+threshold notify once per month however many requests cross it at once. ``deliver_pending``
+sends what is undelivered after the commit, best effort: a failure is recorded on the row and
+the ``alerts`` task retries it. Delivery is at least once (a crash between the event and the
+commit re-sends it), so the event carries the notification id for consumers to deduplicate.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from sheetbrain.config import get_settings
+from sheetbrain.db import notifications_repo, system_transaction
+from sheetbrain.metering.quota import month_start
+from sheetbrain.observability import logger, metrics
+
+SOURCE = "sheetbrain"
+DETAIL_TYPE = "Usage threshold crossed"
+MAX_ATTEMPTS = 10
+_PUT_EVENTS_MAX = 10  # EventBridge accepts at most 10 entries per PutEvents call
+
+_client: Any = None
+_client_lock = threading.Lock()
+
+
+def _events_client() -> Any:
+    """The EventBridge client, made on first use (never at import: boto3 costs cold start)."""
+    global _client
+    if _client is None:
+        with _client_lock:
+            if _client is None:
+                import boto3
+                from botocore.config import Config
+
+                config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
+                _client = boto3.session.Session().client("events", config=config)
+    return _client
+
+
+def reset_client() -> None:
+    """Forget the cached client (tests switching AWS mocks)."""
+    global _client
+    with _client_lock:
+        _client = None
+
+
+def record_crossings(
+    conn: psycopg.Connection,
+    *,
+    org_id: str,
+    feature: str,
+    used_before: int,
+    used_after: int,
+    limit: int,
+    now: datetime,
+    kind: str = "usage_threshold",
+) -> list[int]:
+    """Record one notification per threshold percent of ``limit`` that the step from
+    ``used_before`` to ``used_after`` reaches (the org's ``usage_thresholds`` for the feature,
+    else 50/80/100), once per monthly period; returns the ids of new rows. An unlimited
+    (-1) or zero limit notifies nothing."""
+    if limit <= 0 or used_after <= used_before:
+        return []
+    return notifications_repo.insert_crossings(
+        conn,
+        org_id=org_id,
+        kind=kind,
+        feature=feature,
+        used_before=used_before,
+        used_after=used_after,
+        limit=limit,
+        period=month_start(now),
+    )
+
+
+def _entry(row: notifications_repo.PendingNotification, bus: str) -> dict[str, Any]:
+    detail = {
+        "notification_id": row.id,
+        "kind": row.kind,
+        "org_id": row.org_id,
+        "feature": row.feature,
+        "threshold": row.threshold,
+        "used": row.used,
+        "limit": row.lim,
+        "period": row.period.isoformat(),
+    }
+    return {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail), "EventBusName": bus}
+
+
+def deliver_pending(*, batch: int = 100, client: Any = None) -> dict[str, int]:
+    """Send up to ``batch`` undelivered notifications as EventBridge events, in a system
+    transaction that locks them (``SKIP LOCKED``: concurrent senders share the work); marks
+    each delivered, or counts the attempt and keeps the error. Returns ``{"sent", "failed"}``."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    sent = failed = 0
+    with system_transaction() as conn:
+        rows = notifications_repo.lock_pending(conn, batch=batch, max_attempts=MAX_ATTEMPTS)
+        if not rows:
+            return {"sent": 0, "failed": 0}
+        events = client if client is not None else _events_client()
+        bus = get_settings().notifications_event_bus
+        delivered: list[int] = []
+        failures: dict[int, str] = {}
+        for start in range(0, len(rows), _PUT_EVENTS_MAX):
+            chunk = rows[start : start + _PUT_EVENTS_MAX]
+            try:
+                response = events.put_events(Entries=[_entry(row, bus) for row in chunk])
+            except (ClientError, BotoCoreError) as exc:
+                failures.update({row.id: f"{type(exc).__name__}: {exc}" for row in chunk})
+                continue
+            # Results come back in the order of the entries; a failed one has an ErrorCode.
+            for row, result in zip(chunk, response.get("Entries", []), strict=False):
+                if result.get("EventId") and not result.get("ErrorCode"):
+                    delivered.append(row.id)
+                else:
+                    failures[row.id] = f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
+            for row in chunk[len(response.get("Entries", [])) :]:
+                failures[row.id] = "no result for the entry"
+        notifications_repo.mark_delivered(conn, delivered)
+        notifications_repo.mark_failed(conn, failures)
+        sent, failed = len(delivered), len(failures)
+    if failed:
+        logger.warning("notifications not delivered", sent=sent, failed=failed)
+    metrics.add_metric(name="Notifications.Sent", unit="Count", value=sent)
+    if failed:
+        metrics.add_metric(name="Notifications.Failed", unit="Count", value=failed)
+    return {"sent": sent, "failed": failed}

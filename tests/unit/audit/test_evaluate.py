@@ -1,0 +1,44 @@
+"""The small evaluator that tells what a formula would give over a sheet's cached values."""
+
+from __future__ import annotations
+
+import pytest
+from sheetbrain.audit.ast import Ref
+from sheetbrain.audit.evaluate import agrees, evaluate
+from sheetbrain.audit.grid import Cell
+from sheetbrain.audit.parser import parse
+
+CELLS = {
+    (1, 1): Cell(1, 1, None, 2),
+    (2, 1): Cell(2, 1, None, 3),
+    (3, 1): Cell(3, 1, None, "n/a"),
+    (4, 1): Cell(4, 1, "=A1*2", 4),
+}
+
+
+def _local(ref: Ref) -> bool:
+    return ref.sheet is None and ref.book is None
+
+
+@pytest.mark.parametrize(
+    ("formula", "expected"),
+    [
+        ("=SUM(A1:A4)", 9.0),  # text in a range is skipped, formula cells give their cached value
+        ("=A1*A2-A4/2", 4.0),
+        ("=-A1+50%", -1.5),
+        ("=AVERAGE(A1:A2)", 2.5),
+        ("=A9+1", 1.0),  # an empty cell counts as 0
+    ],
+)
+def test_given_arithmetic_over_local_cells_when_evaluated_then_value(formula: str, expected: float) -> None:
+    assert evaluate(parse(formula), CELLS, _local) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("formula", ["=A3+1", "=Other!A1", "=VLOOKUP(A1,B1:C2,2)", "=A1/0", '="a"'])
+def test_given_text_other_sheets_or_unknown_functions_when_evaluated_then_unknown(formula: str) -> None:
+    assert evaluate(parse(formula), CELLS, _local) is None
+
+
+def test_agreement_allows_rounding_to_the_typed_digits_only() -> None:
+    assert agrees(230, 230.4) and agrees(49.87, 49.8735) and agrees(62302, 62301)
+    assert not agrees(74, 84) and not agrees(0.5, 0.56) and not agrees(1.2346, 1.2)
