@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 from sheetbrain.db import maintenance_repo
+from sheetbrain.errors import ConfigurationError
 from sheetbrain.maintenance import retention
 from sheetbrain.maintenance.tasks import run_task
 from sheetbrain.webhooks.inbox import MAX_ATTEMPTS, receive, retry_due
@@ -124,6 +125,17 @@ def test_retention_archives_exactly_the_rows_past_retention_then_deletes_them(aw
     assert [a for a in again["archives"] if a["org_id"] == org] == []
 
 
+def test_retention_refuses_to_delete_without_an_archive_bucket(database: DatabaseUrls) -> None:
+    # Given rows past retention and no ARCHIVE_BUCKET configured
+    org, user = new_org(database.owner, prefix="org_nobucket")
+    append_log(database.owner, org, user, noon(TODAY - timedelta(days=90)), 2)
+
+    # When retention runs, it fails loudly and deletes nothing
+    with pytest.raises(ConfigurationError, match="ARCHIVE_BUCKET"):
+        run_task("retention")
+    assert len(log_rows(database.owner, org)) == 2
+
+
 def test_a_crash_between_archive_and_delete_loses_nothing_and_the_rerun_completes(
     aws: Aws, database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -136,8 +148,8 @@ def test_a_crash_between_archive_and_delete_loses_nothing_and_the_rerun_complete
     calls = {"n": 0}
 
     def crashing_delete(conn: psycopg.Connection, **kwargs: Any) -> int:
-        calls["n"] += 1
-        if calls["n"] == 1:
+        calls["n"] += kwargs["org_id"] == org
+        if kwargs["org_id"] == org and calls["n"] == 1:
             raise RuntimeError("simulated crash")
         return real_delete(conn, **kwargs)
 
@@ -176,8 +188,8 @@ def test_a_crash_in_the_middle_of_the_deletes_keeps_the_archive_whole(
     calls = {"n": 0}
 
     def crashing_delete(conn: psycopg.Connection, **kwargs: Any) -> int:
-        calls["n"] += 1
-        if calls["n"] == 2:
+        calls["n"] += kwargs["org_id"] == org
+        if kwargs["org_id"] == org and calls["n"] == 2:
             raise RuntimeError("simulated crash")
         return real_delete(conn, **kwargs)
 

@@ -147,3 +147,25 @@ def test_a_failed_delivery_is_kept_and_retried(aws: Aws, database: DatabaseUrls)
     [(_, _, _, _, delivered, attempts, error)] = notifications(database.owner, org)
     assert (delivered, attempts, error) == (True, 2, None)
     assert len(aws.events_received(org)) == 1
+
+
+class UnreachableEventBridge:
+    """An EventBridge stand-in whose every call fails as botocore reports an API error."""
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # boto3 names it Entries
+        from botocore.exceptions import ClientError
+
+        raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "PutEvents")
+
+
+def test_an_eventbridge_error_is_recorded_not_raised(database: DatabaseUrls) -> None:
+    # Given a crossing, and EventBridge throttling every call
+    org, _ = new_org(database.owner)
+    crossings(org, 0, 1000, 1000)
+
+    # When delivery is attempted, it does not raise: the rows keep the error for a retry
+    result = deliver_pending(client=UnreachableEventBridge())
+    assert result["failed"] >= 3
+    rows = notifications(database.owner, org)
+    assert [(r[0], r[4], r[5]) for r in rows] == [(50, False, 1), (80, False, 1), (100, False, 1)]
+    assert all("ThrottlingException" in r[6] for r in rows)

@@ -6,9 +6,12 @@ common structure that appears in at least two adjacent cells defines the region.
 region's span that break it are deviations: a copy whose offsets differ (a range that slipped by a
 row), another computation wedged between copies, or a typed number where a copy belongs.
 
-When a clear majority of the span shares one pattern only the deviations are reported; when no
-pattern dominates the region as a whole is inconsistent and all of it is reported, because one
-cannot tell which half is wrong (this is how the labelled corpora mark such errors).
+When a clear majority of the copies (and typed numbers standing in for copies) shares one pattern
+only the deviations are reported; when no pattern dominates the region as a whole is inconsistent
+and all of it is reported, because one cannot tell which half is wrong (this is how the labelled
+corpora mark such errors). Other computations interleaved with the copies (a rate row between
+count rows) do not vote, and a relative reference that points at the same cell from every copy
+(``=B35/B42``, ``=B36/B42``...) counts as the absolute reference it stands for.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sheetbrain.audit import CHECKS, Finding
-from sheetbrain.db import policies_repo, tenant_transaction
+from sheetbrain.db import policies_repo
 from sheetbrain.policies import service as policies
 from sheetbrain.policies.profiles import CHECKS_BY_CONCEPT
 from sheetbrain.tenancy.identity import Identity
@@ -61,14 +61,10 @@ def _concepts_of(rule: str) -> set[str]:
     return {concept for concept, checks in CHECKS_BY_CONCEPT.items() if rule in checks}
 
 
-def cite(identity: Identity, findings: Iterable[Finding], policy_ids: list[uuid.UUID] | None) -> Citations:
-    """Citations for the distinct checks among ``findings``."""
+def cite(identity: Identity, findings: Iterable[Finding], org_policies: list[policies_repo.PolicyRules]) -> Citations:
+    """Citations for the distinct checks among ``findings`` from the org's policies."""
     rules = sorted({f.rule for f in findings})
-    if not rules:
-        return Citations({}, rag_used=False)
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
-        org_policies = policies_repo.org_rules(conn, identity.org_id, policy_ids)
-    if not org_policies:
+    if not rules or not org_policies:
         return Citations({}, rag_used=False)
     by_rule: dict[str, Citation] = {}
     for rule in rules:

@@ -10,12 +10,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sheetbrain.audit import Finding, Sheet, audit_formulas, audit_sheet
+import psycopg
+
+from sheetbrain.audit import Finding, PolicyProfile, Sheet, audit_formulas, audit_sheet
 from sheetbrain.auditing import ai_review
 from sheetbrain.auditing.audit_log import actor_digest, canonical
-from sheetbrain.auditing.citations import Citations, cite
+from sheetbrain.auditing.citations import cite
 from sheetbrain.config import get_settings
-from sheetbrain.db import audits_repo, metering_repo, tenant_transaction
+from sheetbrain.db import audits_repo, metering_repo, policies_repo, tenant_transaction
 from sheetbrain.errors import NotFoundError
 from sheetbrain.metering import quota
 from sheetbrain.notifications.thresholds import deliver_pending, record_crossings
@@ -53,9 +55,27 @@ def _origin(sheet_range: str | None) -> str:
     return start.replace("$", "").upper() if _CELL.match(start) else "A1"
 
 
-def _run_engine(data: AuditInput, identity: Identity) -> tuple[list[Finding], int]:
+@dataclass(frozen=True)
+class _Context:
+    profile: PolicyProfile
+    org_policies: list[policies_repo.PolicyRules]
+    ai_allowed: bool
+    ai_skip_reason: str | None
+
+
+def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
+    """Everything the audit reads before the engine runs, in one transaction: the quota check
+    (refusing early without consuming), the org's policy profile and rules, the AI allowance."""
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        quota.check(conn, org_id=identity.org_id, feature="audits_per_month", now=now)
+        profile = policies.profile_of(policies_repo.org_profiles(conn, identity.org_id))
+        org_policies = policies_repo.org_rules(conn, identity.org_id, data.policy_ids)
+        allowed, reason = _ai_allowance(conn, identity, data.ai_review, now)
+    return _Context(profile, org_policies, allowed, reason)
+
+
+def _run_engine(data: AuditInput, profile: PolicyProfile) -> tuple[list[Finding], int]:
     """The findings and the number of formulas audited, under the org's policy profile."""
-    profile = policies.org_profile(identity)
     if data.formulas is not None:
         findings = audit_formulas(data.formulas, profile)
         return findings, sum(1 for f in data.formulas if f and f.strip())
@@ -78,13 +98,14 @@ def _summary(findings: list[Finding], formulas: int) -> tuple[dict[str, int], in
     return by_severity, compliant, score
 
 
-def _ai_allowed(identity: Identity, requested: bool | None, now: datetime) -> tuple[bool, str | None]:
+def _ai_allowance(
+    conn: psycopg.Connection, identity: Identity, requested: bool | None, now: datetime
+) -> tuple[bool, str | None]:
     if requested is False or not get_settings().ai_review_enabled:
         return False, None
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
-        flag = metering_repo.entitlement(conn, identity.org_id, "ai_review", now)
-        limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now)
-        used = metering_repo.monthly_usage(conn, identity.org_id, "ai_tokens", quota.month_start(now))
+    flag = metering_repo.entitlement(conn, identity.org_id, "ai_review", now)
+    limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now)
+    used = metering_repo.monthly_usage(conn, identity.org_id, "ai_tokens", quota.month_start(now))
     if not flag:
         return False, "not included in the plan" if requested else None
     if limit is not None and 0 <= limit <= used:
@@ -96,10 +117,9 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
     """Audit formulas for the caller's org and record everything in one transaction."""
     started = time.perf_counter()
     now = datetime.now(UTC)
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
-        quota.check(conn, org_id=identity.org_id, feature="audits_per_month", now=now)
-    findings, formulas = _run_engine(data, identity)
-    citations = cite(identity, findings, data.policy_ids) if findings else Citations({}, rag_used=False)
+    context = _context(identity, data, now)
+    findings, formulas = _run_engine(data, context.profile)
+    citations = cite(identity, findings, context.org_policies)
     finding_records = [
         audits_repo.FindingRecord(
             ordinal=i,
@@ -114,8 +134,8 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
         for i, f in enumerate(findings)
     ]
     review = None
-    allowed, skipped_reason = _ai_allowed(identity, data.ai_review, now)
-    if allowed:
+    skipped_reason = context.ai_skip_reason
+    if context.ai_allowed:
         review = ai_review.review(
             [
                 {

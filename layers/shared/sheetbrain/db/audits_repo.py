@@ -64,20 +64,21 @@ def insert_audit(conn: psycopg.Connection, audit: AuditRecord) -> None:
 def insert_findings(
     conn: psycopg.Connection, audit_id: uuid.UUID, org_id: str, findings: Sequence[FindingRecord]
 ) -> None:
-    """All findings of an audit in one pipelined batch."""
-    with conn.cursor() as cur:
-        cur.executemany(
-            """INSERT INTO audit_findings (audit_id, org_id, ordinal, cell, formula, rule, severity, message,
-                                           suggestion, policy)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
-            [
-                (
-                    audit_id, org_id, f.ordinal, f.cell, f.formula, f.rule, f.severity, f.message, f.suggestion,
-                    Jsonb(f.policy) if f.policy is not None else None,
-                )
-                for f in findings
-            ],
-        )  # fmt: skip
+    """All findings of an audit in one statement (arrays unnested server-side: one round trip)."""
+    if not findings:
+        return
+    conn.execute(
+        """INSERT INTO audit_findings (audit_id, org_id, ordinal, cell, formula, rule, severity, message,
+                                       suggestion, policy)
+           SELECT %s, %s, f.* FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
+                                          %s::text[], %s::jsonb[]) AS f""",
+        (
+            audit_id, org_id, [f.ordinal for f in findings], [f.cell for f in findings],
+            [f.formula for f in findings], [f.rule for f in findings], [f.severity for f in findings],
+            [f.message for f in findings], [f.suggestion for f in findings],
+            [Jsonb(f.policy) if f.policy is not None else None for f in findings],
+        ),
+    )  # fmt: skip
 
 
 def append_log(

@@ -36,14 +36,21 @@ _TRANSIENT = (
 )
 
 
-# When each pooled connection was last handed back healthy. A connection returned moments ago
+# When each pooled connection last finished a unit of work. A connection used moments ago
 # needs no probe; one idle longer (a Lambda container thawed after minutes) is checked first.
+# (Recorded by our context managers rather than the pool's reset hook: with a reset hook the
+# pool hands connections back through a worker thread, which costs a thread switch per use.)
 _returned_at: weakref.WeakKeyDictionary[psycopg.Connection, float] = weakref.WeakKeyDictionary()
 _RECHECK_AFTER_S = 5.0
 
 
-def _mark_returned(conn: psycopg.Connection) -> None:
-    _returned_at[conn] = time.monotonic()
+@contextmanager
+def _lent() -> Iterator[psycopg.Connection]:
+    with get_pool().connection() as conn:
+        try:
+            yield conn
+        finally:
+            _returned_at[conn] = time.monotonic()
 
 
 def _check_if_idle(conn: psycopg.Connection) -> None:
@@ -74,7 +81,6 @@ def get_pool() -> ConnectionPool:
                         "autocommit": False,
                     },
                     configure=_configure,
-                    reset=_mark_returned,
                     # A Lambda container is frozen between invocations: check a connection
                     # that sat idle before lending it, since the server may have closed it.
                     check=_check_if_idle,
@@ -121,7 +127,7 @@ def translate_errors() -> Iterator[None]:
 @contextmanager
 def transaction() -> Iterator[psycopg.Connection]:
     """A connection in one transaction: committed on success, rolled back on any error."""
-    with translate_errors(), get_pool().connection() as conn, conn.transaction():
+    with translate_errors(), _lent() as conn, conn.transaction():
         yield conn
 
 
@@ -129,7 +135,7 @@ def transaction() -> Iterator[psycopg.Connection]:
 def single_statement() -> Iterator[psycopg.Connection]:
     """A connection in autocommit mode: each statement is its own transaction, so a statement
     that does all of a job's work costs exactly one round trip and one commit."""
-    with translate_errors(), get_pool().connection() as conn:
+    with translate_errors(), _lent() as conn:
         conn.autocommit = True
         try:
             yield conn

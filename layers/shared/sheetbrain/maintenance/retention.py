@@ -59,10 +59,9 @@ def retention() -> dict[str, Any]:
             _archive_org(org, bucket, clock, totals, objects)
             if clock.spent():
                 break
-    for name in ("objects_written", "rows_archived", "rows_deleted"):
-        metrics.add_metric(
-            name=f"Retention.{''.join(p.title() for p in name.split('_'))}", unit="Count", value=totals[name]
-        )
+    metrics.add_metric(name="Retention.ObjectsWritten", unit="Count", value=totals["objects_written"])
+    metrics.add_metric(name="Retention.RowsArchived", unit="Count", value=totals["rows_archived"])
+    metrics.add_metric(name="Retention.RowsDeleted", unit="Count", value=totals["rows_deleted"])
     return {**totals, "archives": objects[:REPORTED_OBJECTS], "incomplete": clock.spent(), **clock.summary()}
 
 

@@ -106,13 +106,13 @@ def deliver_pending(*, batch: int = 100, client: Any = None) -> dict[str, int]:
         rows = notifications_repo.lock_pending(conn, batch=batch, max_attempts=MAX_ATTEMPTS)
         if not rows:
             return {"sent": 0, "failed": 0}
-        events = client if client is not None else _events_client()
         bus = get_settings().notifications_event_bus
         delivered: list[int] = []
         failures: dict[int, str] = {}
         for start in range(0, len(rows), _PUT_EVENTS_MAX):
             chunk = rows[start : start + _PUT_EVENTS_MAX]
             try:
+                events = client if client is not None else _events_client()  # no region: BotoCoreError
                 response = events.put_events(Entries=[_entry(row, bus) for row in chunk])
             except (ClientError, BotoCoreError) as exc:
                 failures.update({row.id: f"{type(exc).__name__}: {exc}" for row in chunk})

@@ -178,12 +178,31 @@ def delete_policy(identity: Identity, policy_id: uuid.UUID) -> None:
 
 def org_profile(identity: Identity) -> PolicyProfile:
     """The audit profile of all the org's policies merged."""
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        return profile_of(policies_repo.org_profiles(conn, identity.org_id))
+
+
+def profile_of(stored_profiles: Sequence[dict[str, object]]) -> PolicyProfile:
+    """One audit profile from the profiles stored with policies (strictest wins)."""
     from sheetbrain.audit import PolicyProfile
     from sheetbrain.policies.profiles import merge_profiles
 
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
-        profiles = policies_repo.org_profiles(conn, identity.org_id)
-    return merge_profiles(PolicyProfile.from_dict(p) for p in profiles)
+    return merge_profiles(PolicyProfile.from_dict(dict(p)) for p in stored_profiles)
+
+
+_QUERY_CACHE: dict[str, list[float]] = {}
+_QUERY_CACHE_MAX = 4096
+
+
+def _query_vectors(queries: tuple[str, ...]) -> list[list[float]]:
+    """Query embeddings, remembered per container: the audit path asks the same few check
+    descriptions again and again, and embedding is the dearest step of retrieval."""
+    missing = [q for q in dict.fromkeys(queries) if q not in _QUERY_CACHE]
+    if missing:
+        if len(_QUERY_CACHE) + len(missing) > _QUERY_CACHE_MAX:
+            _QUERY_CACHE.clear()
+        _QUERY_CACHE.update(zip(missing, embedder().embed(missing), strict=True))
+    return [_QUERY_CACHE[q] for q in queries]
 
 
 def retrieve(
@@ -193,7 +212,9 @@ def retrieve(
     if not queries:
         return []
     model = embedder()
-    vectors = model.embed(list(queries)) if mode != "text" else [None] * len(queries)
+    vectors: list[list[float] | None] = [None] * len(queries)
+    if mode != "text":
+        vectors = list(_query_vectors(tuple(queries)))
     floor = get_settings().retrieval_min_similarity
     with tenant_transaction(identity.org_id, identity.user_id) as conn:
         return [
