@@ -176,8 +176,11 @@ def bench_ingest(identity: Identity, document: str, embedder: LocalMiniLMEmbedde
     print(f"ingest   : {total:.1f} s  (target < 30 s: {'met' if total < 30 else 'NOT met'})")
 
 
-def seed_chunks(identity: Identity, n: int, embedder: LocalMiniLMEmbedder, *, distinct: int = 400) -> None:
-    """``n`` chunks in 10 policies; vectors from ``distinct`` real embeddings with a little noise."""
+def seed_chunks(
+    owner_url: str, identity: Identity, n: int, embedder: LocalMiniLMEmbedder, *, distinct: int = 400
+) -> None:
+    """``n`` chunks in 10 policies; vectors from ``distinct`` real embeddings (those of the ingested
+    manual, else embedded here) with a little noise."""
     rng = random.Random(5)
     np_rng = np.random.default_rng(5)
     document = generate_policy(n * 700, seed=23)
@@ -185,7 +188,15 @@ def seed_chunks(identity: Identity, n: int, embedder: LocalMiniLMEmbedder, *, di
     texts = [c.text for c in chunks]
     while len(texts) < n:
         texts.extend(texts[: n - len(texts)])
-    base = np.array(embedder.embed([c.context_text() for c in rng.sample(chunks, min(distinct, len(chunks)))]))
+    with psycopg.connect(owner_url) as conn:  # the real vectors of the ingested manual, when there is one
+        stored = conn.execute(
+            "SELECT embedding::text FROM policy_chunks WHERE embedding_model = %s ORDER BY random() LIMIT %s",
+            (embedder.model, distinct),
+        ).fetchall()
+    if len(stored) >= distinct:
+        base = np.array([json.loads(v) for (v,) in stored])
+    else:
+        base = np.array(embedder.embed([c.context_text() for c in rng.sample(chunks, min(distinct, len(chunks)))]))
     vectors = base[np_rng.integers(0, len(base), n)] + np_rng.normal(0, 0.02, (n, base.shape[1]))
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     per_policy = n // 10
@@ -240,7 +251,7 @@ def main() -> int:
     parser.add_argument("--size-mb", type=float, default=1.0)
     parser.add_argument("--max-seq-length", type=int, default=256)
     parser.add_argument("--chunks", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-ingest", action="store_true")
     args = parser.parse_args()
     drop_database(bench_database("sheetbrain_bench_ingest").owner)  # every run starts from an empty database
@@ -258,7 +269,7 @@ def main() -> int:
     provision(urls.owner, org)
     identity = Identity(user_id=f"user_{org}", org_id=org, role="admin")
     started = time.perf_counter()
-    seed_chunks(identity, args.chunks, embedder)
+    seed_chunks(urls.owner, identity, args.chunks, embedder)
     print(f"seeded   : {args.chunks:,} chunks in {time.perf_counter() - started:.1f} s")
     bench_search(urls.owner, identity, embedder, args.rounds)
     return 0

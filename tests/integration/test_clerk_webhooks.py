@@ -220,3 +220,21 @@ def test_a_payload_missing_fields_is_recorded_failed_for_retry(database: Databas
         "SELECT status, last_error, next_attempt_at IS NOT NULL FROM webhook_inbox WHERE event_id = 'msg_noid'",
     )[0]
     assert status == "failed" and "id" in error and retry
+
+
+def test_deleting_a_user_keeps_audit_history_with_the_user_nulled(database: DatabaseUrls) -> None:
+    from sheetbrain.auditing.audit_log import verify_all
+
+    from tests.support import claims_for
+
+    org_id, user_id = uid("org"), uid("user")
+    claims = claims_for(user_id, org_id, "org:admin")
+    created = call("POST", "/api/audit", claims=claims, body={"formulas": ["=A1/0"]})
+    assert created.status == 200
+    assert deliver(ce.user("user.deleted", user_id, int(time.time() * 1000))).status == 200
+    assert rows(database.owner, "SELECT user_id FROM audits WHERE org_id = %s", org_id) == [(None,)]
+    assert rows(database.owner, "SELECT user_id FROM audit_log WHERE org_id = %s", org_id) == [(None,)]
+    assert verify_all(org_id)[0].ok  # the chain does not cover the user reference
+    # and the log still refuses any other change
+    with pytest.raises(psycopg.errors.InsufficientPrivilege), psycopg.connect(database.owner) as conn:
+        conn.execute("UPDATE audit_log SET event = 'x' WHERE org_id = %s", (org_id,))

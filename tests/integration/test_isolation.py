@@ -95,3 +95,62 @@ def test_a_token_without_org_works_in_the_personal_org(database: DatabaseUrls) -
         "org_id": f"personal_{user}", "name": "Personal", "personal": True, "users": 1, "policies": 0,
         "audits_total": 0, "audits_this_month": 0, "plan": "free", "status": "none",
     }  # fmt: skip
+
+
+def test_every_route_as_org_a_neither_shows_nor_changes_org_bs_rows(database: DatabaseUrls) -> None:
+    # Given two populated organizations: a policy and an audit each
+    suffix = uuid.uuid4().hex[:8]
+    a = claims_for(f"user_ia{suffix}", f"org_ia{suffix}", "org:admin")
+    b = claims_for(f"user_ib{suffix}", f"org_ib{suffix}", "org:admin")
+    policy = "# Rules\n\n1. All lookups must use exact match.\n"
+    ids = {}
+    for name, claims in (("a", a), ("b", b)):
+        ids[f"policy_{name}"] = call(
+            "POST", "/api/ingest", claims=claims, body={"title": name, "content": policy}
+        ).json()["policy_id"]
+        ids[f"audit_{name}"] = call(
+            "POST", "/api/audit", claims=claims, body={"formulas": ["=VLOOKUP(A1,B:C,2)"]}
+        ).json()["audit_id"]
+    # When org A reads, lists and deletes with B's ids in hand, Then 404 and nothing of B
+    assert call("GET", f"/api/policies/{ids['policy_b']}", claims=a).status == 404
+    assert call("DELETE", f"/api/policies/{ids['policy_b']}", claims=a).status == 404
+    assert call("GET", f"/api/audits/{ids['audit_b']}", claims=a).status == 404
+    assert [p["id"] for p in call("GET", "/api/policies", claims=a).json()["policies"]] == [ids["policy_a"]]
+    assert [x["audit_id"] for x in call("GET", "/api/audits", claims=a).json()["audits"]] == [ids["audit_a"]]
+    stats = call("GET", "/api/stats", claims=a).json()
+    assert (stats["policies"], stats["audits_total"], stats["users"]) == (1, 1, 1)
+    usage = call("GET", "/api/usage", claims=a, query="metric=audits&granularity=month").json()
+    assert sum(p["quantity"] for p in usage["points"]) == 1
+    billing = call("GET", "/api/billing", claims=a).json()
+    assert {u["feature"]: u["used"] for u in billing["usage"]}["audits_per_month"] == 1
+    # A's audit cites A's policy, never B's
+    cited = call("GET", f"/api/audits/{ids['audit_a']}", claims=a).json()["findings"]
+    assert {f["policy"]["policy_id"] for f in cited if f["policy"]} == {ids["policy_a"]}
+    # And B's rows are all still there
+    with psycopg.connect(database.owner) as conn:
+        assert conn.execute("SELECT count(*) FROM policies WHERE id = %s", (ids["policy_b"],)).fetchone() == (1,)
+        assert conn.execute("SELECT count(*) FROM audits WHERE id = %s", (ids["audit_b"],)).fetchone() == (1,)
+
+
+def test_repository_reads_with_bs_ids_inside_as_tenant_see_nothing(database: DatabaseUrls) -> None:
+    from sheetbrain.db import audits_repo, billing_repo, metering_repo, policies_repo
+
+    suffix = uuid.uuid4().hex[:8]
+    b_claims = claims_for(f"user_rb{suffix}", f"org_rb{suffix}", "org:admin")
+    policy_b = call("POST", "/api/ingest", claims=b_claims, body={"title": "B", "content": "1. No links."}).json()
+    audit_b = call("POST", "/api/audit", claims=b_claims, body={"formulas": ["=A1/0"]}).json()
+    org_a, user_a = f"org_ra{suffix}", f"user_ra{suffix}"
+    assert call("GET", "/api/stats", claims=claims_for(user_a, org_a)).status == 200
+    org_b = f"org_rb{suffix}"
+    import datetime as dt
+
+    with tenant_transaction(org_a, user_a) as conn:
+        # Even asking for org B by name, inside A's transaction RLS returns nothing of B
+        assert policies_repo.get_policy(conn, org_b, uuid.UUID(policy_b["policy_id"])) is None
+        assert policies_repo.list_policies(conn, org_b, limit=10, before=None) == []
+        assert policies_repo.org_rules(conn, org_b, None) == []
+        assert audits_repo.get_audit(conn, org_b, uuid.UUID(audit_b["audit_id"])) is None
+        assert audits_repo.list_audits(conn, org_b, limit=10, before=None) == []
+        assert billing_repo.get_subscription(conn, org_b) is None
+        assert metering_repo.monthly_usage(conn, org_b, "audits", dt.date.today().replace(day=1)) == 0
+        assert not policies_repo.delete_policy(conn, org_b, uuid.UUID(policy_b["policy_id"]))

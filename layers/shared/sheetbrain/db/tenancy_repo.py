@@ -59,8 +59,9 @@ def upsert_user(conn: psycopg.Connection, user: UserFields, watermark: datetime)
 
 
 def delete_user(conn: psycopg.Connection, user_id: str, at: datetime) -> None:
-    """Soft-delete a user for good: personal data scrubbed, memberships ended everywhere.
-    A tombstone is written even for a user never seen, so a late ``created`` cannot revive it."""
+    """Soft-delete a user for good: personal data scrubbed, memberships ended everywhere, the
+    user nulled in the history of audits, logs and usage. A tombstone is written even for a
+    user never seen, so a late ``created`` cannot revive it."""
     conn.execute(
         """
         INSERT INTO users (id, deleted_at, source_updated_at) VALUES (%(id)s, %(at)s, %(at)s)
@@ -74,6 +75,19 @@ def delete_user(conn: psycopg.Connection, user_id: str, at: datetime) -> None:
         "UPDATE memberships SET deleted_at = coalesce(deleted_at, %s) WHERE user_id = %s",
         (at, user_id),
     )
+    # History stays; who did it does not (the audit log keeps only its pseudonymous actor).
+    for statement in _USER_REFERENCES:
+        conn.execute(statement, (user_id,))
+
+
+_USER_REFERENCES = (
+    "UPDATE audits SET user_id = NULL WHERE user_id = %s",
+    "UPDATE audit_log SET user_id = NULL WHERE user_id = %s",
+    "UPDATE ai_token_usage SET user_id = NULL WHERE user_id = %s",
+    "UPDATE usage_events SET user_id = NULL WHERE user_id = %s",
+    "UPDATE policies SET created_by = NULL WHERE created_by = %s",
+    "UPDATE ingestion_logs SET user_id = NULL WHERE user_id = %s",
+)
 
 
 def upsert_org(conn: psycopg.Connection, org: OrgFields, watermark: datetime) -> bool:
