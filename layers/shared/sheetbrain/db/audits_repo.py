@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,21 +65,19 @@ def insert_audit(conn: psycopg.Connection, audit: AuditRecord) -> None:
 def insert_findings(
     conn: psycopg.Connection, audit_id: uuid.UUID, org_id: str, findings: Sequence[FindingRecord]
 ) -> None:
-    """All findings of an audit in one statement (arrays unnested server-side: one round trip)."""
+    """All findings of an audit in one statement: one JSON document expanded server-side (one
+    round trip, and json.dumps is far cheaper than adapting a dozen parameter arrays)."""
     if not findings:
         return
+    document = json.dumps([f.__dict__ for f in findings], ensure_ascii=False)
     conn.execute(
         """INSERT INTO audit_findings (audit_id, org_id, ordinal, cell, formula, rule, severity, message,
                                        suggestion, policy)
-           SELECT %s, %s, f.* FROM unnest(%s::int[], %s::text[], %s::text[], %s::text[], %s::text[], %s::text[],
-                                          %s::text[], %s::jsonb[]) AS f""",
-        (
-            audit_id, org_id, [f.ordinal for f in findings], [f.cell for f in findings],
-            [f.formula for f in findings], [f.rule for f in findings], [f.severity for f in findings],
-            [f.message for f in findings], [f.suggestion for f in findings],
-            [Jsonb(f.policy) if f.policy is not None else None for f in findings],
-        ),
-    )  # fmt: skip
+           SELECT %s, %s, f.ordinal, f.cell, f.formula, f.rule, f.severity, f.message, f.suggestion, f.policy
+           FROM jsonb_to_recordset(%s::jsonb) AS f(ordinal int, cell text, formula text, rule text, severity text,
+                                                  message text, suggestion text, policy jsonb)""",
+        (audit_id, org_id, document),
+    )
 
 
 def append_log(

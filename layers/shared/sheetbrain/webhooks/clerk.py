@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -16,16 +17,23 @@ class WebhookSignatureError(BadRequestError):
     code = "invalid_signature"
 
 
+@functools.cache
+def _verifier(secret: str) -> Any:
+    # svix's package import loads every API model (~0.6 s): only this path pays it, once.
+    from svix.webhooks import Webhook
+
+    return Webhook(secret)
+
+
 def verify_clerk(raw_body: bytes, headers: Mapping[str, str]) -> None:
     """Raise WebhookSignatureError unless Svix's signature and timestamp (5 min) hold."""
     secret = get_settings().clerk_webhook_secret
     if secret is None:
         raise ConfigurationError("CLERK_WEBHOOK_SECRET is not configured.")
-    # svix's package import loads every API model (~0.6 s): only this path pays it.
-    from svix.webhooks import Webhook, WebhookVerificationError
+    from svix.webhooks import WebhookVerificationError
 
     try:
-        Webhook(secret.get_secret_value()).verify(raw_body, dict(headers))
+        _verifier(secret.get_secret_value()).verify(raw_body, dict(headers))
     except WebhookVerificationError as exc:
         raise WebhookSignatureError(f"Webhook signature verification failed: {exc}.") from exc
 
