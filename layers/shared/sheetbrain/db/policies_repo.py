@@ -81,6 +81,7 @@ def insert_chunks(
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s)""",
             rows,
         )
+    conn.execute("SELECT policy_lexemes_apply(%s, %s, 1)", (org_id, policy_id))
     return sum(1 for r in rows if r[9] is not None)
 
 
@@ -161,7 +162,10 @@ def get_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> P
 
 
 def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> bool:
-    """Delete a policy; its chunks and vectors go by cascade. False when it does not exist."""
+    """Delete a policy; its chunks and vectors go by cascade (after leaving the org's lexeme
+    statistics, under the org lock ingestion takes too). False when it does not exist."""
+    conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (org_id,))
+    conn.execute("SELECT policy_lexemes_apply(%s, %s, -1)", (org_id, policy_id))
     return conn.execute("DELETE FROM policies WHERE org_id = %s AND id = %s", (org_id, policy_id)).rowcount > 0
 
 
@@ -185,6 +189,12 @@ class SearchHit:
     vector_rank: int | None
     text_rank: int | None
     fused: float
+
+
+# A query lexeme found in more than this share of an org's chunks (and in more than this many)
+# is too common to search by.
+COMMON_TERM_SHARE = 0.05
+COMMON_TERM_MIN_CHUNKS = 10
 
 
 def hybrid_search(
@@ -214,9 +224,18 @@ def hybrid_search(
     use_text = mode in ("hybrid", "text")
     query_sql = sql.SQL(
         """
-        WITH q AS (
-            SELECT (SELECT to_tsquery('english', string_agg(quote_literal(l), ' | '))
-                      FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS l) AS tsq
+        WITH terms AS (
+            SELECT l.lexeme, coalesce(s.chunks, 0) AS df,
+                   row_number() OVER (ORDER BY coalesce(s.chunks, 0), l.lexeme) AS rarity
+            FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS l(lexeme)
+            LEFT JOIN policy_lexemes s ON s.org_id = %(org)s AND s.lexeme = l.lexeme
+        ), q AS (
+            -- The query's lexemes, less those in more than a twentieth of the org's chunks (the three
+            -- rarest always stay): common words match everything and rank nothing.
+            SELECT to_tsquery('english', string_agg(quote_literal(t.lexeme), ' | ')) AS tsq
+            FROM terms t
+            WHERE t.rarity <= 3 OR t.df <= greatest(
+                %(min_df)s, %(max_share)s * coalesce((SELECT chunks FROM policy_corpus WHERE org_id = %(org)s), 0))
         ), vec AS (
             -- Ordered by distance to the parameter itself (not to a column of another relation,
             -- which is a join the HNSW index cannot serve: every org row would be scored and
@@ -262,6 +281,8 @@ def hybrid_search(
                 "floor": min_similarity,
                 "use_vector": use_vector,
                 "use_text": use_text,
+                "min_df": COMMON_TERM_MIN_CHUNKS,
+                "max_share": COMMON_TERM_SHARE,
             },
         ).fetchall()
 
