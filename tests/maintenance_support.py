@@ -15,9 +15,8 @@ from typing import Any
 import boto3
 import psycopg
 from moto import mock_aws
+from sheetbrain import aws
 from sheetbrain.config import reset_settings
-from sheetbrain.maintenance import archive
-from sheetbrain.notifications import thresholds
 
 REGION = "eu-west-1"
 BUCKET = "sheetbrain-archive-test"
@@ -94,8 +93,7 @@ def aws_stage() -> Iterator[Aws]:
     with mock_aws():
         os.environ.update({"ARCHIVE_BUCKET": BUCKET, "NOTIFICATIONS_EVENT_BUS": BUS})
         reset_settings()
-        archive.reset_client()
-        thresholds.reset_client()
+        aws.reset_clients()
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         events = boto3.client("events", region_name=REGION)
@@ -114,5 +112,4 @@ def aws_stage() -> Iterator[Aws]:
                 else:
                     os.environ[key] = value
             reset_settings()
-            archive.reset_client()
-            thresholds.reset_client()
+            aws.reset_clients()

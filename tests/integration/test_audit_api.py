@@ -15,6 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 from botocore.stub import Stubber
+from sheetbrain import aws
 from sheetbrain.auditing import ai_review
 from sheetbrain.auditing.audit_log import verify_all
 from sheetbrain.config import reset_settings
@@ -236,11 +237,11 @@ def pro_org(database: DatabaseUrls) -> Iterator[tuple[str, dict[str, str]]]:
         )
     os.environ["AI_REVIEW_ENABLED"] = "true"
     reset_settings()
-    ai_review.client.cache_clear()
+    aws.reset_clients()
     yield org_id, claims
     del os.environ["AI_REVIEW_ENABLED"]
     reset_settings()
-    ai_review.client.cache_clear()
+    aws.reset_clients()
 
 
 def tokens(owner: str, org_id: str) -> list[tuple[Any, ...]]:
@@ -314,7 +315,7 @@ def test_ai_review_timeout_is_reported_unavailable(
     monkeypatch.setenv("AI_REVIEW_TIMEOUT_S", "0.5")
     monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{server.server_port}")
     reset_settings()
-    ai_review.client.cache_clear()
+    aws.reset_clients()
     try:
         body = call("POST", "/api/audit", claims=claims, body={"formulas": ["=B2/0"]}).json()
     finally:
@@ -344,17 +345,16 @@ def test_token_thresholds_notify_once_per_period(
     pro_org: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from moto import mock_aws
-    from sheetbrain.notifications import thresholds
 
     org_id, claims = pro_org
     monkeypatch.setenv("NOTIFY_INLINE", "true")
     reset_settings()
-    thresholds.reset_client()
+    aws.reset_clients()
     with mock_aws(), Stubber(ai_review.client()) as stub:
         for _ in range(3):  # 1500 tokens each against 3000: 50%, then 80% and 100%, then nothing new
             stub.add_response("converse", CONVERSE_OK)
             assert call("POST", "/api/audit", claims=claims, body={"formulas": ["=B2/0"]}).status == 200
-    thresholds.reset_client()
+    aws.reset_clients()
     with psycopg.connect(database.owner) as conn:
         rows = conn.execute(
             """SELECT threshold, delivered_at IS NOT NULL FROM notifications

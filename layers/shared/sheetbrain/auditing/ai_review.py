@@ -5,7 +5,6 @@ reports itself unavailable, with the reason. Nothing is ever invented in its pla
 
 from __future__ import annotations
 
-import functools
 import json
 import re
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from sheetbrain import aws
 from sheetbrain.config import get_settings
 from sheetbrain.observability import logger
 
@@ -86,21 +86,9 @@ def cost_micros(model: str, input_tokens: int, output_tokens: int) -> int:
     return round(input_tokens * price_in + output_tokens * price_out)
 
 
-@functools.cache
 def client() -> Any:
-    """The bedrock-runtime client (boto3 loads on first use, not at import)."""
-    import boto3
-    from botocore.config import Config
-
-    settings = get_settings()
-    return boto3.client(
-        "bedrock-runtime",
-        config=Config(
-            connect_timeout=3,
-            read_timeout=settings.ai_review_timeout_s,
-            retries={"max_attempts": 1, "mode": "standard"},
-        ),
-    )
+    """The bedrock-runtime client: one attempt, bounded by the review's timeout."""
+    return aws.client("bedrock-runtime", read_timeout=get_settings().ai_review_timeout_s, max_attempts=1)
 
 
 def _prompt(findings: list[dict[str, Any]], clauses: list[dict[str, Any]]) -> str:

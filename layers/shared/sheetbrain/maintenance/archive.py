@@ -7,13 +7,10 @@ same bytes and re-archiving a day rewrites an identical object.
 from __future__ import annotations
 
 import gzip
-import threading
 from typing import Any
 
+from sheetbrain import aws
 from sheetbrain.errors import DependencyUnavailableError, SheetBrainError
-
-_client: Any = None
-_client_lock = threading.Lock()
 
 
 class ArchiveVerificationError(SheetBrainError):
@@ -23,24 +20,8 @@ class ArchiveVerificationError(SheetBrainError):
 
 
 def s3_client() -> Any:
-    """The S3 client, made on first use (never at import)."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                import boto3
-                from botocore.config import Config
-
-                config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 5, "mode": "standard"})
-                _client = boto3.session.Session().client("s3", config=config)
-    return _client
-
-
-def reset_client() -> None:
-    """Forget the cached client (tests switching AWS mocks)."""
-    global _client
-    with _client_lock:
-        _client = None
+    """The S3 client (shared, made on first use)."""
+    return aws.client("s3", connect_timeout=5, read_timeout=30, max_attempts=5)
 
 
 def object_key(org_id: str, day: str) -> str:

@@ -11,12 +11,12 @@ commit re-sends it), so the event carries the notification id for consumers to d
 from __future__ import annotations
 
 import json
-import threading
 from datetime import datetime
 from typing import Any
 
 import psycopg
 
+from sheetbrain import aws
 from sheetbrain.config import get_settings
 from sheetbrain.db import notifications_repo, system_transaction
 from sheetbrain.metering.quota import month_start
@@ -27,29 +27,10 @@ DETAIL_TYPE = "Usage threshold crossed"
 MAX_ATTEMPTS = 10
 _PUT_EVENTS_MAX = 10  # EventBridge accepts at most 10 entries per PutEvents call
 
-_client: Any = None
-_client_lock = threading.Lock()
-
 
 def _events_client() -> Any:
-    """The EventBridge client, made on first use (never at import: boto3 costs cold start)."""
-    global _client
-    if _client is None:
-        with _client_lock:
-            if _client is None:
-                import boto3
-                from botocore.config import Config
-
-                config = Config(connect_timeout=2, read_timeout=5, retries={"max_attempts": 3, "mode": "standard"})
-                _client = boto3.session.Session().client("events", config=config)
-    return _client
-
-
-def reset_client() -> None:
-    """Forget the cached client (tests switching AWS mocks)."""
-    global _client
-    with _client_lock:
-        _client = None
+    """The EventBridge client (shared, made on first use)."""
+    return aws.client("events", connect_timeout=2, read_timeout=5, max_attempts=3)
 
 
 def record_crossings(
