@@ -124,8 +124,11 @@ CREATE TRIGGER billing_ledger_append_only BEFORE UPDATE OR DELETE ON billing_led
     FOR EACH ROW WHEN (current_setting('app.purge', true) IS DISTINCT FROM 'on')
     EXECUTE FUNCTION forbid_change();
 
--- Sliding-window rate limiting: one row per key and window.
-CREATE TABLE rate_limit_buckets (
+-- Sliding-window rate limiting: one row per key and window. The counters of the last two
+-- minutes may start from zero after a crash (at worst one window of extra allowance), so they
+-- skip the WAL: a request's guard then writes nothing that waits for a disk flush. Quotas and
+-- usage, which must survive, stay logged.
+CREATE UNLOGGED TABLE rate_limit_buckets (
     org_id       text NOT NULL,
     key          text NOT NULL,
     window_start timestamptz NOT NULL,
@@ -164,13 +167,14 @@ CREATE TABLE usage_monthly (
     PRIMARY KEY (org_id, metric, month)
 );
 
--- Tenant isolation, as for the tenancy tables.
-DO $$
+-- Tenant isolation for tables with an org_id column: the second lock behind each query's own
+-- WHERE org_id = ... (tenant transactions see their org; system transactions, everything).
+CREATE FUNCTION enable_tenant_rls(VARIADIC p_tables text[]) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
 DECLARE t text;
 BEGIN
-    FOREACH t IN ARRAY ARRAY['entitlement_overrides', 'entitlement_grants', 'subscriptions', 'plan_changes',
-                             'billing_ledger', 'rate_limit_buckets', 'usage_events', 'usage_daily', 'usage_monthly']
-    LOOP
+    FOREACH t IN ARRAY p_tables LOOP
         EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
         EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
         EXECUTE format('CREATE POLICY %I ON %I USING (app_is_system() OR org_id = app_current_org()) '
@@ -178,6 +182,10 @@ BEGIN
     END LOOP;
 END
 $$;
+REVOKE EXECUTE ON FUNCTION enable_tenant_rls(text[]) FROM PUBLIC, sheetbrain_app;
+
+SELECT enable_tenant_rls('entitlement_overrides', 'entitlement_grants', 'subscriptions', 'plan_changes', 'billing_ledger',
+                         'rate_limit_buckets', 'usage_events', 'usage_daily', 'usage_monthly');
 
 -- The plan an organization is entitled to now: its subscription's plan while active or
 -- trialing, or past_due within the plan's grace period; otherwise free. (PL/pgSQL rather than
@@ -198,27 +206,32 @@ $$;
 
 -- The limits of features for an organization, in the order asked: an unexpired override,
 -- else the plan's value, plus active grants (unlimited, -1, stays unlimited); NULL for a
--- feature that does not exist. One statement whatever the number of features. A caller that
--- already knows the effective plan passes it (p_plan) to save the lookup.
+-- feature that does not exist. Plain index lookups per feature (plans cached by PL/pgSQL). A
+-- caller that already knows the effective plan passes it (p_plan) to save the lookup.
 CREATE FUNCTION entitlement_values(p_org text, p_features text[], p_now timestamptz, p_plan text DEFAULT NULL)
     RETURNS bigint[]
     LANGUAGE plpgsql STABLE
     AS $$
 DECLARE
     v_plan text := coalesce(p_plan, effective_plan(p_org, p_now));
-    v_values bigint[];
+    v_values bigint[] := ARRAY[]::bigint[];
+    v_value bigint;
+    v_granted bigint;
 BEGIN
-    SELECT array_agg(CASE WHEN b.value IS NULL OR b.value < 0 THEN b.value ELSE b.value + coalesce(g.amount, 0) END
-                     ORDER BY b.ord)
-      INTO v_values
-      FROM (SELECT k.ord, k.feature, coalesce(o.value, f.value) AS value
-              FROM unnest(p_features) WITH ORDINALITY AS k(feature, ord)
-              LEFT JOIN entitlement_overrides o
-                     ON o.org_id = p_org AND o.feature = k.feature AND (o.expires_at IS NULL OR o.expires_at > p_now)
-              LEFT JOIN plan_features f ON f.plan_code = v_plan AND f.feature = k.feature) AS b
-      LEFT JOIN LATERAL (SELECT sum(g.amount)::bigint AS amount FROM entitlement_grants g
-                          WHERE g.org_id = p_org AND g.feature = b.feature
-                            AND p_now >= g.valid_from AND p_now < g.valid_until) AS g ON true;
+    FOR i IN 1..coalesce(cardinality(p_features), 0) LOOP
+        v_value := NULL;
+        SELECT o.value INTO v_value FROM entitlement_overrides o
+            WHERE o.org_id = p_org AND o.feature = p_features[i] AND (o.expires_at IS NULL OR o.expires_at > p_now);
+        IF v_value IS NULL THEN
+            SELECT f.value INTO v_value FROM plan_features f WHERE f.plan_code = v_plan AND f.feature = p_features[i];
+        END IF;
+        IF v_value >= 0 THEN
+            SELECT coalesce(sum(g.amount), 0) INTO v_granted FROM entitlement_grants g
+                WHERE g.org_id = p_org AND g.feature = p_features[i] AND p_now >= g.valid_from AND p_now < g.valid_until;
+            v_value := v_value + v_granted;
+        END IF;
+        v_values := v_values || v_value;
+    END LOOP;
     RETURN v_values;
 END
 $$;
@@ -264,11 +277,11 @@ END
 $$;
 
 -- Sliding-window rate limit over several keys at once (org and user); p_keys sorted, a
--- negative limit meaning unlimited (that key is skipped). The keys' rows of the current and
--- previous windows are read and locked in one statement, in key order (no deadlocks); the
--- estimate weights the previous window by the part of it still inside the sliding window.
--- Either every key is counted or, when one is over its limit, none is. Returns the tightest
--- key's figures.
+-- negative limit meaning unlimited (that key is skipped). The estimate weights the previous
+-- window by the part of it still inside the sliding window. It counts first and gives the
+-- count back when a limit is passed: the upsert locks each key's current row (in key order)
+-- until commit, so concurrent requests see each other's counts, and a rejected request
+-- leaves every counter as it found it.
 CREATE FUNCTION rate_limit_take(
     p_org text, p_keys text[], p_limits bigint[], p_window_s integer, p_now timestamptz
 ) RETURNS TABLE (allowed boolean, lim bigint, remaining bigint, reset_s integer)
@@ -281,18 +294,15 @@ DECLARE
     v_reset integer := greatest(1, ceil(extract(epoch FROM (v_window + make_interval(secs => p_window_s) - p_now)))::integer);
     v_keys text[] := ARRAY[]::text[];
     v_limits bigint[] := ARRAY[]::bigint[];
-    v_current bigint[];
-    v_previous bigint[];
-    v_found integer;
     v_allowed boolean := true;
     v_lim bigint := -1;
     v_remaining bigint := -1;
     v_estimate double precision;
     v_left bigint;
-    v_pos integer;
+    v_prev_count bigint;
     rec record;
 BEGIN
-    FOR i IN 1..coalesce(array_length(p_keys, 1), 0) LOOP
+    FOR i IN 1..coalesce(cardinality(p_keys), 0) LOOP
         IF p_limits[i] >= 0 THEN
             v_keys := v_keys || p_keys[i];
             v_limits := v_limits || p_limits[i];
@@ -302,42 +312,31 @@ BEGIN
         RETURN QUERY SELECT true, -1::bigint, -1::bigint, v_reset;
         RETURN;
     END IF;
-    FOR attempt IN 1..2 LOOP
-        v_current := array_fill(0::bigint, ARRAY[cardinality(v_keys)]);
-        v_previous := array_fill(0::bigint, ARRAY[cardinality(v_keys)]);
-        v_found := 0;
-        FOR rec IN SELECT b.key, b.window_start, b.count FROM rate_limit_buckets b
-                   WHERE b.key = ANY (v_keys) AND b.window_start IN (v_window, v_prev)
-                   ORDER BY b.key, b.window_start FOR UPDATE LOOP
-            v_pos := array_position(v_keys, rec.key);
-            IF rec.window_start = v_window THEN
-                v_current[v_pos] := rec.count;
-                v_found := v_found + 1;
-            ELSE
-                v_previous[v_pos] := rec.count;
-            END IF;
-        END LOOP;
-        EXIT WHEN v_found = cardinality(v_keys);
-        -- First request of this window for some key: create its row, then lock again.
-        INSERT INTO rate_limit_buckets (org_id, key, window_start, count, expires_at)
-            SELECT p_org, k, v_window, 0, v_window + make_interval(secs => 2 * p_window_s) FROM unnest(v_keys) AS k
-            ORDER BY k
-            ON CONFLICT (key, window_start) DO NOTHING;
-    END LOOP;
-    FOR i IN 1..cardinality(v_keys) LOOP
-        v_estimate := v_previous[i] * v_weight + v_current[i];
-        IF v_estimate + 1 > v_limits[i] THEN
+    FOR rec IN
+        INSERT INTO rate_limit_buckets AS b (org_id, key, window_start, count, expires_at)
+            SELECT p_org, k.key, v_window, 1, v_window + make_interval(secs => 2 * p_window_s)
+            FROM unnest(v_keys) WITH ORDINALITY AS k(key, ord) ORDER BY k.key
+        ON CONFLICT (key, window_start) DO UPDATE SET count = b.count + 1
+        RETURNING b.key, b.count
+    LOOP
+        SELECT coalesce((SELECT p.count FROM rate_limit_buckets p WHERE p.key = rec.key AND p.window_start = v_prev), 0)
+            INTO v_prev_count;
+        -- rec.count already includes this request.
+        v_estimate := v_prev_count * v_weight + rec.count;
+        IF v_estimate > v_limits[array_position(v_keys, rec.key)] THEN
             v_allowed := false;
         END IF;
-        v_left := greatest(0, floor(v_limits[i] - v_estimate - 1))::bigint;
+        v_left := greatest(0, floor(v_limits[array_position(v_keys, rec.key)] - v_estimate))::bigint;
         IF v_lim < 0 OR v_left < v_remaining THEN
             v_remaining := v_left;
-            v_lim := v_limits[i];
+            v_lim := v_limits[array_position(v_keys, rec.key)];
         END IF;
     END LOOP;
-    IF v_allowed THEN
-        UPDATE rate_limit_buckets b SET count = b.count + 1 WHERE b.key = ANY (v_keys) AND b.window_start = v_window;
+    IF NOT v_allowed THEN
+        UPDATE rate_limit_buckets b SET count = b.count - 1 WHERE b.key = ANY (v_keys) AND b.window_start = v_window;
+        v_remaining := 0;
     END IF;
     RETURN QUERY SELECT v_allowed, v_lim, v_remaining, v_reset;
 END
 $$;
+

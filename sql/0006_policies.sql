@@ -68,14 +68,4 @@ CREATE TABLE ingestion_logs (
 );
 CREATE INDEX ingestion_logs_org_idx ON ingestion_logs (org_id, created_at DESC);
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['policies', 'policy_chunks', 'ingestion_logs'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY %I ON %I USING (app_is_system() OR org_id = app_current_org()) '
-                       'WITH CHECK (app_is_system() OR org_id = app_current_org())', t || '_tenant', t);
-    END LOOP;
-END
-$$;
+SELECT enable_tenant_rls('policies', 'policy_chunks', 'ingestion_logs');

@@ -20,6 +20,7 @@ CREATE TABLE audits (
     created_at       timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX audits_org_created_idx ON audits (org_id, created_at DESC, id DESC);
+CREATE INDEX audits_user_idx ON audits (user_id) WHERE user_id IS NOT NULL;
 
 CREATE TABLE audit_findings (
     audit_id   uuid NOT NULL REFERENCES audits (id) ON DELETE CASCADE,
@@ -54,6 +55,7 @@ CREATE TABLE audit_log (
     UNIQUE (org_id, seq)
 );
 CREATE INDEX audit_log_org_created_idx ON audit_log (org_id, created_at);
+CREATE INDEX audit_log_user_idx ON audit_log (user_id) WHERE user_id IS NOT NULL;
 
 CREATE TABLE audit_log_heads (
     org_id    text PRIMARY KEY REFERENCES organizations (id) ON DELETE CASCADE,
@@ -65,9 +67,27 @@ CREATE TABLE audit_log_heads (
     anchor_hash text NOT NULL DEFAULT repeat('0', 64)
 );
 
+-- Deleting a user keeps the history with the user reference nulled: user_id is outside the
+-- hash (the actor digest is inside), so setting it to NULL is the one change allowed to a row.
+CREATE FUNCTION audit_log_guard() RETURNS trigger
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    IF TG_OP = 'UPDATE' AND NEW.user_id IS NULL
+       AND (NEW.id, NEW.org_id, NEW.seq, NEW.created_at, NEW.event, NEW.audit_id, NEW.actor, NEW.payload,
+            NEW.prev_hash, NEW.hash)
+           IS NOT DISTINCT FROM
+           (OLD.id, OLD.org_id, OLD.seq, OLD.created_at, OLD.event, OLD.audit_id, OLD.actor, OLD.payload,
+            OLD.prev_hash, OLD.hash) THEN
+        RETURN NEW;
+    END IF;
+    RAISE EXCEPTION 'audit_log is append-only' USING ERRCODE = 'insufficient_privilege';
+END
+$$;
+
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
     FOR EACH ROW WHEN (current_setting('app.purge', true) IS DISTINCT FROM 'on')
-    EXECUTE FUNCTION forbid_change();
+    EXECUTE FUNCTION audit_log_guard();
 
 -- The text a row's hash covers; sheetbrain verify-audit-log rebuilds it the same way.
 CREATE FUNCTION audit_log_digest(
@@ -143,15 +163,5 @@ CREATE TABLE notifications (
 );
 CREATE INDEX notifications_undelivered_idx ON notifications (created_at) WHERE delivered_at IS NULL;
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['audits', 'audit_findings', 'audit_log', 'audit_log_heads', 'ai_token_usage',
-                             'usage_thresholds', 'notifications'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY %I ON %I USING (app_is_system() OR org_id = app_current_org()) '
-                       'WITH CHECK (app_is_system() OR org_id = app_current_org())', t || '_tenant', t);
-    END LOOP;
-END
-$$;
+SELECT enable_tenant_rls('audits', 'audit_findings', 'audit_log', 'audit_log_heads', 'ai_token_usage', 'usage_thresholds',
+                         'notifications');

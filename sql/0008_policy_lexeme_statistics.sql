@@ -15,17 +15,7 @@ CREATE TABLE policy_corpus (
     chunks integer NOT NULL
 );
 
-DO $$
-DECLARE t text;
-BEGIN
-    FOREACH t IN ARRAY ARRAY['policy_lexemes', 'policy_corpus'] LOOP
-        EXECUTE format('ALTER TABLE %I ENABLE ROW LEVEL SECURITY', t);
-        EXECUTE format('ALTER TABLE %I FORCE ROW LEVEL SECURITY', t);
-        EXECUTE format('CREATE POLICY %I ON %I USING (app_is_system() OR org_id = app_current_org()) '
-                       'WITH CHECK (app_is_system() OR org_id = app_current_org())', t || '_tenant', t);
-    END LOOP;
-END
-$$;
+SELECT enable_tenant_rls('policy_lexemes', 'policy_corpus');
 
 -- Add (p_sign 1, after its chunks are written) or remove (p_sign -1, before they are deleted)
 -- one policy's chunks from its org's statistics.
