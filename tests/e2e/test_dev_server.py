@@ -99,6 +99,8 @@ def test_unknown_route_is_404_with_the_error_shape(base_url: str) -> None:
         ("AuditFunction", "health.json", 200),
         ("AuditFunction", "audit_stats.json", 200),
         ("WebhookFunction", "webhook_clerk_unsigned.json", 400),
+        ("IngestFunction", "ingest_list_policies.json", 200),
+        ("BillingFunction", "billing_overview.json", 200),
     ],
 )
 def test_invoke_prints_the_handlers_result(

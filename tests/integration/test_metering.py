@@ -167,3 +167,23 @@ def test_responses_carry_rate_limit_headers_and_429_carries_retry_after(database
     assert limited.json()["error"]["code"] == "rate_limited"
     assert int(limited.header("Retry-After") or 0) >= 1
     assert limited.header("RateLimit-Remaining") == "0"
+
+
+def test_grants_add_to_the_plan_while_valid_and_overrides_replace_it(database: DatabaseUrls) -> None:
+    org, _ = new_org(database, {})
+    with psycopg.connect(database.owner) as conn:
+        conn.execute(
+            """INSERT INTO entitlement_grants (org_id, feature, amount, valid_from, valid_until, reason)
+               VALUES (%s, 'audits_per_month', 50, %s, %s, 'goodwill')""",
+            (org, NOW.replace(day=1), NOW.replace(day=28)),
+        )
+        during = conn.execute("SELECT entitlement(%s, 'audits_per_month', %s)", (org, NOW)).fetchone()
+        after = conn.execute("SELECT entitlement(%s, 'audits_per_month', %s)", (org, NOW.replace(month=12))).fetchone()
+        conn.execute(
+            """INSERT INTO entitlement_overrides (org_id, feature, value, reason)
+               VALUES (%s, 'audits_per_month', -1, 'deal')""",
+            (org,),
+        )
+        unlimited = conn.execute("SELECT entitlement(%s, 'audits_per_month', %s)", (org, NOW)).fetchone()
+        unknown = conn.execute("SELECT entitlement(%s, 'no_such_feature', %s)", (org, NOW)).fetchone()
+    assert (during, after, unlimited, unknown) == ((60,), (10,), (-1,), (None,))

@@ -197,3 +197,26 @@ def test_hybrid_retrieval_finds_the_governing_clause_within_the_org(admin: tuple
     assert hits and hits[0].clause == "1.1"
     titles = {h.title for h in hits}
     assert titles == {"Controls"}
+
+
+def test_changing_the_embedding_model_reembeds_every_chunk(
+    admin: tuple[str, dict[str, str]], database: DatabaseUrls
+) -> None:
+    from sheetbrain.maintenance.tasks import run_task
+
+    org, claims = admin
+    assert call("POST", "/api/ingest", claims=claims, body={"title": "Controls", "content": POLICY}).status == 201
+    # Given vectors made by another model (as after switching EMBEDDER)
+    with psycopg.connect(database.owner) as conn:
+        conn.execute("UPDATE policy_chunks SET embedding_model = 'previous-model' WHERE org_id = %s", (org,))
+    identity = Identity(user_id=claims["sub"], org_id=org, role="admin")
+    query = ["VLOOKUP without FALSE does an approximate match"]
+    assert all(h.vector_rank is None for h in service.retrieve(identity, query, k=3)[0])
+    # When the reembed task runs, Then every chunk has the current model's vector again
+    summary = run_task("reembed")
+    assert summary["chunks_reembedded"] >= 3 and not summary["incomplete"]
+    with psycopg.connect(database.owner) as conn:
+        models = conn.execute("SELECT DISTINCT embedding_model FROM policy_chunks WHERE org_id = %s", (org,)).fetchall()
+    assert models == [(service.embedder().model,)]
+    assert any(h.vector_rank is not None for h in service.retrieve(identity, query, k=3)[0])
+    assert run_task("reembed")["chunks_reembedded"] == 0

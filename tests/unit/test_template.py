@@ -43,4 +43,6 @@ def test_literal_routes_and_path_parameters_resolve() -> None:
 def test_cleanup_function_has_one_schedule_per_task() -> None:
     schedules = load_template().functions["CleanupFunction"].schedules
     inputs = sorted(s["Input"] for s in schedules.values())
-    assert inputs == sorted(f'{{"task": "{t}"}}' for t in ("cleanup", "retention", "rollup", "alerts", "purge"))
+    assert inputs == sorted(
+        f'{{"task": "{t}"}}' for t in ("cleanup", "retention", "rollup", "alerts", "purge", "reembed")
+    )

@@ -305,3 +305,34 @@ def org_rules(conn: psycopg.Connection, org_id: str, policy_ids: Sequence[uuid.U
                ORDER BY p.created_at""",
             (org_id, policy_ids, policy_ids),
         ).fetchall()
+
+
+@dataclass(frozen=True)
+class StaleChunk:
+    id: int
+    heading: str
+    text: str
+
+
+def stale_chunks(conn: psycopg.Connection, *, model: str, limit: int) -> list[StaleChunk]:
+    """Chunks whose vector is missing or was made by another model than ``model``."""
+    with conn.cursor(row_factory=class_row(StaleChunk)) as cur:
+        return cur.execute(
+            """SELECT id, heading, text FROM policy_chunks
+               WHERE embedding_model IS DISTINCT FROM %s ORDER BY id LIMIT %s""",
+            (model, limit),
+        ).fetchall()
+
+
+def set_embeddings(
+    conn: psycopg.Connection, *, model: str, dim: int, vectors: Sequence[tuple[int, Sequence[float]]]
+) -> int:
+    """Store new vectors for chunks still stale (a concurrent run may have done them)."""
+    document = [{"id": chunk_id, "v": "[" + ",".join(f"{x:.7g}" for x in vector) + "]"} for chunk_id, vector in vectors]
+    cur = conn.execute(
+        """UPDATE policy_chunks c SET embedding = u.v::vector, embedding_model = %s, embedding_dim = %s
+           FROM jsonb_to_recordset(%s::jsonb) AS u(id bigint, v text)
+           WHERE c.id = u.id AND c.embedding_model IS DISTINCT FROM %s""",
+        (model, dim, Jsonb(document), model),
+    )
+    return cur.rowcount

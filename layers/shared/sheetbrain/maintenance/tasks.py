@@ -32,7 +32,7 @@ def task(name: str) -> Callable[[TaskFn], TaskFn]:
 def _register_all() -> None:
     # Task modules register themselves on import; imported here, not at module import, so
     # they can depend on this registry without a cycle.
-    from sheetbrain.maintenance import alerts, cleanup, purge, retention, rollup  # noqa: F401
+    from sheetbrain.maintenance import alerts, cleanup, purge, reembed, retention, rollup  # noqa: F401
 
 
 def _lock_key(name: str) -> int:
