@@ -2,7 +2,7 @@
 -- scope the transaction to the caller's org, create the caller's rows on first sight, refuse
 -- deleted tenants, and take one request from the org's and the user's rate limits.
 CREATE FUNCTION request_guard(
-    p_org text, p_user text, p_role text, p_personal boolean, p_slug text, p_now timestamptz,
+    p_org text, p_user text, p_role text, p_personal boolean, p_now timestamptz,
     p_window_s integer DEFAULT 60
 ) RETURNS TABLE (
     user_deleted boolean, org_deleted boolean, membership_deleted boolean, plan text,
@@ -27,9 +27,11 @@ BEGIN
       INTO v_user_deleted, v_org_deleted, v_membership_deleted, v_plan;
     IF v_user_deleted IS NULL OR v_org_deleted IS NULL OR v_membership_deleted IS NULL THEN
         INSERT INTO users (id) VALUES (p_user) ON CONFLICT (id) DO NOTHING;
-        INSERT INTO organizations (id, name, slug, is_personal, personal_owner_id)
-            VALUES (p_org, CASE WHEN p_personal THEN 'Personal' ELSE '' END,
-                    CASE WHEN p_personal THEN NULL ELSE p_slug END, p_personal, CASE WHEN p_personal THEN p_user END)
+        -- The slug is left to Clerk's webhook: a token's slug may still be held by another,
+        -- renamed org whose update has not arrived, and must not lock this org out.
+        INSERT INTO organizations (id, name, is_personal, personal_owner_id)
+            VALUES (p_org, CASE WHEN p_personal THEN 'Personal' ELSE '' END, p_personal,
+                    CASE WHEN p_personal THEN p_user END)
             ON CONFLICT (id) DO NOTHING;
         INSERT INTO memberships (org_id, user_id, role) VALUES (p_org, p_user, p_role)
             ON CONFLICT (org_id, user_id) DO NOTHING;

@@ -261,3 +261,53 @@ def test_billing_view_shows_usage_against_limits(database: DatabaseUrls) -> None
     lines = {u["feature"]: u for u in body["usage"]}
     assert lines["audits_per_month"] == {"feature": "audits_per_month", "used": 0, "limit": 10}
     assert lines["seats"]["used"] == 1
+
+
+def test_same_second_events_do_not_undo_an_activation(database: DatabaseUrls) -> None:
+    org, _, _ = new_org()
+    customer, sub = f"cus_{org}", f"sub_{org}"
+    t = int(time.time()) - 100
+    # Given Stripe's created (incomplete) and updated (active) stamped in the same second,
+    # delivered in the wrong order
+    assert (
+        deliver(se.subscription("customer.subscription.updated", org, customer, sub, t, status="active")).status == 200
+    )
+    assert (
+        deliver(se.subscription("customer.subscription.created", org, customer, sub, t, status="incomplete")).status
+        == 200
+    )
+    # Then the subscription stays active
+    assert state(database.owner, org)[:2] == ("pro", "active")
+
+
+def test_events_of_a_second_abandoned_subscription_do_not_override_the_live_one(database: DatabaseUrls) -> None:
+    org, _, _ = new_org()
+    customer = f"cus_{org}"
+    t = int(time.time()) - 100
+    assert deliver(se.subscription("customer.subscription.created", org, customer, "sub_live", t)).status == 200
+    # A second checkout's subscription never went live and expired later
+    assert (
+        deliver(
+            se.subscription("customer.subscription.created", org, customer, "sub_stale", t + 5, status="incomplete")
+        ).status
+        == 200
+    )
+    assert (
+        deliver(
+            se.subscription(
+                "customer.subscription.updated", org, customer, "sub_stale", t + 10, status="incomplete_expired"
+            )
+        ).status
+        == 200
+    )
+    assert state(database.owner, org)[:2] == ("pro", "active")
+    assert state(database.owner, org)[5] == "sub_live"
+    # but once the live one ends, a new live subscription takes over
+    assert deliver(se.subscription("customer.subscription.deleted", org, customer, "sub_live", t + 20)).status == 200
+    assert (
+        deliver(
+            se.subscription("customer.subscription.created", org, customer, "sub_new", t + 30, plan="business")
+        ).status
+        == 200
+    )
+    assert state(database.owner, org)[:2] == ("business", "active") and state(database.owner, org)[5] == "sub_new"

@@ -65,7 +65,7 @@ def hammer(url: str, total: int, work: Callable[[psycopg.Connection, int], Any])
 
 def guard(conn: psycopg.Connection, org: str, user: str, now: datetime = NOW) -> tuple[Any, ...]:
     row = conn.execute(
-        "SELECT allowed, lim, remaining, reset_s FROM request_guard(%s, %s, 'admin', false, NULL, %s)", (org, user, now)
+        "SELECT allowed, lim, remaining, reset_s FROM request_guard(%s, %s, 'admin', false, %s)", (org, user, now)
     ).fetchone()
     assert row is not None
     return row

@@ -83,21 +83,49 @@ class SubscriptionState:
     canceled_at: datetime | None
 
 
+_LIVE = frozenset({"active", "trialing", "past_due"})
+_ENDED = 2
+
+
+def _stage(status: str) -> int:
+    """How far along its life a subscription status is: not yet live, live, ended."""
+    if status in ("none", "incomplete"):
+        return 0
+    if status in ("canceled", "incomplete_expired"):
+        return _ENDED
+    return 1
+
+
 def apply_subscription_state(
     conn: psycopg.Connection, org_id: str, state: SubscriptionState, event_created: datetime
 ) -> tuple[tuple[str, str], tuple[str, str]] | None:
-    """Apply a subscription's state unless a newer event was applied already.
+    """Apply a subscription's state unless it would replace newer or more authoritative state.
+
+    Older events (Stripe's ``created``) never win. Stripe stamps whole seconds, so on a tie the
+    state further along its life wins (incomplete < live < ended): a late ``created`` cannot
+    undo the same second's activation. And an event of another subscription than the org's
+    current one (a stale or abandoned second checkout) applies only when the current one has
+    ended, or when it brings a live subscription to replace one that never went live.
 
     Returns ((old plan, old status), (new plan, new status)) when applied, else None. The row
     is locked first so concurrent events for one org are applied one after the other.
     """
     conn.execute("INSERT INTO subscriptions (org_id) VALUES (%s) ON CONFLICT (org_id) DO NOTHING", (org_id,))
     before = conn.execute(
-        "SELECT plan_code, status, source_event_created FROM subscriptions WHERE org_id = %s FOR UPDATE", (org_id,)
+        """SELECT plan_code, status, source_event_created, stripe_subscription_id FROM subscriptions
+           WHERE org_id = %s FOR UPDATE""",
+        (org_id,),
     ).fetchone()
     assert before is not None
-    if before[2] is not None and before[2] > event_created:
+    old_status, watermark, current_sub = str(before[1]), before[2], before[3]
+    if watermark is not None and (
+        watermark > event_created or (watermark == event_created and _stage(state.status) < _stage(old_status))
+    ):
         return None
+    if current_sub is not None and current_sub != state.subscription_id:
+        replaces = _stage(old_status) == _ENDED or (state.status in _LIVE and old_status not in _LIVE)
+        if not replaces:
+            return None
     conn.execute(
         """UPDATE subscriptions SET
                stripe_subscription_id = %(sub)s,

@@ -29,15 +29,14 @@ def request_guard(
     user_id: str,
     role: str,
     personal: bool,
-    org_slug: str | None,
     now: datetime,
     window_s: int,
 ) -> GuardRow:
     """Admission and rate limiting of one request, in one statement."""
     with conn.cursor(row_factory=class_row(GuardRow)) as cur:
         row = cur.execute(
-            "SELECT * FROM request_guard(%s, %s, %s, %s, %s, %s, %s)",
-            (org_id, user_id, role, personal, org_slug, now, window_s),
+            "SELECT * FROM request_guard(%s, %s, %s, %s, %s, %s)",
+            (org_id, user_id, role, personal, now, window_s),
         ).fetchone()
     assert row is not None
     return row

@@ -10,6 +10,8 @@ sit outside the middlewares in Powertools, so both paths add headers through
 from __future__ import annotations
 
 import base64
+import binascii
+import json
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -125,9 +127,23 @@ def _check_request(
     return middleware
 
 
+def _parse_json(text: str) -> Any:
+    """Powertools' body parser, bounded: Powertools parses before any middleware runs, so the
+    size limit and the contract's 400 for an unreadable body are enforced here."""
+    limit = get_settings().max_body_bytes
+    if len(text) > limit:
+        raise PayloadTooLargeError(f"The request body exceeds {limit} bytes.", details={"limit_bytes": limit})
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        raise
+    except ValueError as exc:  # e.g. an integer of more digits than Python will convert
+        raise json.JSONDecodeError(str(exc), text, 0) from exc
+
+
 def make_resolver(*, multipart_paths: Iterable[str] = ()) -> APIGatewayHttpResolver:
     """A resolver with validation on, the contract's error shape, and the shared middlewares."""
-    app = APIGatewayHttpResolver(enable_validation=True)
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_parse_json)
     app.use(middlewares=[_check_request(frozenset(multipart_paths))])
 
     @app.exception_handler(SheetBrainError)
@@ -146,6 +162,13 @@ def make_resolver(*, multipart_paths: Iterable[str] = ()) -> APIGatewayHttpResol
             http_errors.error_response(400, "bad_request", "Unsupported content type; send application/json."),
         )
 
+    @app.exception_handler([UnicodeDecodeError, binascii.Error])
+    def _unreadable(_: Exception) -> Response[Any]:
+        return _with_headers(
+            app,
+            http_errors.error_response(400, "malformed_body", "The request body is not valid UTF-8 (or base64)."),
+        )
+
     @app.exception_handler(RouteNotFoundError)
     def _no_route(_: RouteNotFoundError) -> Response[Any]:
         return _with_headers(app, http_errors.route_not_found())
@@ -161,5 +184,8 @@ def raw_body(app: BaseRouter) -> bytes:
     """The request body exactly as the client sent it (signatures are computed over these bytes)."""
     body = app.current_event.body or ""
     if app.current_event.is_base64_encoded:
-        return base64.b64decode(body)
+        try:
+            return base64.b64decode(body, validate=True)
+        except binascii.Error as exc:
+            raise BadRequestError("The request body is not valid base64.") from exc
     return body.encode("utf-8")

@@ -48,7 +48,6 @@ def guard_request(identity: Identity, now: datetime | None = None) -> GuardDecis
             user_id=identity.user_id,
             role=identity.role,
             personal=identity.personal,
-            org_slug=identity.org_slug,
             now=now or datetime.now(UTC),
             window_s=WINDOW_S,
         )

@@ -1,5 +1,6 @@
-"""Monthly quotas: checked and consumed in the transaction that records the work, so a request
-that fails after the check consumes nothing."""
+"""Monthly quotas. ``consume`` runs in the transaction that records the work, so a request that
+fails afterwards consumes nothing; ``check`` is only an early, read-only refusal before the
+work starts (the consume stays the authority)."""
 
 from __future__ import annotations
 

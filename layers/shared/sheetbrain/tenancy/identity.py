@@ -59,6 +59,8 @@ def _text(value: Any) -> str | None:
     if value is None:
         return None
     text = str(value).strip()
+    if "\x00" in text:
+        raise UnauthorizedError("The token carries an unusable claim.")
     return text or None
 
 

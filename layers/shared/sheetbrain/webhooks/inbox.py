@@ -67,6 +67,12 @@ def _process(provider: str, event_id: str, event: dict[str, Any], apply: Applier
         logger.warning("webhook event failed", provider=provider, event_id=event_id, error=exc.message)
         _record_failure(provider, event_id, event_type, event, None, f"{exc.code}: {exc.message}", retry=True)
         return "failed"
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        # A signed payload with values of the wrong shape (a number out of range...): retrying
+        # the same bytes cannot help, and a 5xx would make the provider resend it for days.
+        logger.warning("webhook payload unusable", provider=provider, event_id=event_id, error=repr(exc))
+        _record_failure(provider, event_id, event_type, event, None, f"unusable payload: {exc!r}", retry=False)
+        return "failed"
     return status
 
 

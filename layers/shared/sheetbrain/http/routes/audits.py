@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 from sheetbrain.auditing import service
 from sheetbrain.db.audits_repo import AuditRecord
 from sheetbrain.errors import NotFoundError
+from sheetbrain.http.models import RequestModel
 from sheetbrain.http.pagination import decode_cursor, encode_cursor
 from sheetbrain.http.resolver import authenticate
 
@@ -55,7 +56,7 @@ class ContextIn(BaseModel):
     purpose: str | None = Field(default=None, max_length=500)
 
 
-class AuditIn(BaseModel):
+class AuditIn(RequestModel):
     formulas: list[str] | None = Field(default=None, min_length=1, max_length=MAX_FORMULAS)
     sheet: SheetIn | None = None
     context: ContextIn | None = None

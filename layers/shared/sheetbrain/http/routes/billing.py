@@ -10,6 +10,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import AnyHttpUrl, BaseModel, Field
 
 from sheetbrain.billing import service
+from sheetbrain.http.models import RequestModel
 from sheetbrain.http.resolver import authenticate
 from sheetbrain.metering.usage import usage_series
 
@@ -32,13 +33,13 @@ class BillingOut(BaseModel):
     usage_resets_at: datetime
 
 
-class CheckoutIn(BaseModel):
+class CheckoutIn(RequestModel):
     plan: Literal["pro", "business", "enterprise"]
     success_url: AnyHttpUrl
     cancel_url: AnyHttpUrl
 
 
-class PortalIn(BaseModel):
+class PortalIn(RequestModel):
     return_url: AnyHttpUrl
 
 
@@ -87,8 +88,8 @@ def post_portal(body: PortalIn) -> UrlOut:
 @router.get("/api/usage", summary="Usage series from the aggregates", tags=["billing"])
 def get_usage(
     metric: Annotated[str, Query(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)] = "audits",
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[date | None, Query(alias="from", ge=date(2000, 1, 1), le=date(2100, 12, 31))] = None,
+    end: Annotated[date | None, Query(alias="to", ge=date(2000, 1, 1), le=date(2100, 12, 31))] = None,
     granularity: Annotated[Literal["day", "month"], Query()] = "day",
 ) -> UsageOut:
     points = usage_series(authenticate(router), metric=metric, start=start, end=end, granularity=granularity)

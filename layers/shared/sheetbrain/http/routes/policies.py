@@ -16,14 +16,16 @@ from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from sheetbrain.errors import BadRequestError, NotFoundError, ValidationError
+from sheetbrain.http.models import RequestModel, text_problem
 from sheetbrain.http.pagination import decode_cursor, encode_cursor
 from sheetbrain.http.resolver import authenticate, raw_body
 from sheetbrain.policies import service
+from sheetbrain.tenancy.identity import require_admin
 
 router = APIGatewayHttpRouter()
 
 
-class IngestJson(BaseModel):
+class IngestJson(RequestModel):
     title: str = Field(min_length=1, max_length=300)
     content: str = Field(min_length=1)
     category: str | None = Field(default=None, max_length=100)
@@ -71,11 +73,26 @@ def _fields(exc: PydanticValidationError) -> list[dict[str, Any]]:
     ]
 
 
+def _text_field(parts: dict[str, tuple[bytes, str | None, str | None]], name: str) -> str:
+    raw = parts.get(name, (b"", None, None))[0]
+    try:
+        text = raw.decode("utf-8").strip()
+    except UnicodeDecodeError as exc:
+        raise ValidationError(f"The '{name}' field is not UTF-8 text.", details={"field": f"body.{name}"}) from exc
+    problem = text_problem(text)
+    if problem:
+        raise ValidationError(f"The '{name}' field: {problem}.", details={"field": f"body.{name}"})
+    return text
+
+
 def _multipart(body: bytes, content_type: str) -> dict[str, tuple[bytes, str | None, str | None]]:
     """Parts of a multipart/form-data body: name → (bytes, filename, content type)."""
-    message = BytesParser(policy=email_policy.HTTP).parsebytes(
-        b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
-    )
+    try:
+        message = BytesParser(policy=email_policy.HTTP).parsebytes(
+            b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
+        )
+    except (UnicodeError, ValueError) as exc:
+        raise BadRequestError("The multipart body could not be parsed.") from exc
     if not message.is_multipart():
         raise BadRequestError("The multipart body could not be parsed (boundary missing or wrong).")
     parts: dict[str, tuple[bytes, str | None, str | None]] = {}
@@ -101,6 +118,7 @@ def _multipart(body: bytes, content_type: str) -> dict[str, tuple[bytes, str | N
 )
 def post_ingest() -> Response[str]:
     identity = authenticate(router)
+    require_admin(identity)  # before reading a byte of the body: a member learns nothing more
     body = raw_body(router)
     content_type = router.current_event.headers.get("content-type", "")
     media = content_type.split(";")[0].strip().lower()
@@ -113,8 +131,8 @@ def post_ingest() -> Response[str]:
         ) as attempt:
             if file is None:
                 raise ValidationError("The multipart body has no 'file' part.", details={"field": "body.file"})
-            title = parts.get("title", (b"", None, None))[0].decode("utf-8", "replace").strip()
-            category = parts.get("category", (b"", None, None))[0].decode("utf-8", "replace").strip() or None
+            title = _text_field(parts, "title")
+            category = _text_field(parts, "category") or None
             attempt.content_type = file[2] or media
             result = service.ingest(
                 attempt,
@@ -127,7 +145,7 @@ def post_ingest() -> Response[str]:
         with service.ingestion_attempt(identity, size_bytes=len(body), filename=None, content_type=media) as attempt:
             try:
                 parsed = IngestJson.model_validate(json.loads(body))
-            except json.JSONDecodeError as exc:
+            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
                 raise BadRequestError("The request body is not valid JSON.") from exc
             except PydanticValidationError as exc:
                 fields = _fields(exc)

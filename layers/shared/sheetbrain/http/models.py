@@ -1,0 +1,48 @@
+"""Request bodies: text PostgreSQL can store, checked at the edge.
+
+PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8; either would
+otherwise fail deep in a query as a 500. Top-level request models derive from RequestModel,
+which walks every string of the parsed body once (nested models stay plain BaseModel)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, model_validator
+
+
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or None."""
+    if "\x00" in value:
+        return "NUL characters are not allowed"
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return "invalid Unicode (a lone surrogate)"
+    return None
+
+
+def _walk(value: Any, path: str) -> None:
+    if isinstance(value, str):
+        problem = text_problem(value)
+        if problem:
+            raise ValueError(f"{path}: {problem}")
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _walk(getattr(value, name), f"{path}.{name}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _walk(item, f"{path}[{i}]")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _walk(key, path)
+            _walk(item, f"{path}.{key}")
+
+
+class RequestModel(BaseModel):
+    """A request body whose every string is storable text (422 naming the field otherwise)."""
+
+    @model_validator(mode="after")
+    def _storable_text(self) -> RequestModel:
+        _walk(self, "body")
+        return self
