@@ -157,6 +157,7 @@ CREATE TABLE notifications (
     lim          bigint NOT NULL,
     created_at   timestamptz NOT NULL DEFAULT now(),
     delivered_at timestamptz,
+    claimed_until timestamptz,  -- a sender's lease: the event is being sent outside any transaction
     attempts     integer NOT NULL DEFAULT 0,
     last_error   text,
     UNIQUE (org_id, kind, feature, threshold, period)

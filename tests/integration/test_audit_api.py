@@ -362,3 +362,22 @@ def test_token_thresholds_notify_once_per_period(
             (org_id,),
         ).fetchall()
     assert rows == [(50, True), (80, True), (100, True)]
+
+
+def test_ai_tokens_stay_on_the_ledger_when_the_audit_cannot_be_recorded(
+    pro_org: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sheetbrain.db import audits_repo
+
+    org_id, claims = pro_org
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(audits_repo, "insert_findings", broken)
+    with Stubber(ai_review.client()) as stub:
+        stub.add_response("converse", CONVERSE_OK)
+        assert call("POST", "/api/audit", claims=claims, body={"formulas": ["=B2/0"]}).status == 500
+    assert [row[1:3] for row in tokens(database.owner, org_id)] == [(1200, 300)]
+    with psycopg.connect(database.owner) as conn:
+        assert conn.execute("SELECT count(*) FROM audits WHERE org_id = %s", (org_id,)).fetchone() == (0,)

@@ -173,7 +173,14 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
         ai_review=review_body,
         created_at=now,
     )
-    _record(identity, audit, finding_records, review, now)
+    try:
+        _record(identity, audit, finding_records, review, now)
+    except Exception:
+        # The audit is lost, but the model call was made and paid for: keep it on the ledger.
+        if review is not None and (review.input_tokens or review.output_tokens):
+            with tenant_transaction(identity.org_id, identity.user_id) as conn:
+                _record_ai_usage(conn, identity, None, review, now)
+        raise
     metrics.add_metric(name="AuditCompleted", unit="Count", value=1)
     metrics.add_metric(name="AuditFindings", unit="Count", value=len(findings))
     logger.info("audit completed", audit_id=str(audit.id), formulas=formulas, findings=len(findings))
@@ -197,28 +204,8 @@ def _record(
                                       now=now)  # fmt: skip
         audits_repo.insert_audit(conn, audit)
         audits_repo.insert_findings(conn, audit.id, identity.org_id, findings)
-        if review is not None and (review.input_tokens or review.output_tokens):
-            audits_repo.record_ai_usage(
-                conn,
-                org_id=identity.org_id,
-                user_id=identity.user_id,
-                audit_id=audit.id,
-                model=review.model,
-                input_tokens=review.input_tokens,
-                output_tokens=review.output_tokens,
-                cost_micros=review.cost_micros,
-                outcome=review.status if review.reason is None else f"{review.status}: {review.reason}",
-            )
-            # The tokens are spent whatever the allowance says now: count them without a limit.
-            spent = review.input_tokens + review.output_tokens
-            tokens = metering_repo.usage_consume(
-                conn, org_id=identity.org_id, user_id=identity.user_id, metric="ai_tokens", quantity=spent,
-                idempotency_key=f"ai:{audit.id}", limit=-1, now=now,
-            )  # fmt: skip
-            token_limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now)
-            crossings += record_crossings(conn, org_id=identity.org_id, feature="ai_tokens_per_month",
-                                          used_before=tokens.used - spent, used_after=tokens.used,
-                                          limit=token_limit if token_limit is not None else -1, now=now)  # fmt: skip
+        if review is not None:
+            crossings += _record_ai_usage(conn, identity, audit.id, review, now)
         audits_repo.append_log(
             conn,
             org_id=identity.org_id,
@@ -242,13 +229,47 @@ def _record(
             at=now,
         )
     if crossings and get_settings().notify_inline:
-        _deliver_notifications()
+        _deliver_notifications(identity.org_id)
 
 
-def _deliver_notifications() -> None:
+def _record_ai_usage(
+    conn: psycopg.Connection,
+    identity: Identity,
+    audit_id: uuid.UUID | None,
+    review: ai_review.ReviewResult,
+    now: datetime,
+) -> list[int]:
+    """The model call's tokens and cost on the ledger and against the monthly allowance (they
+    are spent whatever the allowance says now, so counted without a limit)."""
+    spent = review.input_tokens + review.output_tokens
+    if not spent:
+        return []
+    audits_repo.record_ai_usage(
+        conn,
+        org_id=identity.org_id,
+        user_id=identity.user_id,
+        audit_id=audit_id,
+        model=review.model,
+        input_tokens=review.input_tokens,
+        output_tokens=review.output_tokens,
+        cost_micros=review.cost_micros,
+        outcome=review.status if review.reason is None else f"{review.status}: {review.reason}",
+    )
+    key = f"ai:{audit_id}" if audit_id else f"ai-orphan:{uuid.uuid4()}"
+    tokens = metering_repo.usage_consume(
+        conn, org_id=identity.org_id, user_id=identity.user_id, metric="ai_tokens", quantity=spent,
+        idempotency_key=key, limit=-1, now=now,
+    )  # fmt: skip
+    token_limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now)
+    return record_crossings(conn, org_id=identity.org_id, feature="ai_tokens_per_month",
+                            used_before=tokens.used - spent, used_after=tokens.used,
+                            limit=token_limit if token_limit is not None else -1, now=now)  # fmt: skip
+
+
+def _deliver_notifications(org_id: str) -> None:
     """Send the thresholds just crossed now; what fails stays pending for the alerts task."""
     try:
-        deliver_pending(batch=10)
+        deliver_pending(batch=10, org_id=org_id)
     except Exception:
         logger.exception("threshold notifications not delivered inline")
 

@@ -63,21 +63,31 @@ class PendingNotification:
     attempts: int
 
 
-def lock_pending(conn: psycopg.Connection, *, batch: int, max_attempts: int) -> list[PendingNotification]:
-    """Undelivered notifications (oldest first), locked; rows another sender holds are skipped."""
+def claim_pending(
+    conn: psycopg.Connection, *, batch: int, max_attempts: int, lease_s: int, org_id: str | None = None
+) -> list[PendingNotification]:
+    """Undelivered notifications (oldest first, optionally of one org) leased to this sender for
+    ``lease_s`` seconds, so the events can be sent after this transaction commits while other
+    senders skip them; an expired lease (a sender that died) makes them available again."""
     with conn.cursor(row_factory=class_row(PendingNotification)) as cur:
         return cur.execute(
-            """SELECT id, org_id, kind, feature, threshold, period, used, lim, attempts FROM notifications
-               WHERE delivered_at IS NULL AND attempts < %s
-               ORDER BY created_at, id LIMIT %s FOR UPDATE SKIP LOCKED""",
-            (max_attempts, batch),
+            """UPDATE notifications n SET claimed_until = now() + make_interval(secs => %(lease)s)
+               FROM (SELECT id FROM notifications
+                     WHERE delivered_at IS NULL AND attempts < %(max)s
+                       AND (claimed_until IS NULL OR claimed_until < now())
+                       AND (%(org)s::text IS NULL OR org_id = %(org)s)
+                     ORDER BY created_at, id LIMIT %(batch)s FOR UPDATE SKIP LOCKED) AS c
+               WHERE n.id = c.id
+               RETURNING n.id, n.org_id, n.kind, n.feature, n.threshold, n.period, n.used, n.lim, n.attempts""",
+            {"lease": lease_s, "max": max_attempts, "org": org_id, "batch": batch},
         ).fetchall()
 
 
 def mark_delivered(conn: psycopg.Connection, ids: list[int]) -> None:
     if ids:
         conn.execute(
-            "UPDATE notifications SET delivered_at = now(), attempts = attempts + 1, last_error = NULL "
+            "UPDATE notifications SET delivered_at = now(), attempts = attempts + 1, last_error = NULL, "
+            "claimed_until = NULL "
             "WHERE id = ANY(%s)",
             (ids,),
         )
@@ -87,7 +97,7 @@ def mark_failed(conn: psycopg.Connection, failures: dict[int, str]) -> None:
     if failures:
         ids = list(failures)
         conn.execute(
-            """UPDATE notifications n SET attempts = n.attempts + 1, last_error = f.error
+            """UPDATE notifications n SET attempts = n.attempts + 1, last_error = f.error, claimed_until = NULL
                FROM unnest(%s::bigint[], %s::text[]) AS f(id, error) WHERE n.id = f.id""",
             (ids, [failures[i][:2000] for i in ids]),
         )

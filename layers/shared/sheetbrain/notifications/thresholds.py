@@ -25,6 +25,8 @@ from sheetbrain.observability import logger, metrics
 SOURCE = "sheetbrain"
 DETAIL_TYPE = "Usage threshold crossed"
 MAX_ATTEMPTS = 10
+# A sender's lease on the rows it is sending (longer than a put_events call with retries).
+LEASE_S = 60
 _PUT_EVENTS_MAX = 10  # EventBridge accepts at most 10 entries per PutEvents call
 
 
@@ -76,39 +78,42 @@ def _entry(row: notifications_repo.PendingNotification, bus: str) -> dict[str, A
     return {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail), "EventBusName": bus}
 
 
-def deliver_pending(*, batch: int = 100, client: Any = None) -> dict[str, int]:
-    """Send up to ``batch`` undelivered notifications as EventBridge events, in a system
-    transaction that locks them (``SKIP LOCKED``: concurrent senders share the work); marks
-    each delivered, or counts the attempt and keeps the error. Returns ``{"sent", "failed"}``."""
+def deliver_pending(*, batch: int = 100, client: Any = None, org_id: str | None = None) -> dict[str, int]:
+    """Send up to ``batch`` undelivered notifications (optionally one org's) as EventBridge
+    events. They are leased in one short transaction, sent with no transaction open, then
+    marked delivered or failed (attempt counted, error kept) in another: no database lock waits
+    on the network. Delivery is at least once. Returns ``{"sent", "failed"}``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    sent = failed = 0
     with system_transaction() as conn:
-        rows = notifications_repo.lock_pending(conn, batch=batch, max_attempts=MAX_ATTEMPTS)
-        if not rows:
-            return {"sent": 0, "failed": 0}
-        bus = get_settings().notifications_event_bus
-        delivered: list[int] = []
-        failures: dict[int, str] = {}
-        for start in range(0, len(rows), _PUT_EVENTS_MAX):
-            chunk = rows[start : start + _PUT_EVENTS_MAX]
-            try:
-                events = client if client is not None else _events_client()  # no region: BotoCoreError
-                response = events.put_events(Entries=[_entry(row, bus) for row in chunk])
-            except (ClientError, BotoCoreError) as exc:
-                failures.update({row.id: f"{type(exc).__name__}: {exc}" for row in chunk})
-                continue
-            # Results come back in the order of the entries; a failed one has an ErrorCode.
-            for row, result in zip(chunk, response.get("Entries", []), strict=False):
-                if result.get("EventId") and not result.get("ErrorCode"):
-                    delivered.append(row.id)
-                else:
-                    failures[row.id] = f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
-            for row in chunk[len(response.get("Entries", [])) :]:
-                failures[row.id] = "no result for the entry"
+        rows = notifications_repo.claim_pending(
+            conn, batch=batch, max_attempts=MAX_ATTEMPTS, lease_s=LEASE_S, org_id=org_id
+        )
+    if not rows:
+        return {"sent": 0, "failed": 0}
+    bus = get_settings().notifications_event_bus
+    delivered: list[int] = []
+    failures: dict[int, str] = {}
+    for start in range(0, len(rows), _PUT_EVENTS_MAX):
+        chunk = rows[start : start + _PUT_EVENTS_MAX]
+        try:
+            events = client if client is not None else _events_client()  # no region: BotoCoreError
+            response = events.put_events(Entries=[_entry(row, bus) for row in chunk])
+        except (ClientError, BotoCoreError) as exc:
+            failures.update({row.id: f"{type(exc).__name__}: {exc}" for row in chunk})
+            continue
+        # Results come back in the order of the entries; a failed one has an ErrorCode.
+        for row, result in zip(chunk, response.get("Entries", []), strict=False):
+            if result.get("EventId") and not result.get("ErrorCode"):
+                delivered.append(row.id)
+            else:
+                failures[row.id] = f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
+        for row in chunk[len(response.get("Entries", [])) :]:
+            failures[row.id] = "no result for the entry"
+    with system_transaction() as conn:
         notifications_repo.mark_delivered(conn, delivered)
         notifications_repo.mark_failed(conn, failures)
-        sent, failed = len(delivered), len(failures)
+    sent, failed = len(delivered), len(failures)
     if failed:
         logger.warning("notifications not delivered", sent=sent, failed=failed)
     metrics.add_metric(name="Notifications.Sent", unit="Count", value=sent)
