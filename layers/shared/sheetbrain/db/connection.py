@@ -14,6 +14,7 @@ from contextlib import contextmanager
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sheetbrain.config import get_settings
@@ -144,6 +145,36 @@ def single_statement() -> Iterator[psycopg.Connection]:
 
 
 @contextmanager
+def _scoped_transaction(scope: sql.Composable) -> Iterator[psycopg.Connection]:
+    """A transaction whose BEGIN and scope settings travel in one round trip.
+
+    psycopg would send BEGIN on its own and the settings after it; on a path that is mostly
+    round trips (a webhook, the audit's reads) one saved per transaction counts. The values are
+    bound as literals by psycopg's ``sql`` module, never formatted by hand.
+    """
+    with translate_errors(), _lent() as conn:
+        conn.autocommit = True
+        try:
+            conn.execute(sql.SQL("BEGIN; {}").format(scope))
+            try:
+                yield conn
+            except BaseException:
+                _rollback(conn)
+                raise
+            conn.execute("COMMIT")
+        finally:
+            conn.autocommit = False
+
+
+def _rollback(conn: psycopg.Connection) -> None:
+    try:
+        conn.execute("ROLLBACK")
+    except psycopg.Error:
+        # A broken connection: the pool sees its state on return and replaces it.
+        logger.warning("rollback failed")
+
+
+@contextmanager
 def tenant_transaction(org_id: str, user_id: str | None = None) -> Iterator[psycopg.Connection]:
     """A transaction scoped to one organization (and, optionally, the calling user).
 
@@ -152,11 +183,10 @@ def tenant_transaction(org_id: str, user_id: str | None = None) -> Iterator[psyc
     Row-level security policies read it as the second lock behind each query's own
     ``WHERE org_id = ...``.
     """
-    with transaction() as conn:
-        conn.execute(
-            "SELECT set_config('app.org_id', %s, true), set_config('app.user_id', %s, true)",
-            (org_id, user_id or ""),
-        )
+    scope = sql.SQL("SELECT set_config('app.org_id', {}, true), set_config('app.user_id', {}, true)").format(
+        sql.Literal(org_id), sql.Literal(user_id or "")
+    )
+    with _scoped_transaction(scope) as conn:
         yield conn
 
 
@@ -166,8 +196,7 @@ def system_transaction() -> Iterator[psycopg.Connection]:
 
     Row-level security admits it through ``app.system``; tenant-facing code never uses it.
     """
-    with transaction() as conn:
-        conn.execute("SELECT set_config('app.system', 'on', true)")
+    with _scoped_transaction(sql.SQL("SELECT set_config('app.system', 'on', true)")) as conn:
         yield conn
 
 
