@@ -65,3 +65,17 @@ def test_absolute_parts_stay_put_when_moved() -> None:
     # Then only the relative parts follow
     assert moved == parse("=$A2*C$2")
     assert copy_key("=$A1*B$2", 1, 2) == copy_key("=$A2*C$2", 2, 3)
+
+
+def test_the_key_template_gives_what_scanning_each_text_gives() -> None:
+    # Given real formulas, their copies (rows moved, so only digit runs differ) and awkward texts
+    from sheetbrain.audit.copies import _scan_key
+
+    texts = [line.strip() for line in CORPUS.read_text().splitlines() if line.strip()]
+    texts += ["=A0+B5", "=A1048577+B5", '="B5"&B5*100', "=LOG10(B5)", "=Q3!B5:C7", "=B5:C7", "=SUM(5:7)+A1"]
+    for text in texts:
+        for dr in (0, 1, 7, 995, -1):
+            moved = _moved_text(text, dr)
+            for row, col in ((5, 3), (1, 1), (40, 12)):
+                # Then the templated key equals the key computed from scratch
+                assert copy_key(moved, row, col) == _scan_key(moved, row, col), moved

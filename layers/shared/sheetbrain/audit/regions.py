@@ -51,9 +51,19 @@ def structure_of(pattern: str) -> str | None:
 
     ``None`` for bare links (``=Other!B5``): they copy values, their offsets carry no pattern.
     """
-    if _LINK_RE.fullmatch(pattern):
-        return None
-    return _OFFSET_RE.sub(_direction, pattern)
+    try:
+        return _STRUCTURES[pattern]
+    except KeyError:
+        pass
+    structure = None if _LINK_RE.fullmatch(pattern) else _OFFSET_RE.sub(_direction, pattern)
+    if len(_STRUCTURES) >= _MAX_STRUCTURES:  # copies share patterns; the bound only guards memory
+        _STRUCTURES.clear()
+    _STRUCTURES[pattern] = structure
+    return structure
+
+
+_STRUCTURES: dict[str, str | None] = {}
+_MAX_STRUCTURES = 50_000
 
 
 def _direction(m: re.Match[str]) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from sheetbrain.audit.ast import Func, Node, Ref
 from sheetbrain.audit.checks.formula import Hit
 from sheetbrain.audit.checks.functions import AGGREGATES
+from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
 from sheetbrain.audit.evaluate import agrees, evaluate
 from sheetbrain.audit.grid import Cell
 from sheetbrain.audit.printer import format_ref, to_formula
@@ -27,26 +28,96 @@ class SheetContext:
 
     name: str
     cells: dict[tuple[int, int], Cell]
-    trees: dict[tuple[int, int], Node]
+    trees: Mapping[tuple[int, int], Node]
     patterns: dict[tuple[int, int], str]
     max_row: int
     max_col: int
     _refs: dict[tuple[int, int], tuple[Ref, ...]] = field(default_factory=dict)
     _aggregates: dict[tuple[int, int], tuple[tuple[Func, Ref], ...]] = field(default_factory=dict)
+    # Per unmoved tree (by id) of MovedTrees copies: its local refs and aggregate ranges, moved per copy.
+    _base_refs: dict[int, tuple[Ref, ...]] = field(default_factory=dict)
+    _base_aggregates: dict[int, tuple[tuple[Func, Ref], ...]] = field(default_factory=dict)
+
+    def shape_at(self, key: tuple[int, int]) -> Node:
+        """A tree of the same shape as the formula's at ``key`` (possibly another copy: addresses differ)."""
+        if isinstance(self.trees, MovedTrees):
+            return self.trees.origin(key)[0]
+        return self.trees[key]
 
     def refs_at(self, key: tuple[int, int]) -> tuple[Ref, ...]:
         """Local references of the formula at ``key`` (computed once, shared by every check)."""
         found = self._refs.get(key)
         if found is None:
-            found = self._refs[key] = tuple(self.local_refs(self.trees[key]))
+            if isinstance(self.trees, MovedTrees):
+                refs = self.shape_refs_at(key)
+                dr, dc = self.trees.origin(key)[1:]
+                found = tuple(move_ref(ref, dr, dc) for ref in refs) if dr or dc else refs
+            else:
+                found = tuple(self.local_refs(self.trees[key]))
+            self._refs[key] = found
         return found
 
     def aggregates_at(self, key: tuple[int, int]) -> tuple[tuple[Func, Ref], ...]:
         """(aggregate call, local range argument) pairs of the formula at ``key``."""
         found = self._aggregates.get(key)
         if found is None:
-            found = self._aggregates[key] = tuple(_aggregate_ranges(self, self.trees[key]))
+            if isinstance(self.trees, MovedTrees):
+                base, dr, dc = self.trees.origin(key)
+                pairs = self._base_aggregates.get(id(base))
+                if pairs is None:
+                    pairs = self._base_aggregates[id(base)] = tuple(_aggregate_ranges(self, base))
+                found = tuple((_moved_func(f, dr, dc), move_ref(r, dr, dc)) for f, r in pairs) if dr or dc else pairs
+            else:
+                found = tuple(_aggregate_ranges(self, self.trees[key]))
+            self._aggregates[key] = found
         return found
+
+    def shape_refs_at(self, key: tuple[int, int]) -> tuple[Ref, ...]:
+        """Local references of a formula of the same shape as the one at ``key`` (addresses may differ)."""
+        if not isinstance(self.trees, MovedTrees):
+            return self.refs_at(key)
+        base = self.trees.origin(key)[0]
+        refs = self._base_refs.get(id(base))
+        if refs is None:
+            refs = self._base_refs[id(base)] = tuple(self.local_refs(base))
+        return refs
+
+    def singles_at(self, key: tuple[int, int]) -> list[tuple[int, int]]:
+        """(row, col) of each local single-cell reference with both parts of the formula at ``key``."""
+        if key in self._refs or not isinstance(self.trees, MovedTrees):
+            refs, dr, dc = self.refs_at(key), 0, 0
+        else:
+            refs = self.shape_refs_at(key)
+            dr, dc = self.trees.origin(key)[1:]
+        out = []
+        for ref in refs:
+            start = ref.start
+            if ref.end is None and start.row is not None and start.col is not None:
+                out.append((start.row + (0 if start.row_abs else dr), start.col + (0 if start.col_abs else dc)))
+        return out
+
+    def bounds_at(self, key: tuple[int, int]) -> list[tuple[int, int, int, int]]:
+        """``ref_bounds`` of each local reference of the formula at ``key`` (copies: moved arithmetically)."""
+        if key in self._refs or not isinstance(self.trees, MovedTrees):
+            return [ref_bounds(ref, self.max_row, self.max_col) for ref in self.refs_at(key)]
+        dr, dc = self.trees.origin(key)[1:]
+        out = []
+        for ref in self.shape_refs_at(key):
+            start, end = ref.start, ref.end or ref.start
+            sr, sc, er, ec = start.row, start.col, end.row, end.col
+            if sr is None or sc is None or er is None or ec is None:
+                out.append(ref_bounds(move_ref(ref, dr, dc), self.max_row, self.max_col))
+                continue
+            if not start.row_abs:
+                sr += dr
+            if not start.col_abs:
+                sc += dc
+            if not end.row_abs:
+                er += dr
+            if not end.col_abs:
+                ec += dc
+            out.append((min(sr, er), min(sc, ec), max(sr, er), max(sc, ec)))
+        return out
 
     def is_local(self, ref: Ref) -> bool:
         """Whether a reference points into this sheet (unqualified or naming it)."""
@@ -64,6 +135,12 @@ class SheetContext:
 
 
 CellHit = tuple[int, int, Hit]
+
+
+def _moved_func(func: Func, dr: int, dc: int) -> Func:
+    moved = move_tree(func, dr, dc)
+    assert isinstance(moved, Func)
+    return moved
 
 
 def _a(row: int, col: int) -> str:
@@ -312,7 +389,7 @@ def check_sections_total(ctx: SheetContext, params: dict[str, Any]) -> Iterator[
     min_sections = int(params["min_sections"])
     spans: dict[tuple[bool, int, int], range] = {}
     for row, col in sorted(ctx.trees):
-        tree = ctx.trees[(row, col)]
+        tree = ctx.shape_at((row, col))
         if not isinstance(tree, Func) or tree.base not in _RANGE_AGGREGATES:
             continue
         ranges = ctx.aggregates_at((row, col))
@@ -390,21 +467,61 @@ def _sections(ctx: SheetContext, line: list[tuple[int, int]], across: list[tuple
     return sections + (inside and has_data)
 
 
-def _deps(ctx: SheetContext, key: tuple[int, int]) -> set[tuple[int, int]]:
+def _formula_rows(ctx: SheetContext) -> dict[int, list[int]]:
+    # Rows of the formula cells of each column, sorted: a range then finds its formulas by bisection.
+    by_col: dict[int, list[int]] = {}
+    for row, col in ctx.trees:
+        by_col.setdefault(col, []).append(row)
+    for rows in by_col.values():
+        rows.sort()
+    return by_col
+
+
+def _deps(ctx: SheetContext, key: tuple[int, int], by_col: dict[int, list[int]]) -> set[tuple[int, int]]:
+    # The formula cells (only they can close a cycle) inside the references of the formula at ``key``.
     out: set[tuple[int, int]] = set()
-    for ref in ctx.refs_at(key):
-        r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
-        if (r2 - r1 + 1) * (c2 - c1 + 1) > MAX_RANGE_CELLS:
-            # Only formula cells can close a cycle; scan those instead of the whole range.
-            out.update(k for k in ctx.trees if r1 <= k[0] <= r2 and c1 <= k[1] <= c2)
+    for r1, c1, r2, c2 in ctx.bounds_at(key):
+        if r1 == r2 and c1 == c2:
+            if (r1, c1) in ctx.trees:
+                out.add((r1, c1))
             continue
-        out.update((r, c) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1) if (r, c) in ctx.trees)
+        for c in range(c1, c2 + 1) if c2 - c1 < len(by_col) else sorted(by_col):
+            if not c1 <= c <= c2:
+                continue
+            rows = by_col.get(c)
+            if rows:
+                out.update((r, c) for r in rows[bisect_left(rows, r1) : bisect_right(rows, r2)])
     return out
 
 
+def _strip_acyclic(graph: dict[tuple[int, int], set[tuple[int, int]]]) -> set[tuple[int, int]]:
+    # Cells that reach a cycle: repeatedly drop cells whose dependencies were all dropped (sinks).
+    waiting = {key: len(deps) for key, deps in graph.items()}
+    users: dict[tuple[int, int], list[tuple[int, int]]] = {}
+    for key, deps in graph.items():
+        for dep in deps:
+            users.setdefault(dep, []).append(key)
+    ready = [key for key, n in waiting.items() if n == 0]
+    while ready:
+        key = ready.pop()
+        del waiting[key]
+        for user in users.get(key, ()):
+            waiting[user] -= 1
+            if waiting[user] == 0:
+                ready.append(user)
+    return set(waiting)
+
+
 def check_circular(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
-    """FX26: cells on a dependency cycle within the sheet (iterative Tarjan SCC)."""
-    graph = {key: _deps(ctx, key) for key in ctx.trees}
+    """FX26: cells on a dependency cycle within the sheet (iterative Tarjan SCC).
+
+    Cells that reach no cycle (sinks, and cells depending only on them) are stripped first, so the
+    search runs on the (usually empty) rest of the dependency graph.
+    """
+    by_col = _formula_rows(ctx)
+    full = {key: _deps(ctx, key, by_col) for key in ctx.trees}
+    kept = _strip_acyclic(full)
+    graph = {key: full[key] & kept for key in kept}
     index: dict[tuple[int, int], int] = {}
     low: dict[tuple[int, int], int] = {}
     on_stack: set[tuple[int, int]] = set()
@@ -466,14 +583,9 @@ def check_empty_refs(ctx: SheetContext, params: dict[str, Any]) -> Iterator[Cell
     for row, col in sorted(ctx.trees):
         empty = sorted(
             {
-                (ref.start.row, ref.start.col)
-                for ref in ctx.refs_at((row, col))
-                if ref.end is None
-                and ref.start.row is not None
-                and ref.start.col is not None
-                and ref.start.row <= ctx.max_row
-                and ref.start.col <= ctx.max_col
-                and (ref.start.row, ref.start.col) not in ctx.cells
+                (r, c)
+                for r, c in ctx.singles_at((row, col))
+                if r <= ctx.max_row and c <= ctx.max_col and (r, c) not in ctx.cells
             }
         )
         if empty:
@@ -489,7 +601,7 @@ def check_duplicates(ctx: SheetContext, params: dict[str, Any]) -> Iterator[Cell
     """FX32: the same absolute computation repeated in several cells."""
     by_text: dict[str, list[tuple[int, int]]] = {}
     for key in ctx.trees:
-        refs = ctx.refs_at(key)
+        refs = ctx.shape_refs_at(key)
         if not refs or any(not (r.start.row_abs and r.start.col_abs) for r in refs):
             continue
         by_text.setdefault(ctx.cells[key].formula or "", []).append(key)
