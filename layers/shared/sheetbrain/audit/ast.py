@@ -6,7 +6,7 @@ Parentheses are not kept as nodes: the printer re-inserts the ones that preceden
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 # Prefixes Excel writes in front of functions newer than the file format it saves in.
@@ -210,6 +210,25 @@ class Union(Node):
 
     def children(self) -> tuple[Node, ...]:
         return self.items
+
+
+def map_children(node: Node, fn: Callable[[Node], Node]) -> Node:
+    """A copy of ``node`` with ``fn`` applied to each direct child."""
+    if isinstance(node, Binary):
+        return Binary(node.op, fn(node.left), fn(node.right))
+    if isinstance(node, Func):
+        return Func(node.name, tuple(fn(a) for a in node.args))
+    if isinstance(node, Unary):
+        return Unary(node.op, fn(node.operand))
+    if isinstance(node, Percent):
+        return Percent(fn(node.operand))
+    if isinstance(node, Union):
+        return Union(tuple(fn(i) for i in node.items))
+    if isinstance(node, Array):
+        return Array(tuple(tuple(fn(i) for i in row) for row in node.rows))
+    if isinstance(node, Call):
+        return Call(fn(node.callee), tuple(fn(a) for a in node.args))
+    return node
 
 
 ARITHMETIC_OPS = frozenset({"+", "-", "*", "/", "^"})

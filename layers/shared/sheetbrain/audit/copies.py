@@ -15,8 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
-from sheetbrain.audit.ast import CellAddr, Node, Ref
-from sheetbrain.audit.checks.formula import map_children
+from sheetbrain.audit.ast import CellAddr, Node, Ref, map_children
 
 MAX_ROW = 1_048_576
 MAX_COL = 16_384

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 from sheetbrain.audit.ast import (
     BINARY_POWER,
     PERCENT_POWER,
@@ -20,6 +18,7 @@ from sheetbrain.audit.ast import (
     StructRef,
     Unary,
     Union,
+    map_children,
 )
 from sheetbrain.audit.ast import (
     Binary as BinaryNode,
@@ -224,28 +223,12 @@ def _unwrap_sheets(node: Node, depth: int = 0) -> Node:
             return Func(node.name, tuple(_unwrap_sheets(a, depth + 1) for a in node.args))
         return node
     if any(_is_dummy(n) for n in node.walk()):
-        return _rebuild(node, lambda child: _unwrap_sheets(child, depth + 1))
+        return map_children(node, lambda child: _unwrap_sheets(child, depth + 1))
     return node
 
 
 def _is_dummy(node: Node) -> bool:
     return isinstance(node, Func) and node.base == "DUMMYFUNCTION"
-
-
-def _rebuild(node: Node, fn: Callable[[Node], Node]) -> Node:
-    if isinstance(node, BinaryNode):
-        return BinaryNode(node.op, fn(node.left), fn(node.right))
-    if isinstance(node, Unary):
-        return Unary(node.op, fn(node.operand))
-    if isinstance(node, Percent):
-        return Percent(fn(node.operand))
-    if isinstance(node, Union):
-        return Union(tuple(fn(i) for i in node.items))
-    if isinstance(node, Array):
-        return Array(tuple(tuple(fn(i) for i in row) for row in node.rows))
-    if isinstance(node, Call):
-        return Call(fn(node.callee), tuple(fn(a) for a in node.args))
-    return node
 
 
 def parse(text: str) -> Node:

@@ -9,7 +9,6 @@ from typing import Any
 
 from sheetbrain.audit.ast import (
     ARITHMETIC_OPS,
-    Array,
     Binary,
     Bool,
     Call,
@@ -24,7 +23,7 @@ from sheetbrain.audit.ast import (
     String,
     StructRef,
     Unary,
-    Union,
+    map_children,
 )
 from sheetbrain.audit.checks.functions import (
     AGGREGATES,
@@ -50,25 +49,6 @@ Params = dict[str, Any]
 FormulaCheck = Callable[[Node, str, Params], Iterator[Hit]]
 
 _NUMERIC_TEXT_RE = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?%?\s*")
-
-
-def map_children(node: Node, fn: Callable[[Node], Node]) -> Node:
-    """A copy of ``node`` with ``fn`` applied to each direct child."""
-    if isinstance(node, Binary):
-        return Binary(node.op, fn(node.left), fn(node.right))
-    if isinstance(node, Func):
-        return Func(node.name, tuple(fn(a) for a in node.args))
-    if isinstance(node, Unary):
-        return Unary(node.op, fn(node.operand))
-    if isinstance(node, Percent):
-        return Percent(fn(node.operand))
-    if isinstance(node, Union):
-        return Union(tuple(fn(i) for i in node.items))
-    if isinstance(node, Array):
-        return Array(tuple(tuple(fn(i) for i in row) for row in node.rows))
-    if isinstance(node, Call):
-        return Call(fn(node.callee), tuple(fn(a) for a in node.args))
-    return node
 
 
 def replace(tree: Node, old: Node, new: Node) -> Node:

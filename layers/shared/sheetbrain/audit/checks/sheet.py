@@ -254,7 +254,7 @@ def _copy_of(ctx: SheetContext, source: tuple[int, int], target: tuple[int, int]
 def _shift(node: Node, dr: int, dc: int) -> Node:
     from dataclasses import replace as dc_replace
 
-    from sheetbrain.audit.checks.formula import map_children
+    from sheetbrain.audit.ast import map_children
 
     if isinstance(node, Ref):
 
