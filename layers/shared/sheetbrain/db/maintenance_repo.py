@@ -124,69 +124,42 @@ def correct_daily(conn: psycopg.Connection, *, org_id: str, start: date, end: da
     """Recompute the org's daily aggregates of days ``start <= day < end`` from its raw events,
     set those that differ (a missing one is created, one without events goes to 0) and return
     the differences, in one statement."""
-    return _correct(
-        conn,
-        """
-        WITH truth AS (
-            SELECT metric, (occurred_at AT TIME ZONE 'UTC')::date AS period, sum(quantity)::bigint AS quantity
-              FROM usage_events
-             WHERE org_id = %(org)s AND occurred_at >= %(start)s::date AT TIME ZONE 'UTC'
-               AND occurred_at < %(end)s::date AT TIME ZONE 'UTC'
-             GROUP BY 1, 2
-        ), stored AS (
-            SELECT metric, day AS period, quantity FROM usage_daily
-             WHERE org_id = %(org)s AND day >= %(start)s AND day < %(end)s
-        ), diff AS (
-            SELECT coalesce(t.metric, s.metric) AS metric, coalesce(t.period, s.period) AS period,
-                   s.quantity AS stored, coalesce(t.quantity, 0) AS actual
-              FROM truth t FULL JOIN stored s ON s.metric = t.metric AND s.period = t.period
-             WHERE s.quantity IS DISTINCT FROM coalesce(t.quantity, 0)
-        ), fixed AS (
-            INSERT INTO usage_daily (org_id, metric, day, quantity) SELECT %(org)s, metric, period, actual FROM diff
-            ON CONFLICT (org_id, metric, day) DO UPDATE SET quantity = EXCLUDED.quantity
-        )
-        SELECT metric, period, stored, actual FROM diff ORDER BY period, metric
-        """,
-        org_id,
-        start,
-        end,
-    )
+    return _correct(conn, "usage_daily", "day", "day", org_id, start, end)
 
 
 def correct_monthly(conn: psycopg.Connection, *, org_id: str, start: date, end: date) -> list[Correction]:
     """As ``correct_daily``, for the monthly aggregates of months ``start <= month < end``
     (both first days of months)."""
-    return _correct(
-        conn,
+    return _correct(conn, "usage_monthly", "month", "month", org_id, start, end)
+
+
+def _correct(
+    conn: psycopg.Connection, table: str, column: str, unit: str, org_id: str, start: date, end: date
+) -> list[Correction]:
+    query = sql.SQL(
         """
         WITH truth AS (
-            SELECT metric, date_trunc('month', occurred_at AT TIME ZONE 'UTC')::date AS period,
+            SELECT metric, date_trunc({unit}, occurred_at AT TIME ZONE 'UTC')::date AS period,
                    sum(quantity)::bigint AS quantity
               FROM usage_events
              WHERE org_id = %(org)s AND occurred_at >= %(start)s::date AT TIME ZONE 'UTC'
                AND occurred_at < %(end)s::date AT TIME ZONE 'UTC'
              GROUP BY 1, 2
         ), stored AS (
-            SELECT metric, month AS period, quantity FROM usage_monthly
-             WHERE org_id = %(org)s AND month >= %(start)s AND month < %(end)s
+            SELECT metric, {column} AS period, quantity FROM {table}
+             WHERE org_id = %(org)s AND {column} >= %(start)s AND {column} < %(end)s
         ), diff AS (
             SELECT coalesce(t.metric, s.metric) AS metric, coalesce(t.period, s.period) AS period,
                    s.quantity AS stored, coalesce(t.quantity, 0) AS actual
               FROM truth t FULL JOIN stored s ON s.metric = t.metric AND s.period = t.period
              WHERE s.quantity IS DISTINCT FROM coalesce(t.quantity, 0)
         ), fixed AS (
-            INSERT INTO usage_monthly (org_id, metric, month, quantity) SELECT %(org)s, metric, period, actual FROM diff
-            ON CONFLICT (org_id, metric, month) DO UPDATE SET quantity = EXCLUDED.quantity
+            INSERT INTO {table} (org_id, metric, {column}, quantity) SELECT %(org)s, metric, period, actual FROM diff
+            ON CONFLICT (org_id, metric, {column}) DO UPDATE SET quantity = EXCLUDED.quantity
         )
         SELECT metric, period, stored, actual FROM diff ORDER BY period, metric
-        """,
-        org_id,
-        start,
-        end,
-    )
-
-
-def _correct(conn: psycopg.Connection, query: str, org_id: str, start: date, end: date) -> list[Correction]:
+        """
+    ).format(table=sql.Identifier(table), column=sql.Identifier(column), unit=sql.Literal(unit))
     with conn.cursor(row_factory=class_row(Correction)) as cur:
         return cur.execute(query, {"org": org_id, "start": start, "end": end}).fetchall()
 
