@@ -11,13 +11,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sheetbrain.audit import CHECKS, Finding
 from sheetbrain.db import policies_repo
 from sheetbrain.policies import service as policies
 from sheetbrain.policies.profiles import CHECKS_BY_CONCEPT
 from sheetbrain.tenancy.identity import Identity
+
+if TYPE_CHECKING:
+    from sheetbrain.audit import Finding
 
 EXCERPT_CHARS = 300
 
@@ -75,6 +77,8 @@ def cite(identity: Identity, findings: Iterable[Finding], org_policies: list[pol
                 by_rule[rule] = Citation(policy.id, policy.title, mapped.get("clause"), _excerpt(mapped["text"]), 1.0,
                                          "rule")  # fmt: skip
                 break
+    from sheetbrain.audit import CHECKS
+
     pending = [r for r in rules if r not in by_rule]
     searchable = any(p.chunks for p in org_policies)
     if pending and searchable:

@@ -8,11 +8,10 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from sheetbrain.audit import Finding, PolicyProfile, Sheet, audit_formulas, audit_sheet
 from sheetbrain.auditing import ai_review
 from sheetbrain.auditing.audit_log import actor_digest, canonical
 from sheetbrain.auditing.citations import cite
@@ -24,6 +23,11 @@ from sheetbrain.notifications.thresholds import deliver_pending, record_crossing
 from sheetbrain.observability import logger, metrics
 from sheetbrain.policies import service as policies
 from sheetbrain.tenancy.identity import Identity
+
+if TYPE_CHECKING:
+    # The engine loads on the first audit, not with the function: its other routes (health,
+    # stats, listing audits) never need it.
+    from sheetbrain.audit import Finding, PolicyProfile
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 # A formula is compliant when nothing of at least this severity was found in it.
@@ -76,6 +80,8 @@ def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
 
 def _run_engine(data: AuditInput, profile: PolicyProfile) -> tuple[list[Finding], int]:
     """The findings and the number of formulas audited, under the org's policy profile."""
+    from sheetbrain.audit import Sheet, audit_formulas, audit_sheet
+
     if data.formulas is not None:
         findings = audit_formulas(data.formulas, profile)
         return findings, sum(1 for f in data.formulas if f and f.strip())

@@ -7,10 +7,10 @@ import re
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from sheetbrain.audit import PolicyProfile
 from sheetbrain.policies import concepts as cm
 
 if TYPE_CHECKING:
+    from sheetbrain.audit import PolicyProfile
     from sheetbrain.policies.clause_map import ClauseRule
 
 _RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
@@ -43,6 +43,8 @@ def _constant_key(name: str) -> str:
 
 def profile_from_rules(rules: Iterable[ClauseRule]) -> PolicyProfile:
     """The profile one policy's rules make."""
+    from sheetbrain.audit import PolicyProfile  # the engine package loads on first use
+
     severities: dict[str, str] = {}
     params: dict[str, dict[str, Any]] = {}
     for rule in rules:
@@ -62,6 +64,8 @@ def profile_from_rules(rules: Iterable[ClauseRule]) -> PolicyProfile:
 
 def merge_profiles(profiles: Iterable[PolicyProfile]) -> PolicyProfile:
     """One profile for an org: the strictest severity, the tightest limits, every watched constant."""
+    from sheetbrain.audit import PolicyProfile
+
     severities: dict[str, str] = {}
     params: dict[str, dict[str, Any]] = {}
     for profile in profiles:
