@@ -24,8 +24,10 @@ def bench_database(name: str = "sheetbrain_bench") -> DatabaseUrls:
     os.environ.pop("DATABASE_URL", None)
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+    os.environ.pop("SYSTEM_DATABASE_URL", None)
     urls = ensure_database(name)
     os.environ["DATABASE_URL"] = urls.app
+    os.environ["SYSTEM_DATABASE_URL"] = urls.system
     reset_settings()
     close_pool()
     return urls

@@ -3,13 +3,31 @@
 -- Two kinds of transaction reach tenant tables:
 --   tenant: app.org_id set (SET LOCAL) by the application; sees only that org's rows.
 --   system: app.system = 'on' (SET LOCAL), used only by webhook sync and maintenance tasks
---           that must cross organizations (a user deleted everywhere, a purge).
--- The application's role (sheetbrain_app) is not the owner, so these policies bind it; FORCE
--- makes them bind the owner too, outside migrations.
+--           that must cross organizations (a user deleted everywhere, a purge), and only
+--           honoured for a login that is a member of sheetbrain_system. The API functions
+--           connect as members of sheetbrain_app alone: setting app.system gets them nothing.
+-- The application's roles are not the owner, so these policies bind them; FORCE makes them
+-- bind the owner too, outside migrations.
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'sheetbrain_system') THEN
+        CREATE ROLE sheetbrain_system NOLOGIN NOSUPERUSER NOBYPASSRLS;
+    END IF;
+END
+$$;
+GRANT sheetbrain_app TO sheetbrain_system;  -- the same data privileges, plus crossing orgs
 
 CREATE FUNCTION app_is_system() RETURNS boolean
     LANGUAGE sql STABLE
-    AS $$ SELECT coalesce(current_setting('app.system', true), '') = 'on' $$;
+    AS $$ SELECT coalesce(current_setting('app.system', true), '') = 'on'
+                 AND pg_has_role(current_user, 'sheetbrain_system', 'MEMBER') $$;
+
+-- Retention and purge may remove rows from append-only tables: only a system login that has
+-- asked for it in its transaction.
+CREATE FUNCTION app_may_purge() RETURNS boolean
+    LANGUAGE sql STABLE
+    AS $$ SELECT coalesce(current_setting('app.purge', true), '') = 'on'
+                 AND pg_has_role(current_user, 'sheetbrain_system', 'MEMBER') $$;
 
 CREATE FUNCTION app_current_user() RETURNS text
     LANGUAGE sql STABLE

@@ -121,7 +121,7 @@ BEGIN
 END
 $$;
 CREATE TRIGGER billing_ledger_append_only BEFORE UPDATE OR DELETE ON billing_ledger
-    FOR EACH ROW WHEN (current_setting('app.purge', true) IS DISTINCT FROM 'on')
+    FOR EACH ROW WHEN (NOT app_may_purge())
     EXECUTE FUNCTION forbid_change();
 
 -- Sliding-window rate limiting: one row per key and window. The counters of the last two

@@ -88,7 +88,7 @@ END
 $$;
 
 CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
-    FOR EACH ROW WHEN (current_setting('app.purge', true) IS DISTINCT FROM 'on')
+    FOR EACH ROW WHEN (NOT app_may_purge())
     EXECUTE FUNCTION audit_log_guard();
 
 -- The text a row's hash covers; sheetbrain verify-audit-log rebuilds it the same way.

@@ -31,8 +31,10 @@ def _test_environment() -> None:
 def database() -> Iterator[DatabaseUrls]:
     """A fresh, migrated database for this session; DATABASE_URL points the layer at it."""
     saved = os.environ.pop("DATABASE_URL", None)
+    os.environ.pop("SYSTEM_DATABASE_URL", None)
     urls = ensure_database(f"sheetbrain_test_{os.getpid()}")
     os.environ["DATABASE_URL"] = urls.app
+    os.environ["SYSTEM_DATABASE_URL"] = urls.system
     reset_settings()
     close_pool()
     yield urls

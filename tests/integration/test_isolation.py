@@ -154,3 +154,27 @@ def test_repository_reads_with_bs_ids_inside_as_tenant_see_nothing(database: Dat
         assert billing_repo.get_subscription(conn, org_b) is None
         assert metering_repo.monthly_usage(conn, org_b, "audits", dt.date.today().replace(day=1)) == 0
         assert not policies_repo.delete_policy(conn, org_b, uuid.UUID(policy_b["policy_id"]))
+
+
+def test_the_api_login_cannot_cross_organizations_or_purge_by_setting_flags(
+    two_orgs: tuple[str, str, str, str], database: DatabaseUrls
+) -> None:
+    org_a, _, org_b, _ = two_orgs
+    with psycopg.connect(database.app) as conn:
+        # Given the API functions' login asking to be a system transaction
+        conn.execute("SELECT set_config('app.org_id', %s, true), set_config('app.system', 'on', true)", (org_a,))
+        # Then it still sees only its own org
+        assert conn.execute("SELECT count(*) FROM organizations WHERE id = %s", (org_b,)).fetchone() == (0,)
+        assert conn.execute("SELECT count(*) FROM webhook_inbox").fetchone() == (0,)
+    with psycopg.connect(database.app) as conn:
+        conn.execute("SELECT set_config('app.org_id', %s, true), set_config('app.purge', 'on', true)", (org_a,))
+        # and cannot rewrite the append-only audit log of its own org either
+        conn.execute("SELECT * FROM audit_log_append(%s, 'x', NULL, NULL, 'actor', '{}', now())", (org_a,))
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("DELETE FROM audit_log WHERE org_id = %s", (org_a,))
+    # while the system login does cross organizations
+    with psycopg.connect(database.system) as conn:
+        conn.execute("SELECT set_config('app.system', 'on', true)")
+        assert conn.execute("SELECT count(*) FROM organizations WHERE id IN (%s, %s)", (org_a, org_b)).fetchone() == (
+            2,
+        )

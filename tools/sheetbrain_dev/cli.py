@@ -18,6 +18,7 @@ def _prepare_environment() -> None:
 
     urls = ensure_database()
     os.environ["DATABASE_URL"] = urls.app
+    os.environ["SYSTEM_DATABASE_URL"] = urls.system
     os.environ.setdefault("ENVIRONMENT", "local")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SheetBrain")

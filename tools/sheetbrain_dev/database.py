@@ -22,12 +22,14 @@ from sheetbrain.db.migrations import apply_migrations
 from sheetbrain_dev.paths import PGDATA, SQL_DIR
 
 APP_LOGIN_ROLE = "sheetbrain_dev"
+SYSTEM_LOGIN_ROLE = "sheetbrain_dev_system"
 
 
 @dataclass(frozen=True)
 class DatabaseUrls:
     owner: str  # runs migrations and test set-up
-    app: str  # what the handlers use (DATABASE_URL)
+    app: str  # what the API handlers use (DATABASE_URL)
+    system: str  # webhook sync and maintenance, across organizations (SYSTEM_DATABASE_URL)
     applied: tuple[str, ...] = ()  # migrations applied by this call
 
 
@@ -48,35 +50,43 @@ def _embedded_owner_url(dbname: str, pgdata: Path) -> str:
     return make_conninfo(base, dbname=dbname)
 
 
-def _ensure_app_login(owner_url: str) -> str:
-    """A login role inheriting sheetbrain_app (created by migration 0001)."""
+def _ensure_login(owner_url: str, login: str, group: str) -> str:
+    """A login role inheriting ``group`` (sheetbrain_app or sheetbrain_system, made by the
+    migrations); its URL on the same server and database."""
     with psycopg.connect(owner_url, autocommit=True) as conn:
-        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (APP_LOGIN_ROLE,)).fetchone():
+        if not conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", (login,)).fetchone():
             conn.execute(
-                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE sheetbrain_app").format(
-                    sql.Identifier(APP_LOGIN_ROLE)
+                sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOBYPASSRLS IN ROLE {}").format(
+                    sql.Identifier(login), sql.Identifier(group)
                 )
             )
     params = conninfo_to_dict(owner_url)
-    params["user"] = APP_LOGIN_ROLE
+    params["user"] = login
     params.pop("password", None)
     return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
 
 
 def ensure_database(dbname: str = "sheetbrain", *, pgdata: Path = PGDATA) -> DatabaseUrls:
-    """Start (or reuse) the database, apply migrations, and return the owner and app URLs.
+    """Start (or reuse) the database, apply migrations, and return the owner, app and system URLs.
 
-    With ``DATABASE_URL`` set, that server is used as it is: it is both the migration and the
-    application connection (``MIGRATION_DATABASE_URL`` may name a separate owner connection).
+    With ``DATABASE_URL`` set, that server is used as it is: it is the application connection,
+    ``SYSTEM_DATABASE_URL`` (default: the same) the system one, and ``MIGRATION_DATABASE_URL``
+    (default: the same) the owner's.
     """
     external = os.environ.get("DATABASE_URL")
     if external:
         owner = os.environ.get("MIGRATION_DATABASE_URL", external)
         applied = apply_migrations(owner, SQL_DIR)
-        return DatabaseUrls(owner=owner, app=external, applied=tuple(applied))
+        system = os.environ.get("SYSTEM_DATABASE_URL", external)
+        return DatabaseUrls(owner=owner, app=external, system=system, applied=tuple(applied))
     owner = _embedded_owner_url(dbname, pgdata)
     applied = apply_migrations(owner, SQL_DIR)
-    return DatabaseUrls(owner=owner, app=_ensure_app_login(owner), applied=tuple(applied))
+    return DatabaseUrls(
+        owner=owner,
+        app=_ensure_login(owner, APP_LOGIN_ROLE, "sheetbrain_app"),
+        system=_ensure_login(owner, SYSTEM_LOGIN_ROLE, "sheetbrain_system"),
+        applied=tuple(applied),
+    )
 
 
 def drop_database(owner_url: str) -> None:

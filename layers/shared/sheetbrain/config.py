@@ -37,6 +37,10 @@ class Settings(BaseModel):
     # Database: either a URL (local) or the ARN of a Secrets Manager secret holding it (AWS).
     database_url: SecretStr | None = None
     database_secret_arn: str | None = None
+    # The system login (a member of sheetbrain_system) for work that crosses organizations:
+    # webhook sync and maintenance. Only the webhook and cleanup functions are given one.
+    system_database_url: SecretStr | None = None
+    system_database_secret_arn: str | None = None
     db_pool_min_size: int = Field(default=0, ge=0)
     db_pool_max_size: int = Field(default=4, ge=1)
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -83,8 +87,16 @@ class Settings(BaseModel):
     ai_review_timeout_s: float = Field(default=20.0, gt=0)
     ai_review_max_tokens: int = Field(default=1500, gt=0)
 
-    def require_database_url(self) -> str:
-        """The connection string, or a ConfigurationError naming what is missing."""
+    def require_database_url(self, *, system: bool = False) -> str:
+        """The connection string (the system login's with ``system``), or a ConfigurationError
+        naming what is missing."""
+        if system:
+            if self.system_database_url is None:
+                raise ConfigurationError(
+                    "No system database login configured: set SYSTEM_DATABASE_URL (local) or "
+                    "SYSTEM_DATABASE_SECRET_ARN (AWS)."
+                )
+            return self.system_database_url.get_secret_value()
         if self.database_url is None:
             raise ConfigurationError("No database configured: set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS).")
         return self.database_url.get_secret_value()
@@ -95,6 +107,8 @@ def _resolve_secrets(settings: Settings) -> Settings:
     updates: dict[str, object] = {}
     if settings.database_url is None and settings.database_secret_arn:
         updates["database_url"] = SecretStr(_read_secret(settings.database_secret_arn, "url"))
+    if settings.system_database_url is None and settings.system_database_secret_arn:
+        updates["system_database_url"] = SecretStr(_read_secret(settings.system_database_secret_arn, "url"))
     if settings.provider_secrets_arn:
         values = _read_secret_json(settings.provider_secrets_arn)
         for key in ("clerk_webhook_secret", "stripe_webhook_secret", "stripe_api_key"):

@@ -21,7 +21,8 @@ from sheetbrain.config import get_settings
 from sheetbrain.errors import ConflictError, DependencyUnavailableError, SheetBrainError, ValidationError
 from sheetbrain.observability import logger
 
-_pool: ConnectionPool | None = None
+# One pool per login: the application's, and the system login's (webhook and cleanup only).
+_pools: dict[bool, ConnectionPool] = {}
 _pool_lock = threading.Lock()
 
 # SQLSTATE classes that mean "try again later" rather than "your request is wrong".
@@ -46,8 +47,8 @@ _RECHECK_AFTER_S = 5.0
 
 
 @contextmanager
-def _lent() -> Iterator[psycopg.Connection]:
-    with get_pool().connection() as conn:
+def _lent(*, system: bool = False) -> Iterator[psycopg.Connection]:
+    with get_pool(system=system).connection() as conn:
         try:
             yield conn
         finally:
@@ -65,15 +66,17 @@ def _configure(conn: psycopg.Connection) -> None:
     conn.commit()
 
 
-def get_pool() -> ConnectionPool:
-    """The container's pool, opened on first use (never at import, so cold start stays cheap)."""
-    global _pool
-    if _pool is None:
+def get_pool(*, system: bool = False) -> ConnectionPool:
+    """The container's pool for the application's login (or the system login's), opened on
+    first use (never at import, so cold start stays cheap)."""
+    pool = _pools.get(system)
+    if pool is None:
         with _pool_lock:
-            if _pool is None:
+            pool = _pools.get(system)
+            if pool is None:
                 settings = get_settings()
                 pool = ConnectionPool(
-                    settings.require_database_url(),
+                    settings.require_database_url(system=system),
                     min_size=settings.db_pool_min_size,
                     max_size=settings.db_pool_max_size,
                     timeout=settings.db_connect_timeout_s,
@@ -86,20 +89,19 @@ def get_pool() -> ConnectionPool:
                     # that sat idle before lending it, since the server may have closed it.
                     check=_check_if_idle,
                     open=False,
-                    name="sheetbrain",
+                    name="sheetbrain-system" if system else "sheetbrain",
                 )
                 pool.open(wait=False)
-                _pool = pool
-    return _pool
+                _pools[system] = pool
+    return pool
 
 
 def close_pool() -> None:
-    """Close the pool (tests and the dev server, when the database URL changes)."""
-    global _pool
+    """Close the pools (tests and the dev server, when the database URLs change)."""
     with _pool_lock:
-        if _pool is not None:
-            _pool.close()
-            _pool = None
+        for pool in _pools.values():
+            pool.close()
+        _pools.clear()
 
 
 @contextmanager
@@ -145,14 +147,14 @@ def single_statement() -> Iterator[psycopg.Connection]:
 
 
 @contextmanager
-def _scoped_transaction(scope: sql.Composable) -> Iterator[psycopg.Connection]:
+def _scoped_transaction(scope: sql.Composable, *, system: bool = False) -> Iterator[psycopg.Connection]:
     """A transaction whose BEGIN and scope settings travel in one round trip.
 
     psycopg would send BEGIN on its own and the settings after it; on a path that is mostly
     round trips (a webhook, the audit's reads) one saved per transaction counts. The values are
     bound as literals by psycopg's ``sql`` module, never formatted by hand.
     """
-    with translate_errors(), _lent() as conn:
+    with translate_errors(), _lent(system=system) as conn:
         conn.autocommit = True
         try:
             conn.execute(sql.SQL("BEGIN; {}").format(scope))
@@ -194,9 +196,11 @@ def tenant_transaction(org_id: str, user_id: str | None = None) -> Iterator[psyc
 def system_transaction() -> Iterator[psycopg.Connection]:
     """A transaction that may cross organizations: webhook sync and maintenance only.
 
-    Row-level security admits it through ``app.system``; tenant-facing code never uses it.
+    It runs on the system login (SYSTEM_DATABASE_URL), a member of sheetbrain_system: row-level
+    security honours ``app.system`` for that role alone, so the API functions' login cannot
+    cross organizations even by setting it.
     """
-    with _scoped_transaction(sql.SQL("SELECT set_config('app.system', 'on', true)")) as conn:
+    with _scoped_transaction(sql.SQL("SELECT set_config('app.system', 'on', true)"), system=True) as conn:
         yield conn
 
 

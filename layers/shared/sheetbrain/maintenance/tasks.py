@@ -48,7 +48,7 @@ def run_task(name: str) -> dict[str, Any]:
     started = time.perf_counter()
     # A session-level lock on a connection of its own: the task's batches commit separately,
     # and a second run (overlapping schedule, manual invoke) returns at once.
-    with translate_errors(), get_pool().connection() as conn:
+    with translate_errors(), get_pool(system=True).connection() as conn:
         conn.autocommit = True
         locked = conn.execute("SELECT pg_try_advisory_lock(%s)", (_lock_key(name),)).fetchone()
         if not locked or not locked[0]:

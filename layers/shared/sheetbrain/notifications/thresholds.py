@@ -11,6 +11,7 @@ commit re-sends it), so the event carries the notification id for consumers to d
 from __future__ import annotations
 
 import json
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any
 
@@ -18,7 +19,7 @@ import psycopg
 
 from sheetbrain import aws
 from sheetbrain.config import get_settings
-from sheetbrain.db import notifications_repo, system_transaction
+from sheetbrain.db import notifications_repo, system_transaction, tenant_transaction
 from sheetbrain.metering.quota import month_start
 from sheetbrain.observability import logger, metrics
 
@@ -78,6 +79,12 @@ def _entry(row: notifications_repo.PendingNotification, bus: str) -> dict[str, A
     return {"Source": SOURCE, "DetailType": DETAIL_TYPE, "Detail": json.dumps(detail), "EventBusName": bus}
 
 
+def _scope(org_id: str | None) -> AbstractContextManager[psycopg.Connection]:
+    # One org's notifications need no crossing of organizations (the API functions deliver
+    # their own inline, on their own login); all of them are the alerts task's, on the system one.
+    return tenant_transaction(org_id) if org_id else system_transaction()
+
+
 def deliver_pending(*, batch: int = 100, client: Any = None, org_id: str | None = None) -> dict[str, int]:
     """Send up to ``batch`` undelivered notifications (optionally one org's) as EventBridge
     events. They are leased in one short transaction, sent with no transaction open, then
@@ -85,7 +92,7 @@ def deliver_pending(*, batch: int = 100, client: Any = None, org_id: str | None 
     on the network. Delivery is at least once. Returns ``{"sent", "failed"}``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    with system_transaction() as conn:
+    with _scope(org_id) as conn:
         rows = notifications_repo.claim_pending(
             conn, batch=batch, max_attempts=MAX_ATTEMPTS, lease_s=LEASE_S, org_id=org_id
         )
@@ -110,7 +117,7 @@ def deliver_pending(*, batch: int = 100, client: Any = None, org_id: str | None 
                 failures[row.id] = f"{result.get('ErrorCode')}: {result.get('ErrorMessage')}"
         for row in chunk[len(response.get("Entries", [])) :]:
             failures[row.id] = "no result for the entry"
-    with system_transaction() as conn:
+    with _scope(org_id) as conn:
         notifications_repo.mark_delivered(conn, delivered)
         notifications_repo.mark_failed(conn, failures)
     sent, failed = len(delivered), len(failures)
