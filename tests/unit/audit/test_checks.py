@@ -111,6 +111,18 @@ def test_given_sum_stopping_short_when_audited_then_flagged() -> None:
     assert ("Q3!A5", "FX28") in short and ("Q3!A5", "FX28") not in full
 
 
+def test_given_a_short_range_when_audited_then_the_fix_is_the_extended_formula() -> None:
+    down = [f for f in audit_sheet(_sheet([[None]] * 4 + [["=SUM(A1:A3)"]], [[1], [2], [3], [4], [None]]))
+            if f.rule == "FX28"]  # fmt: skip
+    across = [
+        f for f in audit_sheet(_sheet([[None] * 4 + ["=SUM($A1:C1)*2"]], [[1, 2, 3, 4, None]])) if f.rule == "FX28"
+    ]
+    assert [(f.message, f.suggestion) for f in down] == [("A1:A3 stops before the numbers in A4:A4", "=SUM(A1:A4)")]
+    assert [(f.message, f.suggestion) for f in across] == [
+        ("$A1:C1 stops before the numbers in D1:D1", "=SUM($A1:D1)*2")
+    ]
+
+
 def test_given_total_including_subtotals_when_audited_then_double_counting() -> None:
     formulas: list[list[str | None]] = [[None], [None], ["=SUM(A1:A2)"], ["=SUM(A1:A3)"]]
     found = _rules_at(_sheet(formulas, [[1], [2], [None], [None]]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -9,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sheetbrain.audit.ast import Func, Node, Ref
-from sheetbrain.audit.checks.formula import Hit
+from sheetbrain.audit.checks.formula import Hit, replace
 from sheetbrain.audit.checks.functions import AGGREGATES
 from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
 from sheetbrain.audit.evaluate import agrees, evaluate
@@ -295,31 +296,31 @@ def check_range_short(ctx: SheetContext, params: dict[str, Any]) -> Iterator[Cel
                 continue
             r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
             if c1 == c2 == col and r2 < row - 1:
-                between = [ctx.cells.get((r, col)) for r in range(r2 + 1, row)]
-                if between and all(c is not None and c.is_number for c in between):
-                    fixed = f"{_a(r1, c1)}:{_a(row - 1, col)}"
-                    yield (
-                        row,
-                        col,
-                        Hit(
-                            "FX28",
-                            f"{format_ref(ref)} stops before the numbers in {_a(r2 + 1, col)}:{_a(row - 1, col)}"
-                            f"extend the range to {fixed}",
-                        ),
-                    )
+                gap = [(r, col) for r in range(r2 + 1, row)]
             elif r1 == r2 == row and c2 < col - 1:
-                between = [ctx.cells.get((row, c)) for c in range(c2 + 1, col)]
-                if between and all(c is not None and c.is_number for c in between):
-                    fixed = f"{_a(r1, c1)}:{_a(row, col - 1)}"
-                    yield (
-                        row,
-                        col,
-                        Hit(
-                            "FX28",
-                            f"{format_ref(ref)} stops before the numbers in {_a(row, c2 + 1)}:{_a(row, col - 1)}"
-                            f"extend the range to {fixed}",
-                        ),
-                    )
+                gap = [(row, c) for c in range(c2 + 1, col)]
+            else:
+                continue
+            if not all((cell := ctx.cells.get(at)) is not None and cell.is_number for at in gap):
+                continue
+            (first_r, first_c), (last_r, last_c) = gap[0], gap[-1]
+            end = ref.end or ref.start
+            extended = dataclasses.replace(ref, end=dataclasses.replace(end, row=last_r, col=last_c))
+            yield (
+                row,
+                col,
+                Hit(
+                    "FX28",
+                    f"{format_ref(ref)} stops before the numbers in {_a(first_r, first_c)}:{_a(last_r, last_c)}",
+                    _extended_formula(ctx.trees[(row, col)], ref, extended),
+                ),
+            )
+
+
+def _extended_formula(tree: Node, ref: Ref, extended: Ref) -> str:
+    """The formula with the short range extended, or advice when the range cannot be found in it."""
+    fixed = replace(tree, ref, extended)
+    return to_formula(fixed) if fixed != tree else f"extend the range to {format_ref(extended)}"
 
 
 def check_double_counting(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
