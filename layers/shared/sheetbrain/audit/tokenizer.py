@@ -201,21 +201,27 @@ class Tokenizer:
         out.append(Token(Kind.EOF, "", n + self.offset))
         return out
 
-    def _string(self, pos: int, out: list[Token]) -> int:
+    def _quoted(self, pos: int, quote: str, unterminated: str) -> tuple[str, int]:
+        """The text between ``quote`` at ``pos`` and its closing quote (a doubled quote stands for
+        one), and the index of that closing quote."""
         text = self.text
         i = pos + 1
         parts: list[str] = []
         while True:
-            j = text.find('"', i)
+            j = text.find(quote, i)
             if j < 0:
-                raise self._error("unterminated string", pos)
+                raise self._error(unterminated, pos)
             parts.append(text[i:j])
-            if text.startswith('""', j):
-                parts.append('"')
+            if text.startswith(quote * 2, j):
+                parts.append(quote)
                 i = j + 2
                 continue
-            out.append(Token(Kind.OPERAND, text[pos : j + 1], pos + self.offset, String("".join(parts))))
-            return j + 1
+            return "".join(parts), j
+
+    def _string(self, pos: int, out: list[Token]) -> int:
+        value, j = self._quoted(pos, '"', "unterminated string")
+        out.append(Token(Kind.OPERAND, self.text[pos : j + 1], pos + self.offset, String(value)))
+        return j + 1
 
     def _error_literal(self, pos: int, prefix: _Prefix, out: list[Token], start: int | None = None) -> int:
         m = _ERROR_RE.match(self.text, pos)
@@ -240,20 +246,10 @@ class Tokenizer:
     def _prefix(self, pos: int) -> tuple[_Prefix, int] | None:
         text = self.text
         if text[pos] == "'":
-            i = pos + 1
-            parts: list[str] = []
-            while True:
-                j = text.find("'", i)
-                if j < 0:
-                    raise self._error("unterminated quoted sheet name", pos)
-                parts.append(text[i:j])
-                if text.startswith("''", j):
-                    parts.append("'")
-                    i = j + 2
-                    continue
-                if not text.startswith("!", j + 1):
-                    raise self._error("quoted sheet name must be followed by '!'", j + 1)
-                return _split_quoted("".join(parts)), j + 2
+            name, j = self._quoted(pos, "'", "unterminated quoted sheet name")
+            if not text.startswith("!", j + 1):
+                raise self._error("quoted sheet name must be followed by '!'", j + 1)
+            return _split_quoted(name), j + 2
         if text[pos] == "[":
             if m := _BOOK_PREFIX_RE.match(text, pos):
                 return _Prefix(sheet=m.group(2), book=m.group(1)), m.end()
