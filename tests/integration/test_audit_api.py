@@ -169,6 +169,8 @@ def test_a_failure_after_the_quota_check_rolls_everything_back(
         ({"sheet": {"name": "S", "range": "not a range", "formulas": [["=A1"]]}}, "body.sheet.range"),
         ({"sheet": {"name": "S", "formulas": [["=A1"] * 501]}}, "body.sheet.formulas"),
         ({"formulas": ["=A1"] * 2001}, "body.formulas"),
+        ({"formulas": ["", "   "]}, "body"),
+        ({"sheet": {"name": "S", "formulas": [["", None, "text"]]}}, "body"),
     ],
 )
 def test_invalid_requests_get_422_naming_the_field(

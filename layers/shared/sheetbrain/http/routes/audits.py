@@ -74,6 +74,13 @@ class AuditIn(RequestModel):
     def _one_source(self) -> AuditIn:
         if (self.formulas is None) == (self.sheet is None):
             raise ValueError("send either 'formulas' or 'sheet', not both or neither")
+        # An audit of nothing would still use up a unit of the monthly quota.
+        if self.formulas is not None and not any(text.strip() for text in self.formulas):
+            raise ValueError("'formulas' holds no formula")
+        if self.sheet is not None and not any(
+            isinstance(cell, str) and cell.startswith("=") for row in self.sheet.formulas for cell in row
+        ):
+            raise ValueError("'sheet.formulas' holds no formula (formula cells start with '=')")
         return self
 
 
