@@ -6,9 +6,12 @@ which walks every string of the parsed body once (nested models stay plain BaseM
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from pydantic import BaseModel, model_validator
+
+from sheetbrain.errors import NotFoundError
 
 
 def text_problem(value: str) -> str | None:
@@ -46,3 +49,12 @@ class RequestModel(BaseModel):
     def _storable_text(self) -> RequestModel:
         _walk(self, "body")
         return self
+
+
+def path_id(raw: str, what: str) -> uuid.UUID:
+    """A path id as a UUID. One that is not even a UUID names nothing: 404, as for another
+    tenant's id (never a hint that the shape was wrong)."""
+    try:
+        return uuid.UUID(raw)
+    except ValueError as exc:
+        raise NotFoundError(f"{what.capitalize()} not found.", details={f"{what}_id": raw}) from exc

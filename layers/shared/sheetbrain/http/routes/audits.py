@@ -12,8 +12,7 @@ from pydantic import BaseModel, Field, field_validator, model_validator
 
 from sheetbrain.auditing import service
 from sheetbrain.db.audits_repo import AuditRecord
-from sheetbrain.errors import NotFoundError
-from sheetbrain.http.models import RequestModel
+from sheetbrain.http.models import RequestModel, path_id
 from sheetbrain.http.pagination import decode_cursor, encode_cursor
 from sheetbrain.http.resolver import authenticate
 
@@ -207,8 +206,4 @@ def get_audits(
 @router.get("/api/audits/<audit_id>", summary="One audit with its findings", tags=["audits"])
 def get_audit(audit_id: Annotated[str, Path(max_length=64)]) -> AuditOut:
     identity = authenticate(router)
-    try:
-        parsed = uuid.UUID(audit_id)
-    except ValueError as exc:
-        raise NotFoundError("Audit not found.", details={"audit_id": audit_id}) from exc
-    return _out(service.get_audit(identity, parsed))
+    return _out(service.get_audit(identity, path_id(audit_id, "audit")))

@@ -15,8 +15,8 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
-from sheetbrain.errors import BadRequestError, NotFoundError, ValidationError
-from sheetbrain.http.models import RequestModel, text_problem
+from sheetbrain.errors import BadRequestError, ValidationError
+from sheetbrain.http.models import RequestModel, path_id, text_problem
 from sheetbrain.http.pagination import decode_cursor, encode_cursor
 from sheetbrain.http.resolver import authenticate, raw_body
 from sheetbrain.policies import service
@@ -179,18 +179,10 @@ def get_policies(
     )
 
 
-def _policy_id(raw: str) -> uuid.UUID:
-    # An id that is not even a UUID names no policy: 404, like another tenant's id.
-    try:
-        return uuid.UUID(raw)
-    except ValueError as exc:
-        raise NotFoundError("Policy not found.", details={"policy_id": raw}) from exc
-
-
 @router.get("/api/policies/<policy_id>", summary="One policy with its content and mapped rules", tags=["policies"])
 def get_policy(policy_id: Annotated[str, Path(max_length=64)]) -> PolicyOut:
     identity = authenticate(router)
-    p = service.get_policy(identity, _policy_id(policy_id))
+    p = service.get_policy(identity, path_id(policy_id, "policy"))
     return PolicyOut(**p.__dict__)
 
 
@@ -199,5 +191,5 @@ def get_policy(policy_id: Annotated[str, Path(max_length=64)]) -> PolicyOut:
 )
 def delete_policy(policy_id: Annotated[str, Path(max_length=64)]) -> Response[str]:
     identity = authenticate(router)
-    service.delete_policy(identity, _policy_id(policy_id))
+    service.delete_policy(identity, path_id(policy_id, "policy"))
     return Response(status_code=204, body="")
