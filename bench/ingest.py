@@ -234,6 +234,7 @@ def bench_search(owner_url: str, identity: Identity, embedder: LocalMiniLMEmbedd
             for query, vector in zip(queries, vectors, strict=True):
                 t = time.perf_counter()
                 with tenant_transaction(identity.org_id, identity.user_id) as conn:
+                    policies_repo.prepare_search(conn, pool=40)
                     policies_repo.hybrid_search(
                         conn, org_id=identity.org_id, query=query, vector=vector, model=embedder.model, dim=384,
                         k=5, pool=40, min_similarity=floor, mode=mode,

@@ -197,6 +197,13 @@ COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_CHUNKS = 10
 
 
+def prepare_search(conn: psycopg.Connection, *, pool: int) -> None:
+    """Once per transaction before ``hybrid_search``: the HNSW scan filters by org after the
+    fact, so its candidate list is widened for a tenant with few chunks among many others to
+    still get its own nearest neighbours."""
+    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(40, pool * 4)),))
+
+
 def hybrid_search(
     conn: psycopg.Connection,
     *,
@@ -265,9 +272,6 @@ def hybrid_search(
         """
     ).format(cast=cast)
     vec_text = "[" + ",".join(f"{v:.7g}" for v in vector) + "]" if vector is not None else None
-    # The HNSW scan filters by org after the fact: widen its candidate list so a tenant with
-    # few chunks among many others still gets its own nearest neighbours.
-    conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(40, pool * 4)),))
     with conn.cursor(row_factory=class_row(SearchHit)) as cur:
         return cur.execute(
             query_sql,

@@ -217,6 +217,7 @@ def retrieve(
         vectors = list(_query_vectors(tuple(queries)))
     floor = get_settings().retrieval_min_similarity
     with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        policies_repo.prepare_search(conn, pool=pool)
         return [
             policies_repo.hybrid_search(
                 conn,
