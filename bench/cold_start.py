@@ -2,15 +2,24 @@
 
 Target (issue 2): every function except webhook under 0.5 s on this machine. Run:
     .venv/bin/python bench/cold_start.py [--runs 7]
+
+Lambda loads the layer from /opt, which is read-only: Python can only use the bytecode the
+layer ships (the layer's Makefile compiles it during `sam build`), never cache its own. So the
+figure that counts is "shipped .pyc": every module imported from bytecode, whatever this
+machine's PYTHONDONTWRITEBYTECODE or stale caches say. "no .pyc" is what a layer built without
+that step would cost: only the standard library (precompiled in the Lambda runtime) has bytecode.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import sysconfig
+import tempfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -25,31 +34,54 @@ print(time.perf_counter() - t)
 """
 
 
-def measure(app_py: Path, runs: int) -> float:
-    env = {**os.environ, "POWERTOOLS_TRACE_DISABLED": "true", "AWS_DEFAULT_REGION": "eu-west-1"}
-    samples = []
-    for _ in range(runs):
-        out = subprocess.run(
-            [sys.executable, "-c", PROBE, str(app_py)], capture_output=True, text=True, env=env, check=True
-        )
-        samples.append(float(out.stdout.strip().splitlines()[-1]))
-    return statistics.median(samples)
+def _run(app_py: Path, pycache: Path, *, write: bool) -> float:
+    env = {
+        **os.environ,
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "AWS_DEFAULT_REGION": "eu-west-1",
+        "PYTHONPYCACHEPREFIX": str(pycache),
+    }
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    if not write:
+        env["PYTHONDONTWRITEBYTECODE"] = "1"
+    out = subprocess.run([sys.executable, "-c", PROBE, str(app_py)], capture_output=True, text=True, env=env, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def _keep_only_stdlib(pycache: Path) -> None:
+    stdlib = pycache / Path(sysconfig.get_paths()["stdlib"]).relative_to("/")
+    for pyc in list(pycache.rglob("*.pyc")):
+        if stdlib not in pyc.parents or "site-packages" in pyc.parts:
+            pyc.unlink()
+
+
+def measure(app_py: Path, runs: int, scratch: Path) -> tuple[float, float]:
+    """(median with every module's bytecode present, median with only the stdlib's)."""
+    shipped, bare = scratch / "shipped", scratch / "bare"
+    for cache in (shipped, bare):
+        shutil.rmtree(cache, ignore_errors=True)
+        _run(app_py, cache, write=True)  # warm-up run writes the bytecode
+    _keep_only_stdlib(bare)
+    with_pyc = statistics.median(_run(app_py, shipped, write=False) for _ in range(runs))
+    without = statistics.median(_run(app_py, bare, write=False) for _ in range(runs))
+    return with_pyc, without
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=7)
     args = parser.parse_args()
-    print(f"{'function':10} {'median import (s)':>18}  target")
+    print(f"{'function':10} {'shipped .pyc (s)':>17} {'no .pyc (s)':>12}  target")
     worst = 0.0
-    for app_py in sorted((ROOT / "functions").glob("*/app.py")):
-        name = app_py.parent.name
-        median = measure(app_py, args.runs)
-        target = "n/a (svix)" if name == "webhook" else f"< {TARGET_S}"
-        ok = name == "webhook" or median < TARGET_S
-        worst = max(worst, median) if name != "webhook" else worst
-        print(f"{name:10} {median:18.3f}  {target} {'ok' if ok else 'OVER'}")
-    print(f"slowest non-webhook function: {worst:.3f} s")
+    with tempfile.TemporaryDirectory() as tmp:
+        for app_py in sorted((ROOT / "functions").glob("*/app.py")):
+            name = app_py.parent.name
+            with_pyc, without = measure(app_py, args.runs, Path(tmp))
+            target = "n/a (svix)" if name == "webhook" else f"< {TARGET_S}"
+            ok = name == "webhook" or with_pyc < TARGET_S
+            worst = max(worst, with_pyc) if name != "webhook" else worst
+            print(f"{name:10} {with_pyc:17.3f} {without:12.3f}  {target} {'ok' if ok else 'OVER'}")
+    print(f"slowest non-webhook function (shipped .pyc): {worst:.3f} s")
     return 0
 
 
