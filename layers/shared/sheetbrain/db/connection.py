@@ -9,12 +9,12 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any, LiteralString
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg import sql
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from sheetbrain.config import get_settings
@@ -146,20 +146,30 @@ def single_statement() -> Iterator[psycopg.Connection]:
             conn.autocommit = False
 
 
-@contextmanager
-def _scoped_transaction(scope: sql.Composable, *, system: bool = False) -> Iterator[psycopg.Connection]:
-    """A transaction whose BEGIN and scope settings travel in one round trip.
+# The statement a transaction opens with, sent with its BEGIN: (query, parameters).
+Opening = tuple[LiteralString, Sequence[Any] | Mapping[str, Any]]
 
-    psycopg would send BEGIN on its own and the settings after it; on a path that is mostly
-    round trips (a webhook, the audit's reads) one saved per transaction counts. The values are
-    bound as literals by psycopg's ``sql`` module, never formatted by hand.
+
+@contextmanager
+def _scoped_transaction(
+    scope: LiteralString, params: Sequence[Any], *, system: bool = False, opening: Opening | None = None
+) -> Iterator[tuple[psycopg.Connection, tuple[Any, ...] | None]]:
+    """A transaction whose BEGIN, scope settings and opening statement travel in one round trip
+    (psycopg's pipeline mode); yields the connection and the opening statement's first row.
+
+    psycopg would send BEGIN on its own and each statement after it; on a path that is mostly
+    round trips (a webhook, the audit's reads) each one saved counts.
     """
     with translate_errors(), _lent(system=system) as conn:
         conn.autocommit = True
         try:
-            conn.execute(sql.SQL("BEGIN; {}").format(scope))
             try:
-                yield conn
+                with conn.pipeline():
+                    conn.execute("BEGIN")
+                    conn.execute(scope, params)
+                    cursor = conn.execute(*opening) if opening is not None else None
+                row = cursor.fetchone() if cursor is not None else None
+                yield conn, row
             except BaseException:
                 _rollback(conn)
                 raise
@@ -176,6 +186,10 @@ def _rollback(conn: psycopg.Connection) -> None:
         logger.warning("rollback failed")
 
 
+_TENANT_SCOPE: LiteralString = "SELECT set_config('app.org_id', %s, true), set_config('app.user_id', %s, true)"
+_SYSTEM_SCOPE: LiteralString = "SELECT set_config('app.system', 'on', true)"
+
+
 @contextmanager
 def tenant_transaction(org_id: str, user_id: str | None = None) -> Iterator[psycopg.Connection]:
     """A transaction scoped to one organization (and, optionally, the calling user).
@@ -185,10 +199,7 @@ def tenant_transaction(org_id: str, user_id: str | None = None) -> Iterator[psyc
     Row-level security policies read it as the second lock behind each query's own
     ``WHERE org_id = ...``.
     """
-    scope = sql.SQL("SELECT set_config('app.org_id', {}, true), set_config('app.user_id', {}, true)").format(
-        sql.Literal(org_id), sql.Literal(user_id or "")
-    )
-    with _scoped_transaction(scope) as conn:
+    with _scoped_transaction(_TENANT_SCOPE, (org_id, user_id or "")) as (conn, _):
         yield conn
 
 
@@ -200,8 +211,16 @@ def system_transaction() -> Iterator[psycopg.Connection]:
     security honours ``app.system`` for that role alone, so the API functions' login cannot
     cross organizations even by setting it.
     """
-    with _scoped_transaction(sql.SQL("SELECT set_config('app.system', 'on', true)"), system=True) as conn:
+    with _scoped_transaction(_SYSTEM_SCOPE, (), system=True) as (conn, _):
         yield conn
+
+
+@contextmanager
+def system_transaction_opening(opening: Opening) -> Iterator[tuple[psycopg.Connection, tuple[Any, ...] | None]]:
+    """``system_transaction`` whose first statement is sent with its BEGIN; yields the
+    connection and that statement's first row (None when it returned none)."""
+    with _scoped_transaction(_SYSTEM_SCOPE, (), system=True, opening=opening) as opened:
+        yield opened
 
 
 def ping() -> None:

@@ -8,30 +8,36 @@ from typing import Any
 import psycopg
 from psycopg.types.json import Jsonb
 
-_DONE = ("processed", "ignored")
+from sheetbrain.db.connection import Opening
 
 
-def record_done(
-    conn: psycopg.Connection, *, provider: str, event_id: str, event_type: str, payload: dict[str, Any], status: str
-) -> bool:
-    """Record a delivery as applied; False when it had already been applied (a duplicate).
+def claim(*, provider: str, event_id: str, event_type: str, payload: dict[str, Any]) -> Opening:
+    """The statement that claims a delivery for this transaction, recording it as processed: it
+    returns a row unless the delivery was already applied (a duplicate). It opens the
+    transaction (sent with its BEGIN), and the event's work follows in the same transaction.
 
     A concurrent delivery of the same event waits on the unique index until the first
-    transaction ends, then sees it as done.
+    transaction ends, then sees it as done (or claims it, if that one rolled back).
     """
-    row = conn.execute(
+    return (
         """
         INSERT INTO webhook_inbox (provider, event_id, event_type, payload, status, attempts, processed_at)
-        VALUES (%s, %s, %s, %s, %s, 1, now())
+        VALUES (%s, %s, %s, %s, 'processed', 1, now())
         ON CONFLICT (provider, event_id) DO UPDATE SET
-            status = EXCLUDED.status, attempts = webhook_inbox.attempts + 1, processed_at = now(),
+            status = 'processed', attempts = webhook_inbox.attempts + 1, processed_at = now(),
             last_error = NULL, next_attempt_at = NULL
         WHERE webhook_inbox.status NOT IN ('processed', 'ignored')
         RETURNING id
         """,
-        (provider, event_id, event_type, Jsonb(payload), status),
-    ).fetchone()
-    return row is not None
+        (provider, event_id, event_type, Jsonb(payload)),
+    )
+
+
+def mark_ignored(conn: psycopg.Connection, *, provider: str, event_id: str) -> None:
+    """A claimed delivery whose event type no applier handles."""
+    conn.execute(
+        "UPDATE webhook_inbox SET status = 'ignored' WHERE provider = %s AND event_id = %s", (provider, event_id)
+    )
 
 
 def record_failure(

@@ -1,9 +1,10 @@
 """Receive a verified provider event exactly once.
 
 Applying an event and recording it as done commit in one transaction: a crash before the
-commit leaves nothing (the provider retries), after it leaves both. The record is written after
-the work, and a redelivery of an applied event finds it and rolls its own work back, so the
-common path costs one transaction and no savepoint. A transient fault (database unavailable)
+commit leaves nothing (the provider retries), after it leaves both. The transaction opens by
+claiming the delivery in the inbox, sent with its BEGIN: a redelivery of an applied event
+finds it there and ends in that one round trip, and a new event costs one more per statement
+of its work, then the commit. A transient fault (database unavailable)
 propagates as a 5xx so the provider retries; a permanent fault (a payload we cannot apply) is
 recorded as failed with its error, answered 200, and retried with backoff by the cleanup task.
 """
@@ -16,7 +17,7 @@ from typing import Any, Literal
 
 import psycopg
 
-from sheetbrain.db import inbox_repo, system_transaction
+from sheetbrain.db import inbox_repo, system_transaction, system_transaction_opening
 from sheetbrain.errors import DependencyUnavailableError, SheetBrainError
 from sheetbrain.observability import logger, metrics
 
@@ -34,7 +35,7 @@ class Receipt:
 
 
 class _AlreadyApplied(Exception):
-    """Raised inside the transaction to roll back a duplicate's work."""
+    """Raised inside the transaction to end a duplicate's (it has written nothing)."""
 
 
 def receive(*, provider: str, event_id: str, event: dict[str, Any] | None, raw_body: str, apply: Applier) -> Receipt:
@@ -53,12 +54,14 @@ def receive(*, provider: str, event_id: str, event: dict[str, Any] | None, raw_b
 def _process(provider: str, event_id: str, event: dict[str, Any], apply: Applier) -> Outcome:
     event_type = str(event.get("type", ""))
     try:
-        with system_transaction() as conn:
-            status: Outcome = "processed" if apply(conn, event) else "ignored"
-            if not inbox_repo.record_done(
-                conn, provider=provider, event_id=event_id, event_type=event_type, payload=event, status=status
-            ):
+        claim = inbox_repo.claim(provider=provider, event_id=event_id, event_type=event_type, payload=event)
+        with system_transaction_opening(claim) as (conn, claimed):
+            if claimed is None:
                 raise _AlreadyApplied
+            status: Outcome = "processed"
+            if not apply(conn, event):
+                inbox_repo.mark_ignored(conn, provider=provider, event_id=event_id)
+                status = "ignored"
     except _AlreadyApplied:
         return "duplicate"
     except DependencyUnavailableError:
