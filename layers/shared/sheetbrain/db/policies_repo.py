@@ -236,13 +236,14 @@ def hybrid_search(
                    row_number() OVER (ORDER BY coalesce(s.chunks, 0), l.lexeme) AS rarity
             FROM unnest(tsvector_to_array(to_tsvector('english', %(q)s))) AS l(lexeme)
             LEFT JOIN policy_lexemes s ON s.org_id = %(org)s AND s.lexeme = l.lexeme
-        ), q AS (
+        ), kept AS (
             -- The query's lexemes, less those in more than a twentieth of the org's chunks (the three
             -- rarest always stay): common words match everything and rank nothing.
-            SELECT to_tsquery('english', string_agg(quote_literal(t.lexeme), ' | ')) AS tsq
-            FROM terms t
+            SELECT t.lexeme FROM terms t
             WHERE t.rarity <= 3 OR t.df <= greatest(
                 %(min_df)s, %(max_share)s * coalesce((SELECT chunks FROM policy_corpus WHERE org_id = %(org)s), 0))
+        ), q AS (
+            SELECT to_tsquery('english', string_agg(quote_literal(lexeme), ' | ')) AS tsq FROM kept
         ), vec AS (
             -- Ordered by distance to the parameter itself (not to a column of another relation,
             -- which is a join the HNSW index cannot serve: every org row would be scored and
@@ -257,18 +258,24 @@ def hybrid_search(
         ), fts AS (
             SELECT c.id, row_number() OVER (ORDER BY ts_rank(c.tsv, q.tsq) DESC, c.id) AS r
             FROM policy_chunks c, q
-            WHERE %(use_text)s AND q.tsq IS NOT NULL AND c.org_id = %(org)s AND c.tsv @@ q.tsq
+            -- The chunks holding any kept lexeme, found through policy_postings (sql/0009: under
+            -- row-level security, tsv @@ tsquery cannot use an index).
+            WHERE %(use_text)s AND q.tsq IS NOT NULL AND c.org_id = %(org)s AND c.id IN (
+                SELECT p.chunk_id FROM policy_postings p JOIN kept ON p.lexeme = kept.lexeme WHERE p.org_id = %(org)s)
             ORDER BY ts_rank(c.tsv, q.tsq) DESC, c.id LIMIT %(pool)s
         ), fused AS (
             SELECT coalesce(vec.id, fts.id) AS id, vec.sim, vec.r AS vector_rank, fts.r AS text_rank,
                    coalesce(1.0 / (60 + vec.r), 0) + coalesce(1.0 / (60 + fts.r), 0) AS score
             FROM vec FULL JOIN fts ON fts.id = vec.id
             WHERE fts.id IS NOT NULL OR vec.sim >= %(floor)s
+            -- The top k before fetching their text: the planner cannot estimate the full join's
+            -- rows, and joined afterwards it paired every chunk of the org with every candidate.
+            ORDER BY score DESC, id LIMIT %(k)s
         )
         SELECT c.id AS chunk_id, c.policy_id, p.title, c.clause, c.heading_path, c.text, f.sim AS similarity,
                f.vector_rank::int AS vector_rank, f.text_rank::int AS text_rank, f.score::float8 AS fused
         FROM fused f JOIN policy_chunks c ON c.id = f.id JOIN policies p ON p.id = c.policy_id
-        ORDER BY f.score DESC, c.id LIMIT %(k)s
+        ORDER BY f.score DESC, c.id
         """
     ).format(cast=cast)
     vec_text = "[" + ",".join(f"{v:.7g}" for v in vector) + "]" if vector is not None else None
