@@ -195,6 +195,8 @@ class SearchHit:
 # is too common to search by.
 COMMON_TERM_SHARE = 0.05
 COMMON_TERM_MIN_CHUNKS = 10
+# ts_rank runs on at most this many chunks per full-text candidate wanted.
+TEXT_SHORTLIST_PER_RESULT = 5
 
 
 def prepare_search(conn: psycopg.Connection, *, pool: int) -> None:
@@ -239,9 +241,9 @@ def hybrid_search(
         ), kept AS (
             -- The query's lexemes, less those in more than a twentieth of the org's chunks (the three
             -- rarest always stay): common words match everything and rank nothing.
-            SELECT t.lexeme FROM terms t
-            WHERE t.rarity <= 3 OR t.df <= greatest(
-                %(min_df)s, %(max_share)s * coalesce((SELECT chunks FROM policy_corpus WHERE org_id = %(org)s), 0))
+            SELECT t.lexeme, ln((n.chunks + 1.0) / (t.df + 1.0)) AS idf
+            FROM terms t, (SELECT coalesce((SELECT chunks FROM policy_corpus WHERE org_id = %(org)s), 0) AS chunks) AS n
+            WHERE t.rarity <= 3 OR t.df <= greatest(%(min_df)s, %(max_share)s * n.chunks)
         ), q AS (
             SELECT to_tsquery('english', string_agg(quote_literal(lexeme), ' | ')) AS tsq FROM kept
         ), vec AS (
@@ -255,13 +257,18 @@ def hybrid_search(
                 WHERE %(use_vector)s AND c.org_id = %(org)s AND c.embedding_model = %(model)s
                 ORDER BY c.embedding::{cast} <=> %(vec)s::{cast} LIMIT %(pool)s
             ) AS n
+        ), shortlist AS (
+            -- The chunks holding any kept lexeme, through policy_postings (sql/0009: under row-level
+            -- security, tsv @@ tsquery cannot use an index), the most covered by the query's rarer
+            -- lexemes first: ts_rank costs a heap fetch per chunk, and a query of common words
+            -- alone matched thousands.
+            SELECT p.chunk_id FROM policy_postings p JOIN kept ON p.lexeme = kept.lexeme
+            WHERE %(use_text)s AND p.org_id = %(org)s
+            GROUP BY p.chunk_id ORDER BY sum(kept.idf) DESC, p.chunk_id LIMIT %(shortlist)s
         ), fts AS (
             SELECT c.id, row_number() OVER (ORDER BY ts_rank(c.tsv, q.tsq) DESC, c.id) AS r
-            FROM policy_chunks c, q
-            -- The chunks holding any kept lexeme, found through policy_postings (sql/0009: under
-            -- row-level security, tsv @@ tsquery cannot use an index).
-            WHERE %(use_text)s AND q.tsq IS NOT NULL AND c.org_id = %(org)s AND c.id IN (
-                SELECT p.chunk_id FROM policy_postings p JOIN kept ON p.lexeme = kept.lexeme WHERE p.org_id = %(org)s)
+            FROM shortlist s JOIN policy_chunks c ON c.id = s.chunk_id, q
+            WHERE q.tsq IS NOT NULL AND c.org_id = %(org)s
             ORDER BY ts_rank(c.tsv, q.tsq) DESC, c.id LIMIT %(pool)s
         ), fused AS (
             SELECT coalesce(vec.id, fts.id) AS id, vec.sim, vec.r AS vector_rank, fts.r AS text_rank,
@@ -294,6 +301,7 @@ def hybrid_search(
                 "use_text": use_text,
                 "min_df": COMMON_TERM_MIN_CHUNKS,
                 "max_share": COMMON_TERM_SHARE,
+                "shortlist": pool * TEXT_SHORTLIST_PER_RESULT,
             },
         ).fetchall()
 
