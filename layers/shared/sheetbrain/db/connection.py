@@ -1,7 +1,8 @@
 """One lazily opened pool per container, transactions, and the driver-error boundary.
 
-Every database call of the layer goes through ``transaction`` or ``tenant_transaction``; both
-run inside ``translate_errors`` so a psycopg error never escapes as itself.
+Every database call of the layer goes through ``transaction``, ``single_statement``,
+``tenant_transaction`` or ``system_transaction``; all run inside ``translate_errors`` so a
+psycopg error never escapes as itself.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def single_statement() -> Iterator[psycopg.Connection]:
             conn.autocommit = False
 
 
-# The statement a transaction opens with, sent with its BEGIN: (query, parameters).
+# The statement a transaction opens with, sent with its BEGIN: (query, parameters). It must
+# return rows (e.g. INSERT ... RETURNING), since its first row is handed to the caller.
 Opening = tuple[LiteralString, Sequence[Any] | Mapping[str, Any]]
 
 

@@ -33,11 +33,9 @@ def claim(*, provider: str, event_id: str, event_type: str, payload: dict[str, A
     )
 
 
-def mark_ignored(conn: psycopg.Connection, *, provider: str, event_id: str) -> None:
-    """A claimed delivery whose event type no applier handles."""
-    conn.execute(
-        "UPDATE webhook_inbox SET status = 'ignored' WHERE provider = %s AND event_id = %s", (provider, event_id)
-    )
+def mark_ignored(conn: psycopg.Connection, inbox_id: int) -> None:
+    """A claimed delivery (the id ``claim`` returned) whose event type no applier handles."""
+    conn.execute("UPDATE webhook_inbox SET status = 'ignored' WHERE id = %s", (inbox_id,))
 
 
 def record_failure(

@@ -220,7 +220,8 @@ def hybrid_search(
     mode: str = "hybrid",
 ) -> list[SearchHit]:
     """Top-k chunks by reciprocal-rank fusion (k=60) of vector (HNSW, cosine) and full-text
-    (OR of the query's lexemes, ts_rank) rankings, each over ``pool`` candidates. A chunk
+    (OR of the query's lexemes, ts_rank over a shortlist of the chunks that hold most of the
+    rarer ones) rankings, each over ``pool`` candidates. A chunk
     found only by vector search must reach ``min_similarity``. ``mode`` restricts to one side
     (for evaluation).
 
@@ -245,7 +246,8 @@ def hybrid_search(
             FROM terms t, (SELECT coalesce((SELECT chunks FROM policy_corpus WHERE org_id = %(org)s), 0) AS chunks) AS n
             WHERE t.rarity <= 3 OR t.df <= greatest(%(min_df)s, %(max_share)s * n.chunks)
         ), q AS (
-            SELECT to_tsquery('english', string_agg(quote_literal(lexeme), ' | ')) AS tsq FROM kept
+            -- The lexemes as they are (to_tsquery would stem them again, and stemming is not idempotent).
+            SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS tsq FROM kept
         ), vec AS (
             -- Ordered by distance to the parameter itself (not to a column of another relation,
             -- which is a join the HNSW index cannot serve: every org row would be scored and
@@ -259,17 +261,18 @@ def hybrid_search(
             ) AS n
         ), shortlist AS (
             -- The chunks holding any kept lexeme, through policy_postings (sql/0009: under row-level
-            -- security, tsv @@ tsquery cannot use an index), the most covered by the query's rarer
-            -- lexemes first: ts_rank costs a heap fetch per chunk, and a query of common words
-            -- alone matched thousands.
-            SELECT p.chunk_id FROM policy_postings p JOIN kept ON p.lexeme = kept.lexeme
+            -- security, tsv @@ tsquery cannot use an index), best first by the query's rarer lexemes
+            -- and how much each chunk holds of them: ts_rank costs a heap fetch per chunk, and a
+            -- query of common words alone matched thousands.
+            SELECT p.chunk_id, sum(kept.idf * ln(1 + p.weight)) AS score
+            FROM policy_postings p JOIN kept ON p.lexeme = kept.lexeme
             WHERE %(use_text)s AND p.org_id = %(org)s
-            GROUP BY p.chunk_id ORDER BY sum(kept.idf) DESC, p.chunk_id LIMIT %(shortlist)s
+            GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT %(shortlist)s
         ), fts AS (
-            SELECT c.id, row_number() OVER (ORDER BY ts_rank(c.tsv, q.tsq) DESC, c.id) AS r
+            SELECT c.id, row_number() OVER (ORDER BY ts_rank(c.tsv, q.tsq) DESC, s.score DESC, c.id) AS r
             FROM shortlist s JOIN policy_chunks c ON c.id = s.chunk_id, q
             WHERE q.tsq IS NOT NULL AND c.org_id = %(org)s
-            ORDER BY ts_rank(c.tsv, q.tsq) DESC, c.id LIMIT %(pool)s
+            ORDER BY ts_rank(c.tsv, q.tsq) DESC, s.score DESC, c.id LIMIT %(pool)s
         ), fused AS (
             SELECT coalesce(vec.id, fts.id) AS id, vec.sim, vec.r AS vector_rank, fts.r AS text_rank,
                    coalesce(1.0 / (60 + vec.r), 0) + coalesce(1.0 / (60 + fts.r), 0) AS score

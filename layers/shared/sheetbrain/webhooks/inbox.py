@@ -3,8 +3,8 @@
 Applying an event and recording it as done commit in one transaction: a crash before the
 commit leaves nothing (the provider retries), after it leaves both. The transaction opens by
 claiming the delivery in the inbox, sent with its BEGIN: a redelivery of an applied event
-finds it there and ends in that one round trip, and a new event costs one more per statement
-of its work, then the commit. A transient fault (database unavailable)
+finds it there and ends with a ROLLBACK, without running its work, and a new event costs one
+round trip more per statement of its work, then the commit. A transient fault (database unavailable)
 propagates as a 5xx so the provider retries; a permanent fault (a payload we cannot apply) is
 recorded as failed with its error, answered 200, and retried with backoff by the cleanup task.
 """
@@ -35,7 +35,7 @@ class Receipt:
 
 
 class _AlreadyApplied(Exception):
-    """Raised inside the transaction to end a duplicate's (it has written nothing)."""
+    """Raised inside a duplicate's transaction to end it (it has written nothing)."""
 
 
 def receive(*, provider: str, event_id: str, event: dict[str, Any] | None, raw_body: str, apply: Applier) -> Receipt:
@@ -60,7 +60,7 @@ def _process(provider: str, event_id: str, event: dict[str, Any], apply: Applier
                 raise _AlreadyApplied
             status: Outcome = "processed"
             if not apply(conn, event):
-                inbox_repo.mark_ignored(conn, provider=provider, event_id=event_id)
+                inbox_repo.mark_ignored(conn, claimed[0])
                 status = "ignored"
     except _AlreadyApplied:
         return "duplicate"
