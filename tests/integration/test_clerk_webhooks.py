@@ -206,6 +206,29 @@ def test_signed_malformed_json_is_400_and_kept_as_failed(database: DatabaseUrls)
     ) == [("failed", None, '{"type": "user.created", "data": ', None)]
 
 
+def test_a_payload_the_database_cannot_store_is_kept_escaped_as_failed(database: DatabaseUrls) -> None:
+    # Given a signed event whose text holds a NUL (jsonb and text refuse it), and a malformed body
+    # holding a raw NUL byte
+    event = ce.user("user.created", uid("user"), 1000, first="A\u0000da")
+    # When each is delivered
+    stored = deliver(event, msg_id="msg_nul_event")
+    malformed = deliver('{"type": "user.created\x00', msg_id="msg_nul_body")
+    # Then neither is a 5xx the sender would retry for days: both are failed for good, kept escaped
+    assert (stored.status, stored.json()["outcome"]) == (200, "failed")
+    assert malformed.status == 400
+    kept = {
+        r[0]: r[1:]
+        for r in rows(
+            database.owner,
+            """SELECT event_id, status, payload, raw_body, next_attempt_at FROM webhook_inbox
+               WHERE event_id IN ('msg_nul_event', 'msg_nul_body')""",
+        )
+    }
+    assert kept["msg_nul_body"] == ("failed", None, '"{\\"type\\": \\"user.created\\u0000"', None)
+    status, payload, raw, retry_at = kept["msg_nul_event"]
+    assert (status, payload, retry_at) == ("failed", None, None) and "\\u0000" in raw
+
+
 def test_an_unknown_event_type_is_acknowledged_and_recorded_as_ignored(database: DatabaseUrls) -> None:
     reply = deliver(ce.envelope("session.created", {"id": "sess_1"}, 1), msg_id="msg_unknown")
     assert (reply.status, reply.json()["outcome"]) == (200, "ignored")

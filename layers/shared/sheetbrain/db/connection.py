@@ -105,6 +105,14 @@ def close_pool() -> None:
         _pools.clear()
 
 
+def _unstorable_text(exc: Exception) -> ValidationError:
+    """Text PostgreSQL cannot store: a NUL character, or an unpaired surrogate escape."""
+    return ValidationError(
+        "A text value holds a character that cannot be stored (NUL or an unpaired surrogate).",
+        details={"reason": str(exc).splitlines()[0][:200]},
+    )
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Turn driver errors into domain errors; the only place that knows psycopg's exceptions."""
@@ -123,6 +131,13 @@ def translate_errors() -> Iterator[None]:
         ) from exc
     except (pg_errors.InvalidTextRepresentation, pg_errors.NumericValueOutOfRange) as exc:
         raise ValidationError("A value has the wrong form.", details={"reason": exc.diag.message_primary}) from exc
+    except (pg_errors.UntranslatableCharacter, pg_errors.CharacterNotInRepertoire, UnicodeEncodeError) as exc:
+        raise _unstorable_text(exc) from exc
+    except psycopg.DataError as exc:
+        if exc.sqlstate is not None:  # a data error the server raised: our statement's, not the input's
+            logger.exception("database error")
+            raise SheetBrainError("Internal database error.") from exc
+        raise _unstorable_text(exc) from exc  # psycopg refused to send a value (a NUL character)
     except psycopg.Error as exc:
         logger.exception("database error")
         raise SheetBrainError("Internal database error.") from exc

@@ -11,6 +11,7 @@ recorded as failed with its error, answered 200, and retried with backoff by the
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -18,7 +19,7 @@ from typing import Any, Literal
 import psycopg
 
 from sheetbrain.db import inbox_repo, system_transaction, system_transaction_opening
-from sheetbrain.errors import DependencyUnavailableError, SheetBrainError
+from sheetbrain.errors import DependencyUnavailableError, SheetBrainError, ValidationError
 from sheetbrain.observability import logger, metrics
 
 Outcome = Literal["processed", "ignored", "duplicate", "failed"]
@@ -80,6 +81,26 @@ def _process(provider: str, event_id: str, event: dict[str, Any], apply: Applier
 
 
 def _record_failure(
+    provider: str,
+    event_id: str,
+    event_type: str,
+    event: dict[str, Any] | None,
+    raw_body: str | None,
+    error: str,
+    *,
+    retry: bool,
+) -> None:
+    try:
+        _write_failure(provider, event_id, event_type, event, raw_body, error, retry=retry)
+    except ValidationError:
+        # The database refuses the payload itself (a NUL character, an unpaired surrogate): keep
+        # an ASCII-escaped JSON copy for inspection. Retrying the same bytes cannot help.
+        kept = json.dumps(raw_body if raw_body is not None else event)
+        _write_failure(provider, event_id, event_type, None, kept, f"{error} (payload not storable as sent)",
+                       retry=False)  # fmt: skip
+
+
+def _write_failure(
     provider: str,
     event_id: str,
     event_type: str,
