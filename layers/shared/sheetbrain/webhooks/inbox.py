@@ -89,39 +89,29 @@ def _record_failure(
     error: str,
     *,
     retry: bool,
+    escaped: bool = False,
 ) -> None:
     try:
-        _write_failure(provider, event_id, event_type, event, raw_body, error, retry=retry)
+        with system_transaction() as conn:
+            inbox_repo.record_failure(
+                conn,
+                provider=provider,
+                event_id=event_id,
+                event_type=event_type,
+                payload=event,
+                raw_body=raw_body,
+                error=error,
+                retry=retry,
+                max_attempts=MAX_ATTEMPTS,
+            )
     except ValidationError:
+        if escaped:
+            raise
         # The database refuses the payload itself (a NUL character, an unpaired surrogate): keep
         # an ASCII-escaped JSON copy for inspection. Retrying the same bytes cannot help.
         kept = json.dumps(raw_body if raw_body is not None else event)
-        _write_failure(provider, event_id, event_type, None, kept, f"{error} (payload not storable as sent)",
-                       retry=False)  # fmt: skip
-
-
-def _write_failure(
-    provider: str,
-    event_id: str,
-    event_type: str,
-    event: dict[str, Any] | None,
-    raw_body: str | None,
-    error: str,
-    *,
-    retry: bool,
-) -> None:
-    with system_transaction() as conn:
-        inbox_repo.record_failure(
-            conn,
-            provider=provider,
-            event_id=event_id,
-            event_type=event_type,
-            payload=event,
-            raw_body=raw_body,
-            error=error,
-            retry=retry,
-            max_attempts=MAX_ATTEMPTS,
-        )
+        _record_failure(provider, event_id, event_type, None, kept, f"{error} (payload not storable as sent)",
+                        retry=False, escaped=True)  # fmt: skip
 
 
 def retry_due(appliers: Mapping[str, Applier], *, batch: int = 100) -> dict[str, int]:
