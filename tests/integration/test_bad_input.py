@@ -40,6 +40,7 @@ def test_unstorable_text_is_422(admin: tuple[str, dict[str, str]], database: Dat
     [
         (b'{"formulas": ["=A1"], "n": ' + b"9" * 5000 + b"}", 400),  # an integer Python refuses to convert
         (b'{"formulas": ["=\xff\xfe"]}', 400),  # not UTF-8
+        (b'{"formulas": ' + b"[" * 5000 + b"]" * 5000 + b"}", 400),  # deeper than Python's recursion limit
     ],
 )
 def test_unreadable_json_bodies_are_400(admin: tuple[str, dict[str, str]], raw: bytes, status: int) -> None:
@@ -73,6 +74,18 @@ def test_a_nul_in_a_claim_is_401() -> None:
     claims = claims_for("user_nul", "org_nul")
     claims["sub"] = "user\u0000x"
     assert call("GET", "/api/stats", claims=claims).status == 401
+
+
+def test_an_ingest_body_nested_too_deep_is_400_and_logged(
+    admin: tuple[str, dict[str, str]], database: DatabaseUrls
+) -> None:
+    org, claims = admin
+    raw = b'{"title": ' + b"[" * 5000 + b"]" * 5000 + b', "content": "x"}'
+    reply = call("POST", "/api/ingest", claims=claims, raw_body=raw, headers={"content-type": "application/json"})
+    assert (reply.status, reply.json()["error"]["code"]) == (400, "bad_request")
+    with psycopg.connect(database.owner) as conn:
+        logged = conn.execute("SELECT success FROM ingestion_logs WHERE org_id = %s", (org,)).fetchall()
+    assert logged == [(False,)]
 
 
 def test_a_signed_stripe_event_with_unusable_values_is_recorded_not_retried(database: DatabaseUrls) -> None:

@@ -229,6 +229,14 @@ def test_a_payload_the_database_cannot_store_is_kept_escaped_as_failed(database:
     assert (status, payload, retry_at) == ("failed", None, None) and "\\u0000" in raw
 
 
+def test_a_signed_body_nested_too_deep_is_400_and_kept_as_failed(database: DatabaseUrls) -> None:
+    reply = deliver('{"type": "user.created", "data": ' + "[" * 5000 + "]" * 5000 + "}", msg_id="msg_deep")
+    assert reply.status == 400
+    assert rows(database.owner, "SELECT status, payload FROM webhook_inbox WHERE event_id = 'msg_deep'") == [
+        ("failed", None)
+    ]
+
+
 def test_an_unknown_event_type_is_acknowledged_and_recorded_as_ignored(database: DatabaseUrls) -> None:
     reply = deliver(ce.envelope("session.created", {"id": "sess_1"}, 1), msg_id="msg_unknown")
     assert (reply.status, reply.json()["outcome"]) == (200, "ignored")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 from collections.abc import Callable, Iterable
 from typing import Any, cast
 
@@ -25,6 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
+from sheetbrain import untrusted_json
 from sheetbrain.config import get_settings
 from sheetbrain.errors import BadRequestError, PayloadTooLargeError, RateLimitedError, SheetBrainError
 from sheetbrain.http import errors as http_errors
@@ -133,12 +133,7 @@ def _parse_json(text: str) -> Any:
     limit = get_settings().max_body_bytes
     if len(text) > limit:
         raise PayloadTooLargeError(f"The request body exceeds {limit} bytes.", details={"limit_bytes": limit})
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        raise
-    except ValueError as exc:  # e.g. an integer of more digits than Python will convert
-        raise json.JSONDecodeError(str(exc), text, 0) from exc
+    return untrusted_json.loads(text)
 
 
 def make_resolver(*, multipart_paths: Iterable[str] = ()) -> APIGatewayHttpResolver:

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from sheetbrain import untrusted_json
 from sheetbrain.errors import ForbiddenError, UnauthorizedError
 
 Role = Literal["admin", "member"]
@@ -47,7 +48,7 @@ def _org_object(claims: Mapping[str, Any]) -> Mapping[str, Any]:
         return raw
     if isinstance(raw, str) and raw.startswith("{"):
         try:
-            parsed = json.loads(raw)
+            parsed = untrusted_json.loads(raw)
         except json.JSONDecodeError:
             return {}
         if isinstance(parsed, dict):

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sheetbrain import untrusted_json
 from sheetbrain.config import get_settings
 from sheetbrain.errors import BadRequestError, ConfigurationError
 from sheetbrain.tenancy.clerk_sync import apply_clerk_event
@@ -46,7 +47,7 @@ def handle_clerk_webhook(raw_body: bytes, headers: Mapping[str, str]) -> Receipt
     text = raw_body.decode("utf-8", errors="replace")
     event: dict[str, Any] | None
     try:
-        parsed = json.loads(text)
+        parsed = untrusted_json.loads(text)
         event = parsed if isinstance(parsed, dict) else None
     except json.JSONDecodeError:
         event = None

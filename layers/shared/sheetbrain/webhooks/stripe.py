@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from sheetbrain import untrusted_json
 from sheetbrain.billing.stripe_sync import apply_stripe_event
 from sheetbrain.config import get_settings
 from sheetbrain.errors import BadRequestError, ConfigurationError
@@ -36,7 +37,7 @@ def handle_stripe_webhook(raw_body: bytes, headers: Mapping[str, str]) -> Receip
     text = raw_body.decode("utf-8", errors="replace")
     event: dict[str, Any] | None
     try:
-        parsed = json.loads(text)
+        parsed = untrusted_json.loads(text)
         event = parsed if isinstance(parsed, dict) and isinstance(parsed.get("id"), str) else None
     except json.JSONDecodeError:
         event = None

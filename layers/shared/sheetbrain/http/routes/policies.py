@@ -15,6 +15,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
+from sheetbrain import untrusted_json
 from sheetbrain.errors import BadRequestError, ValidationError
 from sheetbrain.http.models import RequestModel, path_id, text_problem
 from sheetbrain.http.pagination import decode_cursor, encode_cursor
@@ -144,8 +145,8 @@ def post_ingest() -> Response[str]:
     else:
         with service.ingestion_attempt(identity, size_bytes=len(body), filename=None, content_type=media) as attempt:
             try:
-                parsed = IngestJson.model_validate(json.loads(body))
-            except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+                parsed = IngestJson.model_validate(untrusted_json.loads(body))
+            except json.JSONDecodeError as exc:
                 raise BadRequestError("The request body is not valid JSON.") from exc
             except PydanticValidationError as exc:
                 fields = _fields(exc)
