@@ -14,9 +14,10 @@ from typing import Any
 
 from sheetbrain_dev.template import Function
 
-# Only the template's Powertools settings apply locally: the rest (secret ARNs, Bedrock as the
-# embedder, inline EventBridge delivery...) describes AWS; locally the environment decides.
-_LOCAL_ENV_PREFIX = "POWERTOOLS_"
+# Only the template's Powertools and pydantic settings apply locally: the rest (secret ARNs,
+# Bedrock as the embedder, inline EventBridge delivery...) describes AWS; locally the
+# environment decides.
+_LOCAL_ENV_PREFIXES = ("POWERTOOLS_", "PYDANTIC_")
 _modules: dict[str, ModuleType] = {}
 _load_lock = threading.Lock()
 # Powertools keeps the current event on the resolver class, and Lambda runs one event per
@@ -46,9 +47,10 @@ class LocalContext:
 
 
 def apply_function_environment(function: Function) -> None:
-    """The template's plain-string Powertools variables, unless the environment sets them."""
+    """The template's plain-string Powertools and pydantic variables, unless the environment
+    sets them."""
     for key, value in function.environment.items():
-        if isinstance(value, str) and key.startswith(_LOCAL_ENV_PREFIX):
+        if isinstance(value, str) and key.startswith(_LOCAL_ENV_PREFIXES):
             os.environ.setdefault(key, value)
 
 
