@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING, Any
 
 import psycopg
 
-from sheetbrain.auditing import ai_review
 from sheetbrain.auditing.audit_log import actor_digest, canonical
 from sheetbrain.auditing.citations import cite
 from sheetbrain.config import get_settings
@@ -28,6 +27,9 @@ if TYPE_CHECKING:
     # The engine loads on the first audit, not with the function: its other routes (health,
     # stats, listing audits) never need it.
     from sheetbrain.audit import Finding, PolicyProfile
+
+    # Loaded only when a review runs: most plans have none, and its models cost cold start.
+    from sheetbrain.auditing import ai_review
 
 SEVERITIES = ("critical", "high", "medium", "low", "info")
 # A formula is compliant when nothing of at least this severity was found in it.
@@ -142,6 +144,8 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
     review = None
     skipped_reason = context.ai_skip_reason
     if context.ai_allowed:
+        from sheetbrain.auditing import ai_review
+
         review = ai_review.review(
             [
                 {
