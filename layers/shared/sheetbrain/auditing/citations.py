@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sheetbrain.db import policies_repo
 from sheetbrain.policies import service as policies
@@ -24,8 +23,7 @@ if TYPE_CHECKING:
 EXCERPT_CHARS = 300
 
 
-@dataclass(frozen=True)
-class Citation:
+class Citation(NamedTuple):
     policy_id: uuid.UUID
     title: str
     clause: str | None
@@ -44,8 +42,7 @@ class Citation:
         }
 
 
-@dataclass(frozen=True)
-class Citations:
+class Citations(NamedTuple):
     by_rule: dict[str, Citation]
     rag_used: bool
 

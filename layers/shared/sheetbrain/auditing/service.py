@@ -6,9 +6,8 @@ from __future__ import annotations
 import re
 import time
 import uuid
-from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg
 
@@ -37,8 +36,7 @@ _NON_COMPLIANT = frozenset({"critical", "high", "medium"})
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
 
 
-@dataclass(frozen=True)
-class AuditInput:
+class AuditInput(NamedTuple):
     formulas: list[str] | None
     sheet_name: str | None
     sheet_range: str | None
@@ -50,8 +48,7 @@ class AuditInput:
     ai_review: bool | None
 
 
-@dataclass(frozen=True)
-class AuditOutcome:
+class AuditOutcome(NamedTuple):
     audit: audits_repo.AuditRecord
     findings: list[audits_repo.FindingRecord]
 
@@ -61,8 +58,7 @@ def _origin(sheet_range: str | None) -> str:
     return start.replace("$", "").upper() if _CELL.match(start) else "A1"
 
 
-@dataclass(frozen=True)
-class _Context:
+class _Context(NamedTuple):
     profile: PolicyProfile
     org_policies: list[policies_repo.PolicyRules]
     ai_allowed: bool

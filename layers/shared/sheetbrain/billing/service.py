@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sheetbrain.billing import stripe_gateway
 from sheetbrain.billing.plans import price_for_plan
@@ -53,15 +53,13 @@ def open_portal(identity: Identity, *, return_url: str) -> str:
     return stripe_gateway.create_portal_session(customer_id=_customer_id(identity), return_url=return_url)
 
 
-@dataclass(frozen=True)
-class UsageLine:
+class UsageLine(NamedTuple):
     feature: str
     used: int
     limit: int  # -1 unlimited
 
 
-@dataclass(frozen=True)
-class BillingView:
+class BillingView(NamedTuple):
     plan: str
     status: str
     current_period_end: datetime | None

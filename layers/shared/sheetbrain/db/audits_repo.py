@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 
-@dataclass(frozen=True)
-class AuditRecord:
+class AuditRecord(NamedTuple):
     id: uuid.UUID
     org_id: str
     user_id: str | None
@@ -35,8 +33,7 @@ class AuditRecord:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class FindingRecord:
+class FindingRecord(NamedTuple):
     ordinal: int
     cell: str | None
     formula: str
@@ -69,7 +66,7 @@ def insert_findings(
     round trip, and json.dumps is far cheaper than adapting a dozen parameter arrays)."""
     if not findings:
         return
-    document = json.dumps([f.__dict__ for f in findings], ensure_ascii=False)
+    document = json.dumps([f._asdict() for f in findings], ensure_ascii=False)
     conn.execute(
         """INSERT INTO audit_findings (audit_id, org_id, ordinal, cell, formula, rule, severity, message,
                                        suggestion, policy)
@@ -156,8 +153,7 @@ def record_ai_usage(
     )
 
 
-@dataclass(frozen=True)
-class LogRow:
+class LogRow(NamedTuple):
     org_id: str
     seq: int
     created_at: datetime

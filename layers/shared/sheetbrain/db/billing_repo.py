@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 
-@dataclass(frozen=True)
-class SubscriptionRow:
+class SubscriptionRow(NamedTuple):
     org_id: str
     stripe_customer_id: str | None
     stripe_subscription_id: str | None
@@ -71,8 +69,7 @@ def org_for_stripe(conn: psycopg.Connection, customer_id: str | None, subscripti
     return str(row[0]) if row else None
 
 
-@dataclass(frozen=True)
-class SubscriptionState:
+class SubscriptionState(NamedTuple):
     subscription_id: str
     customer_id: str | None
     plan_code: str

@@ -5,8 +5,8 @@ Each function does one bounded piece of work inside the caller's (system) transa
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -15,8 +15,7 @@ from psycopg.rows import class_row
 # --- retention ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class RetentionOrg:
+class RetentionOrg(NamedTuple):
     org_id: str
     anchor_seq: int
     anchor_hash: str
@@ -46,8 +45,7 @@ def retention_candidates(conn: psycopg.Connection, *, now: datetime, after_org: 
         ).fetchall()
 
 
-@dataclass(frozen=True)
-class LogRow:
+class LogRow(NamedTuple):
     seq: int
     created_at: datetime
     hash: str
@@ -112,8 +110,7 @@ def rollup_orgs(conn: psycopg.Connection, *, since_month: date, after_org: str, 
     return [str(r[0]) for r in rows]
 
 
-@dataclass(frozen=True)
-class Correction:
+class Correction(NamedTuple):
     metric: str
     period: date
     stored: int | None
@@ -167,8 +164,7 @@ def _correct(
 # --- alerts ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MonthlyUsage:
+class MonthlyUsage(NamedTuple):
     org_id: str
     feature: str
     used: int

@@ -3,15 +3,14 @@ functions of migrations 0004/0005 so each decision is one atomic statement)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
 
 
-@dataclass(frozen=True)
-class GuardRow:
+class GuardRow(NamedTuple):
     user_deleted: bool
     org_deleted: bool
     membership_deleted: bool
@@ -42,8 +41,7 @@ def request_guard(
     return row
 
 
-@dataclass(frozen=True)
-class ConsumeRow:
+class ConsumeRow(NamedTuple):
     accepted: bool
     used: int
     duplicate: bool
@@ -101,8 +99,7 @@ def monthly_usage(conn: psycopg.Connection, org_id: str, metric: str, month: dat
     return int(row[0]) if row else 0
 
 
-@dataclass(frozen=True)
-class UsagePoint:
+class UsagePoint(NamedTuple):
     period: date
     quantity: int
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
+from typing import NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
@@ -50,8 +50,7 @@ def insert_crossings(
     return [int(r[0]) for r in rows]
 
 
-@dataclass(frozen=True)
-class PendingNotification:
+class PendingNotification(NamedTuple):
     id: int
     org_id: str
     kind: str

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg import sql
@@ -49,8 +48,7 @@ def insert_policy(
     return uuid.UUID(str(row[0]))
 
 
-@dataclass(frozen=True)
-class ChunkRow:
+class ChunkRow(NamedTuple):
     ordinal: int
     clause: str | None
     heading_path: tuple[str, ...]
@@ -112,8 +110,7 @@ def log_ingestion(
     )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class PolicySummary:
+class PolicySummary(NamedTuple):
     id: uuid.UUID
     title: str
     category: str | None
@@ -123,8 +120,7 @@ class PolicySummary:
     created_at: datetime
 
 
-@dataclass(frozen=True)
-class PolicyDetail:
+class PolicyDetail(NamedTuple):
     id: uuid.UUID
     title: str
     category: str | None
@@ -177,8 +173,7 @@ def org_profiles(conn: psycopg.Connection, org_id: str) -> list[dict[str, Any]]:
     return [dict(r[0]) for r in rows]
 
 
-@dataclass(frozen=True)
-class SearchHit:
+class SearchHit(NamedTuple):
     chunk_id: int
     policy_id: uuid.UUID
     title: str
@@ -309,8 +304,7 @@ def hybrid_search(
         ).fetchall()
 
 
-@dataclass(frozen=True)
-class PolicyRules:
+class PolicyRules(NamedTuple):
     id: uuid.UUID
     title: str
     rules: list[dict[str, Any]]
@@ -329,8 +323,7 @@ def org_rules(conn: psycopg.Connection, org_id: str, policy_ids: Sequence[uuid.U
         ).fetchall()
 
 
-@dataclass(frozen=True)
-class StaleChunk:
+class StaleChunk(NamedTuple):
     id: int
     heading: str
     text: str

@@ -7,8 +7,8 @@ events arriving in any order converge to the same rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
@@ -24,8 +24,7 @@ def org_member_count(conn: psycopg.Connection, org_id: str) -> int:
     return int(row[0]) if row else 0
 
 
-@dataclass(frozen=True)
-class UserFields:
+class UserFields(NamedTuple):
     id: str
     email: str | None
     first_name: str | None
@@ -33,8 +32,7 @@ class UserFields:
     image_url: str | None
 
 
-@dataclass(frozen=True)
-class OrgFields:
+class OrgFields(NamedTuple):
     id: str
     name: str
     slug: str | None
@@ -166,8 +164,7 @@ def delete_membership(conn: psycopg.Connection, *, org_id: str, user_id: str, cl
     return cur.rowcount > 0
 
 
-@dataclass(frozen=True)
-class OrganizationRow:
+class OrganizationRow(NamedTuple):
     id: str
     name: str
     slug: str | None

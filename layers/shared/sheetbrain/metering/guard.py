@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sheetbrain.db import metering_repo, single_statement
 from sheetbrain.errors import RateLimitedError
@@ -13,8 +13,7 @@ from sheetbrain.tenancy.service import TenantDeletedError
 WINDOW_S = 60
 
 
-@dataclass(frozen=True)
-class RateLimitState:
+class RateLimitState(NamedTuple):
     """What the RateLimit-* headers report (limit -1: no limit applies)."""
 
     limit: int
@@ -31,8 +30,7 @@ class RateLimitState:
         }
 
 
-@dataclass(frozen=True)
-class GuardDecision:
+class GuardDecision(NamedTuple):
     plan: str
     rate: RateLimitState
 

@@ -4,8 +4,8 @@ work starts (the consume stays the authority)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from typing import NamedTuple
 
 import psycopg
 
@@ -16,8 +16,7 @@ from sheetbrain.errors import QuotaExceededError
 METERED = {"audits_per_month": "audits", "ai_tokens_per_month": "ai_tokens"}
 
 
-@dataclass(frozen=True)
-class Consumption:
+class Consumption(NamedTuple):
     used: int  # this month, after the consumption
     limit: int  # -1 unlimited
     duplicate: bool  # the idempotency key had been counted already

@@ -10,7 +10,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from sheetbrain.config import get_settings
 from sheetbrain.db import metering_repo, policies_repo, tenant_transaction
@@ -31,8 +31,7 @@ def embedder() -> Embedder:
     return get_embedder(get_settings().embedder)
 
 
-@dataclass(frozen=True)
-class IngestResult:
+class IngestResult(NamedTuple):
     policy_id: uuid.UUID
     chunks: int
     vectors_upserted: int

@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from sheetbrain import untrusted_json
 from sheetbrain.errors import ForbiddenError, UnauthorizedError
@@ -22,8 +21,7 @@ PERSONAL_ORG_PREFIX = "personal_"
 _ADMIN_ROLES = frozenset({"admin", "org:admin"})
 
 
-@dataclass(frozen=True)
-class Identity:
+class Identity(NamedTuple):
     """The caller: Clerk user id, active organization and role within it."""
 
     user_id: str

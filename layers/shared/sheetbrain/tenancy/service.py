@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import NamedTuple
 
 from sheetbrain.db import audits_repo, billing_repo, metering_repo, tenant_transaction
 from sheetbrain.db import tenancy_repo as repo
@@ -15,8 +15,7 @@ class TenantDeletedError(ForbiddenError):
     code = "tenant_deleted"
 
 
-@dataclass(frozen=True)
-class OrgStats:
+class OrgStats(NamedTuple):
     org_id: str
     name: str
     personal: bool

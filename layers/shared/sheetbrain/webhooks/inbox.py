@@ -13,8 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import psycopg
 
@@ -28,8 +27,7 @@ Applier = Callable[[psycopg.Connection, Mapping[str, Any]], bool]
 MAX_ATTEMPTS = 8
 
 
-@dataclass(frozen=True)
-class Receipt:
+class Receipt(NamedTuple):
     provider: str
     event_id: str
     outcome: Outcome

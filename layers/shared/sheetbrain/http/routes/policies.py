@@ -175,7 +175,7 @@ def get_policies(
     rows = service.list_policies(authenticate(router), limit=limit, cursor=decode_cursor(cursor))
     next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == limit else None
     return PolicyListOut(
-        policies=[PolicySummaryOut(**r.__dict__) for r in rows],
+        policies=[PolicySummaryOut(**r._asdict()) for r in rows],
         next_cursor=next_cursor,
     )
 
@@ -184,7 +184,7 @@ def get_policies(
 def get_policy(policy_id: Annotated[str, Path(max_length=64)]) -> PolicyOut:
     identity = authenticate(router)
     p = service.get_policy(identity, path_id(policy_id, "policy"))
-    return PolicyOut(**p.__dict__)
+    return PolicyOut(**p._asdict())
 
 
 @router.delete(

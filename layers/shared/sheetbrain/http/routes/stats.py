@@ -26,4 +26,4 @@ class StatsOut(BaseModel):
 @router.get("/api/stats", summary="Organization statistics", tags=["tenancy"])
 def get_stats() -> StatsOut:
     identity = authenticate(router)
-    return StatsOut(**org_stats(identity).__dict__)
+    return StatsOut(**org_stats(identity)._asdict())
