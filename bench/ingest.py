@@ -5,7 +5,7 @@ clauses combined and their subjects varied so that no two chunks are alike) and 
 ``service.ingest`` with the local model; the time is broken down into extract / chunk / map
 clauses / embed / store. (2) 10,000 chunks of real-looking text (the clauses again, renumbered)
 are stored for one org, their vectors taken from a few hundred real embeddings plus a little
-noise; ``hybrid_search`` is then timed for the queries of ``retrieval_data/queries.json``, each
+noise; ``send_hybrid_search`` is then timed for the queries of ``retrieval_data/queries.json``, each
 in its own tenant transaction as ``service.retrieve`` runs it. Targets (issue 6): ingest under
 30 s; retrieval under 20 ms.
 
@@ -233,12 +233,12 @@ def bench_search(owner_url: str, identity: Identity, embedder: LocalMiniLMEmbedd
         for round_ in range(rounds + 1):
             for query, vector in zip(queries, vectors, strict=True):
                 t = time.perf_counter()
-                with tenant_transaction(identity.org_id, identity.user_id) as conn:
+                with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:
                     policies_repo.prepare_search(conn, pool=40)
-                    policies_repo.hybrid_search(
+                    policies_repo.send_hybrid_search(
                         conn, org_id=identity.org_id, query=query, vector=vector, model=embedder.model, dim=384,
                         k=5, pool=40, min_similarity=floor, mode=mode,
-                    )  # fmt: skip
+                    ).fetchall()  # fmt: skip
                 if round_:  # the first round warms the caches
                     samples.append(time.perf_counter() - t)
         p50, p99 = percentiles(samples)

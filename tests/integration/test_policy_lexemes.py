@@ -48,8 +48,8 @@ def test_full_text_search_finds_the_clause_through_the_postings() -> None:
     text = "# Rules\n\n1. Lookups must use exact match.\n\n2. Hardcoded VAT rates are forbidden.\n"
     assert call("POST", "/api/ingest", claims=claims, body={"title": "A", "content": text}).status == 201
     with tenant_transaction(org) as conn:
-        hits = policies_repo.hybrid_search(
+        hits = policies_repo.send_hybrid_search(
             conn, org_id=org, query="a VAT rate typed into a cell", vector=None, model="none", dim=384,
             k=5, pool=40, min_similarity=0.0, mode="text",
-        )  # fmt: skip
+        ).fetchall()  # fmt: skip
     assert [hit.clause for hit in hits] == ["2"]

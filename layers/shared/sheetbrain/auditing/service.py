@@ -68,7 +68,7 @@ class _Context(NamedTuple):
 def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
     """Everything the audit reads before the engine runs, in one transaction: the quota check
     (refusing early without consuming), the org's policy profile and rules, the AI allowance."""
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+    with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:
         quota.check(conn, org_id=identity.org_id, feature="audits_per_month", now=now)
         profile = policies.profile_of(policies_repo.org_profiles(conn, identity.org_id))
         org_policies = policies_repo.org_rules(conn, identity.org_id, data.policy_ids)
@@ -124,6 +124,7 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
     context = _context(identity, data, now)
     findings, formulas = _run_engine(data, context.profile)
     citations = cite(identity, findings, context.org_policies)
+    policy_by_rule = {rule: citation.to_dict() for rule, citation in citations.by_rule.items()}
     finding_records = [
         audits_repo.FindingRecord(
             ordinal=i,
@@ -133,7 +134,7 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
             severity=f.severity,
             message=f.message,
             suggestion=f.suggestion,
-            policy=citations.by_rule[f.rule].to_dict() if f.rule in citations.by_rule else None,
+            policy=policy_by_rule.get(f.rule),
         )
         for i, f in enumerate(findings)
     ]
@@ -200,16 +201,19 @@ def _record(
     review: ai_review.ReviewResult | None,
     now: datetime,
 ) -> None:
-    """Quota, audit, findings, audit log and AI-token usage: all committed or none."""
+    """Quota, audit, findings, audit log and AI-token usage: all committed or none.
+
+    Pipelined: the audit and its findings travel with the quota consumption (the first result
+    read), the audit-log append with the COMMIT; a refused quota rolls all of it back."""
     crossings: list[int] = []
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+    with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:
+        audits_repo.insert_audit(conn, audit)
+        audits_repo.insert_findings(conn, audit.id, identity.org_id, findings)
         audits = quota.consume(conn, org_id=identity.org_id, user_id=identity.user_id, feature="audits_per_month",
                                quantity=1, idempotency_key=f"audit:{audit.id}", now=now)  # fmt: skip
         crossings += record_crossings(conn, org_id=identity.org_id, feature="audits_per_month",
                                       used_before=audits.used - 1, used_after=audits.used, limit=audits.limit,
                                       now=now)  # fmt: skip
-        audits_repo.insert_audit(conn, audit)
-        audits_repo.insert_findings(conn, audit.id, identity.org_id, findings)
         if review is not None:
             crossings += _record_ai_usage(conn, identity, audit.id, review, now)
         audits_repo.append_log(

@@ -169,13 +169,22 @@ Opening = tuple[LiteralString, Sequence[Any] | Mapping[str, Any]]
 
 @contextmanager
 def _scoped_transaction(
-    scope: LiteralString, params: Sequence[Any], *, system: bool = False, opening: Opening | None = None
+    scope: LiteralString,
+    params: Sequence[Any],
+    *,
+    system: bool = False,
+    opening: Opening | None = None,
+    pipelined: bool = False,
 ) -> Iterator[tuple[psycopg.Connection, tuple[Any, ...] | None]]:
     """A transaction whose BEGIN, scope settings and opening statement travel in one round trip
     (psycopg's pipeline mode); yields the connection and the opening statement's first row.
 
     psycopg would send BEGIN on its own and each statement after it; on a path that is mostly
     round trips (a webhook, the audit's reads) each one saved counts.
+
+    ``pipelined`` keeps pipeline mode for the body and sends COMMIT after it in the same
+    round trip: a statement is sent with the next whose result is fetched (or with the COMMIT),
+    so the body must fetch every result it reads and never read ``rowcount`` before a fetch.
     """
     with translate_errors(), _lent(system=system) as conn:
         conn.autocommit = True
@@ -185,12 +194,16 @@ def _scoped_transaction(
                     conn.execute("BEGIN")
                     conn.execute(scope, params)
                     cursor = conn.execute(*opening) if opening is not None else None
-                row = cursor.fetchone() if cursor is not None else None
-                yield conn, row
+                    if pipelined:
+                        yield conn, cursor.fetchone() if cursor is not None else None
+                        conn.execute("COMMIT")
+                if not pipelined:
+                    yield conn, cursor.fetchone() if cursor is not None else None
             except BaseException:
                 _rollback(conn)
                 raise
-            conn.execute("COMMIT")
+            if not pipelined:
+                conn.execute("COMMIT")
         finally:
             conn.autocommit = False
 
@@ -208,15 +221,17 @@ _SYSTEM_SCOPE: LiteralString = "SELECT set_config('app.system', 'on', true)"
 
 
 @contextmanager
-def tenant_transaction(org_id: str, user_id: str | None = None) -> Iterator[psycopg.Connection]:
+def tenant_transaction(
+    org_id: str, user_id: str | None = None, *, pipelined: bool = False
+) -> Iterator[psycopg.Connection]:
     """A transaction scoped to one organization (and, optionally, the calling user).
 
     ``app.org_id`` is set with ``SET LOCAL`` semantics (``set_config(..., true)``), so it dies
     with the transaction and a pooled connection never carries one tenant into the next request.
     Row-level security policies read it as the second lock behind each query's own
-    ``WHERE org_id = ...``.
+    ``WHERE org_id = ...``. ``pipelined``: see ``_scoped_transaction``.
     """
-    with _scoped_transaction(_TENANT_SCOPE, (org_id, user_id or "")) as (conn, _):
+    with _scoped_transaction(_TENANT_SCOPE, (org_id, user_id or ""), pipelined=pipelined) as (conn, _):
         yield conn
 
 

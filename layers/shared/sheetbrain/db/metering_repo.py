@@ -68,6 +68,38 @@ def usage_consume(
     return row
 
 
+class EntitledConsumeRow(NamedTuple):
+    accepted: bool
+    used: int
+    duplicate: bool
+    lim: int  # the entitlement the consumption was checked against (-1 unlimited)
+
+
+def usage_consume_entitled(
+    conn: psycopg.Connection,
+    *,
+    org_id: str,
+    user_id: str | None,
+    feature: str,
+    metric: str,
+    quantity: int,
+    idempotency_key: str,
+    now: datetime,
+) -> EntitledConsumeRow | None:
+    """``usage_consume`` against the org's entitlement for ``feature``, read in the same
+    statement (one round trip); None for a feature no plan knows."""
+    with conn.cursor(row_factory=class_row(EntitledConsumeRow)) as cur:
+        return cur.execute(
+            """SELECT u.accepted, u.used, u.duplicate, e.lim
+               FROM (SELECT entitlement(%(org)s, %(feature)s, %(now)s) AS lim) AS e
+               CROSS JOIN LATERAL
+                   usage_consume(%(org)s, %(user)s, %(metric)s, %(quantity)s, %(key)s, e.lim, %(now)s) AS u
+               WHERE e.lim IS NOT NULL""",
+            {"org": org_id, "feature": feature, "now": now, "user": user_id, "metric": metric,
+             "quantity": quantity, "key": idempotency_key},
+        ).fetchone()  # fmt: skip
+
+
 def entitlement(conn: psycopg.Connection, org_id: str, feature: str, now: datetime) -> int | None:
     """The org's limit for a feature (-1 unlimited), or None for an unknown feature."""
     row = conn.execute("SELECT entitlement(%s, %s, %s)", (org_id, feature, now)).fetchone()
@@ -97,6 +129,21 @@ def monthly_usage(conn: psycopg.Connection, org_id: str, metric: str, month: dat
         (org_id, metric, month),
     ).fetchone()
     return int(row[0]) if row else 0
+
+
+def entitlement_and_usage(
+    conn: psycopg.Connection, org_id: str, feature: str, metric: str, month: date, now: datetime
+) -> tuple[int | None, int]:
+    """The org's limit for a feature (None: unknown) and this month's usage of its metric, in
+    one statement."""
+    row = conn.execute(
+        """SELECT entitlement(%(org)s, %(feature)s, %(now)s),
+                  coalesce((SELECT quantity FROM usage_monthly
+                            WHERE org_id = %(org)s AND metric = %(metric)s AND month = %(month)s), 0)""",
+        {"org": org_id, "feature": feature, "now": now, "metric": metric, "month": month},
+    ).fetchone()
+    assert row is not None
+    return (None if row[0] is None else int(row[0])), int(row[1])
 
 
 class UsagePoint(NamedTuple):

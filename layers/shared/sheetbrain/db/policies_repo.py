@@ -195,13 +195,13 @@ TEXT_SHORTLIST_PER_RESULT = 5
 
 
 def prepare_search(conn: psycopg.Connection, *, pool: int) -> None:
-    """Once per transaction before ``hybrid_search``: the HNSW scan filters by org after the
+    """Once per transaction before ``send_hybrid_search``: the HNSW scan filters by org after the
     fact, so its candidate list is widened for a tenant with few chunks among many others to
     still get its own nearest neighbours."""
     conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(40, pool * 4)),))
 
 
-def hybrid_search(
+def send_hybrid_search(
     conn: psycopg.Connection,
     *,
     org_id: str,
@@ -213,8 +213,11 @@ def hybrid_search(
     pool: int,
     min_similarity: float,
     mode: str = "hybrid",
-) -> list[SearchHit]:
-    """Top-k chunks by reciprocal-rank fusion (k=60) of vector (HNSW, cosine) and full-text
+) -> psycopg.Cursor[SearchHit]:
+    """The search sent, its cursor returned: fetchall() gives the hits. In a pipelined
+    transaction several searches travel together.
+
+    Top-k chunks by reciprocal-rank fusion (k=60) of vector (HNSW, cosine) and full-text
     (OR of the query's lexemes, ts_rank over a shortlist of the chunks that hold most of the
     rarer ones) rankings, each over ``pool`` candidates. A chunk
     found only by vector search must reach ``min_similarity``. ``mode`` restricts to one side
@@ -284,24 +287,23 @@ def hybrid_search(
         """
     ).format(cast=cast)
     vec_text = "[" + ",".join(f"{v:.7g}" for v in vector) + "]" if vector is not None else None
-    with conn.cursor(row_factory=class_row(SearchHit)) as cur:
-        return cur.execute(
-            query_sql,
-            {
-                "vec": vec_text,
-                "q": query,
-                "org": org_id,
-                "model": model,
-                "pool": pool,
-                "k": k,
-                "floor": min_similarity,
-                "use_vector": use_vector,
-                "use_text": use_text,
-                "min_df": COMMON_TERM_MIN_CHUNKS,
-                "max_share": COMMON_TERM_SHARE,
-                "shortlist": pool * TEXT_SHORTLIST_PER_RESULT,
-            },
-        ).fetchall()
+    return conn.cursor(row_factory=class_row(SearchHit)).execute(
+        query_sql,
+        {
+            "vec": vec_text,
+            "q": query,
+            "org": org_id,
+            "model": model,
+            "pool": pool,
+            "k": k,
+            "floor": min_similarity,
+            "use_vector": use_vector,
+            "use_text": use_text,
+            "min_df": COMMON_TERM_MIN_CHUNKS,
+            "max_share": COMMON_TERM_SHARE,
+            "shortlist": pool * TEXT_SHORTLIST_PER_RESULT,
+        },
+    )
 
 
 class PolicyRules(NamedTuple):

@@ -44,32 +44,30 @@ def consume(
     """Consume ``quantity`` of a metered feature within the caller's transaction; returns the
     month's usage after it and the limit. 429 ``quota_exceeded`` when it would pass the limit."""
     at = now or datetime.now(UTC)
-    limit = metering_repo.entitlement(conn, org_id, feature, at)
-    if limit is None:
-        raise KeyError(f"unknown feature {feature!r}")
-    result = metering_repo.usage_consume(
+    result = metering_repo.usage_consume_entitled(
         conn,
         org_id=org_id,
         user_id=user_id,
+        feature=feature,
         metric=METERED[feature],
         quantity=quantity,
         idempotency_key=idempotency_key,
-        limit=limit,
         now=at,
     )
+    if result is None:
+        raise KeyError(f"unknown feature {feature!r}")
     if not result.accepted:
-        raise _exceeded(conn, org_id, feature, limit, result.used, at)
-    return Consumption(used=result.used, limit=limit, duplicate=result.duplicate)
+        raise _exceeded(conn, org_id, feature, result.lim, result.used, at)
+    return Consumption(used=result.used, limit=result.lim, duplicate=result.duplicate)
 
 
 def check(conn: psycopg.Connection, *, org_id: str, feature: str, now: datetime | None = None) -> None:
     """Refuse early, without consuming, when a metered feature is already used up (the
     consume in the work's transaction stays the authority)."""
     at = now or datetime.now(UTC)
-    limit = metering_repo.entitlement(conn, org_id, feature, at)
+    limit, used = metering_repo.entitlement_and_usage(conn, org_id, feature, METERED[feature], month_start(at), at)
     if limit is None or limit < 0:
         return
-    used = metering_repo.monthly_usage(conn, org_id, METERED[feature], month_start(at))
     if used >= limit:
         raise _exceeded(conn, org_id, feature, limit, used, at)
 

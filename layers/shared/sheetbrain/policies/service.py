@@ -215,10 +215,11 @@ def retrieve(
     if mode != "text":
         vectors = list(_query_vectors(tuple(queries)))
     floor = get_settings().retrieval_min_similarity
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+    # One round trip for all the searches: each is sent before any result is read.
+    with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:
         policies_repo.prepare_search(conn, pool=pool)
-        return [
-            policies_repo.hybrid_search(
+        sent = [
+            policies_repo.send_hybrid_search(
                 conn,
                 org_id=identity.org_id,
                 query=query,
@@ -232,3 +233,4 @@ def retrieve(
             )
             for query, vector in zip(queries, vectors, strict=True)
         ]
+        return [cursor.fetchall() for cursor in sent]

@@ -142,6 +142,9 @@ def _summary(a: AuditRecord) -> SummaryOut:
 
 def _out(outcome: service.AuditOutcome) -> AuditOut:
     a = outcome.audit
+    # An audit cites one clause per check: each citation is validated once, not per finding.
+    cited = {f.rule: f.policy for f in outcome.findings if f.policy}
+    refs = {rule: PolicyRef.model_validate(policy) for rule, policy in cited.items()}
     return AuditOut(
         audit_id=a.id,
         created_at=a.created_at,
@@ -157,7 +160,7 @@ def _out(outcome: service.AuditOutcome) -> AuditOut:
                 severity=f.severity,
                 message=f.message,
                 suggestion=f.suggestion,
-                policy=PolicyRef.model_validate(f.policy) if f.policy else None,
+                policy=refs[f.rule] if f.policy else None,
             )
             for f in outcome.findings
         ],
