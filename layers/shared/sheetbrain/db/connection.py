@@ -196,14 +196,13 @@ def _scoped_transaction(
                     cursor = conn.execute(*opening) if opening is not None else None
                     if pipelined:
                         yield conn, cursor.fetchone() if cursor is not None else None
-                        conn.execute("COMMIT")
-                if not pipelined:
-                    yield conn, cursor.fetchone() if cursor is not None else None
+                        conn.execute("COMMIT")  # sent as the pipeline ends
+                        return
+                yield conn, cursor.fetchone() if cursor is not None else None
             except BaseException:
                 _rollback(conn)
                 raise
-            if not pipelined:
-                conn.execute("COMMIT")
+            conn.execute("COMMIT")
         finally:
             conn.autocommit = False
 
