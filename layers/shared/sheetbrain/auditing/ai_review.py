@@ -79,9 +79,15 @@ class ReviewResult:
         return body
 
 
+# A cross-region inference profile prefixes the model id with its geography (us., eu., apac.,
+# global., ...); the price is the model's.
+_PROFILE_PREFIX = re.compile(r"^[a-z-]+\.(?=[a-z]+\.)")
+
+
 def cost_micros(model: str, input_tokens: int, output_tokens: int) -> int:
     """Cost of a call in micro-dollars from the price table."""
-    matches = [prefix for prefix in PRICES_PER_MTOK if model.split("/")[-1].removeprefix("us.").startswith(prefix)]
+    model_id = _PROFILE_PREFIX.sub("", model.split("/")[-1])
+    matches = [prefix for prefix in PRICES_PER_MTOK if model_id.startswith(prefix)]
     price_in, price_out = PRICES_PER_MTOK[max(matches, key=len)] if matches else _DEFAULT_PRICE
     return round(input_tokens * price_in + output_tokens * price_out)
 
