@@ -383,3 +383,27 @@ def test_ai_tokens_stay_on_the_ledger_when_the_audit_cannot_be_recorded(
     assert [row[1:3] for row in tokens(database.owner, org_id)] == [(1200, 300)]
     with psycopg.connect(database.owner) as conn:
         assert conn.execute("SELECT count(*) FROM audits WHERE org_id = %s", (org_id,)).fetchone() == (0,)
+
+
+def test_tokens_that_cannot_reach_the_ledger_are_logged_and_the_audit_error_stands(
+    pro_org: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sheetbrain.auditing import service
+    from sheetbrain.db import audits_repo
+
+    org_id, claims = pro_org
+    logged: list[tuple[str, dict[str, Any]]] = []
+
+    def broken(*args: Any, **kwargs: Any) -> None:
+        raise RuntimeError("disk on fire")
+
+    monkeypatch.setattr(audits_repo, "insert_findings", broken)
+    monkeypatch.setattr(audits_repo, "record_ai_usage", broken)
+    monkeypatch.setattr(service.logger, "exception", lambda message, **fields: logged.append((message, fields)))
+    with Stubber(ai_review.client()) as stub:
+        stub.add_response("converse", CONVERSE_OK)
+        reply = call("POST", "/api/audit", claims=claims, body={"formulas": ["=B2/0"]})
+    assert (reply.status, reply.json()["error"]["code"]) == (500, "internal_error")
+    lost = [f for message, f in logged if message == "AI tokens of a failed audit not recorded"]
+    assert [(f["input_tokens"], f["output_tokens"]) for f in lost] == [(1200, 300)]
+    assert tokens(database.owner, org_id) == []

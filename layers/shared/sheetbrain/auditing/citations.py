@@ -77,7 +77,7 @@ def cite(identity: Identity, findings: Iterable[Finding], org_policies: list[pol
     from sheetbrain.audit import CHECKS
 
     pending = [r for r in rules if r not in by_rule]
-    searchable = any(p.chunks for p in org_policies)
+    searchable = any(p.searchable for p in org_policies)
     if pending and searchable:
         allowed = {p.id for p in org_policies}
         queries = [f"{CHECKS[r].title}. {CHECKS[r].description}" for r in pending]

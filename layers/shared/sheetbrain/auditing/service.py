@@ -107,11 +107,11 @@ def _ai_allowance(
 ) -> tuple[bool, str | None]:
     if requested is False or not get_settings().ai_review_enabled:
         return False, None
-    flag = metering_repo.entitlement(conn, identity.org_id, "ai_review", now)
-    limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now)
-    used = metering_repo.monthly_usage(conn, identity.org_id, "ai_tokens", quota.month_start(now))
-    if not flag:
+    if not metering_repo.entitlement(conn, identity.org_id, "ai_review", now):
         return False, "not included in the plan" if requested else None
+    limit, used = metering_repo.entitlement_and_usage(
+        conn, identity.org_id, "ai_tokens_per_month", quota.METERED["ai_tokens_per_month"], quota.month_start(now), now
+    )
     if limit is not None and 0 <= limit <= used:
         return False, "monthly AI token allowance used up"
     return True, None
@@ -183,10 +183,8 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
     try:
         _record(identity, audit, finding_records, review, now)
     except Exception:
-        # The audit is lost, but the model call was made and paid for: keep it on the ledger.
         if review is not None and (review.input_tokens or review.output_tokens):
-            with tenant_transaction(identity.org_id, identity.user_id) as conn:
-                _record_ai_usage(conn, identity, None, review, now)
+            _record_orphan_usage(identity, review, now)
         raise
     metrics.add_metric(name="AuditCompleted", unit="Count", value=1)
     metrics.add_metric(name="AuditFindings", unit="Count", value=len(findings))
@@ -240,6 +238,18 @@ def _record(
         )
     if crossings and get_settings().notify_inline:
         _deliver_notifications(identity.org_id)
+
+
+def _record_orphan_usage(identity: Identity, review: ai_review.ReviewResult, now: datetime) -> None:
+    """The audit is lost, but the model call was made and paid for: keep it on the ledger. When
+    that fails too, the log line is the only record of the spend; the audit's own error stands."""
+    try:
+        with tenant_transaction(identity.org_id, identity.user_id) as conn:
+            _record_ai_usage(conn, identity, None, review, now)
+    except Exception:
+        logger.exception("AI tokens of a failed audit not recorded", model=review.model,
+                         input_tokens=review.input_tokens, output_tokens=review.output_tokens,
+                         cost_micros=review.cost_micros)  # fmt: skip
 
 
 def _record_ai_usage(

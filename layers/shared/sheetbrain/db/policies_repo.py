@@ -323,7 +323,7 @@ class PolicyRules(NamedTuple):
     id: uuid.UUID
     title: str
     rules: list[dict[str, Any]]
-    chunks: int
+    searchable: bool  # it has chunks to search
 
 
 def org_rules(conn: psycopg.Connection, org_id: str, policy_ids: Sequence[uuid.UUID] | None) -> list[PolicyRules]:
@@ -331,7 +331,7 @@ def org_rules(conn: psycopg.Connection, org_id: str, policy_ids: Sequence[uuid.U
     with conn.cursor(row_factory=class_row(PolicyRules)) as cur:
         return cur.execute(
             """SELECT p.id, p.title, p.rules,
-                      (SELECT count(*) FROM policy_chunks c WHERE c.policy_id = p.id)::int AS chunks
+                      EXISTS (SELECT FROM policy_chunks c WHERE c.policy_id = p.id) AS searchable
                FROM policies p WHERE p.org_id = %s AND (%s::uuid[] IS NULL OR p.id = ANY(%s::uuid[]))
                ORDER BY p.created_at""",
             (org_id, policy_ids, policy_ids),
