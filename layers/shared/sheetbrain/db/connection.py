@@ -26,17 +26,10 @@ from sheetbrain.observability import logger
 _pools: dict[bool, ConnectionPool] = {}
 _pool_lock = threading.Lock()
 
-# SQLSTATE classes that mean "try again later" rather than "your request is wrong".
-_TRANSIENT = (
-    psycopg.OperationalError,
-    pg_errors.SerializationFailure,
-    pg_errors.DeadlockDetected,
-    pg_errors.LockNotAvailable,
-    pg_errors.QueryCanceled,
-    pg_errors.AdminShutdown,
-    pg_errors.CannotConnectNow,
-    PoolTimeout,
-)
+# Errors that mean "try again later" rather than "your request is wrong": OperationalError is
+# the base of serialization failures, deadlocks, lock and statement timeouts, shutdowns and
+# refused connections.
+_TRANSIENT = (psycopg.OperationalError, PoolTimeout)
 
 
 # When each pooled connection last finished a unit of work. A connection used moments ago
@@ -62,9 +55,12 @@ def _check_if_idle(conn: psycopg.Connection) -> None:
 
 
 def _configure(conn: psycopg.Connection) -> None:
-    timeout = get_settings().db_statement_timeout_ms
-    conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(timeout),))
-    conn.commit()
+    """A new connection's session settings, in one round trip; it has just proved itself alive,
+    so its first use needs no probe."""
+    conn.autocommit = True
+    conn.execute("SELECT set_config('statement_timeout', %s, false)", (str(get_settings().db_statement_timeout_ms),))
+    conn.autocommit = False
+    _returned_at[conn] = time.monotonic()
 
 
 def get_pool(*, system: bool = False) -> ConnectionPool:
