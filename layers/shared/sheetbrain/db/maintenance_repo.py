@@ -219,6 +219,8 @@ PURGE_TABLES: tuple[tuple[str, int], ...] = (
     ("usage_events", 5_000),
     ("usage_daily", 5_000),
     ("ingestion_logs", 5_000),
+    ("policy_postings", 20_000),  # tens of postings per chunk: they would swell the chunks' batches
+    ("policy_lexemes", 5_000),
     ("policy_chunks", 2_000),
     ("policies", 1_000),
     ("billing_ledger", 5_000),
