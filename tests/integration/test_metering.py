@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 from sheetbrain.db import tenant_transaction
-from sheetbrain.errors import QuotaExceededError
+from sheetbrain.errors import ConfigurationError, QuotaExceededError
 from sheetbrain.metering import quota
 from sheetbrain_dev.database import DatabaseUrls
 
@@ -187,3 +187,20 @@ def test_grants_add_to_the_plan_while_valid_and_overrides_replace_it(database: D
         unlimited = conn.execute("SELECT entitlement(%s, 'audits_per_month', %s)", (org, NOW)).fetchone()
         unknown = conn.execute("SELECT entitlement(%s, 'no_such_feature', %s)", (org, NOW)).fetchone()
     assert (during, after, unlimited, unknown) == ((60,), (10,), (-1,), (None,))
+
+
+def test_a_plan_without_a_limit_for_a_metered_feature_is_a_configuration_error(database: DatabaseUrls) -> None:
+    # Given an org on the free plan, and the free plan's audits_per_month row removed (plans are
+    # data: an operator's edit, rolled back at the end)
+    org, user = new_org(database, {})
+    with psycopg.connect(database.owner) as conn:
+        conn.execute("DELETE FROM plan_features WHERE plan_code = 'free' AND feature = 'audits_per_month'")
+        # When the quota is checked or consumed, Then both name the missing limit: neither reads
+        # it as unlimited, and nothing is counted
+        with pytest.raises(ConfigurationError, match="audits_per_month"):
+            quota.check(conn, org_id=org, feature="audits_per_month", now=NOW)
+        with pytest.raises(ConfigurationError, match="audits_per_month"):
+            quota.consume(conn, org_id=org, user_id=user, feature="audits_per_month", quantity=1,
+                          idempotency_key="k", now=NOW)  # fmt: skip
+        assert conn.execute("SELECT count(*) FROM usage_events WHERE org_id = %s", (org,)).fetchone() == (0,)
+        conn.rollback()

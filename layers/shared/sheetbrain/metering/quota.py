@@ -10,7 +10,7 @@ from typing import NamedTuple
 import psycopg
 
 from sheetbrain.db import metering_repo
-from sheetbrain.errors import QuotaExceededError
+from sheetbrain.errors import ConfigurationError, QuotaExceededError
 
 # Metered features: the entitlement and the usage metric that counts against it.
 METERED = {"audits_per_month": "audits", "ai_tokens_per_month": "ai_tokens"}
@@ -55,7 +55,7 @@ def consume(
         now=at,
     )
     if result is None:
-        raise KeyError(f"unknown feature {feature!r}")
+        raise _no_entitlement(feature)
     if not result.accepted:
         raise _exceeded(conn, org_id, feature, result.lim, result.used, at)
     return Consumption(used=result.used, limit=result.lim, duplicate=result.duplicate)
@@ -66,10 +66,18 @@ def check(conn: psycopg.Connection, *, org_id: str, feature: str, now: datetime 
     consume in the work's transaction stays the authority)."""
     at = now or datetime.now(UTC)
     limit, used = metering_repo.entitlement_and_usage(conn, org_id, feature, METERED[feature], month_start(at), at)
-    if limit is None or limit < 0:
+    if limit is None:
+        raise _no_entitlement(feature)
+    if limit < 0:
         return
     if used >= limit:
         raise _exceeded(conn, org_id, feature, limit, used, at)
+
+
+def _no_entitlement(feature: str) -> ConfigurationError:
+    """The org's plan has no row for a metered feature: plans are data, and a missing row must
+    be fixed there, not read as unlimited (nor as zero)."""
+    return ConfigurationError(f"The plan defines no limit for {feature}.", details={"feature": feature})
 
 
 def _exceeded(
