@@ -42,7 +42,7 @@ def test_ingest_counts_lexemes_and_delete_takes_them_back(database: DatabaseUrls
     assert stats(database.owner, org, "lookup") == (None, 0)
 
 
-def test_full_text_search_finds_the_clause_through_the_postings() -> None:
+def test_full_text_search_finds_the_clause_through_the_postings(database: DatabaseUrls) -> None:
     org = f"org_lex{uuid.uuid4().hex[:8]}"
     claims = claims_for(f"user_lex{uuid.uuid4().hex[:8]}", org, "org:admin")
     text = "# Rules\n\n1. Lookups must use exact match.\n\n2. Hardcoded VAT rates are forbidden.\n"
