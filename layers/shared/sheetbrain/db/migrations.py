@@ -44,11 +44,15 @@ class Migration:
     version: int
     name: str
     path: Path
-    checksum: str
+    sql: bytes  # what is checksummed is what runs
 
     @property
     def file_name(self) -> str:
         return self.path.name
+
+    @property
+    def checksum(self) -> str:
+        return hashlib.sha256(self.sql).hexdigest()
 
 
 def discover(directory: Path) -> list[Migration]:
@@ -63,8 +67,7 @@ def discover(directory: Path) -> list[Migration]:
             raise MigrationError(
                 f"Two migrations share version {version:04d}: {found[version].file_name}, {path.name}."
             )
-        checksum = hashlib.sha256(path.read_bytes()).hexdigest()
-        found[version] = Migration(version, match["name"], path, checksum)
+        found[version] = Migration(version, match["name"], path, path.read_bytes())
     return [found[v] for v in sorted(found)]
 
 
@@ -113,7 +116,7 @@ def _check_landed(migrations: list[Migration], recorded: dict[int, tuple[str, st
 def _apply_one(conn: psycopg.Connection, migration: Migration) -> None:
     started = time.perf_counter()
     with conn.transaction():
-        conn.execute(migration.path.read_bytes())
+        conn.execute(migration.sql)
         conn.execute(
             "INSERT INTO schema_migrations (version, name, checksum, duration_ms) VALUES (%s, %s, %s, %s)",
             (
