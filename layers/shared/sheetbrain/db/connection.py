@@ -252,5 +252,5 @@ def system_transaction_opening(opening: Opening) -> Iterator[tuple[psycopg.Conne
 
 def ping() -> None:
     """Round-trip to the database; raises DependencyUnavailableError when it is unreachable."""
-    with transaction() as conn:
+    with single_statement() as conn:
         conn.execute("SELECT 1")
