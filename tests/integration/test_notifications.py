@@ -128,6 +128,11 @@ class RefusingEventBridge:
         }
 
 
+def expire_backoff(owner_url: str, org: str) -> None:
+    with psycopg.connect(owner_url) as conn:
+        conn.execute("UPDATE notifications SET claimed_until = now() - interval '1 second' WHERE org_id = %s", (org,))
+
+
 def test_a_failed_delivery_is_kept_and_retried(aws: Aws, database: DatabaseUrls) -> None:
     # Given a crossing, and EventBridge refusing the first delivery
     org, _ = new_org(database.owner)
@@ -140,7 +145,11 @@ def test_a_failed_delivery_is_kept_and_retried(aws: Aws, database: DatabaseUrls)
     assert (threshold, delivered, attempts) == (50, False, 1)
     assert "InternalFailure" in error
 
-    # When delivery is tried again with EventBridge working
+    # When delivery is tried again at once, Then the row waits out its backoff (a minute)
+    assert deliver_pending() == {"sent": 0, "failed": 0}
+
+    # When the backoff has passed and EventBridge works
+    expire_backoff(database.owner, org)
     deliver_pending()
 
     # Then it is delivered, once
@@ -169,3 +178,33 @@ def test_an_eventbridge_error_is_recorded_not_raised(database: DatabaseUrls) -> 
     rows = notifications(database.owner, org)
     assert [(r[0], r[4], r[5]) for r in rows] == [(50, False, 1), (80, False, 1), (100, False, 1)]
     assert all("ThrottlingException" in r[6] for r in rows)
+
+
+class CountingUnreachableEventBridge(UnreachableEventBridge):
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # boto3 names it Entries
+        self.calls += 1
+        return super().put_events(Entries)
+
+
+def test_an_unreachable_eventbridge_is_called_once_and_the_rows_back_off(database: DatabaseUrls) -> None:
+    # Given 12 crossings (two PutEvents calls' worth) and EventBridge failing every call
+    org, _ = new_org(database.owner)
+    with psycopg.connect(database.owner) as conn:
+        conn.execute(
+            "INSERT INTO usage_thresholds (org_id, feature, percents) VALUES (%s, 'ai_tokens_per_month', %s)",
+            (org, list(range(5, 65, 5))),
+        )
+    assert len(crossings(org, 0, 1000, 1000)) == 12
+    events = CountingUnreachableEventBridge()
+
+    # When delivery is attempted
+    result = deliver_pending(client=events)
+
+    # Then the first failure ends the run (the second call would fail alike), every row keeps
+    # the error and one attempt, and none is offered again before its backoff
+    assert (events.calls, result) == (1, {"sent": 0, "failed": 12})
+    assert {(r[4], r[5]) for r in notifications(database.owner, org)} == {(False, 1)}
+    assert deliver_pending(client=events) == {"sent": 0, "failed": 0} and events.calls == 1

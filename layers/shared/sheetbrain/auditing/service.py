@@ -17,7 +17,7 @@ from sheetbrain.config import get_settings
 from sheetbrain.db import audits_repo, metering_repo, policies_repo, tenant_transaction
 from sheetbrain.errors import NotFoundError
 from sheetbrain.metering import quota
-from sheetbrain.notifications.thresholds import deliver_pending, record_crossings
+from sheetbrain.notifications.thresholds import deliver_pending, inline_events_client, record_crossings
 from sheetbrain.observability import logger, metrics
 from sheetbrain.policies import service as policies
 from sheetbrain.tenancy.identity import Identity
@@ -289,7 +289,7 @@ def _record_ai_usage(
 def _deliver_notifications(org_id: str) -> None:
     """Send the thresholds just crossed now; what fails stays pending for the alerts task."""
     try:
-        deliver_pending(batch=10, org_id=org_id)
+        deliver_pending(batch=10, org_id=org_id, client=inline_events_client())
     except Exception:
         logger.exception("threshold notifications not delivered inline")
 

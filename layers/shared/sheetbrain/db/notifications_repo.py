@@ -93,10 +93,13 @@ def mark_delivered(conn: psycopg.Connection, ids: list[int]) -> None:
 
 
 def mark_failed(conn: psycopg.Connection, failures: dict[int, str]) -> None:
+    """Count a failed attempt and keep its error; the row is not offered again before a backoff
+    of 1, 2, 4... minutes (at most 6 hours) has passed, so an outage does not use up its attempts."""
     if failures:
         ids = list(failures)
         conn.execute(
-            """UPDATE notifications n SET attempts = n.attempts + 1, last_error = f.error, claimed_until = NULL
+            """UPDATE notifications n SET attempts = n.attempts + 1, last_error = f.error,
+                      claimed_until = now() + least(interval '6 hours', interval '1 minute' * 2 ^ n.attempts)
                FROM unnest(%s::bigint[], %s::text[]) AS f(id, error) WHERE n.id = f.id""",
             (ids, [failures[i][:2000] for i in ids]),
         )

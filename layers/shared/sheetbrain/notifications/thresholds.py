@@ -25,15 +25,22 @@ from sheetbrain.observability import logger, metrics
 
 SOURCE = "sheetbrain"
 DETAIL_TYPE = "Usage threshold crossed"
-MAX_ATTEMPTS = 10
-# A sender's lease on the rows it is sending (longer than a put_events call with retries).
-LEASE_S = 60
+MAX_ATTEMPTS = 10  # with the backoff of notifications_repo.mark_failed, about 14 hours of trying
 _PUT_EVENTS_MAX = 10  # EventBridge accepts at most 10 entries per PutEvents call
+# A sender's lease on the rows it is sending lasts this long per PutEvents call it may make: a
+# call with its retries (3 attempts of at most 2 s to connect and 5 s to read) and margin.
+LEASE_PER_CALL_S = 30
 
 
 def _events_client() -> Any:
-    """The EventBridge client (shared, made on first use)."""
+    """The EventBridge client of scheduled delivery (shared, made on first use)."""
     return aws.client("events", connect_timeout=2, read_timeout=5, max_attempts=3)
+
+
+def inline_events_client() -> Any:
+    """The EventBridge client of delivery right after a request: one short attempt, so a slow
+    EventBridge cannot hold a response whose work is already committed (the alerts task retries)."""
+    return aws.client("events", connect_timeout=1, read_timeout=2, max_attempts=1)
 
 
 def record_crossings(
@@ -92,9 +99,10 @@ def deliver_pending(*, batch: int = 100, client: Any = None, org_id: str | None 
     on the network. Delivery is at least once. Returns ``{"sent", "failed"}``."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    lease_s = LEASE_PER_CALL_S * -(-batch // _PUT_EVENTS_MAX)
     with _scope(org_id) as conn:
         rows = notifications_repo.claim_pending(
-            conn, batch=batch, max_attempts=MAX_ATTEMPTS, lease_s=LEASE_S, org_id=org_id
+            conn, batch=batch, max_attempts=MAX_ATTEMPTS, lease_s=lease_s, org_id=org_id
         )
     if not rows:
         return {"sent": 0, "failed": 0}
@@ -107,8 +115,9 @@ def deliver_pending(*, batch: int = 100, client: Any = None, org_id: str | None 
             events = client if client is not None else _events_client()  # no region: BotoCoreError
             response = events.put_events(Entries=[_entry(row, bus) for row in chunk])
         except (ClientError, BotoCoreError) as exc:
-            failures.update({row.id: f"{type(exc).__name__}: {exc}" for row in chunk})
-            continue
+            # EventBridge is unreachable or refusing: the rest would fail alike, slowly.
+            failures.update({row.id: f"{type(exc).__name__}: {exc}" for row in rows[start:]})
+            break
         # Results come back in the order of the entries; a failed one has an ErrorCode.
         for row, result in zip(chunk, response.get("Entries", []), strict=False):
             if result.get("EventId") and not result.get("ErrorCode"):
