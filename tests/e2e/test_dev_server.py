@@ -140,3 +140,21 @@ def _printed_result(printed: str) -> dict:
 def test_every_sample_event_is_valid_json() -> None:
     for path in Path(ROOT / "events").glob("*.json"):
         json.loads(path.read_text())
+
+
+def test_a_crashing_handler_gets_api_gateways_500_and_the_server_keeps_serving(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sheetbrain_dev import server
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("the handler module failed to import")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(server, "invoke", crash)
+        assert get(f"{base_url}/api/health")[::2] == (500, {"message": "Internal Server Error"})
+    assert get(f"{base_url}/api/health")[0] == 200
+
+
+def test_a_percent_encoded_path_is_routed_decoded(base_url: str) -> None:
+    assert get(f"{base_url}/api/h%65alth")[0] == 200

@@ -14,7 +14,7 @@ import threading
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 from sheetbrain_dev import auth
 from sheetbrain_dev.events import http_event
@@ -60,7 +60,13 @@ class _Handler(BaseHTTPRequestHandler):
         log.info("%s %s", self.address_string(), format % args)
 
     def _dispatch(self) -> None:
-        status, headers, body = self._respond()
+        try:
+            status, headers, body = self._respond()
+        except Exception:
+            # A handler that crashes outright (an import error, a failing decorator): API
+            # Gateway answers 500 with its own body, and the connection stays usable.
+            log.exception("%s %s failed", self.command, self.path)
+            status, headers, body = 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
@@ -70,13 +76,17 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _respond(self) -> tuple[int, dict[str, str], bytes]:
         url = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
+        path = unquote(url.path)  # API Gateway routes and passes on the decoded path
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            return _error(400, "bad_request", "The Content-Length header is not a number.")
         if length > MAX_BODY:
             return _error(413, "payload_too_large", f"The request body exceeds {MAX_BODY} bytes.")
         body = self.rfile.read(length) if length else b""
-        if self.command == "GET" and url.path in (OPENAPI_PATH, DOCS_PATH):
-            return self.server.docs(url.path, url.query)
-        found = self.server.template.find_route(self.command, url.path)
+        if self.command == "GET" and path in (OPENAPI_PATH, DOCS_PATH):
+            return self.server.docs(path, url.query)
+        found = self.server.template.find_route(self.command, path)
         if found is None:
             return _error(404, "route_not_found", "No such route.")
         route, params = found
@@ -92,7 +102,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return _error(401, "unauthorized", f"The bearer token is invalid: {exc}.")
         event = http_event(
             route=route,
-            path=url.path,
+            path=path,
             path_params=params,
             method=self.command,
             raw_query=url.query,
@@ -110,8 +120,6 @@ def to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
     if not isinstance(result, dict) or "statusCode" not in result:
         return 200, {"Content-Type": "application/json"}, json.dumps(result).encode()
     headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
-    for name, values in (result.get("multiValueHeaders") or {}).items():
-        headers[name] = ",".join(str(v) for v in values)
     raw = result.get("body") or ""
     body = base64.b64decode(raw) if result.get("isBase64Encoded") else str(raw).encode()
     return int(result["statusCode"]), headers, body
