@@ -65,7 +65,9 @@ def subscription(
     plan: str = "pro",
     cancel_at_period_end: bool = False,
     period_end: int | None = None,
+    price: str | None = None,
 ) -> dict[str, Any]:
+    """A subscription event; ``price`` overrides the plan's configured price (one we do not sell)."""
     end = period_end or created + 30 * 86400
     return event(
         event_type,
@@ -83,7 +85,12 @@ def subscription(
                     {
                         "id": f"si_{sub_id}",
                         "object": "subscription_item",
-                        "price": {"id": PRICES[plan], "object": "price", "unit_amount": 2900, "currency": "usd"},
+                        "price": {
+                            "id": price or PRICES[plan],
+                            "object": "price",
+                            "unit_amount": 2900,
+                            "currency": "usd",
+                        },
                         "quantity": 1,
                         "current_period_start": end - 30 * 86400,
                         "current_period_end": end,

@@ -11,6 +11,10 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 _ids = itertools.count(1)
+_KEY_REUSED = (
+    "Keys for idempotent requests can only be used with the same parameters they were first used with. "
+    "Try using a key other than '{}' if you meant to execute a different request."
+)
 
 
 def _nest(pairs: list[tuple[str, str]]) -> dict[str, Any]:
@@ -51,7 +55,8 @@ class StripeStandIn(ThreadingHTTPServer):
         super().__init__(("127.0.0.1", 0), _Handler)
         self.requests: list[tuple[str, dict[str, Any], dict[str, str]]] = []
         self.customers: dict[str, dict[str, Any]] = {}
-        self.idempotent: dict[str, dict[str, Any]] = {}
+        # idempotency key -> (path, parameters, answer), as Stripe keeps them for 24 h
+        self.idempotent: dict[str, tuple[str, dict[str, Any], dict[str, Any]]] = {}
         self.failures: list[int] = []  # HTTP statuses to answer the next requests with
         self.lock = threading.Lock()
 
@@ -94,14 +99,18 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             key = headers.get("idempotency-key")
             if key and key in server.idempotent:
-                self._reply(200, server.idempotent[key])
+                path, first, answer = server.idempotent[key]
+                if (path, first) == (self.path, params):
+                    self._reply(200, answer)
+                else:
+                    self._reply(400, {"error": {"type": "idempotency_error", "message": _KEY_REUSED.format(key)}})
                 return
             body = self._create(self.path, params)
             if body is None:
                 self._reply(404, {"error": {"type": "invalid_request_error", "message": f"No route {self.path}"}})
                 return
             if key:
-                server.idempotent[key] = body
+                server.idempotent[key] = (self.path, params, body)
             self._reply(200, body)
 
     def _create(self, path: str, params: dict[str, Any]) -> dict[str, Any] | None:

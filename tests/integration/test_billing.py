@@ -13,8 +13,10 @@ from typing import Any
 
 import psycopg
 import pytest
-from sheetbrain.billing import stripe_gateway
+from sheetbrain.billing import service, stripe_gateway
 from sheetbrain.config import reset_settings
+from sheetbrain.db import tenancy_repo
+from sheetbrain.observability import logger
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests import stripe_events as se
@@ -48,6 +50,20 @@ def stripe_settings(database: DatabaseUrls, standin: StripeStandIn) -> Iterator[
         del os.environ[key]
     reset_settings()
     stripe_gateway.reset_client()
+
+
+@pytest.fixture
+def logged_warnings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """The layer's warnings (message, keys), still logged as usual."""
+    seen: list[tuple[str, dict[str, Any]]] = []
+    warn = logger.warning
+
+    def spy(msg: object, *args: Any, **kwargs: Any) -> None:
+        seen.append((str(msg), kwargs))
+        warn(msg, *args, **kwargs)
+
+    monkeypatch.setattr(logger, "warning", spy)
+    return seen
 
 
 def deliver(evt: dict[str, Any] | str, *, timestamp: int | None = None, secret: str = se.SECRET) -> Reply:
@@ -302,6 +318,7 @@ def test_events_of_a_second_abandoned_subscription_do_not_override_the_live_one(
     )
     assert state(database.owner, org)[:2] == ("pro", "active")
     assert state(database.owner, org)[5] == "sub_live"
+    assert one(database.owner, "SELECT count(*) FROM billing_ledger WHERE kind = 'second_live_subscription'") == 0
     # but once the live one ends, a new live subscription takes over
     assert deliver(se.subscription("customer.subscription.deleted", org, customer, "sub_live", t + 20)).status == 200
     assert (
@@ -311,3 +328,175 @@ def test_events_of_a_second_abandoned_subscription_do_not_override_the_live_one(
         == 200
     )
     assert state(database.owner, org)[:2] == ("business", "active") and state(database.owner, org)[5] == "sub_new"
+
+
+def test_a_clashing_customer_idempotency_key_is_a_retryable_503(database: DatabaseUrls, standin: StripeStandIn) -> None:
+    org, _, claims = new_org()
+    body = {"plan": "pro", "success_url": "https://app.test/ok", "cancel_url": "https://app.test/cancel"}
+    # Given another first-time call for the org that sent the customer's idempotency key with
+    # other parameters (the org renamed meanwhile) and has not stored its customer yet
+    other = stripe_gateway.create_customer(org_id=org, name="Renamed Ltd")
+    # When this call creates the customer under the same key, Stripe answers idempotency_error
+    clash = call("POST", "/api/billing/checkout", claims=claims, body=body)
+    # Then the caller gets a retryable 503, not a 500
+    assert (clash.status, clash.json()["error"]["code"]) == (503, "dependency_unavailable")
+    assert [h["idempotency-key"] for path, p, h in standin.requests if p.get("metadata", {}).get("org_id") == org] == [
+        f"sheetbrain-customer-{org}"
+    ] * 2
+    # and once the other call has stored its customer, the retry uses it
+    with psycopg.connect(database.owner) as conn:
+        conn.execute("INSERT INTO subscriptions (org_id, stripe_customer_id) VALUES (%s, %s)", (org, other))
+    retried = call("POST", "/api/billing/checkout", claims=claims, body=body)
+    assert retried.status == 200
+    sessions = [
+        p for path, p, _ in standin.requests if path == "/v1/checkout/sessions" and p["client_reference_id"] == org
+    ]
+    assert [s["customer"] for s in sessions] == [other]
+
+
+def test_a_refused_key_and_unclassified_stripe_errors_are_named_errors(standin: StripeStandIn) -> None:
+    _, _, claims = new_org()
+    body = {"return_url": "https://app.test/settings"}
+    # A restricted key without the permission (403): the operator must fix the configuration
+    standin.failures = [403]
+    denied = call("POST", "/api/billing/portal", claims=claims, body=body)
+    assert (denied.status, denied.json()["error"]["code"]) == (500, "configuration_error")
+    assert "customers.create" in denied.json()["error"]["message"]
+    # An error type the gateway does not classify (a card error) is named, not an internal error
+    standin.failures = [402]
+    refused = call("POST", "/api/billing/portal", claims=claims, body=body)
+    error = refused.json()["error"]
+    assert (refused.status, error["code"]) == (500, "payment_provider_error")
+    assert error["details"]["provider_error"] == "CardError" and "Traceback" not in error["message"]
+    assert call("POST", "/api/billing/portal", claims=claims, body=body).status == 200
+
+
+def test_checkout_reads_the_billing_account_once_and_the_org_only_to_create_a_customer(
+    standin: StripeStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org, _, claims = new_org()
+    body = {"plan": "pro", "success_url": "https://app.test/ok", "cancel_url": "https://app.test/cancel"}
+    transactions: list[str] = []
+    org_reads: list[str] = []
+    tenant_transaction, get_org = service.tenant_transaction, tenancy_repo.get_org
+
+    def counted_transaction(org_id: str, user_id: str | None = None) -> Any:
+        transactions.append(org_id)
+        return tenant_transaction(org_id, user_id)
+
+    def counted_get_org(conn: psycopg.Connection, org_id: str) -> Any:
+        org_reads.append(org_id)
+        return get_org(conn, org_id)
+
+    monkeypatch.setattr(service, "tenant_transaction", counted_transaction)
+    monkeypatch.setattr(tenancy_repo, "get_org", counted_get_org)
+    # First checkout: one read of subscription and org, one write of the new customer
+    assert call("POST", "/api/billing/checkout", claims=claims, body=body).status == 200
+    assert (transactions, org_reads) == ([org, org], [org])
+    transactions.clear()
+    org_reads.clear()
+    # Later ones: the subscription read once, the org never
+    assert call("POST", "/api/billing/checkout", claims=claims, body=body).status == 200
+    assert (transactions, org_reads) == ([org], [])
+
+
+def test_a_cancellation_at_a_price_we_do_not_sell_still_ends_the_paid_plan(
+    database: DatabaseUrls, logged_warnings: list[tuple[str, dict[str, Any]]]
+) -> None:
+    org, _, claims = new_org()
+    customer, sub = f"cus_{org}", f"sub_{org}"
+    t = int(time.time()) - 1000
+    annual = "price_pro_annual_2025"
+    assert deliver(se.subscription("customer.subscription.created", org, customer, sub, t)).status == 200
+    # The customer switched to an annual price in the portal (not configured here) ...
+    year_end = t + 100 + 365 * 86400
+    switched = se.subscription(
+        "customer.subscription.updated", org, customer, sub, t + 100, price=annual, period_end=year_end
+    )
+    assert deliver(switched).json()["outcome"] == "processed"
+    assert state(database.owner, org)[:3] == ("pro", "active", False)
+    assert state(database.owner, org)[6] == datetime.fromtimestamp(year_end, tz=UTC)
+    # ... asked to cancel at period end, then Stripe ended the subscription
+    cancel = se.subscription(
+        "customer.subscription.updated", org, customer, sub, t + 200, price=annual, cancel_at_period_end=True
+    )
+    assert deliver(cancel).json()["outcome"] == "processed"
+    assert state(database.owner, org)[:3] == ("pro", "active", True)
+    deleted = se.subscription("customer.subscription.deleted", org, customer, sub, t + 300, price=annual)
+    assert deliver(deleted).json()["outcome"] == "processed"
+    assert state(database.owner, org)[:2] == ("pro", "canceled")
+    assert call("GET", "/api/billing", claims=claims).json()["plan"] == "free"
+    assert one(
+        database.owner,
+        "SELECT details FROM billing_ledger WHERE org_id = %s AND kind = 'subscription_canceled'",
+        org,
+    ) == {"plan": "pro", "price": annual}
+    assert one(
+        database.owner,
+        "SELECT array_agg(to_plan || ':' || to_status ORDER BY effective_at) FROM plan_changes WHERE org_id = %s",
+        org,
+    ) == ["pro:active", "pro:canceled"]
+    unknown = [kw for msg, kw in logged_warnings if msg == "stripe price sells no plan"]
+    assert [(kw["subscription"], kw["price"], kw["plan"]) for kw in unknown] == [(sub, annual, "pro")] * 3
+
+
+def test_a_new_subscription_at_a_price_we_do_not_sell_is_recorded_without_paid_limits(
+    database: DatabaseUrls, logged_warnings: list[tuple[str, dict[str, Any]]]
+) -> None:
+    org, _, claims = new_org()
+    customer, sub = f"cus_{org}", f"sub_{org}"
+    t = int(time.time()) - 1000
+    created = se.subscription("customer.subscription.created", org, customer, sub, t, price="price_legacy")
+    assert deliver(created).json()["outcome"] == "processed"
+    # Its status and ids are on record; no paid plan is granted for a price mapped to none
+    assert state(database.owner, org)[:2] == ("free", "active")
+    assert state(database.owner, org)[4:6] == (customer, sub)
+    assert call("GET", "/api/billing", claims=claims).json()["plan"] == "free"
+    assert ("stripe price sells no plan", "price_legacy") in [(m, kw.get("price")) for m, kw in logged_warnings]
+    # A later event at a price we sell brings its plan
+    moved = se.subscription("customer.subscription.updated", org, customer, sub, t + 10, plan="business")
+    assert deliver(moved).status == 200
+    assert state(database.owner, org)[:2] == ("business", "active")
+
+
+def test_a_second_live_subscription_is_kept_out_but_logged_and_recorded(
+    database: DatabaseUrls, logged_warnings: list[tuple[str, dict[str, Any]]]
+) -> None:
+    org, _, _ = new_org()
+    customer, first, second = f"cus_{org}", f"sub_{org}_1", f"sub_{org}_2"
+    t = int(time.time()) - 100
+    assert deliver(se.subscription("customer.subscription.created", org, customer, first, t)).status == 200
+    # A second checkout went through too: the customer now pays for two subscriptions
+    double = se.subscription("customer.subscription.created", org, customer, second, t + 5, plan="business")
+    assert deliver(double).json()["outcome"] == "processed"
+    assert state(database.owner, org)[:2] == ("pro", "active") and state(database.owner, org)[5] == first
+    seen = [kw for msg, kw in logged_warnings if msg == "second live stripe subscription kept out"]
+    assert [(kw["subscription"], kw["current_subscription"]) for kw in seen] == [(second, first)]
+    ledger = one(
+        database.owner,
+        "SELECT stripe_object, details FROM billing_ledger WHERE org_id = %s AND kind = 'second_live_subscription'",
+        org,
+    )
+    assert ledger == (
+        second,
+        {"current_subscription": first, "status": "active", "plan": "business", "price": se.PRICES["business"]},
+    )
+
+
+def test_a_subscription_is_found_by_its_own_id_before_a_customer_match(database: DatabaseUrls) -> None:
+    from sheetbrain.db import billing_repo
+
+    # Given the customer's id on one org without a subscription, and the subscription on another
+    first, _, _ = new_org()
+    second, _, _ = new_org()
+    with psycopg.connect(database.owner) as conn:
+        for org, customer, sub in ((first, "cus_shared", None), (second, "cus_other", "sub_wanted")):
+            conn.execute(
+                """INSERT INTO subscriptions (org_id, stripe_customer_id, stripe_subscription_id) VALUES (%s, %s, %s)
+                   ON CONFLICT (org_id) DO UPDATE SET stripe_customer_id = EXCLUDED.stripe_customer_id,
+                       stripe_subscription_id = EXCLUDED.stripe_subscription_id""",
+                (org, customer, sub),
+            )
+        # When an event names both, Then the subscription's org wins
+        assert billing_repo.org_for_stripe(conn, "cus_shared", "sub_wanted") == second
+        conn.rollback()

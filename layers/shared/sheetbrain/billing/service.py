@@ -12,17 +12,28 @@ from sheetbrain.errors import ConflictError
 from sheetbrain.metering.quota import METERED, month_start, next_month_start
 from sheetbrain.tenancy.identity import Identity, require_admin
 
-_SUBSCRIBED = ("active", "trialing", "past_due")
+
+class _Account(NamedTuple):
+    subscription: billing_repo.SubscriptionRow | None
+    org_name: str  # read only when no Stripe customer is stored yet, else ""
 
 
-def _customer_id(identity: Identity) -> str:
-    """The org's Stripe customer, created once (Stripe call outside any DB transaction)."""
+def _account(identity: Identity) -> _Account:
+    """The org's subscription row, and its name when a Stripe customer must still be created."""
     with tenant_transaction(identity.org_id, identity.user_id) as conn:
         sub = billing_repo.get_subscription(conn, identity.org_id)
+        if sub is not None and sub.stripe_customer_id:
+            return _Account(sub, "")
         org = tenancy_repo.get_org(conn, identity.org_id)
+    return _Account(sub, org.name if org else "")
+
+
+def _customer_id(identity: Identity, account: _Account) -> str:
+    """The org's Stripe customer, created once (Stripe call outside any DB transaction)."""
+    sub = account.subscription
     if sub is not None and sub.stripe_customer_id:
         return sub.stripe_customer_id
-    created = stripe_gateway.create_customer(org_id=identity.org_id, name=org.name if org else "")
+    created = stripe_gateway.create_customer(org_id=identity.org_id, name=account.org_name)
     with tenant_transaction(identity.org_id, identity.user_id) as conn:
         return billing_repo.save_customer(conn, identity.org_id, created)
 
@@ -31,16 +42,16 @@ def start_checkout(identity: Identity, *, plan: str, success_url: str, cancel_ur
     """A Checkout Session URL for subscribing the org to ``plan`` (admins only)."""
     require_admin(identity)
     price = price_for_plan(plan)
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
-        sub = billing_repo.get_subscription(conn, identity.org_id)
-    if sub is not None and sub.status in _SUBSCRIBED:
+    account = _account(identity)
+    sub = account.subscription
+    if sub is not None and sub.status in billing_repo.LIVE_STATUSES:
         raise ConflictError(
             "The organization already has a subscription; change it in the billing portal.",
             details={"plan": sub.plan_code, "status": sub.status},
         )
     return stripe_gateway.create_checkout_session(
         org_id=identity.org_id,
-        customer_id=_customer_id(identity),
+        customer_id=_customer_id(identity, account),
         price_id=price,
         success_url=success_url,
         cancel_url=cancel_url,
@@ -50,7 +61,8 @@ def start_checkout(identity: Identity, *, plan: str, success_url: str, cancel_ur
 def open_portal(identity: Identity, *, return_url: str) -> str:
     """A customer portal URL for the org (admins only)."""
     require_admin(identity)
-    return stripe_gateway.create_portal_session(customer_id=_customer_id(identity), return_url=return_url)
+    customer_id = _customer_id(identity, _account(identity))
+    return stripe_gateway.create_portal_session(customer_id=customer_id, return_url=return_url)
 
 
 class UsageLine(NamedTuple):

@@ -7,13 +7,22 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sheetbrain.config import get_settings
-from sheetbrain.errors import ConfigurationError, DependencyUnavailableError, ValidationError
+from sheetbrain.errors import ConfigurationError, DependencyUnavailableError, SheetBrainError, ValidationError
 from sheetbrain.observability import logger
 
 if TYPE_CHECKING:
     from stripe import StripeClient
 
 T = TypeVar("T")
+
+
+class PaymentProviderError(SheetBrainError):
+    """Stripe answered with an error this module does not classify (a card error, a newer error
+    type): reported as what it is, with Stripe's error type, rather than as an unexpected 500.
+    The contract has no 502, so it keeps the 500 status under its own code."""
+
+    code = "payment_provider_error"
+    status = 500
 
 
 @functools.cache
@@ -37,6 +46,7 @@ def reset_client() -> None:
 
 
 def _call(what: str, fn: Callable[[], T]) -> T:
+    """Run one Stripe call, turning every Stripe error into a domain error (never an unhandled 500)."""
     import stripe
 
     try:
@@ -44,12 +54,38 @@ def _call(what: str, fn: Callable[[], T]) -> T:
     except (stripe.APIConnectionError, stripe.RateLimitError, stripe.APIError) as exc:
         logger.warning("stripe unavailable", call=what, error=type(exc).__name__)
         raise DependencyUnavailableError("The payment provider is unavailable; try again shortly.") from exc
+    except stripe.IdempotencyError as exc:
+        # Another request used the key: two first-time checkout/portal calls for one org both
+        # create its customer under ``sheetbrain-customer-{org}`` (still in flight, or sent with
+        # other parameters, e.g. the org renamed in between). By the time the caller retries, the
+        # other request has stored the customer and no new one is created.
+        logger.warning("stripe idempotency conflict", call=what, request_id=exc.request_id)
+        raise DependencyUnavailableError(
+            "The payment provider is still processing another request for this organization; try again shortly."
+        ) from exc
     except stripe.AuthenticationError as exc:
         raise ConfigurationError("The Stripe API key was refused.") from exc
+    except stripe.PermissionError as exc:
+        # A restricted key without the permission this call needs: an operator fixes the key.
+        raise ConfigurationError(f"The Stripe API key is not permitted to call {what}.") from exc
     except stripe.InvalidRequestError as exc:
         raise ValidationError(
             f"The payment provider refused the request: {exc.user_message or exc}",
             details={"param": getattr(exc, "param", None)},
+        ) from exc
+    except stripe.StripeError as exc:
+        logger.warning(
+            "stripe error",
+            call=what,
+            error=type(exc).__name__,
+            http_status=exc.http_status,
+            code=exc.code,
+            request_id=exc.request_id,
+        )
+        reason = f"{type(exc).__name__}: {exc.user_message}" if exc.user_message else type(exc).__name__
+        raise PaymentProviderError(
+            f"The payment provider could not complete the request ({reason}).",
+            details={"provider_error": type(exc).__name__, "provider_code": exc.code},
         ) from exc
 
 

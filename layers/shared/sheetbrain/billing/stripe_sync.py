@@ -2,8 +2,9 @@
 
 Stripe does not guarantee order. Subscription state is taken only from subscription events and
 applied only when the event is not older (``event.created``) than the newest one applied for
-that org, so a late event never overwrites newer state. Checkout completion only links ids;
-invoices only append to the ledger. Each is safe in any order and, through the inbox, once.
+that org, so a late event never overwrites newer state. A price that sells no plan here does
+not refuse a subscription event (see ``_subscription_changed``). Checkout completion only links
+ids; invoices only append to the ledger. Each is safe in any order and, through the inbox, once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import psycopg
 from sheetbrain.billing.plans import plan_for_price
 from sheetbrain.db import billing_repo as repo
 from sheetbrain.errors import ValidationError
+from sheetbrain.observability import logger
 
 
 class StripePayloadError(ValidationError):
@@ -93,7 +95,8 @@ def _checkout_completed(conn: psycopg.Connection, event: Mapping[str, Any]) -> N
     )
 
 
-def _subscription_state(sub: Mapping[str, Any], deleted: bool) -> repo.SubscriptionState:
+def _subscription_state(sub: Mapping[str, Any], deleted: bool) -> tuple[repo.SubscriptionState, str | None]:
+    """The subscription's state and its price; the state's plan is None for a price we do not sell."""
     sub_id = _id(sub.get("id"))
     if sub_id is None:
         raise StripePayloadError("Stripe subscription has no id.", details={"field": "data.object.id"})
@@ -101,46 +104,86 @@ def _subscription_state(sub: Mapping[str, Any], deleted: bool) -> repo.Subscript
     first: Mapping[str, Any] = {}
     if isinstance(items, dict) and isinstance(items.get("data"), list) and items["data"]:
         first = items["data"][0] if isinstance(items["data"][0], dict) else {}
-    price = first.get("price")
-    plan = plan_for_price(_id(price) if price is not None else None)
-    if plan is None:
-        raise StripePayloadError(
-            f"Stripe subscription {sub_id} is for a price that sells no plan here.",
-            details={"price": _id(price)},
-        )
+    price = _id(first.get("price"))
     status = "canceled" if deleted else str(sub.get("status") or "")
     # Since API version 2025-03-31 the billing period lives on the subscription items.
     start = _ts(sub.get("current_period_start")) or _ts(first.get("current_period_start"))
     end = _ts(sub.get("current_period_end")) or _ts(first.get("current_period_end"))
-    return repo.SubscriptionState(
+    state = repo.SubscriptionState(
         subscription_id=sub_id,
         customer_id=_id(sub.get("customer")),
-        plan_code=plan,
+        plan_code=plan_for_price(price),
         status=status,
         current_period_start=start,
         current_period_end=end,
         cancel_at_period_end=bool(sub.get("cancel_at_period_end")),
         canceled_at=_ts(sub.get("canceled_at")),
     )
+    return state, price
 
 
 def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) -> None:
+    """Apply a subscription event (see ``repo.apply_subscription_state`` for which one wins).
+
+    A price that sells no plan here (rotated, annual, switched in the portal) does not refuse
+    the event: its status, period and cancel flags apply, so a cancellation always takes effect.
+    The org's subscription keeps its stored plan; a subscription new to the org is recorded on
+    the free plan (no paid limits for an unmapped price) until an event with a known price comes.
+    Either way a warning names the price. A second live subscription beside the org's live one
+    is kept out, logged with both ids and recorded in the ledger: the customer may pay twice.
+    """
     sub = _object(event)
-    state = _subscription_state(sub, deleted=event.get("type") == "customer.subscription.deleted")
+    event_type = str(event.get("type"))
+    state, price = _subscription_state(sub, deleted=event_type == "customer.subscription.deleted")
     org_id = _org(conn, sub, state.customer_id, state.subscription_id)
     created = _created(event)
-    change = repo.apply_subscription_state(conn, org_id, state, created)
-    if change is not None and change[0] != change[1]:
+    outcome = repo.apply_subscription_state(conn, org_id, state, created)
+    if state.plan_code is None:
+        logger.warning(
+            "stripe price sells no plan",
+            org_id=org_id,
+            event_id=event["id"],
+            subscription=state.subscription_id,
+            price=price,
+            applied=outcome.applied,
+            plan=outcome.after[0],
+        )
+    if outcome.applied and outcome.before != outcome.after:
         repo.record_plan_change(
             conn,
             org_id=org_id,
-            before=change[0],
-            after=change[1],
-            reason=str(event.get("type")),
+            before=outcome.before,
+            after=outcome.after,
+            reason=event_type,
             effective_at=created,
             source_event=str(event["id"]),
         )
-    if event.get("type") == "customer.subscription.deleted":
+    if outcome.second_live:
+        logger.warning(
+            "second live stripe subscription kept out",
+            org_id=org_id,
+            event_id=event["id"],
+            subscription=state.subscription_id,
+            current_subscription=outcome.current_subscription,
+            status=state.status,
+        )
+        repo.append_ledger(
+            conn,
+            org_id=org_id,
+            source_event_id=str(event["id"]),
+            kind="second_live_subscription",
+            amount_cents=0,
+            currency="usd",
+            stripe_object=state.subscription_id,
+            occurred_at=created,
+            details={
+                "current_subscription": outcome.current_subscription,
+                "status": state.status,
+                "plan": state.plan_code,
+                "price": price,
+            },
+        )
+    if event_type == "customer.subscription.deleted":
         repo.append_ledger(
             conn,
             org_id=org_id,
@@ -150,7 +193,7 @@ def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) ->
             currency="usd",
             stripe_object=state.subscription_id,
             occurred_at=created,
-            details={"plan": state.plan_code},
+            details={"plan": outcome.after[0] if outcome.applied else state.plan_code, "price": price},
         )
 
 

@@ -62,7 +62,9 @@ def org_for_stripe(conn: psycopg.Connection, customer_id: str | None, subscripti
     """The organization a Stripe customer or subscription belongs to, if known."""
     row = conn.execute(
         """SELECT org_id FROM subscriptions
-           WHERE stripe_subscription_id = %s OR stripe_customer_id = %s ORDER BY (stripe_subscription_id = %s) DESC
+           WHERE stripe_subscription_id = %s OR stripe_customer_id = %s
+           -- the subscription's own row first (DESC would put a row without one, NULL, first)
+           ORDER BY coalesce(stripe_subscription_id = %s, false) DESC
            LIMIT 1""",
         (subscription_id, customer_id, subscription_id),
     ).fetchone()
@@ -72,7 +74,7 @@ def org_for_stripe(conn: psycopg.Connection, customer_id: str | None, subscripti
 class SubscriptionState(NamedTuple):
     subscription_id: str
     customer_id: str | None
-    plan_code: str
+    plan_code: str | None  # None: its price sells no plan here (see apply_subscription_state)
     status: str
     current_period_start: datetime | None
     current_period_end: datetime | None
@@ -80,7 +82,18 @@ class SubscriptionState(NamedTuple):
     canceled_at: datetime | None
 
 
-_LIVE = frozenset({"active", "trialing", "past_due"})
+class SubscriptionOutcome(NamedTuple):
+    """What apply_subscription_state did; ``before`` and ``after`` are (plan, status)."""
+
+    applied: bool
+    before: tuple[str, str]
+    after: tuple[str, str]  # == before when not applied
+    current_subscription: str | None  # the org's subscription before this event
+    second_live: bool  # a live subscription beside the org's live one: kept out, possibly double billing
+
+
+LIVE_STATUSES = frozenset({"active", "trialing", "past_due"})
+FREE_PLAN = "free"
 _ENDED = 2
 
 
@@ -95,17 +108,23 @@ def _stage(status: str) -> int:
 
 def apply_subscription_state(
     conn: psycopg.Connection, org_id: str, state: SubscriptionState, event_created: datetime
-) -> tuple[tuple[str, str], tuple[str, str]] | None:
+) -> SubscriptionOutcome:
     """Apply a subscription's state unless it would replace newer or more authoritative state.
 
     Older events (Stripe's ``created``) never win. Stripe stamps whole seconds, so on a tie the
     state further along its life wins (incomplete < live < ended): a late ``created`` cannot
     undo the same second's activation. And an event of another subscription than the org's
     current one (a stale or abandoned second checkout) applies only when the current one has
-    ended, or when it brings a live subscription to replace one that never went live.
+    ended, or when it brings a live subscription to replace one that never went live. A live
+    one arriving while the current one is live too is kept out and reported (``second_live``):
+    the customer may be billed twice.
 
-    Returns ((old plan, old status), (new plan, new status)) when applied, else None. The row
-    is locked first so concurrent events for one org are applied one after the other.
+    A state without a plan (its price sells no plan here: a rotated or annual price, a portal
+    switch) still applies its status, period and cancel flags. The org's subscription keeps its
+    stored plan; a subscription new to the org gets the free plan, so no paid limits are granted
+    for a price nobody mapped to a plan, yet its status and ids are on record.
+
+    The row is locked first so concurrent events for one org are applied one after the other.
     """
     conn.execute("INSERT INTO subscriptions (org_id) VALUES (%s) ON CONFLICT (org_id) DO NOTHING", (org_id,))
     before = conn.execute(
@@ -114,15 +133,18 @@ def apply_subscription_state(
         (org_id,),
     ).fetchone()
     assert before is not None
-    old_status, watermark, current_sub = str(before[1]), before[2], before[3]
+    old = (str(before[0]), str(before[1]))
+    watermark, current_sub = before[2], before[3]
     if watermark is not None and (
-        watermark > event_created or (watermark == event_created and _stage(state.status) < _stage(old_status))
+        watermark > event_created or (watermark == event_created and _stage(state.status) < _stage(old[1]))
     ):
-        return None
+        return SubscriptionOutcome(False, old, old, current_sub, second_live=False)
     if current_sub is not None and current_sub != state.subscription_id:
-        replaces = _stage(old_status) == _ENDED or (state.status in _LIVE and old_status not in _LIVE)
+        replaces = _stage(old[1]) == _ENDED or (state.status in LIVE_STATUSES and old[1] not in LIVE_STATUSES)
         if not replaces:
-            return None
+            second_live = state.status in LIVE_STATUSES and old[1] in LIVE_STATUSES
+            return SubscriptionOutcome(False, old, old, current_sub, second_live=second_live)
+    plan = state.plan_code or (old[0] if current_sub == state.subscription_id else FREE_PLAN)
     conn.execute(
         """UPDATE subscriptions SET
                stripe_subscription_id = %(sub)s,
@@ -138,7 +160,7 @@ def apply_subscription_state(
             "org": org_id,
             "sub": state.subscription_id,
             "cus": state.customer_id,
-            "plan": state.plan_code,
+            "plan": plan,
             "status": state.status,
             "start": state.current_period_start,
             "end": state.current_period_end,
@@ -147,7 +169,7 @@ def apply_subscription_state(
             "at": event_created,
         },
     )
-    return (str(before[0]), str(before[1])), (state.plan_code, state.status)
+    return SubscriptionOutcome(True, old, (plan, state.status), current_sub, second_live=False)
 
 
 def record_plan_change(
