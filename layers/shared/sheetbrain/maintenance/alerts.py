@@ -20,6 +20,8 @@ from sheetbrain.observability import metrics
 
 PAGE = 200
 DELIVERY_BATCH = 100
+# Recording may use this share of the run's budget: delivery always gets the rest.
+RECORD_SHARE = 0.75
 
 
 @task("alerts")
@@ -29,7 +31,7 @@ def alerts() -> dict[str, Any]:
     clock = BatchClock()
     checked = created = 0
     after = ("", "")
-    while not clock.spent():
+    while not clock.spent(RECORD_SHARE):
         with clock.batch(), system_transaction() as conn:
             page = maintenance_repo.monthly_usage_page(
                 conn, month=month_start(now), features=METERED, now=now, after=after, limit=PAGE

@@ -31,9 +31,10 @@ class BatchClock:
             self.batches += 1
             self.longest_ms = max(self.longest_ms, elapsed_ms)
 
-    def spent(self) -> bool:
-        """True once the run should stop starting new batches."""
-        return time.monotonic() - self._started >= self._budget_s
+    def spent(self, share: float = 1.0) -> bool:
+        """True once the run should stop starting new batches (of a phase that may use only
+        ``share`` of the budget, leaving the rest to a later phase)."""
+        return time.monotonic() - self._started >= self._budget_s * share
 
     def summary(self) -> dict[str, Any]:
         return {"batches": self.batches, "longest_batch_ms": round(self.longest_ms, 1)}
