@@ -31,7 +31,7 @@ def org_stats(identity: Identity, now: datetime | None = None) -> OrgStats:
     """Statistics of the caller's organization (the old system's get_org_stats), one transaction."""
     at = now or datetime.now(UTC)
     month_start = datetime(at.year, at.month, 1, tzinfo=UTC)
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+    with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:  # reads only
         org = repo.get_org(conn, identity.org_id)
         if org is None:
             raise NotFoundError("Organization not found.")
