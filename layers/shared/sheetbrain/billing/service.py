@@ -84,10 +84,9 @@ class BillingView(NamedTuple):
 def billing_view(identity: Identity, now: datetime | None = None) -> BillingView:
     """Plan, subscription status, entitlements and usage against limits, in one transaction."""
     at = now or datetime.now(UTC)
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+    with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:  # reads only
         sub = billing_repo.get_subscription(conn, identity.org_id)
-        plan = metering_repo.effective_plan(conn, identity.org_id, at)
-        limits = metering_repo.entitlements(conn, identity.org_id, at)
+        plan, limits = metering_repo.entitlements(conn, identity.org_id, at)
         usage = [
             UsageLine(
                 feature, metering_repo.monthly_usage(conn, identity.org_id, metric, month_start(at)), limits[feature]
