@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from typing import Any
 
 import psycopg
 import pytest
+from pydantic import ValidationError as PydanticValidationError
+from sheetbrain.http.models import RequestModel
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests.support import call, claims_for
@@ -47,6 +51,102 @@ def test_unreadable_json_bodies_are_400(admin: tuple[str, dict[str, str]], raw: 
     reply = call("POST", "/api/audit", claims=admin[1], raw_body=raw, headers={"content-type": "application/json"})
     assert reply.status == status
     assert reply.json()["error"]["code"] in ("malformed_json", "malformed_body")
+
+
+@pytest.mark.parametrize("path", ["/api/audit", "/api/billing/checkout", "/api/billing/portal"])
+@pytest.mark.parametrize(
+    ("content_type", "raw"),
+    [
+        ("multipart/form-data", b"--x\r\n"),  # no boundary: Powertools' parser raised ValueError, a 500
+        ("application/x-www-form-urlencoded", b"plan=pro&return_url=x"),  # parsed as a form: a 422
+    ],
+)
+def test_json_routes_refuse_other_content_types_with_400(
+    admin: tuple[str, dict[str, str]], path: str, content_type: str, raw: bytes
+) -> None:
+    reply = call("POST", path, claims=admin[1], raw_body=raw, headers={"content-type": content_type})
+    assert (reply.status, reply.json()["error"]["code"]) == (400, "bad_request")
+
+
+def _invoke_with_text_body(method: str, path: str, text: str, claims: dict[str, str]) -> dict:
+    """Invoke the real function with a body as the event carries it: text that need not be encodable."""
+    from sheetbrain_dev.events import http_event
+    from sheetbrain_dev.lambda_runtime import invoke
+
+    from tests.support import TEMPLATE
+
+    route, params = TEMPLATE.find_route(method, path)  # type: ignore[misc]
+    event = http_event(
+        route=route,
+        path=path,
+        path_params=params,
+        method=method,
+        raw_query="",
+        headers=[("content-type", "application/json")],
+        body=b"{}",
+        claims=claims,
+    )
+    event["body"], event["isBase64Encoded"] = text, False
+    return invoke(TEMPLATE.functions[route.function], event)
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "/api/audit"), ("POST", "/api/webhooks/clerk")])
+def test_a_lone_surrogate_in_a_text_body_is_400(admin: tuple[str, dict[str, str]], method: str, path: str) -> None:
+    result = _invoke_with_text_body(method, path, '{"formulas": ["=A1\ud800"]}', admin[1])
+    assert result["statusCode"] == 400
+    assert json.loads(result["body"])["error"]["code"] == "malformed_body"
+
+
+def _grid(values: object) -> dict:
+    return {"sheet": {"name": "Q", "formulas": [["=A1"]], "values": values}}
+
+
+@pytest.mark.parametrize(
+    ("values", "why"),
+    [
+        ([[0] * 300_000], "more than 500 columns"),
+        ([[0]] * 5_001, "at most 5000 items"),
+        ([[0] * 500] * 101, "more than 50000 cells"),
+        ([[{"a": 1}]], "valid string"),
+        ([[[1, 2]]], "valid string"),
+    ],
+)
+def test_grid_values_are_scalar_cells_within_the_grid_limits(
+    admin: tuple[str, dict[str, str]], values: object, why: str
+) -> None:
+    raw = json.dumps(_grid(values), separators=(",", ":")).encode()
+    reply = call("POST", "/api/audit", claims=admin[1], raw_body=raw, headers={"content-type": "application/json"})
+    assert (reply.status, reply.json()["error"]["code"]) == (422, "validation_error")
+    assert why in reply.json()["error"]["message"]
+    assert all(f["field"].startswith("body.sheet.values") for f in reply.json()["error"]["details"]["fields"])
+
+
+def test_grid_values_nested_deeper_than_python_recurses_are_422(admin: tuple[str, dict[str, str]]) -> None:
+    # Given a cell nested deeper than Python's recursion limit, yet shallow enough for json.loads
+    cell = "[" * 1_200 + "]" * 1_200
+    raw = b'{"sheet": {"name": "Q", "formulas": [["=A1"]], "values": [[' + cell.encode() + b"]]}}"
+    reply = call("POST", "/api/audit", claims=admin[1], raw_body=raw, headers={"content-type": "application/json"})
+    assert (reply.status, reply.json()["error"]["code"]) == (422, "validation_error")
+
+
+def test_the_text_check_walks_any_depth_without_recursing() -> None:
+    # Given a request model that takes anything, and a NUL at the bottom of a very deep value
+    class Anything(RequestModel):
+        value: Any
+
+    deep: Any = ["\u0000"]
+    for _ in range(20_000):
+        deep = [deep]
+    # When it is validated, then the NUL is found (no RecursionError)
+    with pytest.raises(PydanticValidationError) as caught:
+        Anything.model_validate({"value": deep})
+    assert "NUL characters are not allowed" in caught.value.errors()[0]["msg"]
+    assert Anything.model_validate({"value": [[["ok"]], {"k": [1, None]}]}).value == [[["ok"]], {"k": [1, None]}]
+
+
+def test_an_overlong_audit_id_is_404_like_any_malformed_id(admin: tuple[str, dict[str, str]]) -> None:
+    reply = call("GET", "/api/audits/" + "a" * 100, claims=admin[1])
+    assert (reply.status, reply.json()["error"]["code"]) == (404, "not_found")
 
 
 def test_ingest_checks_the_role_before_reading_the_body(admin: tuple[str, dict[str, str]]) -> None:

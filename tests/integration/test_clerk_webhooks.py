@@ -187,6 +187,53 @@ def test_bad_signature_is_400_and_records_nothing(database: DatabaseUrls) -> Non
     assert rows(database.owner, "SELECT 1 FROM webhook_inbox WHERE event_id = 'msg_badsig'") == []
 
 
+def test_a_delivery_signed_with_standard_webhooks_headers_is_kept_under_its_id(database: DatabaseUrls) -> None:
+    # Given two events signed as Svix signs them but sent under the Standard Webhooks names
+    # (webhook-id, webhook-timestamp, webhook-signature), which Svix's verifier accepts too
+    replies = []
+    for user_id in (uid("user"), uid("user")):
+        body = ce.body_of(ce.user("user.created", user_id, int(time.time() * 1000)))
+        headers = {k.replace("svix-", "webhook-"): v for k, v in ce.svix_headers(body).items()}
+        reply = call("POST", "/api/webhooks/clerk", raw_body=body.encode(), headers=headers)
+        replies.append((headers["webhook-id"], reply))
+    # Then each is applied under its own id, and the second is no duplicate of the first
+    for msg_id, reply in replies:
+        assert (reply.status, reply.json()["event_id"], reply.json()["outcome"]) == (200, msg_id, "processed")
+        assert rows(database.owner, "SELECT status FROM webhook_inbox WHERE event_id = %s", msg_id) == [("processed",)]
+    assert rows(database.owner, "SELECT 1 FROM webhook_inbox WHERE event_id = ''") == []
+
+
+def test_a_delivery_without_an_id_is_400_saying_so(database: DatabaseUrls) -> None:
+    body = ce.body_of(ce.user("user.created", uid("user"), int(time.time() * 1000)))
+    headers = {k: v for k, v in ce.svix_headers(body).items() if k != "svix-id"}
+    reply = call("POST", "/api/webhooks/clerk", raw_body=body.encode(), headers=headers)
+    assert (reply.status, reply.json()["error"]["code"]) == (400, "bad_request")
+    assert "svix-id" in reply.json()["error"]["message"]
+    assert rows(database.owner, "SELECT 1 FROM webhook_inbox WHERE event_id = ''") == []
+
+
+@pytest.mark.parametrize("signature", ["v1", "v1,not*base64", "v1,"])
+def test_a_malformed_signature_header_is_400_not_a_crash(database: DatabaseUrls, signature: str) -> None:
+    body = ce.body_of(ce.user("user.created", uid("user"), int(time.time() * 1000)))
+    headers = {**ce.svix_headers(body, msg_id="msg_badheader"), "svix-signature": signature}
+    reply = call("POST", "/api/webhooks/clerk", raw_body=body.encode(), headers=headers)
+    assert (reply.status, reply.json()["error"]["code"]) == (400, "invalid_signature")
+    assert rows(database.owner, "SELECT 1 FROM webhook_inbox WHERE event_id = 'msg_badheader'") == []
+
+
+def test_membership_roles_are_mapped_as_token_roles_are(database: DatabaseUrls) -> None:
+    # Given memberships whose role keys differ from the canonical ones only in case and spacing
+    org_id, t = uid("org"), int(time.time() * 1000)
+    cases = {"ORG:ADMIN": "admin", " Admin ": "admin", "org:member": "member", "basic_member": "member"}
+    users = {uid("user"): role for role in cases}
+    for user_id, role in users.items():
+        event = ce.membership("organizationMembership.created", f"mem_{user_id}", org_id, user_id, t, role=role)
+        assert deliver(event).json()["outcome"] == "processed"
+    # Then the rows hold the role the same claim in a token gives (tests/unit/test_identity.py)
+    stored = dict(rows(database.owner, "SELECT user_id, role FROM memberships WHERE org_id = %s", org_id))
+    assert stored == {user_id: cases[role] for user_id, role in users.items()}
+
+
 def test_a_ten_minute_old_timestamp_is_400_and_records_nothing(database: DatabaseUrls) -> None:
     user_id = uid("user")
     reply = deliver(ce.user("user.created", user_id, 1), msg_id="msg_stale", timestamp=int(time.time()) - 600)

@@ -56,9 +56,9 @@ class ProbeIn(BaseModel):
     note: str = Field(default="", max_length=5)
 
 
-def _probe_app():
+def _probe_app(multipart_paths: tuple[str, ...] = ()):
     """A resolver like the functions', with one route that echoes the caller's identity."""
-    app = make_resolver()
+    app = make_resolver(multipart_paths=multipart_paths)
 
     @app.post("/api/probe")
     def probe(body: ProbeIn) -> dict[str, str]:
@@ -69,7 +69,13 @@ def _probe_app():
 
 
 def _probe(
-    headers: dict[str, str], body: bytes, claims: dict[str, str] | None, base64_body: bool = False
+    headers: dict[str, str],
+    body: bytes,
+    claims: dict[str, str] | None,
+    base64_body: bool = False,
+    *,
+    text_body: str | None = None,
+    multipart_paths: tuple[str, ...] = (),
 ) -> tuple[int, dict]:
     route = Route("POST", "/api/probe", "Probe", True, _path_pattern("/api/probe"))
     event = http_event(
@@ -82,7 +88,9 @@ def _probe(
         body=body,
         claims=claims,
     )
-    result = _probe_app().resolve(event, LocalContext(function_name="Probe"))
+    if text_body is not None:  # a body as the event carries it, which need not be encodable text
+        event["body"], event["isBase64Encoded"] = text_body, False
+    result = _probe_app(multipart_paths).resolve(event, LocalContext(function_name="Probe"))
     return result["statusCode"], json.loads(result["body"])
 
 
@@ -109,6 +117,49 @@ def test_wrong_content_type_is_400(content_type: str, status: int, code: str) ->
     got, body = _probe({"content-type": content_type}, b"{}", claims_for("u", "org_1"))
     assert got == status
     _assert_error_shape(body, code)
+
+
+@pytest.mark.parametrize(
+    ("content_type", "raw"),
+    [
+        # Powertools would parse the form and validate it: 422 for a field that is too long
+        ("application/x-www-form-urlencoded", b"note=too+long"),
+        # ... and the multipart body: with its boundary, the same 422
+        (
+            "multipart/form-data; boundary=x",
+            b'--x\r\nContent-Disposition: form-data; name="note"\r\n\r\ntoo long\r\n--x--\r\n',
+        ),
+        # without one, its parser's ValueError("Missing boundary") was a 500
+        ("multipart/form-data", b"--x\r\n"),
+    ],
+)
+def test_a_body_that_is_not_json_is_400_before_powertools_parses_it(content_type: str, raw: bytes) -> None:
+    got, body = _probe({"content-type": content_type}, raw, claims_for("u", "org_1"))
+    assert got == 400
+    _assert_error_shape(body, "bad_request")
+    assert body["error"]["details"]["allowed"] == ["application/json"]
+
+
+def test_json_media_type_is_matched_case_insensitively() -> None:
+    got, body = _probe({"content-type": "Application/JSON; charset=UTF-8"}, b"{}", claims_for("u", "org_1"))
+    assert got == 200
+    assert body["user_id"] == "u"
+
+
+def test_multipart_where_a_route_takes_it_still_needs_a_boundary() -> None:
+    # Given a JSON route that also takes multipart, when multipart arrives without its boundary
+    got, body = _probe(
+        {"content-type": "multipart/form-data"}, b"--x\r\n", claims_for("u", "o"), multipart_paths=("/api/probe",)
+    )
+    # Then it is the client's error, not Powertools' ValueError (500)
+    assert got == 400
+    _assert_error_shape(body, "bad_request")
+
+
+def test_a_lone_surrogate_in_a_text_body_is_400() -> None:
+    got, body = _probe({"content-type": "application/json"}, b"", claims_for("u", "o"), text_body='{"note": "\ud800"}')
+    assert got == 400
+    _assert_error_shape(body, "malformed_body")
 
 
 def test_oversized_body_is_413() -> None:

@@ -2,7 +2,7 @@
 
 import pytest
 from sheetbrain.errors import ForbiddenError, UnauthorizedError
-from sheetbrain.tenancy.identity import identity_from_claims, personal_org_id, require_admin
+from sheetbrain.tenancy.identity import clerk_role, identity_from_claims, personal_org_id, require_admin
 
 
 def test_flat_org_claims_give_org_and_role() -> None:
@@ -33,6 +33,25 @@ def test_flat_org_claims_give_org_and_role() -> None:
 def test_roles_are_normalised_with_least_privilege(raw_role: str, expected: str) -> None:
     identity = identity_from_claims({"sub": "u", "org_id": "org_1", "org_role": raw_role})
     assert identity.role == expected
+
+
+@pytest.mark.parametrize(
+    ("raw_role", "expected"),
+    [
+        ("org:admin", "admin"),
+        ("ORG:Admin", "admin"),
+        (" admin ", "admin"),
+        ("org:member", "member"),
+        ("org:admin_assistant", "member"),
+        ("", "member"),
+        (None, "member"),
+        (1, "member"),
+    ],
+)
+def test_one_role_mapping_serves_tokens_and_webhooks(raw_role: object, expected: str) -> None:
+    assert clerk_role(raw_role) == expected
+    if isinstance(raw_role, str):
+        assert identity_from_claims({"sub": "u", "org_id": "org_1", "org_role": raw_role}).role == expected
 
 
 def test_v2_org_object_is_used_when_it_arrives_intact() -> None:

@@ -25,21 +25,41 @@ def text_problem(value: str) -> str | None:
     return None
 
 
+# Where a value sits in the body: (parent, segment), its path spelled only when it is reported.
+_Where = tuple[Any, str]
+
+
+def _spell(where: _Where | None) -> str:
+    parts: list[str] = []
+    while where is not None:
+        where, part = where
+        parts.append(part)
+    return "".join(reversed(parts))
+
+
 def _walk(value: Any, path: str) -> None:
-    if isinstance(value, str):
-        problem = text_problem(value)
-        if problem:
-            raise ValueError(f"{path}: {problem}")
-    elif isinstance(value, BaseModel):
-        for name in type(value).model_fields:
-            _walk(getattr(value, name), f"{path}.{name}")
-    elif isinstance(value, list | tuple):
-        for i, item in enumerate(value):
-            _walk(item, f"{path}[{i}]")
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            _walk(key, path)
-            _walk(item, f"{path}.{key}")
+    """Raise ValueError naming the first string, in document order, that cannot be stored.
+    Iterative, so no nesting depth can exhaust Python's stack."""
+    stack: list[tuple[Any, _Where]] = [(value, (None, path))]
+    while stack:
+        item, where = stack.pop()
+        children: list[tuple[Any, _Where]]
+        if isinstance(item, str):
+            problem = text_problem(item)
+            if problem:
+                raise ValueError(f"{_spell(where)}: {problem}")
+            continue
+        if isinstance(item, BaseModel):
+            children = [(getattr(item, name), (where, f".{name}")) for name in type(item).model_fields]
+        elif isinstance(item, list | tuple):
+            children = [(child, (where, f"[{i}]")) for i, child in enumerate(item)]
+        elif isinstance(item, dict):
+            children = []
+            for key, child in item.items():
+                children += [(key, where), (child, (where, f".{key}"))]
+        else:
+            continue
+        stack.extend(reversed(children))
 
 
 class RequestModel(BaseModel):

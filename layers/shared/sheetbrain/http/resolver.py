@@ -1,27 +1,26 @@
 """The resolver every API function shares: validation, error mapping, identity, headers.
 
 Request flow: API Gateway (JWT verified by its authorizer) → the function's handler →
-Powertools' body validation → our middlewares (request checks, response headers) → the route →
-domain code. Exception handlers
-sit outside the middlewares in Powertools, so both paths add headers through
-``_response_headers``.
+Powertools' request validation, which our subclass of it opens with the request checks (size,
+content type) so that nothing is parsed before them → our middleware (response headers) → the
+route → domain code. Exception handlers sit outside the middlewares in Powertools, so both paths
+add headers through ``_response_headers``.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from typing import Any, cast
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.api_gateway import BaseRouter
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError as RouteNotFoundError
 from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
-from aws_lambda_powertools.event_handler.openapi.exceptions import (
-    RequestUnsupportedContentType,
-    RequestValidationError,
-)
+from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIRequestValidationMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.types import EventHandlerInstance
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from sheetbrain import untrusted_json
@@ -36,8 +35,9 @@ from sheetbrain.tenancy.identity import Identity, identity_from_claims
 RESPONSE_HEADERS_KEY = "response_headers"
 IDENTITY_KEY = "identity"
 ADMITTED_KEY = "admitted"
-PLAN_KEY = "plan"
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_JSON = "application/json"
+_MULTIPART = "multipart/form-data"
 
 
 def current_identity(app: BaseRouter) -> Identity:
@@ -66,7 +66,7 @@ def authenticate(app: BaseRouter) -> Identity:
             )
             raise
         add_response_headers(app, decision.rate.headers())
-        app.append_context(**{ADMITTED_KEY: True, PLAN_KEY: decision.plan})
+        app.append_context(**{ADMITTED_KEY: True})
     return identity
 
 
@@ -97,49 +97,72 @@ def _with_headers(app: BaseRouter, response: Response[Any]) -> Response[Any]:
     return response
 
 
-def _check_request(
-    multipart_paths: frozenset[str],
-) -> Callable[[APIGatewayHttpResolver, NextMiddleware], Response[Any]]:
-    def middleware(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
-        event = app.current_event
-        bind_request(request_id=_request_id(app))
-        body = event.body or ""
-        limit = get_settings().max_body_bytes
-        # A base64 body is 4/3 of its decoded size; compare what the client actually sent.
-        size = len(body) * 3 // 4 if event.is_base64_encoded else len(body.encode())
-        if size > limit:
-            raise PayloadTooLargeError(
-                f"The request body exceeds {limit} bytes.", details={"limit_bytes": limit, "size_bytes": size}
-            )
-        if event.request_context.http.method in _BODY_METHODS and body:
-            content_type = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
-            allowed = {"application/json"}
-            if event.path in multipart_paths:
-                allowed.add("multipart/form-data")
-            if content_type not in allowed:
-                expected = " or ".join(sorted(allowed))
-                raise BadRequestError(
-                    f"Unsupported content type {content_type or '(none)'!r}; send {expected}.",
-                    details={"content_type": content_type, "allowed": sorted(allowed)},
-                )
-        return _with_headers(app, next_middleware(app))
-
-    return middleware
+def _media_type(event: APIGatewayProxyEventV2) -> str:
+    """The body's media type from its Content-Type header, in lower case without parameters."""
+    return (event.headers.get("content-type") or "").split(";")[0].strip().lower()
 
 
-def _parse_json(text: str) -> Any:
-    """Powertools' body parser, bounded: Powertools parses before any middleware runs, so the
-    size limit and the contract's 400 for an unreadable body are enforced here."""
+def _check_request(event: APIGatewayProxyEventV2, multipart_paths: frozenset[str]) -> None:
+    """413 for a body over the limit, 400 for a body the route does not read: neither JSON nor,
+    where the route takes it, multipart. A body that is not text at all raises UnicodeError or
+    binascii.Error, which ``_unreadable`` answers with 400."""
+    body = event.body or ""
     limit = get_settings().max_body_bytes
-    if len(text) > limit:
-        raise PayloadTooLargeError(f"The request body exceeds {limit} bytes.", details={"limit_bytes": limit})
-    return untrusted_json.loads(text)
+    # A base64 body is 4/3 of its decoded size; compare what the client actually sent.
+    size = len(body) * 3 // 4 if event.is_base64_encoded else len(body.encode())
+    if size > limit:
+        raise PayloadTooLargeError(
+            f"The request body exceeds {limit} bytes.", details={"limit_bytes": limit, "size_bytes": size}
+        )
+    if event.request_context.http.method not in _BODY_METHODS or not body:
+        return
+    media_type = _media_type(event)
+    allowed = {_JSON, _MULTIPART} if event.path in multipart_paths else {_JSON}
+    if media_type not in allowed:
+        expected = " or ".join(sorted(allowed))
+        raise BadRequestError(
+            f"Unsupported content type {media_type or '(none)'!r}; send {expected}.",
+            details={"content_type": media_type, "allowed": sorted(allowed)},
+        )
+
+
+class _CheckedRequestValidation(OpenAPIRequestValidationMiddleware):
+    """Powertools' request validation (the first middleware of every route), opened with our
+    request checks: Powertools parses the body by its Content-Type (a form, multipart, JSON)
+    before any middleware of ours runs, so a body it should never read is refused here first."""
+
+    def __init__(self, multipart_paths: frozenset[str]) -> None:
+        super().__init__()
+        self.multipart_paths = multipart_paths
+
+    def handler(self, app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
+        bind_request(request_id=_request_id(app))
+        _check_request(_event(app), self.multipart_paths)
+        return super().handler(app, next_middleware)
+
+    def _get_body(self, app: EventHandlerInstance) -> Any:
+        # The checks let through only JSON, or multipart on a route that takes it. Powertools'
+        # own choice by Content-Type is case-sensitive, so the body is read by the checked type.
+        event = _event(app)
+        if not event.body or _media_type(event) != _MULTIPART:
+            return self._parse_json_data(app)
+        try:
+            return self._parse_multipart_data(app, event.headers.get("content-type") or "")
+        except ValueError as exc:  # its refusals that are not validation errors, e.g. no boundary
+            raise BadRequestError("The multipart body could not be parsed (boundary missing or wrong).") from exc
+
+
+def _response_headers_middleware(app: APIGatewayHttpResolver, next_middleware: NextMiddleware) -> Response[Any]:
+    return _with_headers(app, next_middleware(app))
 
 
 def make_resolver(*, multipart_paths: Iterable[str] = ()) -> APIGatewayHttpResolver:
     """A resolver with validation on, the contract's error shape, and the shared middlewares."""
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=_parse_json)
-    app.use(middlewares=[_check_request(frozenset(multipart_paths))])
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=untrusted_json.loads)
+    # Powertools runs this first on every validated route; a route declared with
+    # enable_validation=False would skip the request checks (none is).
+    app._request_validation_middleware = _CheckedRequestValidation(frozenset(multipart_paths))
+    app.use(middlewares=[_response_headers_middleware])
 
     @app.exception_handler(SheetBrainError)
     def _domain(exc: SheetBrainError) -> Response[Any]:
@@ -149,15 +172,7 @@ def make_resolver(*, multipart_paths: Iterable[str] = ()) -> APIGatewayHttpResol
     def _invalid(exc: RequestValidationError) -> Response[Any]:
         return _with_headers(app, http_errors.from_validation_error(exc))
 
-    @app.exception_handler(RequestUnsupportedContentType)
-    def _content_type(_: RequestUnsupportedContentType) -> Response[Any]:
-        # Powertools' validation runs before our middlewares and checks JSON bodies itself.
-        return _with_headers(
-            app,
-            http_errors.error_response(400, "bad_request", "Unsupported content type; send application/json."),
-        )
-
-    @app.exception_handler([UnicodeDecodeError, binascii.Error])
+    @app.exception_handler([UnicodeError, binascii.Error])
     def _unreadable(_: Exception) -> Response[Any]:
         return _with_headers(
             app,

@@ -16,6 +16,7 @@ import psycopg
 
 from sheetbrain.db import tenancy_repo as repo
 from sheetbrain.errors import ValidationError
+from sheetbrain.tenancy.identity import clerk_role
 
 
 class ClerkPayloadError(ValidationError):
@@ -50,10 +51,6 @@ def _primary_email(data: Mapping[str, Any]) -> str | None:
             email = address.get("email_address")
             return email if isinstance(email, str) else None
     return None
-
-
-def _role(raw: Any) -> str:
-    return "admin" if raw in ("org:admin", "admin") else "member"
 
 
 def _org_fields(data: Mapping[str, Any]) -> repo.OrgFields:
@@ -108,7 +105,7 @@ def _membership_upsert(conn: psycopg.Connection, event: Mapping[str, Any]) -> No
         conn,
         org_id=org.id,
         user_id=user_id,
-        role=_role(data.get("role")),
+        role=clerk_role(data.get("role")),
         clerk_id=_str(data, "id"),
         watermark=_ms(data.get("updated_at"), "data.updated_at"),
     )

@@ -35,6 +35,12 @@ class Identity(NamedTuple):
         return self.role == "admin"
 
 
+def clerk_role(raw: Any) -> Role:
+    """Our role for a Clerk role key, from a token claim or a membership event alike: ``admin``
+    and ``org:admin`` (in any case) are admin; anything else, or nothing, is member."""
+    return "admin" if isinstance(raw, str) and raw.strip().lower() in _ADMIN_ROLES else "member"
+
+
 def personal_org_id(user_id: str) -> str:
     """The id of a user's personal organization."""
     return f"{PERSONAL_ORG_PREFIX}{user_id}"
@@ -76,8 +82,7 @@ def identity_from_claims(claims: Mapping[str, Any] | None) -> Identity:
         return Identity(user_id=user_id, org_id=personal_org_id(user_id), role="admin", personal=True)
     if org_id.startswith(PERSONAL_ORG_PREFIX):
         raise UnauthorizedError("The token names a reserved organization id.")
-    raw_role = (_text(claims.get("org_role")) or _text(nested.get("rol")) or "").lower()
-    role: Role = "admin" if raw_role in _ADMIN_ROLES else "member"
+    role = clerk_role(_text(claims.get("org_role")) or _text(nested.get("rol")))
     slug = _text(claims.get("org_slug")) or _text(nested.get("slg"))
     return Identity(user_id=user_id, org_id=org_id, role=role, org_slug=slug)
 

@@ -33,17 +33,29 @@ def verify_clerk(raw_body: bytes, headers: Mapping[str, str]) -> None:
         raise ConfigurationError("CLERK_WEBHOOK_SECRET is not configured.")
     from svix.webhooks import WebhookVerificationError
 
+    verifier = _verifier(secret.get_secret_value())  # a malformed secret stays a server fault
     try:
-        _verifier(secret.get_secret_value()).verify(raw_body, dict(headers))
+        verifier.verify(raw_body, dict(headers))
     except WebhookVerificationError as exc:
         raise WebhookSignatureError(f"Webhook signature verification failed: {exc}.") from exc
+    except ValueError as exc:  # a signature header it cannot split or decode, a body not UTF-8
+        raise WebhookSignatureError("Webhook signature verification failed: malformed signature or body.") from exc
+
+
+def delivery_id(headers: Mapping[str, str]) -> str:
+    """The id the delivery was signed with, read as svix's verifier reads it: ``svix-id``, else
+    the Standard Webhooks ``webhook-id``. 400 without one: it is the key of exactly-once."""
+    lowered = {k.lower(): v for k, v in headers.items()}
+    event_id = lowered.get("svix-id", lowered.get("webhook-id", ""))
+    if not event_id:
+        raise BadRequestError("The webhook delivery has no svix-id (or webhook-id) header.")
+    return event_id
 
 
 def handle_clerk_webhook(raw_body: bytes, headers: Mapping[str, str]) -> Receipt:
     """Verify, then record and apply the event exactly once."""
+    event_id = delivery_id(headers)
     verify_clerk(raw_body, headers)
-    lowered = {k.lower(): v for k, v in headers.items()}
-    event_id = lowered.get("svix-id", "")
     text = raw_body.decode("utf-8", errors="replace")
     event: dict[str, Any] | None
     try:

@@ -31,19 +31,30 @@ def _check_formula(text: str | None) -> None:
         raise ValueError(f"a formula is longer than {MAX_FORMULA_CHARS} characters")
 
 
+# A cell's value as a spreadsheet reports it: never a nested list or object.
+Cell = str | int | float | bool | None
+
+
 class SheetIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
     range: str | None = Field(default=None, pattern=RANGE_PATTERN, description="A1 range of the grid, e.g. A1:D20")
     formulas: list[list[str | None]] = Field(max_length=MAX_ROWS)
-    values: list[list[Any]] | None = Field(default=None, max_length=MAX_ROWS)
+    values: list[list[Cell]] | None = Field(default=None, max_length=MAX_ROWS)
 
-    @field_validator("formulas")
+    @field_validator("formulas", "values")
     @classmethod
-    def _grid(cls, rows: list[list[str | None]]) -> list[list[str | None]]:
+    def _grid(cls, rows: list[list[Cell]] | None) -> list[list[Cell]] | None:
+        if rows is None:
+            return rows
         if any(len(row) > MAX_COLUMNS for row in rows):
             raise ValueError(f"a row has more than {MAX_COLUMNS} columns")
         if sum(len(row) for row in rows) > MAX_CELLS:
             raise ValueError(f"the grid has more than {MAX_CELLS} cells")
+        return rows
+
+    @field_validator("formulas")
+    @classmethod
+    def _formula_cells(cls, rows: list[list[str | None]]) -> list[list[str | None]]:
         for row in rows:
             for cell in row:
                 _check_formula(cell)
@@ -207,6 +218,8 @@ def get_audits(
 
 
 @router.get("/api/audits/<audit_id>", summary="One audit with its findings", tags=["audits"])
-def get_audit(audit_id: Annotated[str, Path(max_length=64)]) -> AuditOut:
+def get_audit(
+    audit_id: Annotated[str, Path(description="The audit's id; one naming no audit of this organization is 404")],
+) -> AuditOut:
     identity = authenticate(router)
     return _out(service.get_audit(identity, path_id(audit_id, "audit")))
