@@ -63,6 +63,38 @@ def test_given_fixable_formula_when_audited_then_suggestion_is_corrected_formula
     assert suggestion in {f.suggestion for f in audit_formulas([formula])}
 
 
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "=VLOOKUP(A1,B1:C9,2,)",  # an empty argument is passed as 0 (FALSE): exact match
+        "=HLOOKUP(A1,B1:C9,2,)",
+        "=MATCH(A1,B1:B9,)",
+    ],
+)
+def test_given_lookup_with_empty_match_argument_when_audited_then_exact_match(formula: str) -> None:
+    # Given a lookup whose match argument is present but empty / When audited / Then no approximate match
+    assert not {f.rule for f in audit_formulas([formula])} & {"FX02", "FX03"}
+
+
+def test_given_match_mode_from_a_cell_when_audited_then_mode_is_named_by_its_formula() -> None:
+    # Given an XLOOKUP whose match mode comes from a cell and whose search mode is binary
+    [finding] = [f for f in audit_formulas(["=XLOOKUP(A1,B1:B9,C1:C9,,A2,2)"]) if f.rule == "FX04"]
+    # When audited / Then the message names the cell rather than failing on an unknown number
+    assert finding.message == "XLOOKUP uses match mode A2 / search mode 2"
+
+
+def test_given_web_function_without_arguments_when_audited_then_no_import_finding() -> None:
+    # Given web functions whose URL argument (the last one) is absent / When audited
+    findings = audit_formulas(["=GOOGLEFINANCE()", "=STOCKHISTORY()", '=STOCKHISTORY("MSFT",A1)'])
+    # Then only the one with arguments is checked
+    assert [(f.index, f.rule) for f in findings if f.rule == "FX23"] == [(2, "FX23")]
+
+
+def test_given_spill_and_implicit_intersection_functions_when_audited_then_known() -> None:
+    # Given the functions files store for A1# and @A1 / When audited / Then they are no unknown functions
+    assert not [f for f in audit_formulas(["=SUM(_xlfn.ANCHORARRAY(A1))", "=_xlfn.SINGLE(A1:A9)"]) if f.rule == "FX20"]
+
+
 def test_given_static_and_dynamic_web_import_when_audited_then_dynamic_is_critical() -> None:
     static, dynamic = audit_formulas(['=IMPORTDATA("https://x.test/a.csv")', '=WEBSERVICE("https://x.test/?q="&A1)'])[
         0:2
@@ -97,6 +129,31 @@ def test_given_self_reference_when_audited_then_circular() -> None:
     found = _rules_at(_sheet([["=A2+1"], ["=A1*2"], ["=5"]]))
     assert ("Q3!A1", "FX26") in found and ("Q3!A2", "FX26") in found
     assert ("Q3!A3", "FX26") not in found
+
+
+def test_given_sheet_named_in_another_case_when_audited_then_its_references_are_local() -> None:
+    # Given formulas naming their own sheet in another case (Excel's sheet names ignore case)
+    cycle = audit_sheet(Sheet("Sheet1", [["=sheet1!A2"], ["=A1"]]))
+    values: list[list[object]] = [[1], [2], [3], [4], [None]]
+    short = audit_sheet(_sheet([[None], [None], [None], [None], ["=SUM(q3!A1:A3)"]], values))
+    # When audited / Then the cycle and the range stopping short are found as for unqualified references
+    assert {(f.cell, f.rule) for f in cycle} == {("Sheet1!A1", "FX26"), ("Sheet1!A2", "FX26")}
+    assert ("Q3!A5", "FX28") in {(f.cell, f.rule) for f in short}
+
+
+def test_given_typed_integer_too_large_for_a_float_when_audited_then_typed_value_flagged() -> None:
+    # Given a column of copies with a typed 400-digit integer among them
+    formulas: list[list[str | None]] = [
+        [None, "=A1*2"],
+        [None, "=A2*2"],
+        [None, None],
+        [None, "=A4*2"],
+        [None, "=A5*2"],
+    ]
+    values: list[list[object]] = [[1, 2], [2, 4], [3, 10**400], [4, 8], [5, 10]]
+    # When audited / Then it is reported as a typed value (it equals no result), not an OverflowError
+    findings = audit_sheet(_sheet(formulas, values))
+    assert [(f.cell, f.rule, f.suggestion) for f in findings if f.rule == "FX31"] == [("Q3!B3", "FX31", "=A3*2")]
 
 
 def test_given_reference_to_empty_cell_when_audited_then_flagged_only_if_empty() -> None:

@@ -27,6 +27,8 @@ from sheetbrain.audit.ast import (
     Unary,
     Union,
 )
+from sheetbrain.audit.ast import Node as TreeNode
+from sheetbrain.audit.parser import MAX_DEPTH
 from sheetbrain.errors import SheetBrainError
 
 CORPUS = Path(__file__).parent / "fixtures" / "benchmark_formulas.txt"
@@ -115,6 +117,66 @@ def test_given_absurdly_nested_formula_when_parsed_then_parse_error_not_recursio
         parse("=" + "(" * 5000 + "1" + ")" * 5000)
 
 
+def _height(tree: TreeNode) -> int:
+    # Tree height without recursion (a leaf is 1).
+    tallest, stack = 0, [(tree, 1)]
+    while stack:
+        node, level = stack.pop()
+        tallest = max(tallest, level)
+        stack.extend((child, level + 1) for child in node.children())
+    return tallest
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "=" + "+".join(["A1/B1"] * 331),  # 1,986 characters, built by the operator loop, not recursion
+        "=" + "A1+" * 1000 + "1",
+        "=1" + "%" * 1000,
+        "=" + " ".join(["A1:B2"] * 300),  # intersections
+        "=" + ":".join(["A1:B2"] * 300),  # range operators
+        "=LAMBDA(x,x)" + "(1)" * 300,  # calls of calls
+        "=" + "(" * 60 + "1" + (")" + "+A1" * 20) * 60,  # parenthesised chains: heights add up
+    ],
+)
+def test_given_long_operator_chain_when_parsed_then_parse_error_not_deep_tree(text: str) -> None:
+    # Given a formula whose tree would be thousands of levels deep though the parser loops, not recurses
+    # When parsed / Then it is refused like deep nesting (every tree walker recurses once per level)
+    with pytest.raises(FormulaParseError, match="nests too deeply"):
+        parse(text)
+
+
+def test_given_chain_within_the_depth_bound_when_parsed_then_parses() -> None:
+    # Given operator chains and nesting just under the bound / When parsed / Then the tree fits in it
+    for text in ("=" + "A1+" * (MAX_DEPTH - 1) + "1", "=" + "SUM(" * (MAX_DEPTH - 1) + "A1" + ")" * (MAX_DEPTH - 1)):
+        assert _height(parse(text)) == MAX_DEPTH
+
+
+def test_given_sheets_wrapper_around_deep_formula_when_parsed_then_heights_add_up() -> None:
+    # Given an export wrapper deep in a formula around an inner formula deep on its own (each under the bound)
+    inner = "SUM(" * 150 + "A1" + ")" * 150
+    text = "=" + "SUM(" * 100 + f'__xludf.DUMMYFUNCTION("{inner}")' + ")" * 100
+    # When parsed / Then the unwrapped tree, 250 levels high, is refused
+    with pytest.raises(FormulaParseError, match="nests too deeply"):
+        parse(text)
+
+
+_DEEP_PIECES = ["A1", "1", "(", ")", "+", "/", "^", "%", " ", ":", ",", "SUM(", "-", "{", "}", "LAMBDA(x,x)("]
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.sampled_from(_DEEP_PIECES), min_size=1000, max_size=4000))
+def test_given_long_formula_of_any_shape_when_parsed_then_tree_within_depth_bound(pieces: list[str]) -> None:
+    # Given up to 8,192 characters of operators, operands and brackets in any order
+    text = ("=" + "".join(pieces))[:8192]
+    # When parsed / Then it is refused or its tree is at most MAX_DEPTH high
+    try:
+        tree = parse(text)
+    except FormulaParseError:
+        return
+    assert _height(tree) <= MAX_DEPTH
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("=+-*/^&%<>(),;:{}[]!'\"#$ .ABCRaz019_@\\xé")), max_size=40))
 def test_given_arbitrary_text_when_parsed_then_only_parse_error(text: str) -> None:
@@ -177,3 +239,10 @@ def test_given_benchmark_corpus_when_parsed_then_all_parse_and_round_trip() -> N
     for formula in _corpus():
         tree = parse(formula)
         assert parse(unparse(tree)) == tree, formula
+
+
+def test_given_chained_intersections_when_parsed_then_left_to_right() -> None:
+    # Given three references separated by spaces / When parsed / Then (A1 B1) C1, as Excel reads it
+    a, b, c = (Ref(CellAddr(col, 1)) for col in (1, 2, 3))
+    assert parse("=A1 B1 C1") == Binary(" ", Binary(" ", a, b), c)
+    assert parse("=SUM(A1:C1 B1:B9 A1:B2)") == parse("=SUM((A1:C1 B1:B9) A1:B2)")

@@ -27,7 +27,10 @@ def workbook(tmp_path: Path) -> str:
         ws.cell(r, 3, f"=A{r}*B{r}")
     ws["C4"] = "=A4*#REF!"
     ws["D1"] = "=VLOOKUP(A1,A1:B6,2)"
-    ws["E1"] = "'=not a formula"
+    # Excel saves a cell typed as '=x as the text "=x" (the quote is only a style); openpyxl would
+    # store "=x" as a formula, so the cell is marked as text, which the loader must keep a constant.
+    ws["E1"] = "=x"
+    ws["E1"].data_type = "s"
     book.create_sheet("Empty")
     path = tmp_path / "small.xlsx"
     book.save(path)
@@ -45,6 +48,7 @@ def test_load_workbook_sheets_keeps_formulas_and_constants(workbook: str) -> Non
     assert sales.formulas[3][2] == "=A4*#REF!"
     assert sales.values[1][0] == 20
     assert sales.formulas[0][4] is None  # text starting with "=" stays a constant
+    assert sales.values[0][4] == "=x"
 
 
 def test_table_lists_cell_rule_severity_message_suggestion(workbook: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -40,13 +40,25 @@ class Finding:
         return data
 
 
+# Hits of one rule reported per formula. More mostly repeat the first (a formula dividing by one
+# cell 300 times), and each suggestion reprints the whole formula: time quadratic in its length.
+MAX_HITS_PER_RULE = 10
+
+
 def _finalise(hit: Hit, profile: PolicyProfile, cell: str | None, index: int | None, formula: str) -> Finding:
     severity = hit.severity if hit.severity and hit.rule not in profile.severities else profile.severity(hit.rule)
-    return Finding(cell, index, formula, hit.rule, severity, hit.message, hit.suggestion, CHECKS[hit.rule].tags)
+    suggestion = hit.suggestion_text()
+    return Finding(cell, index, formula, hit.rule, severity, hit.message, suggestion, CHECKS[hit.rule].tags)
 
 
 def _parse_hit(exc: FormulaParseError) -> Hit:
     return Hit("FX00", f"formula does not parse: {exc.reason} at position {exc.position}", None)
+
+
+def _too_deep(text: str) -> FormulaParseError:
+    # The parser bounds tree height (MAX_DEPTH); should a walker still exhaust Python's recursion
+    # limit, the formula gets the finding a too deeply nested formula gets, not a crash.
+    return FormulaParseError("formula nests too deeply", position=0, formula=text)
 
 
 class _FormulaAuditor:
@@ -55,9 +67,9 @@ class _FormulaAuditor:
     def __init__(self, profile: PolicyProfile) -> None:
         self.profile = profile
         self.checks = [
-            (check, profile.params(rules[0]), FORMULA_GATES.get(check))
+            (check, profile.params(rules[0]), FORMULA_GATES.get(check), enabled)
             for rules, check in FORMULA_CHECKS
-            if any(profile.is_enabled(rule) for rule in rules)
+            if (enabled := tuple(rule for rule in rules if profile.is_enabled(rule)))
         ]
         self.max_length = int(profile.params("FX11")["max_length"]) if profile.is_enabled("FX11") else None
         self.cache: dict[str, tuple[Node | None, list[Hit]]] = {}
@@ -65,13 +77,28 @@ class _FormulaAuditor:
         self.copies: dict[str, tuple[Node, int, int, str, list[Hit]]] = {}
 
     def run_checks(self, tree: Node, text: str) -> list[Hit]:
+        """Hits of the enabled rules, at most ``MAX_HITS_PER_RULE`` per rule, suggestions printed."""
         hits: list[Hit] = []
         types, bases = tree_features(tree)
-        for check, params, gate in self.checks:
+        for check, params, gate, rules in self.checks:
             if gate is not None and not (any(t in types for t in gate[0]) or not bases.isdisjoint(gate[1])):
                 continue
-            hits.extend(check(tree, text, params))
-        return [h for h in hits if self.profile.is_enabled(h.rule)]
+            counts = dict.fromkeys(rules, 0)
+            open_rules = len(counts)
+            for hit in check(tree, text, params):
+                count = counts.get(hit.rule)
+                if count is None or count >= MAX_HITS_PER_RULE:
+                    continue  # a disabled rule, or one reported enough times in this formula
+                counts[hit.rule] = count + 1
+                hits.append(hit.resolved())
+                if count + 1 == MAX_HITS_PER_RULE:
+                    open_rules -= 1
+                    if not open_rules:
+                        break
+        return hits
+
+    def parse_error_hits(self, exc: FormulaParseError) -> list[Hit]:
+        return [_parse_hit(exc)] if self.profile.is_enabled("FX00") else []
 
     def audit(self, text: str) -> tuple[Node | None, list[Hit]]:
         cached = self.cache.get(text)
@@ -80,16 +107,24 @@ class _FormulaAuditor:
         tree: Node | None = None
         try:
             tree = parse(text)
-        except FormulaParseError as exc:
-            hits = [_parse_hit(exc)] if self.profile.is_enabled("FX00") else []
-        else:
             hits = self.run_checks(tree, text)
+        except FormulaParseError as exc:
+            tree, hits = None, self.parse_error_hits(exc)
+        except RecursionError:
+            tree, hits = None, self.parse_error_hits(_too_deep(text))
         self.cache[text] = (tree, hits)
         return tree, hits
 
     def audit_cell(self, text: str, row: int, col: int) -> tuple[tuple[Node, int, int] | None, str | None, list[Hit]]:
         """(tree, rows, columns) -- the cell's tree is that tree moved by that distance --, R1C1 pattern
-        and hits of the formula in (row, col), reusing an earlier copy."""
+        and hits of the formula in (row, col), reusing an earlier copy. A formula too deep to walk
+        gets the parse finding and no tree: the sheet checks then leave it alone."""
+        try:
+            return self._audit_cell(text, row, col)
+        except RecursionError:
+            return None, None, self.parse_error_hits(_too_deep(text))
+
+    def _audit_cell(self, text: str, row: int, col: int) -> tuple[tuple[Node, int, int] | None, str | None, list[Hit]]:
         key = copy_key(text, row, col)
         known = self.copies.get(key) if key is not None else None
         if known is not None:
@@ -119,6 +154,11 @@ def _audit_formulas(formulas: list[str], profile: PolicyProfile) -> list[Finding
     auditor = _FormulaAuditor(profile)
     findings: list[Finding] = []
     for index, text in enumerate(formulas):
+        if not isinstance(text, str):
+            # Not a formula at all (None, a number from a loosely typed caller): the parse finding.
+            hits = auditor.parse_error_hits(FormulaParseError("formula must be text", position=0))
+            findings.extend(_finalise(hit, profile, None, index, "") for hit in hits)
+            continue
         formula = text if text.startswith("=") else "=" + text
         _, hits = auditor.audit(formula)
         findings.extend(_finalise(hit, profile, None, index, formula) for hit in hits)
@@ -163,7 +203,14 @@ def _audit_sheet(sheet: Sheet, profile: PolicyProfile) -> list[Finding]:
     ctx = SheetContext(sheet.name, cells, trees, patterns, max_row, max_col)
     for rules, check, param_rule in SHEET_CHECKS:
         if any(profile.is_enabled(rule) for rule in rules):
-            per_cell.extend(h for h in check(ctx, profile.params(param_rule)) if profile.is_enabled(h[2].rule))
+            try:
+                found = [h for h in check(ctx, profile.params(param_rule)) if profile.is_enabled(h[2].rule)]
+            except RecursionError:
+                # Trees are at most MAX_DEPTH high, which walkers handle from any ordinary call
+                # depth; called from deeper still, a sheet check that moves or prints trees is
+                # skipped rather than failing the whole audit.
+                continue
+            per_cell.extend(found)
     findings = []
     for row, col, hit in per_cell:
         formula = cells[(row, col)].formula or _constant_text(cells[(row, col)].value)

@@ -43,12 +43,12 @@ def _starts_ref(tok: Token) -> bool:
 
 
 class _Parser:
-    def __init__(self, text: str, offset: int) -> None:
+    def __init__(self, text: str, offset: int, max_height: int) -> None:
         self.text = text
         self.tokens = Tokenizer(text, offset).tokens()
         self.i = 0
         self.depth = 0
-        self.offset = offset
+        self.max_height = max_height
 
     def error(self, message: str, token: Token | None = None) -> FormulaParseError:
         tok = token or self.tokens[self.i]
@@ -78,17 +78,28 @@ class _Parser:
         self.skip_ws()
         if self.peek().kind is Kind.EOF:
             raise self.error("empty formula")
-        node = self.expression(0)
+        node, _ = self.expression(0)
         self.skip_ws()
         if self.peek().kind is not Kind.EOF:
             raise self.error(f"unexpected {self.peek().text!r}")
         return node
 
-    def expression(self, min_power: int) -> Node:
+    def taller(self, height: int, token: Token) -> int:
+        """``height`` + 1: the height of a node over a child that tall, refused beyond ``max_height``.
+
+        Every tree walker recurses once per level; a chain such as ``A1+A1+...`` is built by a
+        loop, not by recursion, so the tree's height is counted here, not only the parser's depth.
+        """
+        if height >= self.max_height:
+            raise self.error("formula nests too deeply", token)
+        return height + 1
+
+    def expression(self, min_power: int) -> tuple[Node, int]:
+        """The expression at the cursor, with the height of its tree (a leaf is 1)."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise self.error("formula nests too deeply")
-        left = self.prefix()
+        left, height = self.prefix()
         while True:
             tok = self.peek()
             if tok.kind is Kind.WS:
@@ -97,10 +108,13 @@ class _Parser:
                 while self.tokens[j].kind is Kind.WS:
                     j += 1
                 power = BINARY_POWER[" "]
-                if _refish(left) and _starts_ref(self.tokens[j]) and power > min_power:
+                if _refish(left) and _starts_ref(self.tokens[j]):
+                    if power <= min_power:
+                        break  # the caller applies it: "A1 B1 C1" is (A1 B1) C1
                     self.i = j
-                    right = self.expression(power)
+                    right, right_height = self.expression(power)
                     left = BinaryNode(" ", left, right)
+                    height = self.taller(max(height, right_height), tok)
                     continue
                 self.i = j
                 tok = self.peek()
@@ -110,71 +124,91 @@ class _Parser:
                     break
                 self.next()
                 self.skip_ws()
-                right = self.expression(power)
-                left = _merge_range(left, right) if tok.text == ":" else BinaryNode(tok.text, left, right)
+                right, right_height = self.expression(power)
+                if tok.text == ":":
+                    left = _merge_range(left, right)
+                    height = 1 if isinstance(left, Ref) else self.taller(max(height, right_height), tok)
+                else:
+                    left = BinaryNode(tok.text, left, right)
+                    height = self.taller(max(height, right_height), tok)
                 continue
             if tok.kind is Kind.PERCENT and min_power < PERCENT_POWER:
                 self.next()
                 left = Percent(left)
+                height = self.taller(height, tok)
                 continue
             break
         self.depth -= 1
-        return left
+        return left, height
 
-    def prefix(self) -> Node:
+    def prefix(self) -> tuple[Node, int]:
         self.skip_ws()
         tok = self.next()
         kind = tok.kind
         if kind is Kind.OPERAND:
             assert tok.node is not None
-            return tok.node
+            return tok.node, 1
         if kind is Kind.OP and tok.text in ("-", "+", "@"):
             self.skip_ws()
-            return Unary(tok.text, self.expression(UNARY_POWER))
+            operand, height = self.expression(UNARY_POWER)
+            return Unary(tok.text, operand), self.taller(height, tok)
         if kind is Kind.LPAREN:
-            items = self.comma_list(Kind.RPAREN, "')'", allow_missing=False)
-            node: Node = items[0] if len(items) == 1 else Union(tuple(items))
-            return self.calls(node) if isinstance(node, Func) else node
+            items, height = self.comma_list(Kind.RPAREN, "')'", allow_missing=False)
+            if len(items) == 1:
+                node = items[0]  # parentheses are not kept: the height is the item's
+            else:
+                node, height = Union(tuple(items)), self.taller(height, tok)
+            return self.calls(node, height) if isinstance(node, Func) else (node, height)
         if kind is Kind.FUNC:
-            args = self.comma_list(Kind.RPAREN, "')'", allow_missing=True)
-            return self.calls(Func(tok.text, tuple(args)))
+            args, height = self.comma_list(Kind.RPAREN, "')'", allow_missing=True)
+            return self.calls(Func(tok.text, tuple(args)), self.taller(height, tok))
         if kind is Kind.LBRACE:
-            return self.array()
+            return self.array(tok)
         if kind is Kind.EOF:
             raise self.error("unexpected end of formula", tok)
         raise self.error(f"unexpected {tok.text!r}", tok)
 
-    def calls(self, node: Node) -> Node:
+    def calls(self, node: Node, height: int) -> tuple[Node, int]:
         # LAMBDA(x, x+1)(2): an immediately invoked function, only directly after a call.
         while self.peek().kind is Kind.LPAREN:
-            self.next()
-            node = Call(node, tuple(self.comma_list(Kind.RPAREN, "')'", allow_missing=True)))
-        return node
+            tok = self.next()
+            args, args_height = self.comma_list(Kind.RPAREN, "')'", allow_missing=True)
+            node = Call(node, tuple(args))
+            height = self.taller(max(height, args_height), tok)
+        return node, height
 
-    def comma_list(self, close: Kind, what: str, *, allow_missing: bool) -> list[Node]:
+    def comma_list(self, close: Kind, what: str, *, allow_missing: bool) -> tuple[list[Node], int]:
+        """The items up to ``close`` and the height of the tallest (0 for none)."""
         items: list[Node] = []
+        height = 0
         self.skip_ws()
         if allow_missing and self.peek().kind is close:
             self.next()
-            return items
+            return items, height
         while True:
             self.skip_ws()
             if allow_missing and self.peek().kind in (Kind.COMMA, close):
                 items.append(Missing())
+                height = max(height, 1)
             else:
-                items.append(self.expression(0))
+                item, item_height = self.expression(0)
+                items.append(item)
+                height = max(height, item_height)
             self.skip_ws()
             tok = self.next()
             if tok.kind is close:
-                return items
+                return items, height
             if tok.kind is not Kind.COMMA:
                 raise self.error(f"expected ',' or {what}", tok)
 
-    def array(self) -> Node:
+    def array(self, opening: Token) -> tuple[Node, int]:
         rows: list[tuple[Node, ...]] = []
         row: list[Node] = []
+        height = 0
         while True:
-            row.append(self.expression(0))
+            item, item_height = self.expression(0)
+            row.append(item)
+            height = max(height, item_height)
             self.skip_ws()
             tok = self.next()
             if tok.kind is Kind.COMMA:
@@ -184,7 +218,7 @@ class _Parser:
             if tok.kind is Kind.SEMI:
                 continue
             if tok.kind is Kind.RBRACE:
-                return Array(tuple(rows))
+                return Array(tuple(rows)), self.taller(height, opening)
             raise self.error("expected ',', ';' or '}'", tok)
 
 
@@ -208,22 +242,26 @@ def _merge_range(left: Node, right: Node) -> Node:
     return BinaryNode(":", left, right)
 
 
-def _unwrap_sheets(node: Node, depth: int = 0) -> Node:
-    """Replace Google Sheets' ``__xludf.DUMMYFUNCTION("inner")`` export wrapper by the inner formula."""
-    if depth > MAX_DEPTH:
+def _unwrap_sheets(node: Node, max_height: int, depth: int = 0) -> Node:
+    """Replace Google Sheets' ``__xludf.DUMMYFUNCTION("inner")`` export wrapper by the inner formula.
+
+    ``node`` is ``depth`` levels down a tree that may be ``max_height`` high.
+    """
+    if depth > max_height:
         return node
     if isinstance(node, Func):
         base = node.base
         if base == "DUMMYFUNCTION" and node.args and isinstance(node.args[0], String):
             inner = node.args[0].value
-            return parse(inner if inner.startswith("=") else "=" + inner)
+            # The inner tree takes this node's place: its height counts from here.
+            return _parse(inner if inner.startswith("=") else "=" + inner, max_height - depth)
         if base == "IFERROR" and node.args and _is_dummy(node.args[0]):
-            return _unwrap_sheets(node.args[0], depth + 1)
+            return _unwrap_sheets(node.args[0], max_height, depth + 1)
         if any(_is_dummy(n) for n in node.walk()):
-            return Func(node.name, tuple(_unwrap_sheets(a, depth + 1) for a in node.args))
+            return Func(node.name, tuple(_unwrap_sheets(a, max_height, depth + 1) for a in node.args))
         return node
     if any(_is_dummy(n) for n in node.walk()):
-        return map_children(node, lambda child: _unwrap_sheets(child, depth + 1))
+        return map_children(node, lambda child: _unwrap_sheets(child, max_height, depth + 1))
     return node
 
 
@@ -232,7 +270,14 @@ def _is_dummy(node: Node) -> bool:
 
 
 def parse(text: str) -> Node:
-    """Parse formula text (``=`` optional) into a tree; raises only ``FormulaParseError``."""
+    """Parse formula text (``=`` optional) into a tree; raises only ``FormulaParseError``.
+
+    Trees are at most ``MAX_DEPTH`` levels high, so recursive tree walkers stay within Python's limit.
+    """
+    return _parse(text, MAX_DEPTH)
+
+
+def _parse(text: str, max_height: int) -> Node:
     if not isinstance(text, str):
         raise FormulaParseError("formula must be text", position=0)
     if len(text) > MAX_FORMULA_LENGTH:
@@ -240,9 +285,9 @@ def parse(text: str) -> Node:
     offset = 1 if text.startswith("=") else 0
     body = text[offset:]
     try:
-        tree = _Parser(body, offset).parse()
+        tree = _Parser(body, offset, max_height).parse()
     except RecursionError as exc:  # pragma: no cover - guarded by MAX_DEPTH, kept as a last line
         raise FormulaParseError("formula nests too deeply", position=0, formula=text) from exc
     if "DUMMYFUNCTION" not in body.upper():
         return tree  # no Google Sheets export wrapper: skip the tree walk
-    return _unwrap_sheets(tree)
+    return _unwrap_sheets(tree, max_height)

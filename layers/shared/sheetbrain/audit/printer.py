@@ -116,7 +116,7 @@ class Printer:
             right = self.wrap(node.right, _power(node.right) <= power)
             return f"{left}{node.op}{right}"
         if isinstance(node, Func):
-            return f"{node.name}({','.join(self.print(a) for a in node.args)})"
+            return f"{node.name}({','.join([self.print(a) for a in node.args])})"
         if isinstance(node, Number):
             return node.text
         if isinstance(node, String):
@@ -134,14 +134,14 @@ class Printer:
         if isinstance(node, Missing):
             return ""
         if isinstance(node, Union):
-            return "(" + ",".join(self.print(i) for i in node.items) + ")"
+            return "(" + ",".join([self.print(i) for i in node.items]) + ")"
         if isinstance(node, Array):
-            return "{" + ";".join(",".join(self.print(i) for i in row) for row in node.rows) + "}"
+            return "{" + ";".join([",".join([self.print(i) for i in row]) for row in node.rows]) + "}"
         if isinstance(node, StructRef):
             return node.table + node.spec
         if isinstance(node, Call):
             callee = self.wrap(node.callee, not isinstance(node.callee, Func | Call))
-            return f"{callee}({','.join(self.print(a) for a in node.args)})"
+            return f"{callee}({','.join([self.print(a) for a in node.args])})"
         raise TypeError(f"unknown node {type(node).__name__}")
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
 from sheetbrain.audit.ast import CellAddr, Node, Ref
 from sheetbrain.audit.printer import Printer, col_letters, sheet_prefix
@@ -11,7 +10,7 @@ from sheetbrain.audit.tokenizer import col_to_index
 
 _A1_RE = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 
-__all__ = ["a1", "col_letters", "col_to_index", "parse_a1", "r1c1_pattern", "ref_bounds", "ref_cells"]
+__all__ = ["a1", "col_letters", "col_to_index", "parse_a1", "r1c1_pattern", "ref_bounds"]
 
 
 def parse_a1(text: str) -> tuple[int, int]:
@@ -70,11 +69,3 @@ def ref_bounds(ref: Ref, max_row: int, max_col: int) -> tuple[int, int, int, int
     if start.col is None and end.col is None:
         cols = [1, max_col]
     return min(rows), min(cols), max(rows), max(cols)
-
-
-def ref_cells(ref: Ref, max_row: int, max_col: int) -> Iterator[tuple[int, int]]:
-    """Every (row, col) a reference covers, clipped to the sheet extent."""
-    r1, c1, r2, c2 = ref_bounds(ref, max_row, max_col)
-    for r in range(r1, min(r2, max_row) + 1):
-        for c in range(c1, min(c2, max_col) + 1):
-            yield r, c

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -36,13 +37,40 @@ from sheetbrain.audit.printer import format_ref, to_formula, unparse
 
 
 @dataclass(frozen=True)
+class Fix:
+    """A corrected formula, printed only when asked: ``tree`` with every subtree equal to ``old`` replaced by ``new``.
+
+    Printing walks and reprints the whole tree, so a check that finds many places to fix in one
+    formula would take quadratic time if it printed each; the engine prints only the hits it reports.
+    """
+
+    tree: Node
+    old: Node
+    new: Node
+
+    def text(self) -> str:
+        """The corrected formula text."""
+        return to_formula(replace(self.tree, self.old, self.new))
+
+
+@dataclass(frozen=True)
 class Hit:
     """One raw finding of a check, before the profile sets its final severity."""
 
     rule: str
     message: str
-    suggestion: str | None = None
+    suggestion: str | Fix | None = None
     severity: str | None = None  # overrides the rule's severity for this hit (e.g. escalation)
+
+    def suggestion_text(self) -> str | None:
+        """The suggestion as text (a ``Fix`` is printed)."""
+        return self.suggestion.text() if isinstance(self.suggestion, Fix) else self.suggestion
+
+    def resolved(self) -> Hit:
+        """This hit with its suggestion as text."""
+        if isinstance(self.suggestion, Fix):
+            return dataclasses.replace(self, suggestion=self.suggestion.text())
+        return self
 
 
 Params = dict[str, Any]
@@ -58,16 +86,9 @@ def replace(tree: Node, old: Node, new: Node) -> Node:
     return map_children(tree, lambda child: replace(child, old, new))
 
 
-def fix(tree: Node, old: Node, new: Node) -> str:
-    """The corrected formula text after replacing ``old`` by ``new``."""
-    return to_formula(replace(tree, old, new))
-
-
-def walk_with_parents(node: Node, parents: tuple[Node, ...] = ()) -> Iterator[tuple[Node, tuple[Node, ...]]]:
-    """Every node with its chain of ancestors (outermost first)."""
-    yield node, parents
-    for child in node.children():
-        yield from walk_with_parents(child, (*parents, node))
+def fix(tree: Node, old: Node, new: Node) -> Fix:
+    """The corrected formula after replacing ``old`` by ``new`` (printed when the hit is reported)."""
+    return Fix(tree, old, new)
 
 
 def funcs(tree: Node, *names: str) -> Iterator[Func]:
@@ -94,7 +115,8 @@ def _number_value(node: Node) -> float | None:
 
 
 def _arg(func: Func, index: int) -> Node | None:
-    if index < len(func.args) and not isinstance(func.args[index], Missing):
+    """Argument ``index`` (negative: from the end), ``None`` when absent or left empty."""
+    if -len(func.args) <= index < len(func.args) and not isinstance(func.args[index], Missing):
         return func.args[index]
     return None
 
@@ -113,7 +135,10 @@ def check_approximate_lookup(tree: Node, text: str, params: Params) -> Iterator[
     for f in funcs(tree, "VLOOKUP", "HLOOKUP"):
         if len(f.args) < 3:
             continue
-        mode = _arg(f, 3)
+        # An empty argument, as in VLOOKUP(A1,B1:C9,2,), is passed as 0 (FALSE): exact match.
+        mode = f.args[3] if len(f.args) > 3 else None
+        if isinstance(mode, Missing):
+            continue
         if mode is None or (isinstance(mode, Bool) and mode.value) or _number_value(mode) not in (None, 0):
             fixed = Func(f.name, (*f.args[:3], Bool(False)))
             yield Hit("FX02", f"{f.base} uses approximate match", fix(tree, f, fixed))
@@ -121,7 +146,8 @@ def check_approximate_lookup(tree: Node, text: str, params: Params) -> Iterator[
 
 def check_match_type(tree: Node, text: str, params: Params) -> Iterator[Hit]:
     for f in funcs(tree, "MATCH"):
-        if len(f.args) >= 2 and _arg(f, 2) is None:
+        # An empty argument, as in MATCH(A1,B1:B9,), is passed as 0: exact match.
+        if len(f.args) == 2:
             fixed = Func(f.name, (*f.args[:2], Number("0")))
             yield Hit("FX03", "MATCH without match type defaults to approximate match", fix(tree, f, fixed))
 
@@ -129,14 +155,21 @@ def check_match_type(tree: Node, text: str, params: Params) -> Iterator[Hit]:
 def check_xlookup_mode(tree: Node, text: str, params: Params) -> Iterator[Hit]:
     for f in funcs(tree, "XLOOKUP", "XMATCH"):
         match_i, search_i = (4, 5) if f.base == "XLOOKUP" else (2, 3)
-        match_mode = _number_value(_arg(f, match_i) or Number("0"))
-        search_mode = _number_value(_arg(f, search_i) or Number("1"))
+        match_arg = _arg(f, match_i) or Number("0")
+        search_arg = _arg(f, search_i) or Number("1")
+        match_mode, search_mode = _number_value(match_arg), _number_value(search_arg)
         if match_mode in (-1, 1, 2) or search_mode in (2, -2):
             yield Hit(
                 "FX04",
-                f"{f.base} uses match mode {match_mode:g} / search mode {search_mode:g}",
+                f"{f.base} uses match mode {_mode_text(match_arg)} / search mode {_mode_text(search_arg)}",
                 "use exact match (0) with linear search unless the data is sorted on purpose",
             )
+
+
+def _mode_text(arg: Node) -> str:
+    # A mode given as a number reads as one (1, -2); one computed from cells as its formula text.
+    value = _number_value(arg)
+    return f"{value:g}" if value is not None else unparse(arg)
 
 
 def _arith_numbers(tree: Node) -> Iterator[tuple[Node, Binary]]:
@@ -214,9 +247,17 @@ def check_whole_ranges(tree: Node, text: str, params: Params) -> Iterator[Hit]:
             yield Hit("FX09", f"{format_ref(node)} is open-ended", "bound the range to the data or use a Table")
 
 
-def _func_depth(node: Node) -> int:
-    inner = max((_func_depth(c) for c in node.children()), default=0)
-    return inner + (1 if isinstance(node, Func) else 0)
+def _func_depth(tree: Node) -> int:
+    # The most function calls nested along one path from the root (iterative: no recursion per level).
+    deepest = 0
+    stack = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, Func):
+            depth += 1
+            deepest = max(deepest, depth)
+        stack.extend((child, depth) for child in node.children())
+    return deepest
 
 
 def check_complexity(tree: Node, text: str, params: Params) -> Iterator[Hit]:
@@ -242,6 +283,7 @@ def check_iferror_constant(tree: Node, text: str, params: Params) -> Iterator[Hi
         value, fallback = f.args
         if isinstance(fallback, Number | String | Bool | Missing) or _number_value(fallback) is not None:
             lookups = list(funcs(value, "VLOOKUP", "HLOOKUP", "MATCH", "XLOOKUP", "INDEX", "LOOKUP"))
+            suggestion: str | Fix
             if lookups:
                 suggestion = fix(tree, f, Func("IFNA", f.args))
             elif isinstance(value, Binary) and value.op == "/":
@@ -260,17 +302,22 @@ _GUARDS = frozenset({"IF", "IFERROR", "IFNA", "IFS", "SWITCH", "AND", "OR"})
 
 
 def check_division(tree: Node, text: str, params: Params) -> Iterator[Hit]:
-    for node, parents in walk_with_parents(tree):
+    # Depth first in source order, each node with whether a guard function encloses it.
+    stack: list[tuple[Node, bool]] = [(tree, False)]
+    while stack:
+        node, guarded = stack.pop()
+        children = node.children()
+        if children:
+            inner = guarded or (isinstance(node, Func) and node.base in _GUARDS)
+            stack.extend((child, inner) for child in reversed(children))
         if not (isinstance(node, Binary) and node.op == "/"):
             continue
         value = _number_value(node.right)
         if value == 0:
             yield Hit("FX14", "division by the constant 0", "remove the division or divide by the intended cell")
-        elif value is None and has_reference(node.right):
-            guarded = any(isinstance(p, Func) and p.base in _GUARDS for p in parents)
-            if not guarded:
-                guard = Func("IF", (Binary("=", node.right, Number("0")), Number("0"), node))
-                yield Hit("FX13", f"{unparse(node.right)} may be zero or empty", fix(tree, node, guard))
+        elif value is None and not guarded and has_reference(node.right):
+            guard = Func("IF", (Binary("=", node.right, Number("0")), Number("0"), node))
+            yield Hit("FX13", f"{unparse(node.right)} may be zero or empty", fix(tree, node, guard))
 
 
 def check_error_literals(tree: Node, text: str, params: Params) -> Iterator[Hit]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -122,17 +123,25 @@ class SheetContext:
 
     def is_local(self, ref: Ref) -> bool:
         """Whether a reference points into this sheet (unqualified or naming it)."""
-        if ref.book is not None or ref.sheet_end is not None:
-            return False
-        return ref.sheet is None or ref.sheet.strip() == self.name.strip()
+        return is_local_ref(ref, self.name)
 
     def local_refs(self, tree: Node) -> Iterator[Ref]:
         """References to this sheet (unqualified or naming it)."""
         for node in tree.walk():
-            if not isinstance(node, Ref) or node.book is not None or node.sheet_end is not None:
-                continue
-            if node.sheet is None or node.sheet.strip() == self.name.strip():
+            if isinstance(node, Ref) and is_local_ref(node, self.name):
                 yield node
+
+
+def sheet_key(name: str) -> str:
+    """A sheet name as compared: Excel ignores case (``Sheet1!A1`` is ``SHEET1!A1``); outer spaces are padding."""
+    return name.strip().casefold()
+
+
+def is_local_ref(ref: Ref, sheet: str) -> bool:
+    """Whether ``ref`` points into the sheet named ``sheet``: unqualified, or naming it in any case."""
+    if ref.book is not None or ref.sheet_end is not None:
+        return False
+    return ref.sheet is None or sheet_key(ref.sheet) == sheet_key(sheet)
 
 
 CellHit = tuple[int, int, Hit]
@@ -216,9 +225,19 @@ def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> 
             out[key] = _READS_NOTHING
             continue
         value = evaluate(expected, ctx.cells, ctx.is_local)
-        if value is not None and agrees(float(cell.value), value):
+        typed = _as_float(cell.value)
+        if value is not None and typed is not None and agrees(typed, value):
             out[key] = _AGREES
     return out
+
+
+def _as_float(value: Any) -> float | None:
+    # Python integers have no bound: one of 400 digits is no float (and equals no formula result).
+    try:
+        number = float(value)
+    except (OverflowError, TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def _reads_numbers(ctx: SheetContext, tree: Node) -> bool:
@@ -274,14 +293,8 @@ def _aggregate_ranges(ctx: SheetContext, tree: Node) -> Iterator[tuple[Func, Ref
     for node in tree.walk():
         if isinstance(node, Func) and node.base in _RANGE_AGGREGATES:
             for arg in node.args:
-                if isinstance(arg, Ref) and arg.end is not None and _is_local(ctx, arg):
+                if isinstance(arg, Ref) and arg.end is not None and ctx.is_local(arg):
                     yield node, arg
-
-
-def _is_local(ctx: SheetContext, ref: Ref) -> bool:
-    if ref.book is not None or ref.sheet_end is not None:
-        return False
-    return ref.sheet is None or ref.sheet.strip() == ctx.name.strip()
 
 
 def _is_data(cell: Cell | None) -> bool:
