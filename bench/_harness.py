@@ -11,9 +11,8 @@ from typing import Any
 
 from sheetbrain.config import reset_settings
 from sheetbrain.db.connection import close_pool
+from sheetbrain_dev import server
 from sheetbrain_dev.database import DatabaseUrls, ensure_database
-from sheetbrain_dev.events import http_event
-from sheetbrain_dev.lambda_runtime import invoke
 from sheetbrain_dev.template import load_template
 
 TEMPLATE = load_template()
@@ -42,22 +41,11 @@ def call(
     claims: dict[str, str] | None = None,
 ) -> tuple[int, Any]:
     """One request through the real handler, routed like API Gateway."""
-    found = TEMPLATE.find_route(method, path)
-    assert found is not None
-    route, params = found
-    event = http_event(
-        route=route,
-        path=path,
-        path_params=params,
-        method=method,
-        raw_query="",
-        headers=list((headers or {}).items()),
-        body=body,
-        claims=claims,
-    )
     with contextlib.redirect_stdout(io.StringIO()):  # EMF metrics and JSON logs: not figures
-        result = invoke(TEMPLATE.functions[route.function], event)
-    return int(result["statusCode"]), json.loads(result["body"]) if result.get("body") else None
+        status, _, reply = server.call(
+            TEMPLATE, method, path, headers=list((headers or {}).items()), body=body, claims=claims
+        )
+    return status, json.loads(reply) if reply else None
 
 
 def percentiles(samples_s: list[float]) -> tuple[float, float]:

@@ -60,7 +60,7 @@ def main() -> int:
     urls = bench_database()
     org = f"org_auditbench{uuid.uuid4().hex[:8]}"
     user = f"user_{org}"
-    claims = auth.authorizer_claims(auth.verify(auth.mint(user, org, "org:admin")))
+    claims = auth.claims_for(user, org, "org:admin")
     body = grid()
     import json
 

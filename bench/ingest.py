@@ -112,7 +112,7 @@ class Stages:
 
 def provision(owner_url: str, org: str) -> dict[str, str]:
     """An org and its admin, created through the API, allowed any number of policies."""
-    claims = auth.authorizer_claims(auth.verify(auth.mint(f"user_{org}", org, "org:admin")))
+    claims = auth.claims_for(f"user_{org}", org, "org:admin")
     status, _ = call("GET", "/api/policies", claims=claims)
     assert status == 200, status
     with psycopg.connect(owner_url, autocommit=True) as conn:

@@ -44,7 +44,7 @@ def documents() -> list[Path]:
 
 def ingest_all(org: str, owner_url: str) -> dict[uuid.UUID, str]:
     """Ingest every document through the API as an admin of ``org``; policy id → file name."""
-    claims = auth.authorizer_claims(auth.verify(auth.mint(f"user_{org}", org, "org:admin")))
+    claims = auth.claims_for(f"user_{org}", org, "org:admin")
     status, _ = call("GET", "/api/policies", claims=claims)  # provisions the org and the user
     assert status == 200, status
     with psycopg.connect(owner_url, autocommit=True) as conn:  # more policies than the free plan's 3

@@ -6,13 +6,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sheetbrain_dev import auth
-from sheetbrain_dev.events import http_event
-from sheetbrain_dev.lambda_runtime import invoke
-from sheetbrain_dev.server import to_http
+from sheetbrain_dev import server
+from sheetbrain_dev.auth import claims_for
 from sheetbrain_dev.template import load_template
 
 TEMPLATE = load_template()
+__all__ = ["TEMPLATE", "Reply", "call", "claims_for"]
 
 
 @dataclass
@@ -29,11 +28,6 @@ class Reply:
         return lowered.get(name.lower())
 
 
-def claims_for(user_id: str, org_id: str | None = None, role: str = "org:member") -> dict[str, str]:
-    """Claims as the JWT authorizer passes them for a token minted for this user and org."""
-    return auth.authorizer_claims(auth.verify(auth.mint(user_id, org_id, role)))
-
-
 def call(
     method: str,
     path: str,
@@ -45,23 +39,12 @@ def call(
     query: str = "",
 ) -> Reply:
     """Route like API Gateway, build the event, run the real handler, return the HTTP reply."""
-    found = TEMPLATE.find_route(method, path)
-    assert found is not None, f"no route {method} {path} in template.yaml"
-    route, params = found
     sent_headers = {"host": "api.test", "user-agent": "pytest", **(headers or {})}
     payload = raw_body if raw_body is not None else b""
     if body is not None:
         payload = json.dumps(body).encode()
         sent_headers.setdefault("content-type", "application/json")
-    event = http_event(
-        route=route,
-        path=path,
-        path_params=params,
-        method=method,
-        raw_query=query,
-        headers=list(sent_headers.items()),
-        body=payload,
-        claims=claims,
+    status, reply_headers, reply_body = server.call(
+        TEMPLATE, method, path, query=query, headers=list(sent_headers.items()), body=payload, claims=claims
     )
-    status, reply_headers, reply_body = to_http(invoke(TEMPLATE.functions[route.function], event))
     return Reply(status, reply_headers, reply_body)

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import uuid
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -19,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sheetbrain_dev import auth
 from sheetbrain_dev.events import http_event
 from sheetbrain_dev.lambda_runtime import invoke
-from sheetbrain_dev.template import Template
+from sheetbrain_dev.template import Route, Template
 
 log = logging.getLogger("sheetbrain_dev.serve")
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
@@ -100,19 +101,65 @@ class _Handler(BaseHTTPRequestHandler):
                 claims = auth.authorizer_claims(auth.verify(token.strip()))
             except auth.TokenError as exc:
                 return _error(401, "unauthorized", f"The bearer token is invalid: {exc}.")
-        event = http_event(
-            route=route,
-            path=path,
-            path_params=params,
+        return invoke_route(
+            self.server.template,
+            route,
+            params,
             method=self.command,
-            raw_query=url.query,
+            path=path,
+            query=url.query,
             headers=list(self.headers.items()),
             body=body,
             claims=claims,
             source_ip=self.client_address[0],
         )
-        result = invoke(self.server.template.functions[route.function], event)
-        return to_http(result)
+
+
+def invoke_route(
+    template: Template,
+    route: Route,
+    params: dict[str, str],
+    *,
+    method: str,
+    path: str,
+    query: str = "",
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+    claims: dict[str, str] | None = None,
+    source_ip: str = "127.0.0.1",
+) -> tuple[int, dict[str, str], bytes]:
+    """The route's function run on the v2 event API Gateway would build; its HTTP reply."""
+    event = http_event(
+        route=route,
+        path=path,
+        path_params=params,
+        method=method,
+        raw_query=query,
+        headers=headers,
+        body=body,
+        claims=claims,
+        source_ip=source_ip,
+    )
+    return to_http(invoke(template.functions[route.function], event))
+
+
+def call(
+    template: Template,
+    method: str,
+    path: str,
+    *,
+    query: str = "",
+    headers: Iterable[tuple[str, str]] = (),
+    body: bytes = b"",
+    claims: dict[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """A request routed as API Gateway routes it (the authorizer's claims given), in process."""
+    found = template.find_route(method, path)
+    if found is None:
+        raise LookupError(f"no route {method} {path} in template.yaml")
+    route, params = found
+    return invoke_route(template, route, params, method=method, path=path, query=query, headers=headers,
+                        body=body, claims=claims)  # fmt: skip
 
 
 def to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
