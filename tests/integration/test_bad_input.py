@@ -182,7 +182,7 @@ def test_an_ingest_body_nested_too_deep_is_400_and_logged(
     org, claims = admin
     raw = b'{"title": ' + b"[" * 5000 + b"]" * 5000 + b', "content": "x"}'
     reply = call("POST", "/api/ingest", claims=claims, raw_body=raw, headers={"content-type": "application/json"})
-    assert (reply.status, reply.json()["error"]["code"]) == (400, "bad_request")
+    assert (reply.status, reply.json()["error"]["code"]) == (400, "malformed_json")
     with psycopg.connect(database.owner) as conn:
         logged = conn.execute("SELECT success FROM ingestion_logs WHERE org_id = %s", (org,)).fetchall()
     assert logged == [(False,)]

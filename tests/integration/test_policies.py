@@ -53,6 +53,16 @@ def admin(database: DatabaseUrls) -> tuple[str, dict[str, str]]:
     return org, claims_for(f"user_pol{suffix}", org, "org:admin")
 
 
+class FailingEmbedder:
+    """An embedder that must not be reached, or that fails like a bug would."""
+
+    model = "failing"
+    dimension = 384
+
+    def embed(self, texts: list[str]) -> list[list[float]]:
+        raise RuntimeError("secret internals: connection string postgres://u:p@db")
+
+
 def logs(owner: str, org: str) -> list[tuple[Any, ...]]:
     with psycopg.connect(owner) as conn:
         return conn.execute(
@@ -178,12 +188,134 @@ def test_the_plan_policy_limit_is_enforced(admin: tuple[str, dict[str, str]]) ->
     assert refused.json()["error"]["details"]["limit"] == 3
 
 
-def test_invalid_json_bodies(admin: tuple[str, dict[str, str]]) -> None:
-    _, claims = admin
+def test_a_full_plan_is_refused_before_the_document_is_read_and_without_a_reset_time(
+    admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an org at its plan's limit of 3 policies
+    org, claims = admin
+    for i in range(3):
+        assert call("POST", "/api/ingest", claims=claims, body={"title": f"P{i}", "content": POLICY}).status == 201
+
+    # When a broken PDF is uploaded, with an embedder that fails if it is reached
+    monkeypatch.setattr(service, "embedder", FailingEmbedder)
+    refused = upload(claims, "broken.pdf", b"%PDF-1.4\n1 0 obj << /Type /Catalog >> garbage", "application/pdf")
+
+    # Then the limit answers first (not the 422 of extraction, nor the embedder's failure)
+    error = refused.json()["error"]
+    assert (refused.status, error["code"]) == (429, "quota_exceeded")
+    assert error["details"] == {"plan": "free", "feature": "policies", "limit": 3, "used": 3, "resets_at": None}
+    # And the contract's Retry-After paces retries (a count has no reset time to give)
+    assert refused.header("Retry-After") == "60"
+    assert refused.header("RateLimit-Limit") is not None
+    assert logs(database.owner, org)[-1][:2] == (False, "quota_exceeded")
+
+
+def test_invalid_json_bodies(admin: tuple[str, dict[str, str]], database: DatabaseUrls) -> None:
+    org, claims = admin
     missing = call("POST", "/api/ingest", claims=claims, body={"content": "x"})
     assert missing.status == 422 and missing.json()["error"]["details"]["fields"][0]["field"] == "body.title"
+    assert missing.json()["error"]["message"] == "The request is invalid: body.title: Field required"
     broken = call("POST", "/api/ingest", claims=claims, raw_body=b"{", headers={"content-type": "application/json"})
-    assert broken.status == 400
+    assert (broken.status, broken.json()["error"]["code"]) == (400, "malformed_json")
+    assert [row[:2] for row in logs(database.owner, org)] == [(False, "validation_error"), (False, "malformed_json")]
+
+
+def test_a_malformed_multipart_body_is_400_and_logged(
+    admin: tuple[str, dict[str, str]], database: DatabaseUrls
+) -> None:
+    # Given a multipart request without a boundary
+    org, claims = admin
+    reply = call(
+        "POST", "/api/ingest", claims=claims, raw_body=b"--x\r\n", headers={"content-type": "multipart/form-data"}
+    )
+
+    # Then it is refused and logged as a failed ingest
+    assert (reply.status, reply.json()["error"]["code"]) == (400, "bad_request")
+    assert logs(database.owner, org) == [(False, "bad_request", 0, 0)]
+
+
+@pytest.mark.parametrize(("field", "value"), [("title", "t" * 301), ("category", "c" * 101)])
+def test_multipart_title_and_category_have_the_json_limits(
+    admin: tuple[str, dict[str, str]],
+    database: DatabaseUrls,
+    monkeypatch: pytest.MonkeyPatch,
+    field: str,
+    value: str,
+) -> None:
+    # Given an upload whose title or category is longer than the JSON body allows
+    org, claims = admin
+    monkeypatch.setattr(service, "embedder", FailingEmbedder)  # nothing is embedded for it
+    body, content_type = multipart(
+        {"file": ("policy.txt", POLICY.encode(), "text/plain"), field: (None, value.encode(), None)}
+    )
+
+    # When it is sent
+    reply = call("POST", "/api/ingest", claims=claims, raw_body=body, headers={"content-type": content_type})
+
+    # Then a 422 names the field, before any work, and the attempt is logged
+    assert (reply.status, reply.json()["error"]["code"]) == (422, "validation_error")
+    assert [f["field"] for f in reply.json()["error"]["details"]["fields"]] == [f"body.{field}"]
+    assert counts(database.owner, org) == (0, 0)
+    assert logs(database.owner, org) == [(False, "validation_error", 0, 0)]
+
+
+def test_an_upload_without_title_is_named_after_its_file_within_the_title_limit(
+    admin: tuple[str, dict[str, str]],
+) -> None:
+    # Given an upload with no title and a file name longer than a title may be
+    _, claims = admin
+    name = "p" * 400 + ".txt"
+    body, content_type = multipart({"file": (name, POLICY.encode(), "text/plain")})
+
+    # When it is sent, Then it is stored under the name cut to 300 characters
+    reply = call("POST", "/api/ingest", claims=claims, raw_body=body, headers={"content-type": content_type})
+    assert reply.status == 201, reply.json()
+    policy = call("GET", f"/api/policies/{reply.json()['policy_id']}", claims=claims).json()
+    assert policy["title"] == name[:300]
+
+
+def test_a_file_name_that_cannot_be_stored_is_422(admin: tuple[str, dict[str, str]], database: DatabaseUrls) -> None:
+    # Given an upload whose (RFC 2231 encoded) file name holds a NUL
+    org, claims = admin
+    body = (
+        b"--b\r\nContent-Disposition: form-data; name=\"file\"; filename*=UTF-8''a%00b.txt\r\n"
+        b"Content-Type: text/plain\r\n\r\n" + POLICY.encode() + b"\r\n--b--\r\n"
+    )
+
+    # When it is sent
+    reply = call(
+        "POST", "/api/ingest", claims=claims, raw_body=body, headers={"content-type": "multipart/form-data; boundary=b"}
+    )
+
+    # Then a 422 names the file part, and the attempt is logged
+    assert (reply.status, reply.json()["error"]["details"]) == (422, {"field": "body.file"})
+    assert logs(database.owner, org) == [(False, "validation_error", 0, 0)]
+
+
+def test_an_unexpected_failure_is_logged_as_a_failed_ingest_without_internals(
+    admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an embedder that fails with a non-domain error (a bug, a driver error)
+    org, claims = admin
+    monkeypatch.setattr(service, "embedder", FailingEmbedder)
+
+    # When a policy is ingested
+    reply = call("POST", "/api/ingest", claims=claims, body={"title": "Controls", "content": POLICY})
+
+    # Then the client gets a plain 500, and the attempt is logged as failed, without internals
+    assert (reply.status, reply.json()["error"]["code"]) == (500, "internal_error")
+    with psycopg.connect(database.owner) as conn:
+        rows = conn.execute(
+            "SELECT success, error_code, error_message FROM ingestion_logs WHERE org_id = %s", (org,)
+        ).fetchall()
+    assert rows == [(False, "internal_error", "An unexpected error occurred.")]
+    assert counts(database.owner, org) == (0, 0)
+
+
+@pytest.mark.parametrize("method", ["GET", "DELETE"])
+def test_a_long_policy_id_is_404_like_any_unknown_id(admin: tuple[str, dict[str, str]], method: str) -> None:
+    reply = call(method, "/api/policies/" + "a" * 100, claims=admin[1])
+    assert (reply.status, reply.json()["error"]["code"]) == (404, "not_found")
 
 
 def test_hybrid_retrieval_finds_the_governing_clause_within_the_org(admin: tuple[str, dict[str, str]]) -> None:

@@ -244,3 +244,34 @@ def test_factory_returns_embedders_by_name() -> None:
     assert (titan.model, titan.dimension) == ("amazon.titan-embed-text-v2:0", 256)
     with pytest.raises(ConfigurationError, match="Unknown embedder"):
         get_embedder("word2vec")
+
+
+def test_titan_uses_the_shared_aws_client(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given no injected client, and the layer's shared bedrock-runtime client (explicit timeouts,
+    # standard retries) stubbed
+    from botocore.response import StreamingBody
+    from botocore.stub import Stubber
+    from sheetbrain import aws
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")  # a request escaping the stub fails fast
+    aws.reset_clients()
+    try:
+        shared = aws.client("bedrock-runtime")
+        payload = json.dumps({"embedding": [1.0] + [0.0] * 255}).encode()
+        with Stubber(shared) as stub:
+            stub.add_response(
+                "invoke_model",
+                {"body": StreamingBody(io.BytesIO(payload), len(payload)), "contentType": "application/json"},
+            )
+
+            # When a text is embedded
+            vectors = BedrockTitanEmbedder(dimensions=256).embed(["Lookups must use exact match."])
+
+            # Then the call went through the shared client
+            stub.assert_no_pending_responses()
+        assert vectors == [[1.0] + [0.0] * 255]
+    finally:
+        aws.reset_clients()

@@ -139,6 +139,53 @@ def test_docx_with_broken_xml_is_corrupt(make_docx: MakeDocx) -> None:
         extract_text(out.getvalue(), "policy.docx", None)
 
 
+def test_docx_without_a_body_is_corrupt(make_docx: MakeDocx) -> None:
+    # Given a DOCX whose document.xml is well-formed but holds no w:body
+    good = make_docx([("para", "Lookups must use exact match.")])
+    empty = b'<w:document xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"/>'
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as src, zipfile.ZipFile(out, "w") as dst:
+        for item in src.infolist():
+            dst.writestr(item, empty if item.filename == "word/document.xml" else src.read(item.filename))
+
+    # When it is extracted, Then it is refused as corrupt, not a crash
+    with pytest.raises(CorruptDocumentError, match="DOCX"):
+        extract_text(out.getvalue(), "policy.docx", None)
+
+
+def test_pdf_stream_inflating_past_the_limit_is_refused() -> None:
+    # Given a PDF whose page (with a font, so pypdf reads its content for text) is a ~80 KB
+    # deflate stream that expands past pypdf's inflate limit (75 MB)
+    import zlib
+
+    from pypdf import get_configuration
+
+    packer = zlib.compressobj(9)
+    block = b" " * 1_000_000
+    blocks = get_configuration().zlib_maximum_output_length // len(block) + 5
+    bomb = b"".join(packer.compress(block) for _ in range(blocks)) + packer.flush()
+    font = b"<< /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>"
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources %s /Contents 4 0 R >>" % font,
+        b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(bomb) + bomb + b"\nendstream",
+    ]
+    body = b"%PDF-1.7\n"
+    offsets = []
+    for n, obj in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n" % n + obj + b"\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+
+    # When it is extracted, Then a clear refusal, not a crash and not the whole stream in memory
+    with pytest.raises(CorruptDocumentError, match="too large to expand"):
+        extract_text(body, "bomb.pdf", "application/pdf")
+
+
 def test_truncated_zip_is_corrupt(make_docx: MakeDocx) -> None:
     # Given a DOCX cut in half (the ZIP central directory is lost)
     good = make_docx([("para", "Lookups must use exact match.")])

@@ -157,6 +157,12 @@ def get_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> P
         ).fetchone()
 
 
+def policy_count(conn: psycopg.Connection, org_id: str) -> int:
+    """The org's policies, read without a lock (an early refusal; lock_org_policy_count decides)."""
+    row = conn.execute("SELECT count(*) FROM policies WHERE org_id = %s", (org_id,)).fetchone()
+    return int(row[0]) if row else 0
+
+
 def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> bool:
     """Delete a policy; its chunks and vectors go by cascade (after leaving the org's lexeme
     statistics, under the org lock ingestion takes too). False when it does not exist."""

@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
-from sheetbrain.errors import RateLimitedError, SheetBrainError
+from sheetbrain.errors import BadRequestError, RateLimitedError, SheetBrainError
 from sheetbrain.observability import logger
+
+
+class MalformedJsonError(BadRequestError):
+    """A body that is not JSON at all, found by a route that parses it itself (400)."""
+
+    code = "malformed_json"
+
+    def __init__(self, message: str = "The request body is not valid JSON.") -> None:
+        super().__init__(message)
 
 
 def error_response(
@@ -42,23 +52,31 @@ def from_domain_error(exc: SheetBrainError) -> Response[str]:
     return error_response(exc.status, exc.code, exc.message, exc.details, headers)
 
 
-def _field(loc: tuple[Any, ...] | list[Any]) -> str:
-    return ".".join(str(part) for part in loc)
+def invalid_fields(
+    errors: Iterable[Mapping[str, Any]], *, prefix: Sequence[str] = ()
+) -> tuple[str, list[dict[str, Any]]]:
+    """The 422 message and ``details.fields`` for pydantic errors: each field's dotted path
+    (under ``prefix``, e.g. ``("body",)`` for a body a route validates itself), type and message."""
+    fields = [
+        {
+            "field": ".".join(str(part) for part in (*prefix, *e.get("loc", ()))),
+            "type": e.get("type"),
+            "message": e.get("msg"),
+        }
+        for e in errors
+    ]
+    return "The request is invalid: " + "; ".join(f"{f['field']}: {f['message']}" for f in fields), fields
 
 
 def from_validation_error(exc: RequestValidationError) -> Response[str]:
     """400 for a body that is not JSON at all, 422 naming each invalid field otherwise."""
     errors = list(exc.errors())
     if any(e.get("type") == "json_invalid" for e in errors):
-        return error_response(HTTPStatus.BAD_REQUEST, "malformed_json", "The request body is not valid JSON.")
-    fields = [{"field": _field(e.get("loc", ())), "type": e.get("type"), "message": e.get("msg")} for e in errors]
+        malformed = MalformedJsonError()
+        return error_response(HTTPStatus.BAD_REQUEST, malformed.code, malformed.message)
+    message, fields = invalid_fields(errors)
     logger.info("request invalid", fields=[f["field"] for f in fields])
-    return error_response(
-        HTTPStatus.UNPROCESSABLE_ENTITY,
-        "validation_error",
-        "The request is invalid: " + "; ".join(f"{f['field']}: {f['message']}" for f in fields),
-        {"fields": fields},
-    )
+    return error_response(HTTPStatus.UNPROCESSABLE_ENTITY, "validation_error", message, {"fields": fields})
 
 
 def route_not_found() -> Response[str]:

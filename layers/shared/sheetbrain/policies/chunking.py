@@ -26,6 +26,8 @@ _KEYWORD_ONLY = re.compile(r"^(?:section|clause|article|part|§)\s*(?P<num>\d{1,
 _SUB_ITEM = re.compile(r"^\((?P<a>[a-z]|[ivx]{1,5}|\d{1,2})\)[ \t]+\S|^(?P<b>[a-z])\)[ \t]+\S")
 _BULLET = re.compile(r"^(?:[-*+\u2022\u25aa\u2013])[ \t]+\S")
 _SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f])[\"')\]]*\s+|(?<=[\u3002\uff01\uff1f])")
+_WORD = re.compile(r"\S+")
+_WORD_START = re.compile(r"\s\S")
 _HEADING_MAX_CHARS = 90
 
 LengthFn = Callable[[str], int]
@@ -87,8 +89,10 @@ def chunk_text(
             chunks.append(Chunk(len(chunks), text[start:end], clause, path, start, end))
 
     group: list[_Block] = []
+    has_body = False  # the group holds a block other than a heading
 
     def flush() -> None:
+        nonlocal has_body
         if not group:
             return
         first = group[0]
@@ -99,20 +103,23 @@ def chunk_text(
         if length(text[start:end]) <= target_size:
             emit(start, end, clause, path)
         else:
+            # Pieces go forward, so the block each starts in is found by bisection (a long run
+            # of headings makes a group of thousands of blocks).
+            starts = [b.start for b in group]
             for piece_start, piece_end in _split_oversized(text, group, target_size, overlap, length):
-                covering = next((b for b in reversed(group) if b.start <= piece_start), first)
+                covering = group[max(0, bisect.bisect_right(starts, piece_start) - 1)]
                 piece_clause = clause if covering.kind == "heading" else covering.clause
                 emit(piece_start, piece_end, piece_clause, path)
         group.clear()
+        has_body = False
 
     for block in blocks:
         # Headings wait for their first body block; a heading or numbered clause otherwise starts
         # a new chunk, and so does a body block that would overflow the target.
-        if not all(b.kind == "heading" for b in group) and (
-            block.kind in ("heading", "clause") or length(text[group[0].start : block.end]) > target_size
-        ):
+        if has_body and (block.kind in ("heading", "clause") or length(text[group[0].start : block.end]) > target_size):
             flush()
         group.append(block)
+        has_body = has_body or block.kind != "heading"
     flush()
     return chunks
 
@@ -223,26 +230,37 @@ def _boundaries(text: str, start: int, end: int) -> list[int]:
 
 
 def _furthest_fit(text: str, start: int, end: int, cuts: list[int], target: int, length: LengthFn) -> int:
-    lo = bisect.bisect_right(cuts, start)
+    """The end of the longest piece from ``start`` that fits ``target``: at a sentence or block
+    end if one fits, else at a word end, else a hard cut.
+
+    Only a window just past the target is ever measured (see ``_horizon``), so a piece costs
+    about its own size however far away the next cut is: long text without punctuation (an
+    unbroken CJK run) would otherwise be re-measured to its end for every piece.
+    """
+    horizon: int | None = None
     best = None
     too_far = end
-    for cut in cuts[lo:]:
-        if length(text[start:cut]) > target:
+    for i in range(bisect.bisect_right(cuts, start), len(cuts)):
+        cut = cuts[i]
+        if horizon is None and cut - start > target + 1:
+            horizon = _horizon(text, start, end, target, length)
+        if (horizon is not None and cut > horizon) or length(text[start:cut]) > target:
             too_far = cut
             break
         best = cut
     if best is not None:
         return best
     # No sentence fits: fall back to the last word end before the first cut that was too far,
-    # then to a hard cut inside an overlong "word" (e.g. a URL or unbroken CJK run).
-    for match in re.finditer(r"\S+", text[start:too_far]):
-        word_end = start + match.end()
-        if length(text[start:word_end]) > target:
-            break
-        best = word_end
-    if best is not None:
-        return best
-    lo_cut, hi_cut = start + 1, too_far
+    # then to a hard cut inside an overlong "word" (e.g. a URL or unbroken CJK run). Past the
+    # horizon nothing fits, so the search stops there.
+    if horizon is None:
+        horizon = _horizon(text, start, end, target, length)
+    limit = min(too_far, horizon)
+    word_ends = [m.end() for m in _WORD.finditer(text, start, limit)]
+    fitting = _leading(word_ends, lambda cut: length(text[start:cut]) <= target)
+    if fitting:
+        return word_ends[fitting - 1]
+    lo_cut, hi_cut = start + 1, limit
     while lo_cut < hi_cut:  # binary search: length is monotonic in the prefix
         mid = (lo_cut + hi_cut + 1) // 2
         if length(text[start:mid]) <= target:
@@ -252,15 +270,41 @@ def _furthest_fit(text: str, start: int, end: int, cuts: list[int], target: int,
     return max(lo_cut, start + 1)
 
 
+def _horizon(text: str, start: int, end: int, target: int, length: LengthFn) -> int:
+    """An offset whose piece from ``start`` is already over ``target`` (or ``end``), found by
+    doubling a window from ``target + 1`` characters: at most about twice the piece is measured."""
+    size = target + 1
+    while start + size < end:
+        if length(text[start : start + size]) > target:
+            return start + size
+        size *= 2
+    return end
+
+
+def _leading(offsets: list[int], holds: Callable[[int], bool]) -> int:
+    """How many of ``offsets`` hold, given that those that do are a prefix (binary search)."""
+    lo, hi = 0, len(offsets)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if holds(offsets[mid]):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 def _overlap_start(text: str, start: int, end: int, cuts: list[int], overlap: int, length: LengthFn) -> int:
     """Where the next piece starts: the earliest sentence (or word) start within ``overlap``."""
     if overlap <= 0:
         return end
-    for i in range(bisect.bisect_right(cuts, start), bisect.bisect_left(cuts, end)):
-        if length(text[cuts[i] : end]) <= overlap:
-            return cuts[i]
-    for match in re.finditer(r"\s\S", text[start:end]):
-        cut = start + match.start() + 1
-        if length(text[cut:end]) <= overlap:
-            return cut
-    return end
+
+    def too_long(cut: int) -> bool:  # true for a prefix of the starts: a later one leaves less
+        return length(text[cut:end]) > overlap
+
+    inner = cuts[bisect.bisect_right(cuts, start) : bisect.bisect_left(cuts, end)]
+    skipped = _leading(inner, too_long)
+    if skipped < len(inner):
+        return inner[skipped]
+    word_starts = [m.start() + 1 for m in _WORD_START.finditer(text, start, end)]
+    skipped = _leading(word_starts, too_long)
+    return word_starts[skipped] if skipped < len(word_starts) else end

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from sheetbrain import aws
 from sheetbrain.errors import ConfigurationError, DependencyUnavailableError
 
 if TYPE_CHECKING:
@@ -104,7 +105,8 @@ class BedrockTitanEmbedder:
     """Amazon Titan Text Embeddings v2 through ``bedrock-runtime`` ``InvokeModel``.
 
     One request per text (the v2 model embeds a single ``inputText`` per call). The boto3
-    client is injected, or created on first use so importing this module never loads boto3.
+    client is injected, or taken on first use from ``sheetbrain.aws`` (so importing this module
+    never loads boto3).
     """
 
     def __init__(
@@ -135,9 +137,8 @@ class BedrockTitanEmbedder:
             if self._client_factory is not None:
                 self._client = self._client_factory()
             else:
-                import boto3
-
-                self._client = boto3.client("bedrock-runtime")
+                # The shared client: explicit timeouts and standard retries, made once per container.
+                self._client = aws.client("bedrock-runtime")
         return self._client
 
     def embed(self, texts: list[str]) -> list[list[float]]:

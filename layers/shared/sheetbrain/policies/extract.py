@@ -197,7 +197,7 @@ def _finish(
 
 def _extract_pdf(data: bytes, details: dict[str, Any]) -> tuple[str, int]:
     from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError, PdfReadWarning
+    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadWarning, PyPdfError
 
     with warnings.catch_warnings():
         # Malformed-but-readable PDFs make pypdf warn; recovering is the point, not a failure.
@@ -209,10 +209,16 @@ def _extract_pdf(data: bytes, details: dict[str, Any]) -> tuple[str, int]:
             pages = [page.extract_text() or "" for page in reader.pages]
         except (FileNotDecryptedError, DependencyError) as exc:
             raise UnsupportedDocumentError("The PDF is encrypted and cannot be read.", details=details) from exc
+        except LimitReachedError as exc:  # a stream that inflates past pypdf's safety limit
+            raise CorruptDocumentError(
+                "The PDF holds a compressed stream too large to expand safely; its text cannot be read.",
+                details=details,
+            ) from exc
         except DocumentError:
             raise
-        # pypdf signals damage with its own errors but also with low-level ones from the parser.
-        except (PdfReadError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
+        # pypdf signals damage with its own errors (PyPdfError is their base) but also with
+        # low-level ones from the parser.
+        except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, IndexError, OSError) as exc:
             raise CorruptDocumentError(
                 "The PDF is damaged or truncated and its text cannot be read.", details=details
             ) from exc
@@ -241,7 +247,8 @@ def _extract_docx(data: bytes, details: dict[str, Any]) -> str:
         document = docx.Document(io.BytesIO(data))
         return _docx_to_text(document)
     # lxml's XMLSyntaxError is a SyntaxError; catching the builtin avoids importing lxml here.
-    except (SyntaxError, zipfile.BadZipFile, KeyError, ValueError, OSError) as exc:
+    # Well-formed XML without the parts python-docx expects (no w:body) fails on attributes.
+    except (SyntaxError, zipfile.BadZipFile, KeyError, ValueError, OSError, AttributeError, TypeError) as exc:
         raise CorruptDocumentError("The DOCX document is damaged and cannot be read.", details=details) from exc
 
 

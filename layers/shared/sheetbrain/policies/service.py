@@ -15,12 +15,13 @@ from typing import TYPE_CHECKING, NamedTuple
 from sheetbrain.config import get_settings
 from sheetbrain.db import metering_repo, policies_repo, tenant_transaction
 from sheetbrain.errors import NotFoundError, PayloadTooLargeError, QuotaExceededError, SheetBrainError
-from sheetbrain.metering.quota import next_month_start
 from sheetbrain.observability import logger, metrics
 from sheetbrain.policies.embedding import Embedder, get_embedder
 from sheetbrain.tenancy.identity import Identity, require_admin
 
 if TYPE_CHECKING:
+    import psycopg
+
     # The audit engine is the audit function's; the ingest function only needs its profile type.
     from sheetbrain.audit import PolicyProfile
 
@@ -58,6 +59,11 @@ def ingestion_attempt(
     except SheetBrainError as exc:
         _log(attempt, None, 0, 0, error=exc)
         raise
+    except Exception:
+        # A bug or a driver error: a failed attempt all the same, logged without its internals
+        # (the resolver logs the trace and answers 500).
+        _log(attempt, None, 0, 0, error=SheetBrainError("An unexpected error occurred."))
+        raise
 
 
 def _log(
@@ -81,7 +87,7 @@ def _log(
                 error_code=error.code if error else None,
                 error_message=error.message[:1000] if error else None,
             )
-    except SheetBrainError:
+    except Exception:
         # The attempt's own outcome matters more than its log line: never mask it.
         logger.exception("ingestion log not written")
     return duration_ms
@@ -104,6 +110,10 @@ def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, 
             f"The document is {len(data)} bytes; the limit is {settings.max_policy_bytes}.",
             details={"limit_bytes": settings.max_policy_bytes, "size_bytes": len(data)},
         )
+    # A full plan is refused before the dear work (extract, chunk, embed); the locked count in
+    # the write transaction below stays the authority.
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        _refuse_a_full_plan(conn, identity.org_id, policies_repo.policy_count(conn, identity.org_id), datetime.now(UTC))
     document = extract_text(data, filename, attempt.content_type)
     chunks = chunk_text(document.text, target_size=settings.policy_chunk_chars, overlap=settings.policy_chunk_overlap)
     mapping = map_clauses(PolicyClause(c.clause, c.text) for c in chunks)
@@ -114,22 +124,10 @@ def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, 
         policies_repo.ChunkRow(c.ordinal, c.clause, c.heading_path, c.text, c.start, c.end, v)
         for c, v in zip(chunks, vectors, strict=True)
     ]
-    now = datetime.now(UTC)
+    stored = mapping.to_dict()
     with tenant_transaction(identity.org_id, identity.user_id) as conn:
         existing = policies_repo.lock_org_policy_count(conn, identity.org_id)
-        limit = metering_repo.entitlement(conn, identity.org_id, "policies", now)
-        if limit is not None and 0 <= limit <= existing:
-            raise QuotaExceededError(
-                f"The plan allows {limit} policies; delete one or upgrade.",
-                retry_after=max(1, int((next_month_start(now) - now).total_seconds())),
-                details={
-                    "plan": metering_repo.effective_plan(conn, identity.org_id, now),
-                    "feature": "policies",
-                    "limit": limit,
-                    "used": existing,
-                    "resets_at": None,
-                },
-            )
+        _refuse_a_full_plan(conn, identity.org_id, existing, datetime.now(UTC))
         policy_id = policies_repo.insert_policy(
             conn,
             org_id=identity.org_id,
@@ -139,8 +137,8 @@ def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, 
             fmt=document.format,
             size_bytes=len(data),
             content_sha256=hashlib.sha256(data).hexdigest(),
-            rules=[r.to_dict() for r in mapping.rules],
-            unmatched=[{"clause": c.clause, "text": c.text} for c in mapping.unmatched],
+            rules=stored["rules"],
+            unmatched=stored["unmatched"],
             profile=profile.to_dict(),
             created_by=identity.user_id,
         )
@@ -150,6 +148,26 @@ def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, 
     duration_ms = _log(attempt, policy_id, len(rows), upserted, error=None)
     metrics.add_metric(name="PolicyIngested", unit="Count", value=1)
     return IngestResult(policy_id=policy_id, chunks=len(rows), vectors_upserted=upserted, duration_ms=duration_ms)
+
+
+def _refuse_a_full_plan(conn: psycopg.Connection, org_id: str, existing: int, now: datetime) -> None:
+    """429 ``quota_exceeded`` when the plan's count of policies is reached. The count is no
+    monthly quota: it frees up only when a policy is deleted or the plan upgraded, so there is
+    no reset time (``resets_at`` null). The contract's Retry-After only paces a client that
+    retries (a minute, the rate-limit window); the message says what lifts the limit."""
+    limit = metering_repo.entitlement(conn, org_id, "policies", now)
+    if limit is not None and 0 <= limit <= existing:
+        raise QuotaExceededError(
+            f"The plan allows {limit} policies; delete one or upgrade.",
+            retry_after=60,
+            details={
+                "plan": metering_repo.effective_plan(conn, org_id, now),
+                "feature": "policies",
+                "limit": limit,
+                "used": existing,
+                "resets_at": None,
+            },
+        )
 
 
 def list_policies(

@@ -7,7 +7,7 @@ import uuid
 from datetime import datetime
 from email import policy as email_policy
 from email.parser import BytesParser
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -17,6 +17,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from sheetbrain import untrusted_json
 from sheetbrain.errors import BadRequestError, ValidationError
+from sheetbrain.http.errors import MalformedJsonError, invalid_fields
 from sheetbrain.http.models import RequestModel, path_id, text_problem
 from sheetbrain.http.pagination import decode_cursor, encode_cursor
 from sheetbrain.http.resolver import authenticate, raw_body
@@ -25,11 +26,24 @@ from sheetbrain.tenancy.identity import require_admin
 
 router = APIGatewayHttpRouter()
 
+# The policies table's own limits (sql/0006_policies.sql), checked before any work is done.
+TITLE_MAX_CHARS = 300
+CATEGORY_MAX_CHARS = 100
+_Model = TypeVar("_Model", bound=BaseModel)
+
 
 class IngestJson(RequestModel):
-    title: str = Field(min_length=1, max_length=300)
+    title: str = Field(min_length=1, max_length=TITLE_MAX_CHARS)
     content: str = Field(min_length=1)
-    category: str | None = Field(default=None, max_length=100)
+    category: str | None = Field(default=None, max_length=CATEGORY_MAX_CHARS)
+
+
+class IngestForm(RequestModel):
+    """The text fields of a multipart upload, under the same limits as the JSON body; an empty
+    title falls back to the file's name."""
+
+    title: str = Field(default="", max_length=TITLE_MAX_CHARS)
+    category: str | None = Field(default=None, max_length=CATEGORY_MAX_CHARS)
 
 
 class IngestOut(BaseModel):
@@ -67,11 +81,13 @@ class PolicyOut(BaseModel):
     created_at: datetime
 
 
-def _fields(exc: PydanticValidationError) -> list[dict[str, Any]]:
-    return [
-        {"field": ".".join(["body", *(str(p) for p in e["loc"])]), "type": e["type"], "message": e["msg"]}
-        for e in exc.errors()
-    ]
+def _validated(model: type[_Model], data: object) -> _Model:
+    """``data`` as ``model``, or a 422 naming each invalid field as the resolver's validation does."""
+    try:
+        return model.model_validate(data)
+    except PydanticValidationError as exc:
+        message, fields = invalid_fields(exc.errors(), prefix=("body",))
+        raise ValidationError(message, details={"fields": fields}) from exc
 
 
 def _text_field(parts: dict[str, tuple[bytes, str | None, str | None]], name: str) -> str:
@@ -124,36 +140,34 @@ def post_ingest() -> Response[str]:
     content_type = router.current_event.headers.get("content-type", "")
     media = content_type.split(";")[0].strip().lower()
     if media == "multipart/form-data":
-        parts = _multipart(body, content_type)
-        file = parts.get("file")
-        filename = file[1] if file else None
-        with service.ingestion_attempt(
-            identity, size_bytes=len(body), filename=filename, content_type=media
-        ) as attempt:
+        with service.ingestion_attempt(identity, size_bytes=len(body), filename=None, content_type=media) as attempt:
+            parts = _multipart(body, content_type)
+            file = parts.get("file")
             if file is None:
                 raise ValidationError("The multipart body has no 'file' part.", details={"field": "body.file"})
-            title = _text_field(parts, "title")
-            category = _text_field(parts, "category") or None
+            filename = file[1]
+            problem = text_problem(filename) if filename else None
+            if problem:  # it is logged, and may become the title: it must be storable text
+                raise ValidationError(f"The file's name: {problem}.", details={"field": "body.file"})
+            attempt.filename = filename
+            form = _validated(
+                IngestForm, {"title": _text_field(parts, "title"), "category": _text_field(parts, "category") or None}
+            )
             attempt.content_type = file[2] or media
             result = service.ingest(
                 attempt,
-                title=title or (filename or "Untitled policy"),
-                category=category,
+                title=form.title or (filename or "Untitled policy")[:TITLE_MAX_CHARS],
+                category=form.category,
                 data=file[0],
                 filename=filename,
             )
     else:
         with service.ingestion_attempt(identity, size_bytes=len(body), filename=None, content_type=media) as attempt:
             try:
-                parsed = IngestJson.model_validate(untrusted_json.loads(body))
+                payload = untrusted_json.loads(body)
             except json.JSONDecodeError as exc:
-                raise BadRequestError("The request body is not valid JSON.") from exc
-            except PydanticValidationError as exc:
-                fields = _fields(exc)
-                raise ValidationError(
-                    "The request is invalid: " + "; ".join(f"{f['field']}: {f['message']}" for f in fields),
-                    details={"fields": fields},
-                ) from exc
+                raise MalformedJsonError() from exc
+            parsed = _validated(IngestJson, payload)
             attempt.content_type = "text/plain"
             result = service.ingest(
                 attempt, title=parsed.title, category=parsed.category, data=parsed.content.encode(), filename=None
@@ -180,8 +194,12 @@ def get_policies(
     )
 
 
+# Any id that names no policy of the caller's org, malformed or too long included, is a 404 (path_id).
+_POLICY_ID = "The policy's id; one naming no policy of this organization is 404"
+
+
 @router.get("/api/policies/<policy_id>", summary="One policy with its content and mapped rules", tags=["policies"])
-def get_policy(policy_id: Annotated[str, Path(max_length=64)]) -> PolicyOut:
+def get_policy(policy_id: Annotated[str, Path(description=_POLICY_ID)]) -> PolicyOut:
     identity = authenticate(router)
     p = service.get_policy(identity, path_id(policy_id, "policy"))
     return PolicyOut(**p._asdict())
@@ -190,7 +208,7 @@ def get_policy(policy_id: Annotated[str, Path(max_length=64)]) -> PolicyOut:
 @router.delete(
     "/api/policies/<policy_id>", summary="Delete a policy with its chunks and vectors (admin)", tags=["policies"]
 )
-def delete_policy(policy_id: Annotated[str, Path(max_length=64)]) -> Response[str]:
+def delete_policy(policy_id: Annotated[str, Path(description=_POLICY_ID)]) -> Response[str]:
     identity = authenticate(router)
     service.delete_policy(identity, path_id(policy_id, "policy"))
     return Response(status_code=204, body="")
