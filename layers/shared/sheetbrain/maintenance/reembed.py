@@ -10,6 +10,7 @@ from sheetbrain.db import policies_repo, system_transaction
 from sheetbrain.maintenance.batches import BatchClock
 from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import metrics
+from sheetbrain.policies.chunking import embedding_input
 from sheetbrain.policies.service import embedder
 
 BATCH = 128
@@ -26,7 +27,7 @@ def reembed() -> dict[str, Any]:
             stale = policies_repo.stale_chunks(conn, model=model.model, limit=BATCH)
         if not stale:
             break
-        vectors = model.embed([(c.heading + "\n" + c.text) if c.heading else c.text for c in stale])
+        vectors = model.embed([embedding_input(c.heading, c.text) for c in stale])
         with clock.batch(), system_transaction() as conn:
             updated += policies_repo.set_embeddings(
                 conn,

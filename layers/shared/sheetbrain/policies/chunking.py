@@ -49,10 +49,14 @@ class Chunk:
     end: int
 
     def context_text(self) -> str:
-        """The chunk prefixed by its heading path: what to embed, so headings inform retrieval."""
-        if not self.heading_path:
-            return self.text
-        return " > ".join(self.heading_path) + "\n" + self.text
+        """What to embed for the chunk (see ``embedding_input``)."""
+        return embedding_input(" > ".join(self.heading_path), self.text)
+
+
+def embedding_input(heading: str, text: str) -> str:
+    """What is embedded for a chunk: its heading path (joined by " > ", as stored) over its
+    text, so headings inform retrieval. Ingest and re-embedding must give the same input."""
+    return f"{heading}\n{text}" if heading else text
 
 
 @dataclass(slots=True)
