@@ -407,3 +407,22 @@ def test_tokens_that_cannot_reach_the_ledger_are_logged_and_the_audit_error_stan
     lost = [f for message, f in logged if message == "AI tokens of a failed audit not recorded"]
     assert [(f["input_tokens"], f["output_tokens"]) for f in lost] == [(1200, 300)]
     assert tokens(database.owner, org_id) == []
+
+
+def test_citations_restricted_to_chosen_policies_search_those_policies(database: DatabaseUrls) -> None:
+    # Given an org whose first policy holds seven clauses on division by zero, and a second
+    # policy holding one weaker one
+    suffix = uuid.uuid4().hex[:8]
+    claims = claims_for(f"user_cite{suffix}", f"org_cite{suffix}", "org:admin")
+    clauses = "\n\n".join(f"{i}. A formula must never divide by zero or by an empty cell ({i})." for i in range(1, 8))
+    for title, content in (("Many", f"# Division\n\n{clauses}"), ("One", "# Arithmetic\n\n1. Check a divisor first.")):
+        assert call("POST", "/api/ingest", claims=claims, body={"title": title, "content": content}).status == 201
+    chosen = next(p["id"] for p in call("GET", "/api/policies", claims=claims).json()["policies"]
+                  if p["title"] == "One")  # fmt: skip
+
+    # When an audit asks for citations from the second policy only
+    reply = call("POST", "/api/audit", claims=claims, body={"formulas": ["=B2/0"], "policy_ids": [chosen]})
+
+    # Then its clause is cited, though the first policy's clauses fill the org-wide top five
+    [finding] = [f for f in reply.json()["findings"] if f["policy"]]
+    assert (finding["policy"]["policy_id"], finding["policy"]["match"]) == (chosen, "retrieval")

@@ -60,8 +60,15 @@ def _concepts_of(rule: str) -> set[str]:
     return {concept for concept, checks in CHECKS_BY_CONCEPT.items() if rule in checks}
 
 
-def cite(identity: Identity, findings: Iterable[Finding], org_policies: list[policies_repo.PolicyRules]) -> Citations:
-    """Citations for the distinct checks among ``findings`` from the org's policies."""
+def cite(
+    identity: Identity,
+    findings: Iterable[Finding],
+    org_policies: list[policies_repo.PolicyRules],
+    *,
+    only_these: bool = False,
+) -> Citations:
+    """Citations for the distinct checks among ``findings`` from ``org_policies``: the org's
+    policies, or (``only_these``) the ones the request chose, which retrieval then searches alone."""
     rules = sorted({f.rule for f in findings})
     if not rules or not org_policies:
         return Citations({}, rag_used=False)
@@ -79,10 +86,10 @@ def cite(identity: Identity, findings: Iterable[Finding], org_policies: list[pol
     pending = [r for r in rules if r not in by_rule]
     searchable = any(p.searchable for p in org_policies)
     if pending and searchable:
-        allowed = {p.id for p in org_policies}
         queries = [f"{CHECKS[r].title}. {CHECKS[r].description}" for r in pending]
-        for rule, hits in zip(pending, policies.retrieve(identity, queries, k=5), strict=True):
-            hit = next((h for h in hits if h.policy_id in allowed and h.similarity is not None), None)
+        chosen = [p.id for p in org_policies] if only_these else None
+        for rule, hits in zip(pending, policies.retrieve(identity, queries, k=5, policy_ids=chosen), strict=True):
+            hit = next((h for h in hits if h.similarity is not None), None)
             if hit is not None:
                 by_rule[rule] = Citation(hit.policy_id, hit.title, hit.clause, _excerpt(hit.text),
                                          float(hit.similarity or 0.0), "retrieval")  # fmt: skip

@@ -123,7 +123,7 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
     now = datetime.now(UTC)
     context = _context(identity, data, now)
     findings, formulas = _run_engine(data, context.profile)
-    citations = cite(identity, findings, context.org_policies)
+    citations = cite(identity, findings, context.org_policies, only_these=data.policy_ids is not None)
     policy_by_rule = {rule: citation.to_dict() for rule, citation in citations.by_rule.items()}
     finding_records = [
         audits_repo.FindingRecord(

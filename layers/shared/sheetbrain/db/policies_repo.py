@@ -222,6 +222,7 @@ def send_hybrid_search(
     pool: int,
     min_similarity: float,
     mode: str = "hybrid",
+    policy_ids: Sequence[uuid.UUID] | None = None,
 ) -> psycopg.Cursor[SearchHit]:
     """The search sent, its cursor returned: fetchall() gives the hits. In a pipelined
     transaction several searches travel together.
@@ -230,7 +231,7 @@ def send_hybrid_search(
     (OR of the query's lexemes, ts_rank over a shortlist of the chunks that hold most of the
     rarer ones) rankings, each over ``pool`` candidates. A chunk
     found only by vector search must reach ``min_similarity``. ``mode`` restricts to one side
-    (for evaluation).
+    (for evaluation); ``policy_ids`` to those policies' chunks, inside both rankings.
 
     ts_rank, not ts_rank_cd: cover density rewards lexemes that occur close together, which an
     OR of a description's words rarely has; it then mostly counts repeats of common words. Term
@@ -264,6 +265,7 @@ def send_hybrid_search(
                 SELECT c.id, c.embedding::{cast} <=> %(vec)s::{cast} AS dist
                 FROM policy_chunks c
                 WHERE %(use_vector)s AND c.org_id = %(org)s AND c.embedding_model = %(model)s
+                  AND (%(policies)s::uuid[] IS NULL OR c.policy_id = ANY(%(policies)s::uuid[]))
                 ORDER BY c.embedding::{cast} <=> %(vec)s::{cast} LIMIT %(pool)s
             ) AS n
         ), shortlist AS (
@@ -277,6 +279,8 @@ def send_hybrid_search(
             FROM kept CROSS JOIN LATERAL (
                 SELECT chunk_id, weight FROM policy_postings
                 WHERE %(use_text)s AND org_id = %(org)s AND lexeme = kept.lexeme
+                  AND (%(policies)s::uuid[] IS NULL OR EXISTS (
+                      SELECT FROM policy_chunks pc WHERE pc.id = chunk_id AND pc.policy_id = ANY(%(policies)s::uuid[])))
                 ORDER BY weight DESC, chunk_id LIMIT %(per_lexeme)s
             ) AS p
             GROUP BY p.chunk_id ORDER BY score DESC, p.chunk_id LIMIT %(shortlist)s
@@ -317,6 +321,7 @@ def send_hybrid_search(
             "max_share": COMMON_TERM_SHARE,
             "shortlist": pool * TEXT_SHORTLIST_PER_RESULT,
             "per_lexeme": pool * TEXT_SHORTLIST_PER_RESULT * POSTINGS_PER_SHORTLISTED,
+            "policies": list(policy_ids) if policy_ids is not None else None,
         },
         # Never a prepared statement: its generic plan cannot see the org's size (HNSW or the org's
         # own rows, the postings index or not) and, once chosen, took 35-60 ms where a plan for the

@@ -223,9 +223,16 @@ def _query_vectors(queries: tuple[str, ...]) -> list[list[float]]:
 
 
 def retrieve(
-    identity: Identity, queries: Sequence[str], *, k: int = 3, pool: int = 40, mode: str = "hybrid"
+    identity: Identity,
+    queries: Sequence[str],
+    *,
+    k: int = 3,
+    pool: int = 40,
+    mode: str = "hybrid",
+    policy_ids: Sequence[uuid.UUID] | None = None,
 ) -> list[list[policies_repo.SearchHit]]:
-    """The best clauses for each query, hybrid-ranked within the caller's org."""
+    """The best clauses for each query, hybrid-ranked within the caller's org (within the given
+    policies only, when ``policy_ids`` is set)."""
     if not queries:
         return []
     model = embedder()
@@ -248,6 +255,7 @@ def retrieve(
                 pool=pool,
                 min_similarity=floor,
                 mode=mode,
+                policy_ids=policy_ids,
             )
             for query, vector in zip(queries, vectors, strict=True)
         ]
