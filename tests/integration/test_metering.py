@@ -204,3 +204,18 @@ def test_a_plan_without_a_limit_for_a_metered_feature_is_a_configuration_error(d
                           idempotency_key="k", now=NOW)  # fmt: skip
         assert conn.execute("SELECT count(*) FROM usage_events WHERE org_id = %s", (org,)).fetchone() == (0,)
         conn.rollback()
+
+
+def test_an_invalid_request_is_counted_by_the_guard_before_it_is_judged(database: DatabaseUrls) -> None:
+    # Given a caller allowed two requests a minute
+    org, user = new_org(database, {"requests_per_minute": 2, "user_requests_per_minute": -1})
+    claims = claims_for(user, org, "org:admin")
+    bad = {"formulas": "not a list"}
+    # When it sends an invalid body, Then the 422 carries the RateLimit-* headers of its admission
+    first = call("POST", "/api/audit", claims=claims, body=bad)
+    assert (first.status, first.header("RateLimit-Remaining")) == (422, "1")
+    call("POST", "/api/audit", claims=claims, body=bad)
+    # And once the limit is spent, an invalid body is refused as rate limited, not re-validated
+    limited = call("POST", "/api/audit", claims=claims, body=bad)
+    assert (limited.status, limited.json()["error"]["code"]) == (429, "rate_limited")
+    assert limited.header("Retry-After")

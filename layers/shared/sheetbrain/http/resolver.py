@@ -1,8 +1,9 @@
 """The resolver every API function shares: validation, error mapping, identity, headers.
 
 Request flow: API Gateway (JWT verified by its authorizer) → the function's handler →
-Powertools' request validation, which our subclass of it opens with the request checks (size,
-content type) so that nothing is parsed before them → our middleware (response headers) → the
+Powertools' request validation, which our subclass of it opens with the guard (for an
+authenticated caller) and the request checks (size, content type), so that nothing is judged
+before the caller is admitted and nothing parsed before the checks → our middleware (response headers) → the
 route → domain code. Exception handlers sit outside the middlewares in Powertools, so both paths
 add headers through ``_response_headers``.
 """
@@ -137,6 +138,12 @@ class _CheckedRequestValidation(OpenAPIRequestValidationMiddleware):
 
     def handler(self, app: EventHandlerInstance, next_middleware: NextMiddleware) -> Response[Any]:
         bind_request(request_id=_request_id(app))
+        authorizer = _event(app).request_context.authorizer
+        if authorizer is not None and authorizer.jwt_claim:
+            # A caller API Gateway authenticated passes the guard before anything about the
+            # request is judged: a refused body counts against its rate limit and carries the
+            # RateLimit-* headers, and a deleted or throttled caller learns that first.
+            authenticate(cast(BaseRouter, app))
         _check_request(_event(app), self.multipart_paths)
         return super().handler(app, next_middleware)
 
