@@ -109,13 +109,12 @@ def test_invoke_prints_the_handlers_result(
     function: str,
     event: str,
     expected_status: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    os.environ.setdefault("CLERK_WEBHOOK_SECRET", "whsec_" + "A" * 40)
-    os.environ["MIGRATION_DATABASE_URL"] = database.owner
-    try:
-        assert main(["invoke", function, "--event", str(ROOT / "events" / event)]) == 0
-    finally:
-        del os.environ["MIGRATION_DATABASE_URL"]
+    if "CLERK_WEBHOOK_SECRET" not in os.environ:
+        monkeypatch.setenv("CLERK_WEBHOOK_SECRET", "whsec_" + "A" * 40)
+    monkeypatch.setenv("MIGRATION_DATABASE_URL", database.owner)
+    assert main(["invoke", function, "--event", str(ROOT / "events" / event)]) == 0
     result = _printed_result(capsys.readouterr().out)
     assert result["statusCode"] == expected_status
 
@@ -138,7 +137,9 @@ def _printed_result(printed: str) -> dict:
 
 
 def test_every_sample_event_is_valid_json() -> None:
-    for path in Path(ROOT / "events").glob("*.json"):
+    paths = sorted(Path(ROOT / "events").glob("*.json"))
+    assert paths, "events/ holds no sample event"
+    for path in paths:
         json.loads(path.read_text())
 
 
