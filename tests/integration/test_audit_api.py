@@ -424,5 +424,7 @@ def test_citations_restricted_to_chosen_policies_search_those_policies(database:
     reply = call("POST", "/api/audit", claims=claims, body={"formulas": ["=B2/0"], "policy_ids": [chosen]})
 
     # Then its clause is cited, though the first policy's clauses fill the org-wide top five
-    [finding] = [f for f in reply.json()["findings"] if f["policy"]]
+    cited = [f for f in reply.json()["findings"] if f["policy"]]
+    assert len(cited) == 1, reply.json()
+    [finding] = cited
     assert (finding["policy"]["policy_id"], finding["policy"]["match"]) == (chosen, "retrieval")

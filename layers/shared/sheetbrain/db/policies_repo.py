@@ -266,7 +266,7 @@ def send_hybrid_search(
                 FROM policy_chunks c
                 WHERE %(use_vector)s AND c.org_id = %(org)s AND c.embedding_model = %(model)s
                   AND (%(policies)s::uuid[] IS NULL OR c.policy_id = ANY(%(policies)s::uuid[]))
-                ORDER BY c.embedding::{cast} <=> %(vec)s::{cast} LIMIT %(pool)s
+                ORDER BY (c.embedding::{cast} <=> %(vec)s::{cast}){exact} LIMIT %(pool)s
             ) AS n
         ), shortlist AS (
             -- The chunks holding any kept lexeme, through policy_postings (sql/0009: under row-level
@@ -303,7 +303,12 @@ def send_hybrid_search(
         FROM fused f JOIN policy_chunks c ON c.id = f.id JOIN policies p ON p.id = c.policy_id
         ORDER BY f.score DESC, c.id
         """
-    ).format(cast=cast)
+    ).format(
+        cast=cast,
+        # Chosen policies are searched exactly (an order the HNSW index cannot serve): filtered
+        # after the graph's scan, they could lose all their chunks to nearer ones of others.
+        exact=sql.SQL(" + 0") if policy_ids is not None else sql.SQL(""),
+    )
     vec_text = "[" + ",".join(f"{v:.7g}" for v in vector) + "]" if vector is not None else None
     return conn.cursor(row_factory=class_row(SearchHit)).execute(
         query_sql,
