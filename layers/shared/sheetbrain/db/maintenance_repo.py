@@ -6,10 +6,11 @@ Each function does one bounded piece of work inside the caller's (system) transa
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, LiteralString, NamedTuple
 
 import psycopg
 from psycopg import sql
+from psycopg.abc import Params
 from psycopg.rows import class_row
 
 # --- retention ---------------------------------------------------------------------------
@@ -52,16 +53,27 @@ class LogRow(NamedTuple):
     line: str  # the whole row as one JSON object: every column
 
 
+def _with_setting(
+    conn: psycopg.Connection, setting: LiteralString, value: str, query: LiteralString | sql.Composed, params: Params
+) -> psycopg.Cursor[Any]:
+    """``query`` run after a transaction-local setting, both sent in one round trip (pipeline)."""
+    with conn.pipeline():
+        conn.execute("SELECT set_config(%s, %s, true)", (setting, value))
+        return conn.execute(query, params)  # the pipeline's end fetches its result
+
+
 def audit_log_rows(conn: psycopg.Connection, *, org_id: str, after_seq: int, limit: int) -> list[LogRow]:
     """The org's audit-log rows after ``after_seq`` in chain order, each also as JSON text
     (timestamps in UTC, so the same row always gives the same line)."""
-    conn.execute("SELECT set_config('TimeZone', 'UTC', true)")
-    with conn.cursor(row_factory=class_row(LogRow)) as cur:
-        return cur.execute(
-            """SELECT a.seq, a.created_at, a.hash, row_to_json(a)::text AS line FROM audit_log a
-               WHERE a.org_id = %s AND a.seq > %s ORDER BY a.seq LIMIT %s""",
-            (org_id, after_seq, limit),
-        ).fetchall()
+    rows = _with_setting(
+        conn,
+        "TimeZone",
+        "UTC",
+        """SELECT a.seq, a.created_at, a.hash, row_to_json(a)::text AS line FROM audit_log a
+           WHERE a.org_id = %s AND a.seq > %s ORDER BY a.seq LIMIT %s""",
+        (org_id, after_seq, limit),
+    ).fetchall()
+    return [LogRow(*row) for row in rows]
 
 
 def delete_audit_log_range(conn: psycopg.Connection, *, org_id: str, after_seq: int, through_seq: int) -> int:
@@ -71,8 +83,10 @@ def delete_audit_log_range(conn: psycopg.Connection, *, org_id: str, after_seq: 
     Only when the anchor is still ``after_seq``: a concurrent or replayed step deletes nothing
     (returns 0). The append-only trigger lets the delete through for this transaction only.
     """
-    conn.execute("SELECT set_config('app.purge', 'on', true)")
-    row = conn.execute(
+    row = _with_setting(
+        conn,
+        "app.purge",
+        "on",
         """
         WITH head AS (
             SELECT org_id FROM audit_log_heads WHERE org_id = %(org)s AND anchor_seq = %(after)s FOR UPDATE
@@ -82,12 +96,11 @@ def delete_audit_log_range(conn: psycopg.Connection, *, org_id: str, after_seq: 
             RETURNING a.seq, a.hash
         ), last AS (
             SELECT seq, hash FROM gone ORDER BY seq DESC LIMIT 1
-        ), moved AS (
+        ), moved AS (  -- a data-modifying CTE runs whether or not it is read
             UPDATE audit_log_heads h SET anchor_seq = last.seq, anchor_hash = last.hash
               FROM last WHERE h.org_id = %(org)s
-            RETURNING h.anchor_seq
         )
-        SELECT (SELECT count(*) FROM gone), (SELECT anchor_seq FROM moved)
+        SELECT count(*) FROM gone
         """,
         {"org": org_id, "after": after_seq, "through": through_seq},
     ).fetchone()
@@ -242,14 +255,13 @@ def purgeable_orgs(conn: psycopg.Connection, *, deleted_before: datetime, limit:
 def delete_org_rows(conn: psycopg.Connection, *, table: str, org_id: str, batch: int) -> int:
     """Delete up to ``batch`` of an organization's rows of one table (append-only tables
     included: this transaction is a purge)."""
-    conn.execute("SELECT set_config('app.purge', 'on', true)")
     query = sql.SQL("DELETE FROM {t} WHERE ctid = ANY (ARRAY(SELECT ctid FROM {t} WHERE org_id = %s LIMIT %s))").format(
         t=sql.Identifier(table)
     )
-    return conn.execute(query, (org_id, batch)).rowcount
+    return _with_setting(conn, "app.purge", "on", query, (org_id, batch)).rowcount
 
 
 def delete_org(conn: psycopg.Connection, org_id: str) -> bool:
     """Delete a soft-deleted organization's row; what still refers to it cascades."""
-    conn.execute("SELECT set_config('app.purge', 'on', true)")
-    return conn.execute("DELETE FROM organizations WHERE id = %s AND deleted_at IS NOT NULL", (org_id,)).rowcount > 0
+    query: LiteralString = "DELETE FROM organizations WHERE id = %s AND deleted_at IS NOT NULL"
+    return _with_setting(conn, "app.purge", "on", query, (org_id,)).rowcount > 0
