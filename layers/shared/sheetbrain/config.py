@@ -89,26 +89,30 @@ class Settings(BaseModel):
 
     def require_database_url(self, *, system: bool = False) -> str:
         """The connection string (the system login's with ``system``), or a ConfigurationError
-        naming what is missing."""
+        naming what is missing. A URL from the environment is used as it is; one named by a
+        secret is read through Powertools' cache (five minutes) each time, so the pool's new
+        connections pick up a rotated password without a cold start."""
+        url, arn = (
+            (self.system_database_url, self.system_database_secret_arn)
+            if system
+            else (self.database_url, self.database_secret_arn)
+        )
+        if url is not None:
+            return url.get_secret_value()
+        if arn:
+            return _read_secret(arn, "url")
         if system:
-            if self.system_database_url is None:
-                raise ConfigurationError(
-                    "No system database login configured: set SYSTEM_DATABASE_URL (local) or "
-                    "SYSTEM_DATABASE_SECRET_ARN (AWS)."
-                )
-            return self.system_database_url.get_secret_value()
-        if self.database_url is None:
-            raise ConfigurationError("No database configured: set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS).")
-        return self.database_url.get_secret_value()
+            raise ConfigurationError(
+                "No system database login configured: set SYSTEM_DATABASE_URL (local) or "
+                "SYSTEM_DATABASE_SECRET_ARN (AWS)."
+            )
+        raise ConfigurationError("No database configured: set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS).")
 
 
 def _resolve_secrets(settings: Settings) -> Settings:
-    """Fill secret values from Secrets Manager when the environment names a secret."""
+    """Fill the provider secrets from Secrets Manager when the environment names them (database
+    URLs are read per new connection: ``Settings.require_database_url``)."""
     updates: dict[str, object] = {}
-    if settings.database_url is None and settings.database_secret_arn:
-        updates["database_url"] = SecretStr(_read_secret(settings.database_secret_arn, "url"))
-    if settings.system_database_url is None and settings.system_database_secret_arn:
-        updates["system_database_url"] = SecretStr(_read_secret(settings.system_database_secret_arn, "url"))
     if settings.provider_secrets_arn:
         values = _read_secret_json(settings.provider_secrets_arn)
         for key in ("clerk_webhook_secret", "stripe_webhook_secret", "stripe_api_key"):

@@ -72,8 +72,10 @@ def get_pool(*, system: bool = False) -> ConnectionPool:
             pool = _pools.get(system)
             if pool is None:
                 settings = get_settings()
+                settings.require_database_url(system=system)  # a missing setting fails here, clearly
                 pool = ConnectionPool(
-                    settings.require_database_url(system=system),
+                    # Read for each new connection: a rotated secret reaches the pool.
+                    lambda: get_settings().require_database_url(system=system),
                     min_size=settings.db_pool_min_size,
                     max_size=settings.db_pool_max_size,
                     timeout=settings.db_connect_timeout_s,
