@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
 from sheetbrain.config import reset_settings
 from sheetbrain.db.connection import close_pool
 from sheetbrain_dev.database import DatabaseUrls, drop_database, ensure_database
+
+if TYPE_CHECKING:
+    from tests.support import SettingsEnv
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -45,3 +49,12 @@ def database() -> Iterator[DatabaseUrls]:
     else:
         os.environ["DATABASE_URL"] = saved
     reset_settings()
+
+
+@pytest.fixture
+def settings_env() -> Iterator[SettingsEnv]:
+    """``settings_env(NAME="value", ...)`` for this test: see ``tests.support.settings_environment``."""
+    from tests.support import settings_environment  # not at import: the unit tests need none of it
+
+    with settings_environment() as apply:
+        yield apply

@@ -4,7 +4,6 @@ owner, audit-log rows through the real hash-chain function, and moto's S3 and Ev
 from __future__ import annotations
 
 import json
-import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -15,8 +14,8 @@ from typing import Any
 import boto3
 import psycopg
 from moto import mock_aws
-from sheetbrain import aws
-from sheetbrain.config import reset_settings
+
+from tests.support import settings_environment
 
 REGION = "eu-west-1"
 BUCKET = "sheetbrain-archive-test"
@@ -89,11 +88,8 @@ class Aws:
 def aws_stage() -> Iterator[Aws]:
     """moto's S3 (the archive bucket) and EventBridge (a bus whose rule forwards sheetbrain
     events to an SQS queue, so tests can read what was sent); the layer pointed at them."""
-    saved = {k: os.environ.get(k) for k in ("ARCHIVE_BUCKET", "NOTIFICATIONS_EVENT_BUS")}
-    with mock_aws():
-        os.environ.update({"ARCHIVE_BUCKET": BUCKET, "NOTIFICATIONS_EVENT_BUS": BUS})
-        reset_settings()
-        aws.reset_clients()
+    with mock_aws(), settings_environment() as settings_env:
+        settings_env(ARCHIVE_BUCKET=BUCKET, NOTIFICATIONS_EVENT_BUS=BUS)
         s3 = boto3.client("s3", region_name=REGION)
         s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
         events = boto3.client("events", region_name=REGION)
@@ -103,13 +99,4 @@ def aws_stage() -> Iterator[Aws]:
         queue_arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         events.put_rule(Name="all", EventBusName=BUS, EventPattern=json.dumps({"source": ["sheetbrain"]}))
         events.put_targets(Rule="all", EventBusName=BUS, Targets=[{"Id": "queue", "Arn": queue_arn}])
-        try:
-            yield Aws(s3=s3, events=events, sqs=sqs, queue_url=queue_url)
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
-            reset_settings()
-            aws.reset_clients()
+        yield Aws(s3=s3, events=events, sqs=sqs, queue_url=queue_url)

@@ -119,12 +119,11 @@ def test_invoke_prints_the_handlers_result(
     assert result["statusCode"] == expected_status
 
 
-def test_invoke_cleanup_runs_its_task(database: DatabaseUrls, capsys: pytest.CaptureFixture[str]) -> None:
-    os.environ["MIGRATION_DATABASE_URL"] = database.owner
-    try:
-        assert main(["invoke", "CleanupFunction", "--event", str(ROOT / "events" / "schedule_cleanup.json")]) == 0
-    finally:
-        del os.environ["MIGRATION_DATABASE_URL"]
+def test_invoke_cleanup_runs_its_task(
+    database: DatabaseUrls, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MIGRATION_DATABASE_URL", database.owner)
+    assert main(["invoke", "CleanupFunction", "--event", str(ROOT / "events" / "schedule_cleanup.json")]) == 0
     result = _printed_result(capsys.readouterr().out)
     assert result["task"] == "cleanup" and "webhook_inbox_deleted" in result
 

@@ -8,7 +8,6 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
@@ -18,11 +17,10 @@ from botocore.stub import Stubber
 from sheetbrain import aws
 from sheetbrain.auditing import ai_review
 from sheetbrain.auditing.audit_log import verify_all
-from sheetbrain.config import reset_settings
 from sheetbrain_dev.cli import main
 from sheetbrain_dev.database import DatabaseUrls
 
-from tests.support import call, claims_for
+from tests.support import SettingsEnv, call, claims_for
 
 POLICY = """# Spreadsheet controls
 
@@ -225,7 +223,7 @@ CONVERSE_OK = {
 
 
 @pytest.fixture
-def pro_org(database: DatabaseUrls) -> Iterator[tuple[str, dict[str, str]]]:
+def pro_org(database: DatabaseUrls, settings_env: SettingsEnv) -> tuple[str, dict[str, str]]:
     """An org whose plan includes the AI review, with the review switched on."""
     suffix = uuid.uuid4().hex[:8]
     org_id = f"org_ai{suffix}"
@@ -237,13 +235,8 @@ def pro_org(database: DatabaseUrls) -> Iterator[tuple[str, dict[str, str]]]:
             "(%s, 'ai_review', 1, 'test'), (%s, 'ai_tokens_per_month', 3000, 'test')",
             (org_id, org_id),
         )
-    os.environ["AI_REVIEW_ENABLED"] = "true"
-    reset_settings()
-    aws.reset_clients()
-    yield org_id, claims
-    del os.environ["AI_REVIEW_ENABLED"]
-    reset_settings()
-    aws.reset_clients()
+    settings_env(AI_REVIEW_ENABLED="true")
+    return org_id, claims
 
 
 def tokens(owner: str, org_id: str) -> list[tuple[Any, ...]]:
@@ -309,15 +302,12 @@ class _SlowBedrock(BaseHTTPRequestHandler):
 
 
 def test_ai_review_timeout_is_reported_unavailable(
-    pro_org: tuple[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+    pro_org: tuple[str, dict[str, str]], settings_env: SettingsEnv
 ) -> None:
     _, claims = pro_org
     server = ThreadingHTTPServer(("127.0.0.1", 0), _SlowBedrock)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("AI_REVIEW_TIMEOUT_S", "0.5")
-    monkeypatch.setenv("AWS_ENDPOINT_URL_BEDROCK_RUNTIME", f"http://127.0.0.1:{server.server_port}")
-    reset_settings()
-    aws.reset_clients()
+    settings_env(AI_REVIEW_TIMEOUT_S="0.5", AWS_ENDPOINT_URL_BEDROCK_RUNTIME=f"http://127.0.0.1:{server.server_port}")
     try:
         body = call("POST", "/api/audit", claims=claims, body={"formulas": ["=B2/0"]}).json()
     finally:
@@ -344,14 +334,12 @@ def test_ai_review_is_skipped_when_the_token_allowance_is_spent(
 
 
 def test_token_thresholds_notify_once_per_period(
-    pro_org: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+    pro_org: tuple[str, dict[str, str]], database: DatabaseUrls, settings_env: SettingsEnv
 ) -> None:
     from moto import mock_aws
 
     org_id, claims = pro_org
-    monkeypatch.setenv("NOTIFY_INLINE", "true")
-    reset_settings()
-    aws.reset_clients()
+    settings_env(NOTIFY_INLINE="true")
     with mock_aws(), Stubber(ai_review.client()) as stub:
         for _ in range(3):  # 1500 tokens each against 3000: 50%, then 80% and 100%, then nothing new
             stub.add_response("converse", CONVERSE_OK)

@@ -12,7 +12,7 @@ from pydantic import ValidationError as PydanticValidationError
 from sheetbrain.http.models import RequestModel
 from sheetbrain_dev.database import DatabaseUrls
 
-from tests.support import call, claims_for
+from tests.support import SettingsEnv, call, claims_for
 
 
 @pytest.fixture
@@ -188,28 +188,21 @@ def test_an_ingest_body_nested_too_deep_is_400_and_logged(
     assert logged == [(False,)]
 
 
-def test_a_signed_stripe_event_with_unusable_values_is_recorded_not_retried(database: DatabaseUrls) -> None:
-    import os
+def test_a_signed_stripe_event_with_unusable_values_is_recorded_not_retried(
+    database: DatabaseUrls, settings_env: SettingsEnv
+) -> None:
     import time
-
-    from sheetbrain.config import reset_settings
 
     from tests import stripe_events as se
 
-    os.environ["STRIPE_WEBHOOK_SECRET"] = se.SECRET
-    os.environ["STRIPE_PRICE_PRO"] = se.PRICES["pro"]
-    reset_settings()
-    try:
-        org = f"org_bad{uuid.uuid4().hex[:8]}"
-        assert call("GET", "/api/stats", claims=claims_for(f"user_{org}", org)).status == 200
-        evt = se.checkout_completed(org, "cus_x", "sub_x", int(time.time()))
-        evt["data"]["object"]["amount_total"] = "lots"
-        body = se.body_of(evt)
-        reply = call("POST", "/api/webhooks/stripe", raw_body=body.encode(),
-                     headers={"content-type": "application/json", "stripe-signature": se.signature(body)})  # fmt: skip
-    finally:
-        del os.environ["STRIPE_WEBHOOK_SECRET"], os.environ["STRIPE_PRICE_PRO"]
-        reset_settings()
+    settings_env(STRIPE_WEBHOOK_SECRET=se.SECRET, STRIPE_PRICE_PRO=se.PRICES["pro"])
+    org = f"org_bad{uuid.uuid4().hex[:8]}"
+    assert call("GET", "/api/stats", claims=claims_for(f"user_{org}", org)).status == 200
+    evt = se.checkout_completed(org, "cus_x", "sub_x", int(time.time()))
+    evt["data"]["object"]["amount_total"] = "lots"
+    body = se.body_of(evt)
+    reply = call("POST", "/api/webhooks/stripe", raw_body=body.encode(),
+                 headers={"content-type": "application/json", "stripe-signature": se.signature(body)})  # fmt: skip
     assert (reply.status, reply.json()["outcome"]) == (200, "failed")
     with psycopg.connect(database.owner) as conn:
         row = conn.execute(

@@ -3,7 +3,6 @@ real stripe client against a local stand-in, entitlements and the billing view."
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import uuid
@@ -14,14 +13,13 @@ from typing import Any
 import psycopg
 import pytest
 from sheetbrain.billing import service, stripe_gateway
-from sheetbrain.config import reset_settings
 from sheetbrain.db import tenancy_repo
 from sheetbrain.observability import logger
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests import stripe_events as se
 from tests.stripe_standin import StripeStandIn
-from tests.support import Reply, call, claims_for
+from tests.support import Reply, SettingsEnv, call, claims_for
 
 
 @pytest.fixture(scope="module")
@@ -33,23 +31,18 @@ def standin() -> Iterator[StripeStandIn]:
 
 
 @pytest.fixture(autouse=True)
-def stripe_settings(database: DatabaseUrls, standin: StripeStandIn) -> Iterator[None]:
-    values = {
-        "STRIPE_WEBHOOK_SECRET": se.SECRET,
-        "STRIPE_API_KEY": "sk_test_sheetbrain",
-        "STRIPE_API_BASE": standin.url,
-        "STRIPE_PRICE_PRO": se.PRICES["pro"],
-        "STRIPE_PRICE_BUSINESS": se.PRICES["business"],
-        "STRIPE_PRICE_ENTERPRISE": se.PRICES["enterprise"],
-    }
-    os.environ.update(values)
-    reset_settings()
+def stripe_settings(database: DatabaseUrls, standin: StripeStandIn, settings_env: SettingsEnv) -> Iterator[None]:
+    settings_env(
+        STRIPE_WEBHOOK_SECRET=se.SECRET,
+        STRIPE_API_KEY="sk_test_sheetbrain",
+        STRIPE_API_BASE=standin.url,
+        STRIPE_PRICE_PRO=se.PRICES["pro"],
+        STRIPE_PRICE_BUSINESS=se.PRICES["business"],
+        STRIPE_PRICE_ENTERPRISE=se.PRICES["enterprise"],
+    )
     stripe_gateway.reset_client()
     yield
-    for key in values:
-        del os.environ[key]
-    reset_settings()
-    stripe_gateway.reset_client()
+    stripe_gateway.reset_client()  # settings_env then restores the variables and settings
 
 
 @pytest.fixture

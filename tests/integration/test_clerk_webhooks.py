@@ -2,29 +2,22 @@
 
 from __future__ import annotations
 
-import os
 import random
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import psycopg
 import pytest
-from sheetbrain.config import reset_settings
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests import clerk_events as ce
-from tests.support import Reply, call
+from tests.support import Reply, SettingsEnv, call
 
 
 @pytest.fixture(autouse=True)
-def clerk_secret(database: DatabaseUrls) -> Iterator[None]:
-    os.environ["CLERK_WEBHOOK_SECRET"] = ce.SECRET
-    reset_settings()
-    yield
-    del os.environ["CLERK_WEBHOOK_SECRET"]
-    reset_settings()
+def clerk_secret(database: DatabaseUrls, settings_env: SettingsEnv) -> None:
+    settings_env(CLERK_WEBHOOK_SECRET=ce.SECRET)
 
 
 def deliver(event: dict[str, Any] | str, **header_args: Any) -> Reply:

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 
 import pytest
 from pydantic import BaseModel, Field
-from sheetbrain.config import reset_settings
-from sheetbrain.db.connection import close_pool
 from sheetbrain.http import current_identity, make_resolver
 from sheetbrain_dev.database import DatabaseUrls
 from sheetbrain_dev.events import http_event
 from sheetbrain_dev.lambda_runtime import LocalContext
 from sheetbrain_dev.template import Route, _path_pattern
 
-from tests.support import call, claims_for
+from tests.support import SettingsEnv, call, claims_for
 
 
 def _assert_error_shape(reply_json: dict, code: str) -> None:
@@ -32,20 +29,12 @@ def test_health_reports_the_database(database: DatabaseUrls) -> None:
     assert reply.header("X-Request-Id")
 
 
-def test_health_with_the_database_down_is_503_not_a_stack_trace(database: DatabaseUrls) -> None:
+def test_health_with_the_database_down_is_503_not_a_stack_trace(
+    database: DatabaseUrls, settings_env: SettingsEnv
+) -> None:
     # Given a database URL nobody listens on
-    saved = os.environ["DATABASE_URL"]
-    os.environ["DATABASE_URL"] = "postgresql://nobody@127.0.0.1:9/none"
-    os.environ["DB_CONNECT_TIMEOUT_S"] = "1"
-    reset_settings()
-    close_pool()
-    try:
-        reply = call("GET", "/api/health")
-    finally:
-        os.environ["DATABASE_URL"] = saved
-        del os.environ["DB_CONNECT_TIMEOUT_S"]
-        reset_settings()
-        close_pool()
+    settings_env(DATABASE_URL="postgresql://nobody@127.0.0.1:9/none", DB_CONNECT_TIMEOUT_S="1")
+    reply = call("GET", "/api/health")
     # Then the contract's 503, with no trace in the body
     assert reply.status == 503
     _assert_error_shape(reply.json(), "dependency_unavailable")
@@ -162,14 +151,9 @@ def test_a_lone_surrogate_in_a_text_body_is_400() -> None:
     _assert_error_shape(body, "malformed_body")
 
 
-def test_oversized_body_is_413() -> None:
-    os.environ["MAX_BODY_BYTES"] = "100"
-    reset_settings()
-    try:
-        got, body = _probe({"content-type": "application/json"}, b'{"x": "' + b"a" * 200 + b'"}', claims_for("u", "o"))
-    finally:
-        del os.environ["MAX_BODY_BYTES"]
-        reset_settings()
+def test_oversized_body_is_413(settings_env: SettingsEnv) -> None:
+    settings_env(MAX_BODY_BYTES="100")
+    got, body = _probe({"content-type": "application/json"}, b'{"x": "' + b"a" * 200 + b'"}', claims_for("u", "o"))
     assert got == 413
     _assert_error_shape(body, "payload_too_large")
 

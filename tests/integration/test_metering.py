@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -15,25 +14,11 @@ from sheetbrain.errors import ConfigurationError, QuotaExceededError
 from sheetbrain.metering import quota
 from sheetbrain_dev.database import DatabaseUrls
 
+from tests.maintenance_support import new_org
 from tests.support import call, claims_for
 
 NOW = datetime(2026, 11, 22, 12, 0, 30, tzinfo=UTC)
 THREADS = 50
-
-
-def new_org(database: DatabaseUrls, overrides: dict[str, int]) -> tuple[str, str]:
-    suffix = uuid.uuid4().hex[:8]
-    org, user = f"org_m{suffix}", f"user_m{suffix}"
-    with psycopg.connect(database.owner) as conn:
-        conn.execute("INSERT INTO users (id) VALUES (%s)", (user,))
-        conn.execute("INSERT INTO organizations (id, name) VALUES (%s, 'Metered')", (org,))
-        conn.execute("INSERT INTO memberships (org_id, user_id, role) VALUES (%s, %s, 'admin')", (org, user))
-        for feature, value in overrides.items():
-            conn.execute(
-                "INSERT INTO entitlement_overrides (org_id, feature, value, reason) VALUES (%s, %s, %s, 'test')",
-                (org, feature, value),
-            )
-    return org, user
 
 
 def hammer(url: str, total: int, work: Callable[[psycopg.Connection, int], Any]) -> list[Any]:
@@ -83,7 +68,9 @@ def consume(conn: psycopg.Connection, org: str, user: str, key: str, quantity: i
 
 
 def test_200_simultaneous_requests_against_a_rate_limit_of_100_allow_exactly_100(database: DatabaseUrls) -> None:
-    org, user = new_org(database, {"requests_per_minute": 100, "user_requests_per_minute": -1})
+    org, user = new_org(
+        database.owner, prefix="org_m", overrides={"requests_per_minute": 100, "user_requests_per_minute": -1}
+    )
     results = hammer(database.app, 200, lambda conn, _: guard(conn, org, user))
     assert sum(1 for r in results if r[0]) == 100
     with psycopg.connect(database.owner) as conn:
@@ -91,7 +78,7 @@ def test_200_simultaneous_requests_against_a_rate_limit_of_100_allow_exactly_100
 
 
 def test_200_simultaneous_audits_against_a_quota_of_100_consume_exactly_100(database: DatabaseUrls) -> None:
-    org, user = new_org(database, {})
+    org, user = new_org(database.owner, prefix="org_m")
     results = hammer(database.app, 200, lambda conn, i: consume(conn, org, user, f"audit-{i}", 1, 100))
     assert sum(1 for r in results if r[0]) == 100
     with psycopg.connect(database.owner) as conn:
@@ -100,7 +87,7 @@ def test_200_simultaneous_audits_against_a_quota_of_100_consume_exactly_100(data
 
 
 def test_concurrent_writers_lose_no_update_in_the_aggregates(database: DatabaseUrls) -> None:
-    org, user = new_org(database, {})
+    org, user = new_org(database.owner, prefix="org_m")
     results = hammer(database.app, 200, lambda conn, i: consume(conn, org, user, f"k-{i}", i % 7 + 1, -1))
     expected = sum(i % 7 + 1 for i in range(200))
     assert all(r[0] for r in results)
@@ -112,14 +99,16 @@ def test_concurrent_writers_lose_no_update_in_the_aggregates(database: DatabaseU
 
 
 def test_a_retried_usage_write_counts_once(database: DatabaseUrls) -> None:
-    org, user = new_org(database, {})
+    org, user = new_org(database.owner, prefix="org_m")
     with psycopg.connect(database.app, autocommit=True) as conn:
         assert consume(conn, org, user, "same-key", 3, -1) == (True, 3, False)
         assert consume(conn, org, user, "same-key", 3, -1) == (True, 3, True)
 
 
 def test_a_request_rejected_by_one_limit_moves_no_counter(database: DatabaseUrls) -> None:
-    org, user = new_org(database, {"requests_per_minute": 1000, "user_requests_per_minute": 2})
+    org, user = new_org(
+        database.owner, prefix="org_m", overrides={"requests_per_minute": 1000, "user_requests_per_minute": 2}
+    )
     with psycopg.connect(database.app, autocommit=True) as conn:
         assert [guard(conn, org, user)[0] for _ in range(3)] == [True, True, False]
     with psycopg.connect(database.owner) as conn:
@@ -128,7 +117,9 @@ def test_a_request_rejected_by_one_limit_moves_no_counter(database: DatabaseUrls
 
 
 def test_the_previous_window_weighs_on_the_sliding_estimate(database: DatabaseUrls) -> None:
-    org, user = new_org(database, {"requests_per_minute": 10, "user_requests_per_minute": -1})
+    org, user = new_org(
+        database.owner, prefix="org_m", overrides={"requests_per_minute": 10, "user_requests_per_minute": -1}
+    )
     start = datetime(2026, 11, 22, 12, 0, 0, tzinfo=UTC)
     with psycopg.connect(database.app, autocommit=True) as conn:
         assert all(guard(conn, org, user, start)[0] for _ in range(10))
@@ -138,7 +129,7 @@ def test_the_previous_window_weighs_on_the_sliding_estimate(database: DatabaseUr
 
 
 def test_quota_consumed_in_a_failed_transaction_is_not_consumed(database: DatabaseUrls) -> None:
-    org, user = new_org(database, {"audits_per_month": 1})
+    org, user = new_org(database.owner, prefix="org_m", overrides={"audits_per_month": 1})
 
     def failing_audit() -> None:
         with tenant_transaction(org, user) as conn:
@@ -156,7 +147,9 @@ def test_quota_consumed_in_a_failed_transaction_is_not_consumed(database: Databa
 
 
 def test_responses_carry_rate_limit_headers_and_429_carries_retry_after(database: DatabaseUrls) -> None:
-    org, user = new_org(database, {"requests_per_minute": 2, "user_requests_per_minute": -1})
+    org, user = new_org(
+        database.owner, prefix="org_m", overrides={"requests_per_minute": 2, "user_requests_per_minute": -1}
+    )
     claims = claims_for(user, org, "org:admin")
     first = call("GET", "/api/stats", claims=claims)
     assert (first.header("RateLimit-Limit"), first.header("RateLimit-Remaining")) == ("2", "1")
@@ -170,7 +163,7 @@ def test_responses_carry_rate_limit_headers_and_429_carries_retry_after(database
 
 
 def test_grants_add_to_the_plan_while_valid_and_overrides_replace_it(database: DatabaseUrls) -> None:
-    org, _ = new_org(database, {})
+    org, _ = new_org(database.owner, prefix="org_m")
     with psycopg.connect(database.owner) as conn:
         conn.execute(
             """INSERT INTO entitlement_grants (org_id, feature, amount, valid_from, valid_until, reason)
@@ -192,7 +185,7 @@ def test_grants_add_to_the_plan_while_valid_and_overrides_replace_it(database: D
 def test_a_plan_without_a_limit_for_a_metered_feature_is_a_configuration_error(database: DatabaseUrls) -> None:
     # Given an org on the free plan, and the free plan's audits_per_month row removed (plans are
     # data: an operator's edit, rolled back at the end)
-    org, user = new_org(database, {})
+    org, user = new_org(database.owner, prefix="org_m")
     with psycopg.connect(database.owner) as conn:
         conn.execute("DELETE FROM plan_features WHERE plan_code = 'free' AND feature = 'audits_per_month'")
         # When the quota is checked or consumed, Then both name the missing limit: neither reads
@@ -208,7 +201,9 @@ def test_a_plan_without_a_limit_for_a_metered_feature_is_a_configuration_error(d
 
 def test_an_invalid_request_is_counted_by_the_guard_before_it_is_judged(database: DatabaseUrls) -> None:
     # Given a caller allowed two requests a minute
-    org, user = new_org(database, {"requests_per_minute": 2, "user_requests_per_minute": -1})
+    org, user = new_org(
+        database.owner, prefix="org_m", overrides={"requests_per_minute": 2, "user_requests_per_minute": -1}
+    )
     claims = claims_for(user, org, "org:admin")
     bad = {"formulas": "not a list"}
     # When it sends an invalid body, Then the 422 carries the RateLimit-* headers of its admission

@@ -117,11 +117,7 @@ def test_pending_notifications_are_delivered_once_as_events(aws: Aws, database: 
 class RefusingEventBridge:
     """An EventBridge stand-in that accepts the call but fails every entry."""
 
-    def __init__(self) -> None:
-        self.calls = 0
-
     def put_events(self, Entries: list[dict[str, Any]]) -> dict[str, Any]:  # boto3 names it Entries
-        self.calls += 1
         return {
             "FailedEntryCount": len(Entries),
             "Entries": [{"ErrorCode": "InternalFailure", "ErrorMessage": "try later"} for _ in Entries],

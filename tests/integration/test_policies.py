@@ -11,7 +11,7 @@ from sheetbrain.policies import service
 from sheetbrain.tenancy.identity import Identity
 from sheetbrain_dev.database import DatabaseUrls
 
-from tests.support import Reply, call, claims_for
+from tests.support import Reply, SettingsEnv, call, claims_for
 from tests.unit.policies.conftest import build_docx, build_pdf
 
 POLICY = """# Spreadsheet controls
@@ -133,18 +133,11 @@ def test_bad_files_get_clear_errors_and_leave_only_a_failed_log(
 
 
 def test_an_oversized_document_is_413(
-    admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+    admin: tuple[str, dict[str, str]], database: DatabaseUrls, settings_env: SettingsEnv
 ) -> None:
     org, claims = admin
-    monkeypatch.setenv("MAX_POLICY_BYTES", "1000")
-    from sheetbrain.config import reset_settings
-
-    reset_settings()
-    try:
-        reply = upload(claims, "big.txt", b"Policy text. " * 200, "text/plain")
-    finally:
-        monkeypatch.delenv("MAX_POLICY_BYTES")
-        reset_settings()
+    settings_env(MAX_POLICY_BYTES="1000")
+    reply = upload(claims, "big.txt", b"Policy text. " * 200, "text/plain")
     assert (reply.status, reply.json()["error"]["code"]) == (413, "payload_too_large")
     assert logs(database.owner, org)[0][:2] == (False, "payload_too_large")
 
