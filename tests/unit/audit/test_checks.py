@@ -84,7 +84,7 @@ def test_given_match_mode_from_a_cell_when_audited_then_mode_is_named_by_its_for
 
 
 def test_given_web_function_without_arguments_when_audited_then_no_import_finding() -> None:
-    # Given web functions whose URL argument (the last one) is absent / When audited
+    # Given market-data functions whose ticker (the first argument) is absent / When audited
     findings = audit_formulas(["=GOOGLEFINANCE()", "=STOCKHISTORY()", '=STOCKHISTORY("MSFT",A1)'])
     # Then only the one with arguments is checked
     assert [(f.index, f.rule) for f in findings if f.rule == "FX23"] == [(2, "FX23")]
@@ -96,16 +96,58 @@ def test_given_spill_and_implicit_intersection_functions_when_audited_then_known
 
 
 def test_given_static_and_dynamic_web_import_when_audited_then_dynamic_is_critical() -> None:
-    static, dynamic = audit_formulas(['=IMPORTDATA("https://x.test/a.csv")', '=WEBSERVICE("https://x.test/?q="&A1)'])[
-        0:2
+    # Given a web import of a fixed URL and one whose URL is built from a cell
+    formulas = ['=IMPORTDATA("https://x.test/a.csv")', '=WEBSERVICE("https://x.test/?q="&A1)']
+    # When audited
+    findings = [f for f in audit_formulas(formulas) if f.rule == "FX23"]
+    # Then the fixed URL is named at the default severity and the built one is critical
+    assert [(f.index, f.severity, f.message) for f in findings] == [
+        (0, "medium", "IMPORTDATA fetches https://x.test/a.csv"),
+        (1, "critical", "WEBSERVICE builds its URL from cell values: sheet data can leave through it"),
     ]
-    by_index = {
-        f.index: f.severity
-        for f in audit_formulas(['=IMPORTDATA("https://x.test/a.csv")', '=WEBSERVICE("https://x.test/?q="&A1)'])
-        if f.rule == "FX23"
-    }
-    assert by_index == {0: "medium", 1: "critical"}
-    assert static.index == 0 and dynamic is not None
+
+
+def test_given_market_data_functions_when_audited_then_a_live_feed_for_the_ticker_not_a_url() -> None:
+    # Given GOOGLEFINANCE/STOCKHISTORY with a typed ticker and an attribute, a ticker from a cell,
+    # and dates after the ticker
+    formulas = ['=GOOGLEFINANCE("GOOG","price")', "=GOOGLEFINANCE(A1)", '=STOCKHISTORY("MSFT",A1,A2)']
+    # When audited
+    findings = [f for f in audit_formulas(formulas) if f.rule == "FX23"]
+    # Then each names the market-data feed and its ticker, none speaks of a URL, none is critical
+    feed = "reads a live market-data feed"
+    assert [(f.index, f.severity, f.message) for f in findings] == [
+        (0, "medium", f'GOOGLEFINANCE {feed} (ticker "GOOG"): its result changes with the market'),
+        (1, "medium", f"GOOGLEFINANCE {feed} (ticker from A1): its result changes with the market"),
+        (2, "medium", f'STOCKHISTORY {feed} (ticker "MSFT"): its result changes with the market'),
+    ]
+    assert not any("URL" in f"{f.message} {f.suggestion}" for f in findings)
+
+
+@pytest.mark.parametrize(
+    "formula",
+    [
+        "=SUM(A1:A3*B1:B3)",
+        "=SUM((A1:A3>0)*B1:B3)",
+        "=SUM(A1#*2)",
+        "=SUM(Table1[Qty]*Table1[Price])",
+        "=SUM(Amounts*1.1)",
+        "=SUM(OFFSET(A1,0,0,3)*2)",
+        "=SUM(A1*{1,2,3})",
+    ],
+)
+def test_given_sum_of_array_arithmetic_when_audited_then_not_a_single_value(formula: str) -> None:
+    # Given a SUM adding the values of an array operation (without it the result would spill)
+    # When audited / Then it is no SUM around a single value
+    assert "FX19" not in {f.rule for f in audit_formulas([formula])}
+
+
+@pytest.mark.parametrize(
+    ("formula", "suggestion"),
+    [("=SUM(A1*B1)", "=A1*B1"), ("=SUM(Table1[@Qty]*2)", "=Table1[@Qty]*2"), ("=SUM(A1*$B$1)", "=A1*$B$1")],
+)
+def test_given_sum_of_single_value_arithmetic_when_audited_then_unwrapped(formula: str, suggestion: str) -> None:
+    # Given a SUM around arithmetic on single cells / When audited / Then the fix drops the SUM
+    assert [f.suggestion for f in audit_formulas([formula]) if f.rule == "FX19"] == [suggestion]
 
 
 def test_given_numeric_text_when_audited_then_medium_not_high() -> None:
@@ -161,6 +203,13 @@ def test_given_reference_to_empty_cell_when_audited_then_flagged_only_if_empty()
     assert ("Q3!A2", "FX27") in found and ("Q3!A1", "FX27") not in found
 
 
+def test_given_numbers_typed_in_the_formulas_grid_when_audited_then_they_are_values() -> None:
+    # Given a caller that sends one grid, numbers (and a boolean) typed in it beside formulas reading them
+    sheet = Sheet("S", [[1, "=A1*2"], [2.5, "=A2*2"], [True, "=A3*2"]])
+    # When audited / Then no formula reads an empty cell
+    assert "FX27" not in {f.rule for f in audit_sheet(sheet)}
+
+
 def test_given_sum_stopping_short_when_audited_then_flagged() -> None:
     values = [[1], [2], [3], [4], [None]]
     short = _rules_at(_sheet([[None], [None], [None], [None], ["=SUM(A1:A3)"]], values))
@@ -174,10 +223,47 @@ def test_given_a_short_range_when_audited_then_the_fix_is_the_extended_formula()
     across = [
         f for f in audit_sheet(_sheet([[None] * 4 + ["=SUM($A1:C1)*2"]], [[1, 2, 3, 4, None]])) if f.rule == "FX28"
     ]
-    assert [(f.message, f.suggestion) for f in down] == [("A1:A3 stops before the numbers in A4:A4", "=SUM(A1:A4)")]
-    assert [(f.message, f.suggestion) for f in across] == [
-        ("$A1:C1 stops before the numbers in D1:D1", "=SUM($A1:D1)*2")
+    assert [(f.message, f.suggestion) for f in down] == [("A1:A3 stops before the numbers in A4", "=SUM(A1:A4)")]
+    assert [(f.message, f.suggestion) for f in across] == [("$A1:C1 stops before the numbers in D1", "=SUM($A1:D1)*2")]
+
+
+@pytest.mark.parametrize(
+    ("total", "message", "suggestion"),
+    [
+        ("=SUM(A3:A1)", "A3:A1 stops before the numbers in A4", "=SUM(A1:A4)"),
+        ("=SUM(A3:$A$1)", "A3:$A$1 stops before the numbers in A4", "=SUM($A$1:A4)"),
+        ("=SUM($A$3:A1)", "$A$3:A1 stops before the numbers in A4", "=SUM(A1:$A$4)"),
+    ],
+)
+def test_given_a_short_reversed_range_when_audited_then_the_fix_spans_its_normalised_bounds(
+    total: str, message: str, suggestion: str
+) -> None:
+    # Given a total over A1:A3 written bottom-up, above it one more number (A4)
+    sheet = _sheet([[None]] * 4 + [[total]], [[1], [2], [3], [4], [None]])
+    # When audited
+    findings = [f for f in audit_sheet(sheet) if f.rule == "FX28"]
+    # Then the fix covers A1:A4, each bound keeping the $ of the corner it came from
+    assert [(f.message, f.suggestion) for f in findings] == [(message, suggestion)]
+
+
+def _total_below(numbers: int, total: str) -> Sheet:
+    formulas: list[list[str | None]] = [[None]] * numbers + [[total]]
+    return _sheet(formulas, [[n] for n in range(1, numbers + 1)] + [[None]])
+
+
+def test_given_range_short_by_several_cells_when_audited_then_max_gap_decides() -> None:
+    # Given a total of A1:A2 with four more numbers (A3:A6) between its range and itself
+    sheet = _total_below(6, "=SUM(A1:A2)")
+    # When audited by default (max_gap 1) / Then it is no range that stopped one cell short
+    assert "FX28" not in {f.rule for f in audit_sheet(sheet)}
+    # When audited with max_gap 4 / Then the four cells are the numbers it stops before
+    wide = PolicyProfile(parameters={"FX28": {"max_gap": 4}})
+    assert [(f.message, f.suggestion) for f in audit_sheet(sheet, wide) if f.rule == "FX28"] == [
+        ("A1:A2 stops before the numbers in A3:A6", "=SUM(A1:A6)")
     ]
+    # And max_gap 0 turns the check off even for a gap of one cell
+    none = PolicyProfile(parameters={"FX28": {"max_gap": 0}})
+    assert "FX28" not in {f.rule for f in audit_sheet(_total_below(4, "=SUM(A1:A3)"), none)}
 
 
 def test_given_total_including_subtotals_when_audited_then_double_counting() -> None:
@@ -204,6 +290,57 @@ def test_given_region_with_odd_formula_when_audited_then_only_that_cell_flagged(
 def test_given_region_with_typed_over_value_when_audited_then_constant_flagged() -> None:
     findings = [f for f in audit_sheet(_column_of_copies(None, 8)) if f.rule == "FX31"]
     assert [(f.cell, f.suggestion) for f in findings] == [("Q3!B4", "=A4*2")]
+
+
+def test_given_region_parameters_when_audited_then_each_rule_reads_its_own() -> None:
+    # Given a typed value among six copies of a formula
+    sheet = _column_of_copies(None, 8)
+
+    def typed_over(parameters: dict[str, dict[str, object]]) -> list[str | None]:
+        return [f.cell for f in audit_sheet(sheet, PolicyProfile(parameters=parameters)) if f.rule == "FX31"]
+
+    # When FX30 asks for more copies than there are / Then FX31 still reports the typed value
+    assert typed_over({"FX30": {"min_region": 7}}) == ["Q3!B4"]
+    # When FX31 itself asks for more copies than there are / Then it does not
+    assert typed_over({"FX31": {"min_region": 7}}) == []
+    assert typed_over({"FX31": {"min_region": 6}}) == ["Q3!B4"]
+
+
+def _totals_row_of(func: str, columns: str = "ABCD") -> Sheet:
+    # Given columns of figures and a totals row whose ranges alternate between rows 1-4 and 2-4
+    formulas: list[list[str | None]] = [[None] * len(columns) for _ in range(4)]
+    values: list[list[object]] = [[1] * len(columns) for _ in range(4)] + [[None] * len(columns)]
+    formulas.append([f"={func}({c}{1 + i % 2}:{c}4)" for i, c in enumerate(columns)])
+    return _sheet(formulas, values)
+
+
+def _inconsistent(sheet: Sheet, profile: PolicyProfile | None = None) -> set[str | None]:
+    return {f.cell for f in audit_sheet(sheet, profile) if f.rule == "FX33"}
+
+
+def test_given_totals_row_parameters_when_audited_then_fx33_reads_min_run() -> None:
+    # Given a totals row of four SUMs over two different spans
+    sheet = _totals_row_of("SUM")
+    # When FX30 asks for more copies than there are / Then FX33 still reports the row
+    assert _inconsistent(sheet, PolicyProfile(parameters={"FX30": {"min_region": 5}})) == {
+        "Q3!A5",
+        "Q3!B5",
+        "Q3!C5",
+        "Q3!D5",
+    }
+    # When FX33 asks for five aggregates / Then four are too few to compare
+    assert _inconsistent(sheet, PolicyProfile(parameters={"FX33": {"min_run": 5}})) == set()
+    # When a row of two totals is audited by default (min_run 3) / Then nothing; with min_run 2 both
+    pair = _totals_row_of("SUM", "AB")
+    assert _inconsistent(pair) == set()
+    assert _inconsistent(pair, PolicyProfile(parameters={"FX33": {"min_run": 2}})) == {"Q3!A5", "Q3!B5"}
+
+
+@pytest.mark.parametrize("func", ["SUM", "PRODUCT", "MEDIAN", "SUMPRODUCT", "AVERAGEA", "SUBTOTAL"])
+def test_given_totals_row_of_any_aggregate_with_mixed_spans_when_audited_then_inconsistent(func: str) -> None:
+    # Given a totals row of one aggregate (any the sheet checks know) over two different spans
+    # When audited / Then the whole row is reported as inconsistent
+    assert _inconsistent(_totals_row_of(func)) == {"Q3!A5", "Q3!B5", "Q3!C5", "Q3!D5"}
 
 
 def test_given_alternating_columns_when_audited_then_no_region_findings() -> None:

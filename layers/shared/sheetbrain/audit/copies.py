@@ -16,9 +16,7 @@ import re
 from collections.abc import Iterator, Mapping
 
 from sheetbrain.audit.ast import CellAddr, Node, Ref, map_children
-
-MAX_ROW = 1_048_576
-MAX_COL = 16_384
+from sheetbrain.audit.tokenizer import MAX_COL, MAX_ROW, col_to_index
 
 _PIECE_RE = re.compile(
     r"""
@@ -29,13 +27,6 @@ _PIECE_RE = re.compile(
     re.VERBOSE,
 )
 _UNSURE_RE = re.compile(r"[\[\]{}:]")  # brackets, array constants or ranges the key cannot vouch for
-
-
-def _col_number(letters: str) -> int:
-    n = 0
-    for char in letters.upper():
-        n = n * 26 + ord(char) - 64
-    return n
 
 
 def copy_key(text: str, row: int, col: int) -> str | None:
@@ -99,7 +90,7 @@ def _template(text: str, pieces: list[str]) -> list[_Slot] | None:
         if m.group("quoted") is not None:
             prev_was_cell = False
             continue
-        c = _col_number(m.group("col"))
+        c = col_to_index(m.group("col"))
         if not 1 <= c <= MAX_COL or (gap == ":" and not prev_was_cell) or m.end() not in ends:
             return None
         slots[ends[m.end()]] = (m.start("row") - m.start(), c, bool(m.group("cabs")), bool(m.group("rabs")))
@@ -124,7 +115,7 @@ def _scan_key(text: str, row: int, col: int) -> str | None:
             parts.append(m.group("quoted"))
             prev_was_cell = False
             continue
-        r, c = int(m.group("row")), _col_number(m.group("col"))
+        r, c = int(m.group("row")), col_to_index(m.group("col"))
         if not (1 <= r <= MAX_ROW and 1 <= c <= MAX_COL):
             return None
         r_part = f"R{r}" if m.group("rabs") else f"R[{r - row}]"

@@ -201,10 +201,11 @@ def _audit_sheet(sheet: Sheet, profile: PolicyProfile) -> list[Finding]:
     max_row = max((r for r, _ in cells), default=sheet.origin_row)
     max_col = max((c for _, c in cells), default=sheet.origin_col)
     ctx = SheetContext(sheet.name, cells, trees, patterns, max_row, max_col)
-    for rules, check, param_rule in SHEET_CHECKS:
+    for rules, check in SHEET_CHECKS:
         if any(profile.is_enabled(rule) for rule in rules):
+            params = {rule: profile.params(rule) for rule in rules}
             try:
-                found = [h for h in check(ctx, profile.params(param_rule)) if profile.is_enabled(h[2].rule)]
+                found = [h for h in check(ctx, params) if profile.is_enabled(h[2].rule)]
             except RecursionError:
                 # Trees are at most MAX_DEPTH high, which walkers handle from any ordinary call
                 # depth; called from deeper still, a sheet check that moves or prints trees is

@@ -12,12 +12,13 @@ from sheetbrain.audit.refs import a1, parse_a1
 class Sheet:
     """One sheet (or a rectangular part of it) whose top-left cell is ``origin``.
 
-    ``formulas[i][j]`` is formula text starting with ``=`` or empty (``""``/``None``);
+    ``formulas[i][j]`` is formula text starting with ``=``, empty (``""``/``None``) or, from callers
+    that send one grid only, the constant typed in a plain cell (text, a number, a boolean);
     ``values[i][j]`` is the cached value of a formula cell or the constant typed in a plain cell.
     """
 
     name: str
-    formulas: list[list[str | None]]
+    formulas: list[list[Any]]
     values: list[list[Any]] = field(default_factory=list)
     origin: str = "A1"
 
@@ -66,7 +67,7 @@ def cells_of(sheet: Sheet) -> dict[tuple[int, int], Cell]:
             formula = text if isinstance(text, str) and text.startswith("=") and len(text) > 1 else None
             if formula is None and _is_empty(value):
                 # A constant typed in the formulas grid (API callers may send one grid only).
-                if isinstance(text, str) and not _is_empty(text):
+                if not _is_empty(text):
                     value = text
                 else:
                     continue

@@ -62,10 +62,6 @@ def r1c1_pattern(node: Node, row: int, col: int) -> str:
 def ref_bounds(ref: Ref, max_row: int, max_col: int) -> tuple[int, int, int, int]:
     """(row1, col1, row2, col2) of a reference, open sides clipped to the given sheet extent."""
     start, end = ref.start, ref.end or ref.start
-    rows = [start.row or 1, end.row or max_row] if start.row is not None else [1, end.row or max_row]
-    cols = [start.col or 1, end.col or max_col] if start.col is not None else [1, end.col or max_col]
-    if start.row is None and end.row is None:
-        rows = [1, max_row]
-    if start.col is None and end.col is None:
-        cols = [1, max_col]
+    rows = (start.row or 1, end.row or max_row)
+    cols = (start.col or 1, end.col or max_col)
     return min(rows), min(cols), max(rows), max(cols)

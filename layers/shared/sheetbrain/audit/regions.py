@@ -21,16 +21,19 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
 from sheetbrain.audit.grid import Cell
 
 _OFFSET_RE = re.compile(r"([RC])(\[-?\d+\]|\d+)?")
 _LINK_RE = re.compile(r"\+?(?:'[^']*'!|[\w.]+!)?[RC\[\]\d:-]+")
-_AGGREGATE_RE = re.compile(r"(SUM|AVERAGE|COUNT|COUNTA|MAX|MIN|SUBTOTAL)\(")
+# An R1C1 structure that starts with a call of an aggregate (the sheet checks' list: one list for both).
+_AGGREGATE_RE = re.compile(rf"(?:{'|'.join(sorted(RANGE_AGGREGATES))})\(")
 CLEAR_MAJORITY = 0.75
 TYPED_LINE_SHARE = 0.25  # typed values must be this share of a line for the whole line to be suspect
-_R1C1_PART = r"R(?:\[-?\d+\]|\d+)?C(?:\[-?\d+\]|\d+)?"
+# One R1C1 cell address; the groups are its row and column parts (absent, [offset] or absolute).
+_R1C1_PART = r"R(\[-?\d+\]|\d+)?C(\[-?\d+\]|\d+)?"
 _QUALIFIED_RE = re.compile(rf"(?:'(?:[^']|'')*'|[A-Za-z_][\w.]*)!{_R1C1_PART}(?::{_R1C1_PART})?")
-_LOCAL_RE = re.compile(_R1C1_PART)
+_PART_RE = re.compile(_R1C1_PART)
 _MOVES_ALONG = {"column": re.compile(r"R\[-?\d+\]"), "row": re.compile(r"C\[-?\d+\]")}
 
 
@@ -44,6 +47,7 @@ class Deviation:
     expected: str  # the region's R1C1 pattern
     example: tuple[int, int]  # a cell holding the expected pattern
     axis: str  # "row" | "column"
+    copies: int  # formulas of the region's shape in the run (the line's formulas for "typed-line")
 
 
 def structure_of(pattern: str) -> str | None:
@@ -135,7 +139,7 @@ def _deviations_in(
             if not (structures[i - 1] == region and structures[i + 1] == region):
                 continue
             kind = "pattern"
-        found.append(Deviation(cell.row, cell.col, kind, expected or "", example, axis))
+        found.append(Deviation(cell.row, cell.col, kind, expected or "", example, axis, len(members)))
     if not found:
         return []
     # The majority is counted among the copies and the typed numbers that stand in for them: other
@@ -151,13 +155,10 @@ def _deviations_in(
     # Other computations in the run (a ratio or an average beside the totals) are layout, not part
     # of the disagreement: only the copies of the aggregate and typed values are reported.
     return [
-        Deviation(run[i].row, run[i].col, "inconsistent-region", expected or "", example, axis)
+        Deviation(run[i].row, run[i].col, "inconsistent-region", expected or "", example, axis, len(members))
         for i in span
         if structures[i] == region or run[i].is_number
     ]
-
-
-_PART_RE = re.compile(r"R(\[-?\d+\]|\d+)?C(\[-?\d+\]|\d+)?")
 
 
 def _target(offset: str | None, here: int) -> str:
@@ -210,7 +211,7 @@ def per_line(pattern: str, axis: str) -> bool:
     the same way, so a typed number in that line is a result someone typed over.
     """
     local = _QUALIFIED_RE.sub("", pattern)
-    return bool(_LOCAL_RE.search(local)) and not _MOVES_ALONG[axis].search(local)
+    return bool(_PART_RE.search(local)) and not _MOVES_ALONG[axis].search(local)
 
 
 def _typed_line(run: list[Cell], patterns: dict[tuple[int, int], str], axis: str) -> list[Deviation]:
@@ -225,13 +226,17 @@ def _typed_line(run: list[Cell], patterns: dict[tuple[int, int], str], axis: str
     if expected is None or structure_of(expected) is None or not per_line(expected, axis):
         return []
     example = (formulas[0].row, formulas[0].col)
-    return [Deviation(c.row, c.col, "typed-line", expected, example, axis) for c in run]
+    return [Deviation(c.row, c.col, "typed-line", expected, example, axis, len(formulas)) for c in run]
 
 
 def find_deviations(
     cells: dict[tuple[int, int], Cell], patterns: dict[tuple[int, int], str], min_region: int = 3
 ) -> list[Deviation]:
-    """Cells that break the formula region around them, along rows and along columns."""
+    """Cells that break the formula region around them, along rows and along columns.
+
+    A region needs ``min_region`` copies of its shape (typed lines excepted: their share of typed
+    values decides); each deviation carries its region's count so callers can ask for more per rule.
+    """
     out: list[Deviation] = []
     for axis in ("row", "column"):
         for run in segments(cells, axis):

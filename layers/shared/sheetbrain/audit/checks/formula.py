@@ -10,6 +10,7 @@ from typing import Any
 
 from sheetbrain.audit.ast import (
     ARITHMETIC_OPS,
+    Array,
     Binary,
     Bool,
     Call,
@@ -24,11 +25,13 @@ from sheetbrain.audit.ast import (
     String,
     StructRef,
     Unary,
+    Union,
     map_children,
 )
 from sheetbrain.audit.checks.functions import (
     AGGREGATES,
     KNOWN_FUNCTIONS,
+    MARKET_DATA_FUNCTIONS,
     SHEETS_ONLY_FUNCTIONS,
     VOLATILE_FUNCTIONS,
     WEB_FUNCTIONS,
@@ -377,13 +380,38 @@ def check_text_arithmetic(tree: Node, text: str, params: Params) -> Iterator[Hit
                     )
 
 
+# Functions returning a reference whose extent their arguments compute (OFFSET(A1,0,0,3) is A1:A3).
+_REFERENCE_FUNCTIONS = frozenset({"OFFSET", "INDIRECT"})
+
+
+def _may_hold_several_values(node: Node) -> bool:
+    """Whether the expression reads, or may read, a range or an array rather than one value.
+
+    Ranges (``A1:A3``, ``A1#``, ``A1:INDEX(...)``, unions), array constants, table columns other
+    than this row's, defined names (whose extent the formula does not show) and OFFSET/INDIRECT.
+    """
+    for n in node.walk():
+        if isinstance(n, Ref) and (n.end is not None or n.spill):
+            return True
+        if isinstance(n, Binary) and n.op in (":", " "):
+            return True
+        if isinstance(n, Union | Array | Name):
+            return True
+        if isinstance(n, StructRef) and "@" not in n.spec and "#this row" not in n.spec.lower():
+            return True
+        if isinstance(n, Func) and n.base in _REFERENCE_FUNCTIONS:
+            return True
+    return False
+
+
 def check_sum_single(tree: Node, text: str, params: Params) -> Iterator[Hit]:
     for f in funcs(tree, "SUM"):
         if len(f.args) != 1:
             continue
         arg = f.args[0]
         single_cell = isinstance(arg, Ref) and arg.end is None and not arg.spill
-        arithmetic = isinstance(arg, Binary) and arg.op in ARITHMETIC_OPS
+        # SUM(A1:A3*B1:B3) adds the products of an array operation: without SUM the result would spill.
+        arithmetic = isinstance(arg, Binary) and arg.op in ARITHMETIC_OPS and not _may_hold_several_values(arg)
         if single_cell or arithmetic or isinstance(arg, Number):
             yield Hit("FX19", f"SUM around a single value {unparse(arg)}", fix(tree, f, arg))
 
@@ -425,7 +453,10 @@ def check_external(tree: Node, text: str, params: Params) -> Iterator[Hit]:
 
 
 def check_web_import(tree: Node, text: str, params: Params) -> Iterator[Hit]:
-    for f in funcs(tree, *WEB_FUNCTIONS):
+    for f in funcs(tree, *WEB_FUNCTIONS, *MARKET_DATA_FUNCTIONS):
+        if f.base in MARKET_DATA_FUNCTIONS:
+            yield from _market_data_hits(f)
+            continue
         url = _arg(f, WEB_FUNCTIONS[f.base])
         if url is None:
             continue
@@ -438,6 +469,20 @@ def check_web_import(tree: Node, text: str, params: Params) -> Iterator[Hit]:
                 "use a fixed, reviewed URL and never concatenate cell values into it",
                 severity="critical",
             )
+
+
+def _market_data_hits(f: Func) -> Iterator[Hit]:
+    # The provider's feed, not a URL: the ticker (even one read from a cell) goes only to that
+    # provider, so there is no URL to leak through and the default severity stands.
+    ticker = _arg(f, MARKET_DATA_FUNCTIONS[f.base])
+    if ticker is None:
+        return
+    named = f'"{ticker.value}"' if isinstance(ticker, String) else f"from {unparse(ticker)}"
+    yield Hit(
+        "FX23",
+        f"{f.base} reads a live market-data feed (ticker {named}): its result changes with the market",
+        "keep a dated copy of the figures the sheet relies on",
+    )
 
 
 def check_constant_formula(tree: Node, text: str, params: Params) -> Iterator[Hit]:
@@ -484,7 +529,7 @@ FORMULA_GATES: dict[FormulaCheck, tuple[tuple[type[Node], ...], frozenset[str]]]
     check_sum_single: ((), frozenset({"SUM"})),
     check_functions: ((Func,), _ANY_FUNC),
     check_external: ((Ref, Name, ErrorLit), _ANY_FUNC),
-    check_web_import: ((), frozenset(WEB_FUNCTIONS)),
+    check_web_import: ((), frozenset(WEB_FUNCTIONS) | frozenset(MARKET_DATA_FUNCTIONS)),
     check_constant_formula: ((Binary,), _ANY_FUNC),
     check_redundant_if: ((), frozenset({"IF"})),
     check_empty_argument: ((Missing,), _ANY_FUNC),

@@ -1,4 +1,4 @@
-"""Function-name catalogues: Excel's, Google Sheets-only ones, volatile and web-importing ones."""
+"""Function-name catalogues: Excel's, Google Sheets-only ones, volatile, web-importing and market-data ones."""
 
 from __future__ import annotations
 
@@ -65,7 +65,8 @@ KNOWN_FUNCTIONS = EXCEL_FUNCTIONS | SHEETS_FUNCTIONS
 VOLATILE_FUNCTIONS = frozenset(
     {"NOW", "TODAY", "RAND", "RANDBETWEEN", "RANDARRAY", "OFFSET", "INDIRECT", "CELL", "INFO"}
 )
-# Functions that fetch data over the network; their URL argument can carry data out.
+# Functions that fetch a URL (the argument at the index given) over the network: a URL built
+# from cell values can carry sheet data out to whatever server it names.
 WEB_FUNCTIONS: dict[str, int] = {
     "IMPORTXML": 0,
     "IMPORTHTML": 0,
@@ -74,10 +75,16 @@ WEB_FUNCTIONS: dict[str, int] = {
     "IMPORTRANGE": 0,
     "WEBSERVICE": 0,
     "IMAGE": 0,
-    "STOCKHISTORY": -1,
-    "GOOGLEFINANCE": -1,
+}
+# Functions that read a live market-data feed (the provider's, not a URL) for the ticker at the
+# index given: their results change with the market, but they send only the ticker to that provider.
+MARKET_DATA_FUNCTIONS: dict[str, int] = {
+    "STOCKHISTORY": 0,
+    "GOOGLEFINANCE": 0,
 }
 # Functions whose arguments are aggregated (ranges summed, averaged, counted...).
 AGGREGATES = frozenset(
     {"SUM", "AVERAGE", "COUNT", "COUNTA", "MAX", "MIN", "PRODUCT", "SUMPRODUCT", "MEDIAN", "AVERAGEA"}
 )
+# Aggregates that total a range: the above and SUBTOTAL (whose first argument picks the function).
+RANGE_AGGREGATES = AGGREGATES | {"SUBTOTAL"}

@@ -6,13 +6,13 @@ import dataclasses
 import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sheetbrain.audit.ast import Func, Node, Ref
-from sheetbrain.audit.checks.formula import Hit, replace
-from sheetbrain.audit.checks.functions import AGGREGATES
+from sheetbrain.audit.ast import CellAddr, Func, Node, Ref
+from sheetbrain.audit.checks.formula import Hit, Params, replace
+from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
 from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
 from sheetbrain.audit.evaluate import agrees, evaluate
 from sheetbrain.audit.grid import Cell
@@ -20,7 +20,6 @@ from sheetbrain.audit.printer import format_ref, to_formula
 from sheetbrain.audit.refs import a1, ref_bounds
 from sheetbrain.audit.regions import Deviation, find_deviations, is_aggregate, structure_of
 
-_RANGE_AGGREGATES = AGGREGATES | {"SUBTOTAL"}
 MAX_RANGE_CELLS = 20_000  # dependency edges of larger ranges are not expanded (whole columns)
 
 
@@ -145,6 +144,8 @@ def is_local_ref(ref: Ref, sheet: str) -> bool:
 
 
 CellHit = tuple[int, int, Hit]
+# A sheet check reads the parameters of each rule it may emit, by rule id.
+SheetCheck = Callable[[SheetContext, Mapping[str, Params]], Iterator[CellHit]]
 
 
 def _moved_func(func: Func, dr: int, dc: int) -> Func:
@@ -153,14 +154,26 @@ def _moved_func(func: Func, dr: int, dc: int) -> Func:
     return moved
 
 
-def _a(row: int, col: int) -> str:
-    return a1(row, col)
+_RULE_OF_KIND = {"typed-line": "FX31", "constant": "FX31", "pattern": "FX30", "inconsistent-region": "FX33"}
 
 
-def check_regions(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
-    """FX30/FX31/FX33: cells that break the formula region around them."""
+def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
+    """FX30/FX31/FX33: cells that break the formula region around them.
+
+    Each rule asks for its own number of copies in the region (FX30/FX31 ``min_region``, FX33
+    ``min_run``); a half-typed line (FX31) is judged by its share of typed values instead.
+    """
     seen: set[tuple[int, int, str]] = set()
-    deviations = find_deviations(ctx.cells, ctx.patterns, int(params["min_region"]))
+    least = {
+        "FX30": int(params["FX30"]["min_region"]),
+        "FX31": int(params["FX31"]["min_region"]),
+        "FX33": int(params["FX33"]["min_run"]),
+    }
+    deviations = [
+        dev
+        for dev in find_deviations(ctx.cells, ctx.patterns, min(least.values()))
+        if dev.kind == "typed-line" or dev.copies >= least[_RULE_OF_KIND[dev.kind]]
+    ]
     agreeing = _typed_copies_of_results(ctx, deviations)
     # A line whose typed numbers all equal what its formula gives there is consistent today.
     stale_lines = {
@@ -172,7 +185,7 @@ def check_regions(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit
         severity: str | None = None
         example = ctx.cells[dev.example]
         suggestion = _copy_of(ctx, dev.example, (dev.row, dev.col)) if example.formula else None
-        where = f"{dev.axis} region like {_a(*dev.example)}"
+        where = f"{dev.axis} region like {a1(*dev.example)}"
         if dev.kind == "typed-line":
             cell = ctx.cells[(dev.row, dev.col)]
             rule = "FX31"
@@ -198,7 +211,7 @@ def check_regions(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit
         else:
             rule, message = (
                 "FX33",
-                f"{dev.axis} region around {_a(*dev.example)} mixes patterns, ranges or typed values",
+                f"{dev.axis} region around {a1(*dev.example)} mixes patterns, ranges or typed values",
             )
         if (dev.row, dev.col, rule) in seen:
             continue
@@ -291,7 +304,7 @@ def _shift(node: Node, dr: int, dc: int) -> Node:
 
 def _aggregate_ranges(ctx: SheetContext, tree: Node) -> Iterator[tuple[Func, Ref]]:
     for node in tree.walk():
-        if isinstance(node, Func) and node.base in _RANGE_AGGREGATES:
+        if isinstance(node, Func) and node.base in RANGE_AGGREGATES:
             for arg in node.args:
                 if isinstance(arg, Ref) and arg.end is not None and ctx.is_local(arg):
                     yield node, arg
@@ -301,8 +314,9 @@ def _is_data(cell: Cell | None) -> bool:
     return cell is not None and (cell.is_number or cell.is_formula)
 
 
-def check_range_short(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
-    """FX28: a column/row aggregate that ends before the data next to the formula does."""
+def check_range_short(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
+    """FX28: a column/row aggregate that ends at most ``max_gap`` cells before the data next to the formula does."""
+    max_gap = int(params["FX28"]["max_gap"])
     for row, col in sorted(ctx.trees):
         for _func, ref in ctx.aggregates_at((row, col)):
             if ref.is_whole_column or ref.is_whole_row or ref.is_open_ended:
@@ -314,20 +328,37 @@ def check_range_short(ctx: SheetContext, params: dict[str, Any]) -> Iterator[Cel
                 gap = [(row, c) for c in range(c2 + 1, col)]
             else:
                 continue
-            if not all((cell := ctx.cells.get(at)) is not None and cell.is_number for at in gap):
+            if len(gap) > max_gap or not all((cell := ctx.cells.get(at)) is not None and cell.is_number for at in gap):
                 continue
             (first_r, first_c), (last_r, last_c) = gap[0], gap[-1]
-            end = ref.end or ref.start
-            extended = dataclasses.replace(ref, end=dataclasses.replace(end, row=last_r, col=last_c))
+            extended = _spanning(ref, r1, c1, max(r2, last_r), max(c2, last_c))
+            numbers = a1(first_r, first_c) if gap[0] == gap[-1] else f"{a1(first_r, first_c)}:{a1(last_r, last_c)}"
             yield (
                 row,
                 col,
                 Hit(
                     "FX28",
-                    f"{format_ref(ref)} stops before the numbers in {_a(first_r, first_c)}:{_a(last_r, last_c)}",
+                    f"{format_ref(ref)} stops before the numbers in {numbers}",
                     _extended_formula(ctx.trees[(row, col)], ref, extended),
                 ),
             )
+
+
+def _spanning(ref: Ref, r1: int, c1: int, r2: int, c2: int) -> Ref:
+    """``ref`` over rows ``r1``..``r2`` and columns ``c1``..``c2`` (top-left first, as Excel writes it).
+
+    Each bound keeps the ``$`` of the corner it came from, so ``A3:$A$1`` grown to row 4 is ``$A$1:A4``
+    (along a side where both corners agree, the corners stay paired as the other side orders them).
+    """
+    start, end = ref.start, ref.end or ref.start
+    srow, erow, scol, ecol = start.row or 0, end.row or 0, start.col or 0, end.col or 0
+    rows_swapped = srow > erow or (srow == erow and scol > ecol)
+    cols_swapped = scol > ecol or (scol == ecol and srow > erow)
+    top, bottom = (end, start) if rows_swapped else (start, end)
+    left, right = (end, start) if cols_swapped else (start, end)
+    return dataclasses.replace(
+        ref, start=CellAddr(c1, r1, left.col_abs, top.row_abs), end=CellAddr(c2, r2, right.col_abs, bottom.row_abs)
+    )
 
 
 def _extended_formula(tree: Node, ref: Ref, extended: Ref) -> str:
@@ -336,7 +367,7 @@ def _extended_formula(tree: Node, ref: Ref, extended: Ref) -> str:
     return to_formula(fixed) if fixed != tree else f"extend the range to {format_ref(extended)}"
 
 
-def check_double_counting(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+def check_double_counting(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX29: a SUM whose range contains subtotals together with the rows they add up."""
     # Subtotal cells by column, rows sorted: each SUM range then looks only at its own columns.
     subtotals: dict[int, list[tuple[int, list[tuple[int, int, int, int]]]]] = {}
@@ -364,7 +395,7 @@ def check_double_counting(ctx: SheetContext, params: dict[str, Any]) -> Iterator
                 col,
                 Hit(
                     "FX29",
-                    f"{format_ref(ref)} includes the subtotal {_a(*hit)} and the cells it adds",
+                    f"{format_ref(ref)} includes the subtotal {a1(*hit)} and the cells it adds",
                     "add the detail rows or the subtotals, not both",
                 ),
             )
@@ -392,7 +423,7 @@ def _first_subtotal_inside(
     return None
 
 
-def check_sections_total(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+def check_sections_total(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX35: a total whose range starts on a heading row and adds several sections of a table.
 
     Tables built in sections (a heading row, its lines, the next heading...) are totalled per
@@ -400,11 +431,11 @@ def check_sections_total(ctx: SheetContext, params: dict[str, Any]) -> Iterator[
     last line instead adds every block of the table in one sweep: the heading rows are inside it,
     so a figure later typed on a heading line (or a subtotal added to a section) is counted too.
     """
-    min_sections = int(params["min_sections"])
+    min_sections = int(params["FX35"]["min_sections"])
     spans: dict[tuple[bool, int, int], range] = {}
     for row, col in sorted(ctx.trees):
         tree = ctx.shape_at((row, col))
-        if not isinstance(tree, Func) or tree.base not in _RANGE_AGGREGATES:
+        if not isinstance(tree, Func) or tree.base not in RANGE_AGGREGATES:
             continue
         ranges = ctx.aggregates_at((row, col))
         if len(ranges) != 1 or len(tree.args) != 1:
@@ -526,7 +557,7 @@ def _strip_acyclic(graph: dict[tuple[int, int], set[tuple[int, int]]]) -> set[tu
     return set(waiting)
 
 
-def check_circular(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+def check_circular(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX26: cells on a dependency cycle within the sheet (iterative Tarjan SCC).
 
     Cells that reach no cycle (sinks, and cells depending only on them) are stripped first, so the
@@ -592,7 +623,7 @@ def check_circular(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHi
         )
 
 
-def check_empty_refs(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+def check_empty_refs(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX27: single-cell references to cells of the grid that hold nothing."""
     for row, col in sorted(ctx.trees):
         empty = sorted(
@@ -603,7 +634,7 @@ def check_empty_refs(ctx: SheetContext, params: dict[str, Any]) -> Iterator[Cell
             }
         )
         if empty:
-            names = ", ".join(_a(r, c) for r, c in empty[:5])
+            names = ", ".join(a1(r, c) for r, c in empty[:5])
             yield (
                 row,
                 col,
@@ -611,7 +642,7 @@ def check_empty_refs(ctx: SheetContext, params: dict[str, Any]) -> Iterator[Cell
             )
 
 
-def check_duplicates(ctx: SheetContext, params: dict[str, Any]) -> Iterator[CellHit]:
+def check_duplicates(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX32: the same absolute computation repeated in several cells."""
     by_text: dict[str, list[tuple[int, int]]] = {}
     for key in ctx.trees:
@@ -621,21 +652,21 @@ def check_duplicates(ctx: SheetContext, params: dict[str, Any]) -> Iterator[Cell
         by_text.setdefault(ctx.cells[key].formula or "", []).append(key)
     counts = Counter({text: len(keys) for text, keys in by_text.items()})
     for text, count in sorted(counts.items()):
-        if count < int(params["min_copies"]):
+        if count < int(params["FX32"]["min_copies"]):
             continue
         keys = sorted(by_text[text])
-        first = _a(*keys[0])
+        first = a1(*keys[0])
         for row, col in keys[1:]:
             yield row, col, Hit("FX32", f"same formula as {first} ({count} copies)", f"={first}")
 
 
-# (rule ids a check may emit, check, rule whose parameters it reads) in catalogue order.
-SHEET_CHECKS = (
-    (("FX26",), check_circular, "FX26"),
-    (("FX27",), check_empty_refs, "FX27"),
-    (("FX28",), check_range_short, "FX28"),
-    (("FX29",), check_double_counting, "FX29"),
-    (("FX30", "FX31", "FX33"), check_regions, "FX30"),
-    (("FX32",), check_duplicates, "FX32"),
-    (("FX35",), check_sections_total, "FX35"),
+# (rule ids a check may emit, check) in catalogue order; the check gets each of those rules' parameters.
+SHEET_CHECKS: tuple[tuple[tuple[str, ...], SheetCheck], ...] = (
+    (("FX26",), check_circular),
+    (("FX27",), check_empty_refs),
+    (("FX28",), check_range_short),
+    (("FX29",), check_double_counting),
+    (("FX30", "FX31", "FX33"), check_regions),
+    (("FX32",), check_duplicates),
+    (("FX35",), check_sections_total),
 )
