@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 from sheetbrain.audit import FormulaParseError, parse
-from sheetbrain.audit.copies import copy_key, move_tree
+from sheetbrain.audit.copies import _PIECE_RE, _UNSURE_RE, copy_key, move_tree
+from sheetbrain.audit.tokenizer import MAX_COL, MAX_ROW, col_to_index
 
 CORPUS = Path(__file__).parent / "fixtures" / "benchmark_formulas.txt"
 _ROW_RE = re.compile(r"(?<![\w.$'])([A-Z]{1,3})(\d+)\b")
@@ -69,7 +70,6 @@ def test_absolute_parts_stay_put_when_moved() -> None:
 
 def test_the_key_template_gives_what_scanning_each_text_gives() -> None:
     # Given real formulas, their copies (rows moved, so only digit runs differ) and awkward texts
-    from sheetbrain.audit.copies import _scan_key
 
     texts = [line.strip() for line in CORPUS.read_text().splitlines() if line.strip()]
     texts += ["=A0+B5", "=A1048577+B5", '="B5"&B5*100', "=LOG10(B5)", "=Q3!B5:C7", "=B5:C7", "=SUM(5:7)+A1"]
@@ -79,3 +79,34 @@ def test_the_key_template_gives_what_scanning_each_text_gives() -> None:
             for row, col in ((5, 3), (1, 1), (40, 12)):
                 # Then the templated key equals the key computed from scratch
                 assert copy_key(moved, row, col) == _scan_key(moved, row, col), moved
+
+
+def _scan_key(text: str, row: int, col: int) -> str | None:
+    # copy_key computed from scratch (the reference the template of copy_key reproduces).
+    parts: list[str] = []
+    last = 0
+    prev_was_cell = False
+    for m in _PIECE_RE.finditer(text):
+        gap = text[last : m.start()]
+        if _UNSURE_RE.search(gap) and not (gap == ":" and prev_was_cell):
+            return None
+        parts.append(gap)
+        last = m.end()
+        if m.group("quoted") is not None:
+            parts.append(m.group("quoted"))
+            prev_was_cell = False
+            continue
+        r, c = int(m.group("row")), col_to_index(m.group("col"))
+        if not (1 <= r <= MAX_ROW and 1 <= c <= MAX_COL):
+            return None
+        r_part = f"R{r}" if m.group("rabs") else f"R[{r - row}]"
+        c_part = f"C{c}" if m.group("cabs") else f"C[{c - col}]"
+        if gap == ":" and not prev_was_cell:
+            return None
+        parts.append("\x00" + r_part + c_part + "\x00")
+        prev_was_cell = True
+    tail = text[last:]
+    if _UNSURE_RE.search(tail):
+        return None
+    parts.append(tail)
+    return "".join(parts)

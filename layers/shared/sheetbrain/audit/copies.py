@@ -100,37 +100,6 @@ def _template(text: str, pieces: list[str]) -> list[_Slot] | None:
     return slots
 
 
-def _scan_key(text: str, row: int, col: int) -> str | None:
-    # copy_key computed from scratch (the reference the template of copy_key reproduces).
-    parts: list[str] = []
-    last = 0
-    prev_was_cell = False
-    for m in _PIECE_RE.finditer(text):
-        gap = text[last : m.start()]
-        if _UNSURE_RE.search(gap) and not (gap == ":" and prev_was_cell):
-            return None
-        parts.append(gap)
-        last = m.end()
-        if m.group("quoted") is not None:
-            parts.append(m.group("quoted"))
-            prev_was_cell = False
-            continue
-        r, c = int(m.group("row")), col_to_index(m.group("col"))
-        if not (1 <= r <= MAX_ROW and 1 <= c <= MAX_COL):
-            return None
-        r_part = f"R{r}" if m.group("rabs") else f"R[{r - row}]"
-        c_part = f"C{c}" if m.group("cabs") else f"C[{c - col}]"
-        if gap == ":" and not prev_was_cell:
-            return None
-        parts.append("\x00" + r_part + c_part + "\x00")
-        prev_was_cell = True
-    tail = text[last:]
-    if _UNSURE_RE.search(tail):
-        return None
-    parts.append(tail)
-    return "".join(parts)
-
-
 def _move(addr: CellAddr | None, dr: int, dc: int) -> CellAddr | None:
     if addr is None:
         return None
