@@ -146,7 +146,7 @@ def test_a_failure_after_the_quota_check_rolls_everything_back(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(audits_repo, "insert_findings", broken)
+    monkeypatch.setattr(audits_repo, "append_log", broken)
     assert call("POST", "/api/audit", claims=claims, body={"formulas": ["=B2/0"]}).status == 500
     with psycopg.connect(database.owner) as conn:
         row = conn.execute(
@@ -364,7 +364,7 @@ def test_ai_tokens_stay_on_the_ledger_when_the_audit_cannot_be_recorded(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(audits_repo, "insert_findings", broken)
+    monkeypatch.setattr(audits_repo, "append_log", broken)
     with Stubber(ai_review.client()) as stub:
         stub.add_response("converse", CONVERSE_OK)
         assert call("POST", "/api/audit", claims=claims, body={"formulas": ["=B2/0"]}).status == 500
@@ -385,7 +385,7 @@ def test_tokens_that_cannot_reach_the_ledger_are_logged_and_the_audit_error_stan
     def broken(*args: Any, **kwargs: Any) -> None:
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(audits_repo, "insert_findings", broken)
+    monkeypatch.setattr(audits_repo, "append_log", broken)
     monkeypatch.setattr(audits_repo, "record_ai_usage", broken)
     monkeypatch.setattr(service.logger, "exception", lambda message, **fields: logged.append((message, fields)))
     with Stubber(ai_review.client()) as stub:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import shutil
 import threading
+import uuid
 from pathlib import Path
 
 import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
+from psycopg.types.json import Jsonb
 from sheetbrain.db.migrations import MigrationError, apply_migrations, discover
 from sheetbrain_dev.database import DatabaseUrls, drop_database
 from sheetbrain_dev.paths import SQL_DIR
@@ -117,3 +119,46 @@ def test_failed_migration_rolls_back_and_is_not_recorded(empty_db: str, tmp_path
         has_b = conn.execute("SELECT to_regclass('public.b')").fetchone()
     assert versions == [1]
     assert has_b == (None,)
+
+
+def test_findings_rows_become_the_audits_finding_list(empty_db: str, tmp_path: Path) -> None:
+    # Given a database of the release before 0011, holding an audit with two finding rows
+    earlier = tmp_path / "sql"
+    earlier.mkdir()
+    for migration in discover(SQL_DIR):
+        if migration.version < 11:
+            shutil.copy(migration.path, earlier / migration.file_name)
+    apply_migrations(empty_db, earlier)
+    policy = {"policy_id": str(uuid.uuid4()), "title": "Controls", "clause": "1.1", "excerpt": "x", "score": 1.0,
+              "match": "rule"}  # fmt: skip
+    with psycopg.connect(empty_db) as conn:
+        conn.execute("INSERT INTO organizations (id, name) VALUES ('org_m', 'M')")
+        audit = conn.execute(
+            """INSERT INTO audits (org_id, formulas, findings, compliant, score, by_severity, duration_ms, rag_used)
+               VALUES ('org_m', 2, 2, 0, 0, '{}', 1, true) RETURNING id"""
+        ).fetchone()
+        assert audit is not None
+        conn.execute(
+            """INSERT INTO audit_findings (audit_id, org_id, ordinal, cell, formula, rule, severity, message,
+                                           suggestion, policy)
+               VALUES (%(a)s, 'org_m', 1, NULL, '=1/0', 'FX03', 'high', 'Division by zero', NULL, NULL),
+                      (%(a)s, 'org_m', 0, 'B2', '=VLOOKUP(A2,C:D,2)', 'FX02', 'high', 'Approximate match',
+                       '=VLOOKUP(A2,C:D,2,FALSE)', %(p)s)""",
+            {"a": audit[0], "p": Jsonb(policy)},
+        )
+    # When the later release migrates it
+    apply_migrations(empty_db, SQL_DIR)
+    # Then the findings are in the audit's row in their order, and row-level security is forced again
+    with psycopg.connect(empty_db) as conn:
+        stored = conn.execute("SELECT finding_list FROM audits WHERE id = %s", (audit[0],)).fetchone()
+        forced = conn.execute("SELECT relforcerowsecurity FROM pg_class WHERE relname = 'audits'").fetchone()
+        gone = conn.execute("SELECT to_regclass('public.audit_findings')").fetchone()
+    assert stored == (
+        [
+            {"cell": "B2", "formula": "=VLOOKUP(A2,C:D,2)", "rule": "FX02", "severity": "high",
+             "message": "Approximate match", "suggestion": "=VLOOKUP(A2,C:D,2,FALSE)", "policy": policy},
+            {"cell": None, "formula": "=1/0", "rule": "FX03", "severity": "high", "message": "Division by zero",
+             "suggestion": None, "policy": None},
+        ],
+    )  # fmt: skip
+    assert forced == (True,) and gone == (None,)

@@ -205,8 +205,7 @@ def _record(
     read), the audit-log append with the COMMIT; a refused quota rolls all of it back."""
     crossings: list[int] = []
     with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:
-        audits_repo.insert_audit(conn, audit)
-        audits_repo.insert_findings(conn, audit.id, identity.org_id, findings)
+        audits_repo.insert_audit(conn, audit, findings)
         audits = quota.consume(conn, org_id=identity.org_id, user_id=identity.user_id, feature="audits_per_month",
                                quantity=1, idempotency_key=f"audit:{audit.id}", now=now)  # fmt: skip
         crossings += record_crossings(conn, org_id=identity.org_id, feature="audits_per_month",

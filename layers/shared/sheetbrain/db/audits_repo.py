@@ -44,36 +44,25 @@ class FindingRecord(NamedTuple):
     policy: dict[str, Any] | None
 
 
-def insert_audit(conn: psycopg.Connection, audit: AuditRecord) -> None:
+# A stored finding's keys: FindingRecord's fields but the ordinal, which is its position.
+_FINDING_KEYS = FindingRecord._fields[1:]
+
+
+def insert_audit(conn: psycopg.Connection, audit: AuditRecord, findings: Sequence[FindingRecord]) -> None:
+    """The audit with its findings, one document in its row (sql/0011)."""
+    finding_list = json.dumps([dict(zip(_FINDING_KEYS, f[1:], strict=True)) for f in findings], ensure_ascii=False)
     conn.execute(
         """INSERT INTO audits (id, org_id, user_id, sheet_name, sheet_range, spreadsheet_id, purpose, formulas,
                                findings, compliant, score, by_severity, duration_ms, rag_used, clauses_used,
-                               ai_review, created_at)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                               ai_review, created_at, finding_list)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)""",
         (
             audit.id, audit.org_id, audit.user_id, audit.sheet_name, audit.sheet_range, audit.spreadsheet_id,
             audit.purpose, audit.formulas, audit.findings, audit.compliant, audit.score, Jsonb(audit.by_severity),
             audit.duration_ms, audit.rag_used, audit.clauses_used,
-            Jsonb(audit.ai_review) if audit.ai_review is not None else None, audit.created_at,
+            Jsonb(audit.ai_review) if audit.ai_review is not None else None, audit.created_at, finding_list,
         ),
     )  # fmt: skip
-
-
-def insert_findings(
-    conn: psycopg.Connection, audit_id: uuid.UUID, org_id: str, findings: Sequence[FindingRecord]
-) -> None:
-    """All findings of an audit in one statement: one JSON document expanded server-side (one
-    round trip, and json.dumps is far cheaper than adapting a dozen parameter arrays). Each
-    record goes as a JSON array in FindingRecord's field order (a tuple is dumped as one)."""
-    if not findings:
-        return
-    conn.execute(
-        """INSERT INTO audit_findings (audit_id, org_id, ordinal, cell, formula, rule, severity, message,
-                                       suggestion, policy)
-           SELECT %s, %s, (f->>0)::int, f->>1, f->>2, f->>3, f->>4, f->>5, f->>6, nullif(f->7, 'null'::jsonb)
-           FROM jsonb_array_elements(%s::jsonb) AS f""",
-        (audit_id, org_id, json.dumps(findings, ensure_ascii=False)),
-    )
 
 
 def append_log(
@@ -113,22 +102,17 @@ def list_audits(
 def get_audit(
     conn: psycopg.Connection, org_id: str, audit_id: uuid.UUID
 ) -> tuple[AuditRecord, list[FindingRecord]] | None:
-    with conn.cursor(row_factory=class_row(AuditRecord)) as cur:
-        audit = cur.execute(
-            """SELECT id, org_id, user_id, sheet_name, sheet_range, spreadsheet_id, purpose, formulas, findings,
-                      compliant, score, by_severity, duration_ms, rag_used, clauses_used, ai_review, created_at
-               FROM audits WHERE org_id = %s AND id = %s""",
-            (org_id, audit_id),
-        ).fetchone()
-    if audit is None:
+    row = conn.execute(
+        """SELECT id, org_id, user_id, sheet_name, sheet_range, spreadsheet_id, purpose, formulas, findings,
+                  compliant, score, by_severity, duration_ms, rag_used, clauses_used, ai_review, created_at,
+                  finding_list
+           FROM audits WHERE org_id = %s AND id = %s""",
+        (org_id, audit_id),
+    ).fetchone()
+    if row is None:
         return None
-    with conn.cursor(row_factory=class_row(FindingRecord)) as cur:
-        findings = cur.execute(
-            """SELECT ordinal, cell, formula, rule, severity, message, suggestion, policy
-               FROM audit_findings WHERE org_id = %s AND audit_id = %s ORDER BY ordinal""",
-            (org_id, audit_id),
-        ).fetchall()
-    return audit, findings
+    findings = [FindingRecord(i, **stored) for i, stored in enumerate(row[-1])]
+    return AuditRecord(*row[:-1]), findings
 
 
 def record_ai_usage(
