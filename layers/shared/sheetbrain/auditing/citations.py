@@ -3,15 +3,19 @@
 First the deterministic link: a clause the policy mapper tied to the concept of the finding's
 check (``"lookups must use exact match"`` governs FX02). Otherwise retrieval: the check's
 description searched in the org's policies (hybrid vector + full text), above a similarity
-floor. One lookup per distinct check, not per finding.
+floor. One lookup per distinct check, not per finding, and its answer is remembered for the
+org until its policies change (sql/0012): a check's description is fixed, so only the corpus
+can change what it finds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from sheetbrain.config import get_settings
 from sheetbrain.db import policies_repo
 from sheetbrain.policies import service as policies
 from sheetbrain.policies.profiles import CHECKS_BY_CONCEPT
@@ -41,10 +45,21 @@ class Citation(NamedTuple):
             "match": self.match,
         }
 
+    @classmethod
+    def from_dict(cls, stored: dict[str, Any]) -> Citation:
+        return cls(uuid.UUID(stored["policy_id"]), stored["title"], stored["clause"], stored["excerpt"],
+                   float(stored["score"]), stored["match"])  # fmt: skip
+
+
+# Retrieval's answer for one check: (rule, query key, citation or None), to be remembered.
+Found = tuple[str, str, dict[str, Any] | None]
+
 
 class Citations(NamedTuple):
     by_rule: dict[str, Citation]
     rag_used: bool
+    # Answers searched for, not remembered: the caller stores them with the audit.
+    found: Sequence[Found] = ()
 
     @property
     def clauses_used(self) -> int:
@@ -60,15 +75,33 @@ def _concepts_of(rule: str) -> set[str]:
     return {concept for concept, checks in CHECKS_BY_CONCEPT.items() if rule in checks}
 
 
+# Hits retrieved per check; the citation is the best one with a vector similarity.
+SEARCH_K = 5
+# Names how a citation is chosen from the hits: change it when that changes, and every
+# remembered citation is searched again.
+_CHOICE = "v1"
+
+
+def _query_key(query: str) -> str:
+    """A digest of what a search depends on besides the corpus (the query, the embedder, the
+    similarity floor, how a hit is chosen), so a remembered answer is used only for the same."""
+    settings = get_settings()
+    basis = f"{_CHOICE}|{settings.embedder}|{settings.retrieval_min_similarity}|{SEARCH_K}|{query}"
+    return hashlib.sha256(basis.encode()).hexdigest()[:32]
+
+
 def cite(
     identity: Identity,
     findings: Iterable[Finding],
     org_policies: list[policies_repo.PolicyRules],
     *,
     only_these: bool = False,
+    remembered: policies_repo.CitationCache | None = None,
 ) -> Citations:
     """Citations for the distinct checks among ``findings`` from ``org_policies``: the org's
-    policies, or (``only_these``) the ones the request chose, which retrieval then searches alone."""
+    policies, or (``only_these``) the ones the request chose, which retrieval then searches alone.
+    Retrieval's answers come from ``remembered`` where it has them (not for chosen policies);
+    those searched instead are returned in ``found``."""
     rules = sorted({f.rule for f in findings})
     if not rules or not org_policies:
         return Citations({}, rag_used=False)
@@ -85,12 +118,23 @@ def cite(
 
     pending = [r for r in rules if r not in by_rule]
     searchable = any(p.searchable for p in org_policies)
+    found: list[Found] = []
     if pending and searchable:
-        queries = [f"{CHECKS[r].title}. {CHECKS[r].description}" for r in pending]
+        queries = {r: f"{CHECKS[r].title}. {CHECKS[r].description}" for r in pending}
+        keys = {r: _query_key(q) for r, q in queries.items()}
+        cache = None if only_these else remembered
+        entries = cache.entries if cache is not None else {}
+        known = {r: entries[r][1] for r in pending if r in entries and entries[r][0] == keys[r]}
+        by_rule.update({r: Citation.from_dict(stored) for r, stored in known.items() if stored is not None})
+        unknown = [r for r in pending if r not in known]
         chosen = [p.id for p in org_policies] if only_these else None
-        for rule, hits in zip(pending, policies.retrieve(identity, queries, k=5, policy_ids=chosen), strict=True):
+        hits_by_rule = policies.retrieve(identity, [queries[r] for r in unknown], k=SEARCH_K, policy_ids=chosen)
+        for rule, hits in zip(unknown, hits_by_rule, strict=True):
             hit = next((h for h in hits if h.similarity is not None), None)
             if hit is not None:
                 by_rule[rule] = Citation(hit.policy_id, hit.title, hit.clause, _excerpt(hit.text),
                                          float(hit.similarity or 0.0), "retrieval")  # fmt: skip
-    return Citations(by_rule, rag_used=bool(pending and searchable) or any(c.match == "rule" for c in by_rule.values()))
+            if cache is not None:
+                found.append((rule, keys[rule], by_rule[rule].to_dict() if hit is not None else None))
+    rag_used = bool(pending and searchable) or any(c.match == "rule" for c in by_rule.values())
+    return Citations(by_rule, rag_used=rag_used, found=found)

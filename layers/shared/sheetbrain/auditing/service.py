@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 import time
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg
 
 from sheetbrain.auditing.audit_log import actor_digest, canonical
-from sheetbrain.auditing.citations import cite
+from sheetbrain.auditing.citations import Found, cite
 from sheetbrain.config import get_settings
 from sheetbrain.db import audits_repo, metering_repo, policies_repo, tenant_transaction
 from sheetbrain.errors import NotFoundError
@@ -61,19 +62,22 @@ def _origin(sheet_range: str | None) -> str:
 class _Context(NamedTuple):
     profile: PolicyProfile
     org_policies: list[policies_repo.PolicyRules]
+    remembered: policies_repo.CitationCache | None
     ai_allowed: bool
     ai_skip_reason: str | None
 
 
 def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
     """Everything the audit reads before the engine runs, in one transaction: the quota check
-    (refusing early without consuming), the org's policy profile and rules, the AI allowance."""
+    (refusing early without consuming), the org's policy profile and rules, the citations
+    retrieval found before (for an audit citing all the org's policies), the AI allowance."""
     with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:
         quota.check(conn, org_id=identity.org_id, feature="audits_per_month", now=now)
         profile = policies.profile_of(policies_repo.org_profiles(conn, identity.org_id))
         org_policies = policies_repo.org_rules(conn, identity.org_id, data.policy_ids)
+        remembered = policies_repo.citation_cache(conn, identity.org_id) if data.policy_ids is None else None
         allowed, reason = _ai_allowance(conn, identity, data.ai_review, now)
-    return _Context(profile, org_policies, allowed, reason)
+    return _Context(profile, org_policies, remembered, allowed, reason)
 
 
 def _run_engine(data: AuditInput, profile: PolicyProfile) -> tuple[list[Finding], int]:
@@ -123,7 +127,8 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
     now = datetime.now(UTC)
     context = _context(identity, data, now)
     findings, formulas = _run_engine(data, context.profile)
-    citations = cite(identity, findings, context.org_policies, only_these=data.policy_ids is not None)
+    citations = cite(identity, findings, context.org_policies, only_these=data.policy_ids is not None,
+                     remembered=context.remembered)  # fmt: skip
     policy_by_rule = {rule: citation.to_dict() for rule, citation in citations.by_rule.items()}
     finding_records = [
         audits_repo.FindingRecord(
@@ -181,7 +186,7 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
         created_at=now,
     )
     try:
-        _record(identity, audit, finding_records, review, now)
+        _record(identity, audit, finding_records, review, now, citations.found, context.remembered)
     except Exception:
         if review is not None and (review.input_tokens or review.output_tokens):
             _record_orphan_usage(identity, review, now)
@@ -198,8 +203,11 @@ def _record(
     findings: list[audits_repo.FindingRecord],
     review: ai_review.ReviewResult | None,
     now: datetime,
+    found: Sequence[Found] = (),
+    remembered: policies_repo.CitationCache | None = None,
 ) -> None:
-    """Quota, audit, findings, audit log and AI-token usage: all committed or none.
+    """Quota, audit, findings, audit log and AI-token usage, and what retrieval ``found`` to be
+    remembered at the corpus version read before: all committed or none.
 
     Pipelined: the audit and its findings travel with the quota consumption (the first result
     read), the audit-log append with the COMMIT; a refused quota rolls all of it back."""
@@ -213,6 +221,8 @@ def _record(
                                       now=now)  # fmt: skip
         if review is not None:
             crossings += _record_ai_usage(conn, identity, audit.id, review, now)
+        if remembered is not None:
+            policies_repo.remember_citations(conn, identity.org_id, remembered.version, found)
         audits_repo.append_log(
             conn,
             org_id=identity.org_id,

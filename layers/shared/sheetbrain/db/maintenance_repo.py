@@ -224,7 +224,7 @@ def monthly_usage_page(
 # itself is deleted (which cascades to whatever is left, all small). Order matters where one
 # table refers to another with SET NULL (token usage → audits, ingestion logs → policies):
 # those rows go first so the delete does not rewrite them. Audits carry their findings
-# (cascade), so their batches are smaller.
+# (a document in the row), so their batches are smaller.
 PURGE_TABLES: tuple[tuple[str, int], ...] = (
     ("ai_token_usage", 5_000),
     ("audits", 500),

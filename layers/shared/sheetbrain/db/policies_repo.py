@@ -373,12 +373,64 @@ def stale_chunks(conn: psycopg.Connection, *, model: str, limit: int) -> list[St
 def set_embeddings(
     conn: psycopg.Connection, *, model: str, dim: int, vectors: Sequence[tuple[int, Sequence[float]]]
 ) -> int:
-    """Store new vectors for chunks still stale (a concurrent run may have done them)."""
+    """Store new vectors for chunks still stale (a concurrent run may have done them). Each org
+    whose chunks changed has a new corpus version: what retrieval found before may differ now."""
     document = [{"id": chunk_id, "v": "[" + ",".join(f"{x:.7g}" for x in vector) + "]"} for chunk_id, vector in vectors]
-    cur = conn.execute(
-        """UPDATE policy_chunks c SET embedding = u.v::vector, embedding_model = %s, embedding_dim = %s
-           FROM jsonb_to_recordset(%s::jsonb) AS u(id bigint, v text)
-           WHERE c.id = u.id AND c.embedding_model IS DISTINCT FROM %s""",
+    row = conn.execute(
+        """WITH done AS (
+               UPDATE policy_chunks c SET embedding = u.v::vector, embedding_model = %s, embedding_dim = %s
+               FROM jsonb_to_recordset(%s::jsonb) AS u(id bigint, v text)
+               WHERE c.id = u.id AND c.embedding_model IS DISTINCT FROM %s
+               RETURNING c.org_id
+           ), bumped AS (
+               UPDATE policy_corpus p SET version = p.version + 1 WHERE p.org_id IN (SELECT org_id FROM done)
+           )
+           SELECT count(*) FROM done""",
         (model, dim, Jsonb(document), model),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+class CitationCache(NamedTuple):
+    """What retrieval cited for an org's checks at its current corpus version (sql/0012)."""
+
+    version: int
+    # rule -> (query key, citation or None when nothing was close enough)
+    entries: dict[str, tuple[str, dict[str, Any] | None]]
+
+
+def citation_cache(conn: psycopg.Connection, org_id: str) -> CitationCache | None:
+    """The org's remembered citations; None when it never had a policy to search."""
+    rows = conn.execute(
+        """SELECT p.version, c.rule, c.query_key, c.citation
+           FROM policy_corpus p
+           LEFT JOIN policy_citations c ON c.org_id = p.org_id AND c.corpus_version = p.version
+           WHERE p.org_id = %s""",
+        (org_id,),
+    ).fetchall()
+    if not rows:
+        return None
+    return CitationCache(int(rows[0][0]), {rule: (key, citation) for _, rule, key, citation in rows if rule})
+
+
+def remember_citations(
+    conn: psycopg.Connection,
+    org_id: str,
+    version: int,
+    entries: Sequence[tuple[str, str, dict[str, Any] | None]],
+) -> None:
+    """Remember (rule, query key, citation) answers found at corpus ``version``; an answer of a
+    newer version is kept. Rows are locked in rule order, so two audits never deadlock."""
+    if not entries:
+        return
+    conn.execute(
+        """INSERT INTO policy_citations (org_id, rule, query_key, corpus_version, citation)
+           SELECT %s, e->>0, e->>1, %s, nullif(e->2, 'null'::jsonb)
+           FROM jsonb_array_elements(%s::jsonb) AS e ORDER BY e->>0
+           ON CONFLICT (org_id, rule) DO UPDATE
+               SET query_key = EXCLUDED.query_key, corpus_version = EXCLUDED.corpus_version,
+                   citation = EXCLUDED.citation
+               WHERE policy_citations.corpus_version <= EXCLUDED.corpus_version""",
+        (org_id, version, Jsonb(list(entries))),
     )
-    return cur.rowcount

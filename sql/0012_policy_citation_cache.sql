@@ -1,0 +1,47 @@
+-- Which clause retrieval cites for each check, per organization, remembered until its policies
+-- change. An audit cites by searching each check's fixed description in the org's policies:
+-- the answer changes only with the corpus, yet three searches cost 10 ms of every audit
+-- (bench/audit_api.py). policy_corpus.version counts the corpus's changes; a remembered answer
+-- counts only while its version is the current one. query_key is a digest of what was searched
+-- (the embedder, the check's description, the retrieval settings), so a deploy that changes any
+-- of them searches afresh. citation is NULL where nothing in the policies was close enough.
+ALTER TABLE policy_corpus ADD COLUMN version bigint NOT NULL DEFAULT 0;
+
+CREATE TABLE policy_citations (
+    org_id         text NOT NULL REFERENCES organizations (id) ON DELETE CASCADE,
+    rule           text NOT NULL,
+    query_key      text NOT NULL,
+    corpus_version bigint NOT NULL,
+    citation       jsonb,
+    PRIMARY KEY (org_id, rule)
+);
+
+SELECT enable_tenant_rls('policy_citations');
+
+-- As in 0009, and each call (a policy's chunks added or removed) is a new version of the corpus.
+CREATE OR REPLACE FUNCTION policy_lexemes_apply(p_org text, p_policy uuid, p_sign integer) RETURNS void
+    LANGUAGE plpgsql
+    AS $$
+BEGIN
+    INSERT INTO policy_lexemes (org_id, lexeme, chunks)
+        SELECT p_org, l, p_sign * count(*)::integer
+        FROM policy_chunks c, unnest(tsvector_to_array(c.tsv)) AS l
+        WHERE c.org_id = p_org AND c.policy_id = p_policy
+        GROUP BY l
+        ON CONFLICT (org_id, lexeme) DO UPDATE SET chunks = policy_lexemes.chunks + EXCLUDED.chunks;
+    INSERT INTO policy_corpus (org_id, chunks, version)
+        SELECT p_org, p_sign * count(*)::integer, 1 FROM policy_chunks c
+        WHERE c.org_id = p_org AND c.policy_id = p_policy
+        HAVING count(*) > 0  -- nothing visible (no such policy here): nothing to change
+        ON CONFLICT (org_id) DO UPDATE SET chunks = policy_corpus.chunks + EXCLUDED.chunks,
+                                           version = policy_corpus.version + 1;
+    IF p_sign > 0 THEN
+        INSERT INTO policy_postings (org_id, lexeme, chunk_id, weight)
+            SELECT p_org, t.lexeme, c.id, policy_posting_weight(t.weights)
+            FROM policy_chunks c, unnest(c.tsv) AS t
+            WHERE c.org_id = p_org AND c.policy_id = p_policy;
+    ELSE
+        DELETE FROM policy_lexemes WHERE org_id = p_org AND chunks <= 0;
+    END IF;
+END
+$$;
