@@ -55,7 +55,7 @@ def insert_audit(conn: psycopg.Connection, audit: AuditRecord, findings: Sequenc
         """INSERT INTO audits (id, org_id, user_id, sheet_name, sheet_range, spreadsheet_id, purpose, formulas,
                                findings, compliant, score, by_severity, duration_ms, rag_used, clauses_used,
                                ai_review, created_at, finding_list)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::jsonb)""",
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::json)""",
         (
             audit.id, audit.org_id, audit.user_id, audit.sheet_name, audit.sheet_range, audit.spreadsheet_id,
             audit.purpose, audit.formulas, audit.findings, audit.compliant, audit.score, Jsonb(audit.by_severity),
