@@ -100,6 +100,20 @@ def test_the_audit_is_readable_afterwards_and_invisible_to_another_org(org: tupl
     assert call("GET", "/api/audits/not-a-uuid", claims=claims).status == 404
 
 
+def test_an_audit_is_answered_in_utf8_with_its_text_as_sent(org: tuple[str, dict[str, str]]) -> None:
+    # Given a grid whose sheet name is not ASCII
+    _, claims = org
+    created = call("POST", "/api/audit", claims=claims, body={"sheet": {"name": "Été", "formulas": [["=B2/0"]]}})
+    assert created.status == 200
+    # Then its findings name the cells in that sheet, and the reply is UTF-8 JSON (as pydantic
+    # writes it, like /api/ingest's), not ASCII with \u escapes; reading it back answers the same
+    assert created.json()["findings"][0]["cell"] == "Été!A1"
+    assert '"cell":"Été!A1"'.encode() in created.body
+    assert created.header("Content-Type") == "application/json"
+    again = call("GET", f"/api/audits/{created.json()['audit_id']}", claims=claims)
+    assert again.json() == created.json() and '"cell":"Été!A1"'.encode() in again.body
+
+
 def test_cursor_pagination_walks_every_audit_once(org: tuple[str, dict[str, str]]) -> None:
     _, claims = org
     ids = [

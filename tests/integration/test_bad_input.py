@@ -10,6 +10,7 @@ import psycopg
 import pytest
 from pydantic import ValidationError as PydanticValidationError
 from sheetbrain.http.models import RequestModel
+from sheetbrain.http.routes.audits import AuditIn
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests.support import SettingsEnv, call, claims_for
@@ -142,6 +143,38 @@ def test_the_text_check_walks_any_depth_without_recursing() -> None:
         Anything.model_validate({"value": deep})
     assert "NUL characters are not allowed" in caught.value.errors()[0]["msg"]
     assert Anything.model_validate({"value": [[["ok"]], {"k": [1, None]}]}).value == [[["ok"]], {"k": [1, None]}]
+
+
+@pytest.mark.parametrize(
+    ("value", "why"),
+    [
+        # two lone surrogates side by side in the strings checked together: still two problems
+        (["ok", "a\ud800", "\udc00b"], "body.value[1]: invalid Unicode (a lone surrogate)"),
+        ({"k": ["ok"], "k\u0000": 1}, "body.value: NUL characters are not allowed"),  # a key: its dict is named
+        ([{"a": "ok"}, [["x", "\u0000"]]], "body.value[1][0][1]: NUL characters are not allowed"),
+    ],
+)
+def test_the_text_check_names_the_first_unstorable_string(value: Any, why: str) -> None:
+    class Anything(RequestModel):
+        value: Any
+
+    with pytest.raises(PydanticValidationError) as caught:
+        Anything.model_validate({"value": value})
+    assert caught.value.errors()[0]["msg"] == f"Value error, {why}"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        lambda text: {"formulas": ["=A1", text]},
+        lambda text: {"sheet": {"name": "S", "formulas": [["=A1", None, ""], ["", text]]}},
+    ],
+)
+def test_a_formula_may_have_8192_characters_and_no_more(body: Any) -> None:
+    assert AuditIn.model_validate(body("=" + "A" * 8_191))
+    with pytest.raises(PydanticValidationError) as caught:
+        AuditIn.model_validate(body("=" + "A" * 8_192))
+    assert "a formula is longer than 8192 characters" in caught.value.errors()[0]["msg"]
 
 
 def test_an_overlong_audit_id_is_404_like_any_malformed_id(admin: tuple[str, dict[str, str]]) -> None:

@@ -2,7 +2,7 @@
 
 PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8; either would
 otherwise fail deep in a query as a 500. Top-level request models derive from RequestModel,
-which walks every string of the parsed body once (nested models stay plain BaseModel)."""
+which checks every string of the parsed body (nested models stay plain BaseModel)."""
 
 from __future__ import annotations
 
@@ -37,9 +37,33 @@ def _spell(where: _Where | None) -> str:
     return "".join(reversed(parts))
 
 
+def _all_storable(value: Any) -> bool:
+    """Whether every string in ``value`` (dict keys included) is storable: the strings gathered
+    without their paths, then checked joined, in C. Joining can neither hide nor make a problem:
+    a NUL stays a NUL, and a Python string holds code points, so two lone surrogates side by side
+    stay two lone surrogates (they never pair up as UTF-16 would)."""
+    strings: list[str] = []
+    stack: list[Any] = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            strings.append(item)
+        elif isinstance(item, BaseModel):
+            stack.extend(getattr(item, name) for name in type(item).model_fields)
+        elif isinstance(item, list | tuple):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+    return text_problem("".join(strings)) is None
+
+
 def _walk(value: Any, path: str) -> None:
     """Raise ValueError naming the first string, in document order, that cannot be stored.
-    Iterative, so no nesting depth can exhaust Python's stack."""
+    Iterative, so no nesting depth can exhaust Python's stack. Spelling each string's path costs
+    several times the check itself, so the walk that names it runs only when there is one."""
+    if _all_storable(value):
+        return
     stack: list[tuple[Any, _Where]] = [(value, (None, path))]
     while stack:
         item, where = stack.pop()

@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from datetime import datetime
+from itertools import chain
 from typing import Annotated, Any
 
+from aws_lambda_powertools.event_handler import Response, content_types
+from aws_lambda_powertools.event_handler.openapi.constants import DEFAULT_OPENAPI_RESPONSE_DESCRIPTION
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field, field_validator, model_validator
 
@@ -26,8 +31,9 @@ MAX_FORMULA_CHARS = 8_192  # Excel's own limit
 RANGE_PATTERN = r"^\$?[A-Za-z]{1,3}\$?\d{1,7}(:\$?[A-Za-z]{1,3}\$?\d{1,7})?$"
 
 
-def _check_formula(text: str | None) -> None:
-    if text is not None and len(text) > MAX_FORMULA_CHARS:
+def _check_formulas(texts: Iterable[str | None]) -> None:
+    # One pass in C over every cell (filter drops None and ""): a grid holds up to 50,000 cells.
+    if max(map(len, filter(None, texts)), default=0) > MAX_FORMULA_CHARS:
         raise ValueError(f"a formula is longer than {MAX_FORMULA_CHARS} characters")
 
 
@@ -46,18 +52,17 @@ class SheetIn(BaseModel):
     def _grid(cls, rows: list[list[Cell]] | None) -> list[list[Cell]] | None:
         if rows is None:
             return rows
-        if any(len(row) > MAX_COLUMNS for row in rows):
+        widths = list(map(len, rows))
+        if max(widths, default=0) > MAX_COLUMNS:
             raise ValueError(f"a row has more than {MAX_COLUMNS} columns")
-        if sum(len(row) for row in rows) > MAX_CELLS:
+        if sum(widths) > MAX_CELLS:
             raise ValueError(f"the grid has more than {MAX_CELLS} cells")
         return rows
 
     @field_validator("formulas")
     @classmethod
     def _formula_cells(cls, rows: list[list[str | None]]) -> list[list[str | None]]:
-        for row in rows:
-            for cell in row:
-                _check_formula(cell)
+        _check_formulas(chain.from_iterable(rows))
         return rows
 
 
@@ -76,8 +81,7 @@ class AuditIn(RequestModel):
     @field_validator("formulas")
     @classmethod
     def _formulas(cls, formulas: list[str] | None) -> list[str] | None:
-        for text in formulas or []:
-            _check_formula(text)
+        _check_formulas(formulas or [])
         return formulas
 
     @model_validator(mode="after")
@@ -153,34 +157,60 @@ def _summary(a: AuditRecord) -> SummaryOut:
 
 def _out(outcome: service.AuditOutcome) -> AuditOut:
     a = outcome.audit
-    # An audit cites one clause per check: each citation is validated once, not per finding.
+    # An audit cites one clause per check: each citation is validated once, not per finding
+    # (pydantic takes a PolicyRef instance in the dict below as it is: revalidate_instances="never").
     cited = {f.rule: f.policy for f in outcome.findings if f.policy}
     refs = {rule: PolicyRef.model_validate(policy) for rule, policy in cited.items()}
-    return AuditOut(
-        audit_id=a.id,
-        created_at=a.created_at,
-        duration_ms=a.duration_ms,
-        rag_used=a.rag_used,
-        clauses_used=a.clauses_used,
-        summary=_summary(a),
-        findings=[
-            FindingOut(
-                cell=f.cell,
-                formula=f.formula,
-                rule=f.rule,
-                severity=f.severity,
-                message=f.message,
-                suggestion=f.suggestion,
-                policy=refs[f.rule] if f.policy else None,
-            )
-            for f in outcome.findings
-        ],
-        ai_review=a.ai_review,
+    # Plain dicts validated in one call: pydantic's core builds the FindingOut models in about
+    # 60% of the time of calling FindingOut(...) once per finding (there can be thousands).
+    return AuditOut.model_validate(
+        {
+            "audit_id": a.id,
+            "created_at": a.created_at,
+            "duration_ms": a.duration_ms,
+            "rag_used": a.rag_used,
+            "clauses_used": a.clauses_used,
+            "summary": _summary(a),
+            "findings": [
+                {
+                    "cell": f.cell,
+                    "formula": f.formula,
+                    "rule": f.rule,
+                    "severity": f.severity,
+                    "message": f.message,
+                    "suggestion": f.suggestion,
+                    "policy": refs[f.rule] if f.policy else None,
+                }
+                for f in outcome.findings
+            ],
+            "ai_review": a.ai_review,
+        }
     )
 
 
-@router.post("/api/audit", summary="Audit formulas (counts one unit of the monthly audit quota)", tags=["audits"])
-def post_audit(body: AuditIn) -> AuditOut:
+# An audit is answered as JSON serialized here by pydantic, in one step. Returned as a model,
+# Powertools would check it against the return annotation, dump it to Python objects and then
+# json.dumps those: about four times the work for the tens of kilobytes of a large audit. The
+# contract still names AuditOut, through the route's documented 200 response.
+_ONE_AUDIT: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": DEFAULT_OPENAPI_RESPONSE_DESCRIPTION,
+        "content": {content_types.APPLICATION_JSON: {"model": AuditOut}},
+    }
+}
+
+
+def _audit_reply(outcome: service.AuditOutcome) -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=_out(outcome).model_dump_json())
+
+
+@router.post(
+    "/api/audit",
+    summary="Audit formulas (counts one unit of the monthly audit quota)",
+    tags=["audits"],
+    responses=_ONE_AUDIT,
+)
+def post_audit(body: AuditIn) -> Response[str]:
     identity = authenticate(router)
     data = service.AuditInput(
         formulas=body.formulas,
@@ -193,7 +223,7 @@ def post_audit(body: AuditIn) -> AuditOut:
         policy_ids=body.policy_ids,
         ai_review=body.ai_review,
     )
-    return _out(service.run_audit(identity, data))
+    return _audit_reply(service.run_audit(identity, data))
 
 
 @router.get("/api/audits", summary="This organization's audits, newest first", tags=["audits"])
@@ -217,9 +247,9 @@ def get_audits(
     )
 
 
-@router.get("/api/audits/<audit_id>", summary="One audit with its findings", tags=["audits"])
+@router.get("/api/audits/<audit_id>", summary="One audit with its findings", tags=["audits"], responses=_ONE_AUDIT)
 def get_audit(
     audit_id: Annotated[str, Path(description="The audit's id; one naming no audit of this organization is 404")],
-) -> AuditOut:
+) -> Response[str]:
     identity = authenticate(router)
-    return _out(service.get_audit(identity, path_id(audit_id, "audit")))
+    return _audit_reply(service.get_audit(identity, path_id(audit_id, "audit")))
