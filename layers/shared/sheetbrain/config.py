@@ -5,8 +5,6 @@ of secrets (``DATABASE_SECRET_ARN``...), and their values are fetched through Po
 parameters (Secrets Manager, cached) the first time ``get_settings()`` runs, never at import.
 """
 
-from __future__ import annotations
-
 import functools
 import json
 import os

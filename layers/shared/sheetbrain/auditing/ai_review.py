@@ -3,8 +3,6 @@ retrieved clauses and adds judgments the checks cannot make. Its output is valid
 failure (throttling, timeout, malformed output) the deterministic result stands and the review
 reports itself unavailable, with the reason. Nothing is ever invented in its place."""
 
-from __future__ import annotations
-
 import json
 import re
 from dataclasses import dataclass

@@ -8,12 +8,10 @@ org until its policies change (sql/0012): a check's description is fixed, so onl
 can change what it finds.
 """
 
-from __future__ import annotations
-
 import hashlib
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Self
 
 from sheetbrain.config import get_settings
 from sheetbrain.db import policies_repo
@@ -46,7 +44,7 @@ class Citation(NamedTuple):
         }
 
     @classmethod
-    def from_dict(cls, stored: dict[str, Any]) -> Citation:
+    def from_dict(cls, stored: dict[str, Any]) -> Self:
         return cls(uuid.UUID(stored["policy_id"]), stored["title"], stored["clause"], stored["excerpt"],
                    float(stored["score"]), stored["match"])  # fmt: skip
 
@@ -92,7 +90,7 @@ def _query_key(query: str) -> str:
 
 def cite(
     identity: Identity,
-    findings: Iterable[Finding],
+    findings: "Iterable[Finding]",
     org_policies: list[policies_repo.PolicyRules],
     *,
     only_these: bool = False,

@@ -1,8 +1,6 @@
 """POST /api/audit as a use case: engine, citations, optional AI review, then one transaction
 that consumes the quota and records the audit, its findings and its audit-log link."""
 
-from __future__ import annotations
-
 import re
 import time
 import uuid
@@ -60,7 +58,7 @@ def _origin(sheet_range: str | None) -> str:
 
 
 class _Context(NamedTuple):
-    profile: PolicyProfile
+    profile: "PolicyProfile"
     org_policies: list[policies_repo.PolicyRules]
     remembered: policies_repo.CitationCache | None
     ai_allowed: bool
@@ -80,7 +78,7 @@ def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
     return _Context(profile, org_policies, remembered, allowed, reason)
 
 
-def _run_engine(data: AuditInput, profile: PolicyProfile) -> tuple[list[Finding], int]:
+def _run_engine(data: AuditInput, profile: "PolicyProfile") -> "tuple[list[Finding], int]":
     """The findings and the number of formulas audited, under the org's policy profile."""
     from sheetbrain.audit import Sheet, audit_formulas, audit_sheet
 
@@ -94,7 +92,7 @@ def _run_engine(data: AuditInput, profile: PolicyProfile) -> tuple[list[Finding]
     return findings, count
 
 
-def _summary(findings: list[Finding], formulas: int) -> tuple[dict[str, int], int, int]:
+def _summary(findings: "list[Finding]", formulas: int) -> tuple[dict[str, int], int, int]:
     by_severity = dict.fromkeys(SEVERITIES, 0)
     failing: set[Any] = set()
     for f in findings:
@@ -201,7 +199,7 @@ def _record(
     identity: Identity,
     audit: audits_repo.AuditRecord,
     findings: list[audits_repo.FindingRecord],
-    review: ai_review.ReviewResult | None,
+    review: "ai_review.ReviewResult | None",
     now: datetime,
     found: Sequence[Found] = (),
     remembered: policies_repo.CitationCache | None = None,
@@ -249,7 +247,7 @@ def _record(
         _deliver_notifications(identity.org_id)
 
 
-def _record_orphan_usage(identity: Identity, review: ai_review.ReviewResult, now: datetime) -> None:
+def _record_orphan_usage(identity: Identity, review: "ai_review.ReviewResult", now: datetime) -> None:
     """The audit is lost, but the model call was made and paid for: keep it on the ledger. When
     that fails too, the log line is the only record of the spend; the audit's own error stands."""
     try:
@@ -265,7 +263,7 @@ def _record_ai_usage(
     conn: psycopg.Connection,
     identity: Identity,
     audit_id: uuid.UUID | None,
-    review: ai_review.ReviewResult,
+    review: "ai_review.ReviewResult",
     now: datetime,
 ) -> list[int]:
     """The model call's tokens and cost on the ledger and against the monthly allowance (they

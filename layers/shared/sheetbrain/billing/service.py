@@ -1,7 +1,5 @@
 """The billing use cases: checkout, portal, and the billing view of an organization."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import NamedTuple
 

@@ -1,7 +1,5 @@
 """Audits, findings, the hash-chained audit log and AI-token usage."""
 
-from __future__ import annotations
-
 import json
 import uuid
 from collections.abc import Sequence

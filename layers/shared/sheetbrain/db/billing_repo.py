@@ -1,7 +1,5 @@
 """Subscriptions, plan history and the billing ledger."""
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import Any, NamedTuple
 

@@ -3,8 +3,6 @@
 Each function does one bounded piece of work inside the caller's (system) transaction.
 """
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from typing import Any, LiteralString, NamedTuple
 

@@ -1,8 +1,6 @@
 """Guard, entitlements, usage: the statements of metering and plans (logic lives in SQL
 functions of migrations 0004/0005 so each decision is one atomic statement)."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from typing import NamedTuple
 

@@ -1,7 +1,5 @@
 """Threshold notifications: the history and outbox table of migration 0007."""
 
-from __future__ import annotations
-
 from datetime import date
 from typing import NamedTuple
 

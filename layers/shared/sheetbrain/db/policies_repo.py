@@ -1,7 +1,5 @@
 """Policies, their chunks (vectors + full text), the ingestion log, and hybrid search."""
 
-from __future__ import annotations
-
 import uuid
 from collections.abc import Sequence
 from datetime import datetime

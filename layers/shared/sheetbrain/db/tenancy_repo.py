@@ -5,8 +5,6 @@ only when it is not older than what the row already holds, and never to a delete
 events arriving in any order converge to the same rows.
 """
 
-from __future__ import annotations
-
 from datetime import datetime
 from typing import NamedTuple
 

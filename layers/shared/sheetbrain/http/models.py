@@ -4,10 +4,8 @@ PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8
 otherwise fail deep in a query as a 500. Top-level request models derive from RequestModel,
 which checks every string of the parsed body (nested models stay plain BaseModel)."""
 
-from __future__ import annotations
-
 import uuid
-from typing import Any
+from typing import Any, Self
 
 from pydantic import BaseModel, model_validator
 
@@ -90,7 +88,7 @@ class RequestModel(BaseModel):
     """A request body whose every string is storable text (422 naming the field otherwise)."""
 
     @model_validator(mode="after")
-    def _storable_text(self) -> RequestModel:
+    def _storable_text(self) -> Self:
         _walk(self, "body")
         return self
 

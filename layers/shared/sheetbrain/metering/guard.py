@@ -1,7 +1,5 @@
 """The guard of every authenticated request: admission and rate limits in one statement."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import NamedTuple
 

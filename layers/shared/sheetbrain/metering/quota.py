@@ -2,8 +2,6 @@
 fails afterwards consumes nothing; ``check`` is only an early, read-only refusal before the
 work starts (the consume stays the authority)."""
 
-from __future__ import annotations
-
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 

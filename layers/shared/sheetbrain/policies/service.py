@@ -1,7 +1,5 @@
 """Policy use cases: ingest (extract → chunk → embed → store), list/get/delete, retrieval."""
 
-from __future__ import annotations
-
 import functools
 import hashlib
 import time
@@ -150,7 +148,7 @@ def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, 
     return IngestResult(policy_id=policy_id, chunks=len(rows), vectors_upserted=upserted, duration_ms=duration_ms)
 
 
-def _refuse_a_full_plan(conn: psycopg.Connection, org_id: str, existing: int, now: datetime) -> None:
+def _refuse_a_full_plan(conn: "psycopg.Connection", org_id: str, existing: int, now: datetime) -> None:
     """429 ``quota_exceeded`` when the plan's count of policies is reached. The count is no
     monthly quota: it frees up only when a policy is deleted or the plan upgraded, so there is
     no reset time (``resets_at`` null). The contract's Retry-After only paces a client that
@@ -193,13 +191,13 @@ def delete_policy(identity: Identity, policy_id: uuid.UUID) -> None:
             raise NotFoundError("Policy not found.", details={"policy_id": str(policy_id)})
 
 
-def org_profile(identity: Identity) -> PolicyProfile:
+def org_profile(identity: Identity) -> "PolicyProfile":
     """The audit profile of all the org's policies merged."""
     with tenant_transaction(identity.org_id, identity.user_id) as conn:
         return profile_of(policies_repo.org_profiles(conn, identity.org_id))
 
 
-def profile_of(stored_profiles: Sequence[dict[str, object]]) -> PolicyProfile:
+def profile_of(stored_profiles: Sequence[dict[str, object]]) -> "PolicyProfile":
     """One audit profile from the profiles stored with policies (strictest wins)."""
     from sheetbrain.audit import PolicyProfile
     from sheetbrain.policies.profiles import merge_profiles

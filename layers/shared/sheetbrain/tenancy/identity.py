@@ -6,8 +6,6 @@ from the flat ``org_id``/``org_role``/``org_slug`` claims of our Clerk JWT templ
 caller works in their personal organization.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple

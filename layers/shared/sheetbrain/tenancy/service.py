@@ -1,7 +1,5 @@
 """Admission of a verified caller, and organization statistics."""
 
-from __future__ import annotations
-
 from datetime import UTC, datetime
 from typing import NamedTuple
 

@@ -9,8 +9,6 @@ propagates as a 5xx so the provider retries; a permanent fault (a payload we can
 recorded as failed with its error, answered 200, and retried with backoff by the cleanup task.
 """
 
-from __future__ import annotations
-
 import json
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple

@@ -1,12 +1,10 @@
 """POST /api/audit, GET /api/audits and GET /api/audits/{id} (the audit function)."""
 
-from __future__ import annotations
-
 import uuid
 from collections.abc import Iterable
 from datetime import datetime
 from itertools import chain
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.constants import DEFAULT_OPENAPI_RESPONSE_DESCRIPTION
@@ -85,7 +83,7 @@ class AuditIn(RequestModel):
         return formulas
 
     @model_validator(mode="after")
-    def _one_source(self) -> AuditIn:
+    def _one_source(self) -> Self:
         if (self.formulas is None) == (self.sheet is None):
             raise ValueError("send either 'formulas' or 'sheet', not both or neither")
         # An audit of nothing would still use up a unit of the monthly quota.

@@ -1,7 +1,5 @@
 """Billing and usage routes (the billing function)."""
 
-from __future__ import annotations
-
 from datetime import date, datetime
 from typing import Annotated, Literal
 

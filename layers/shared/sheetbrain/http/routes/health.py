@@ -1,7 +1,5 @@
 """GET /api/health: liveness plus a database round-trip."""
 
-from __future__ import annotations
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 

@@ -1,7 +1,5 @@
 """POST /api/ingest and /api/policies[/{id}] (the ingest function)."""
 
-from __future__ import annotations
-
 import json
 import uuid
 from datetime import datetime

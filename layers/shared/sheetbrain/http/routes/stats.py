@@ -1,7 +1,5 @@
 """GET /api/stats: statistics of the caller's organization."""
 
-from __future__ import annotations
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel, Field
 

@@ -1,7 +1,5 @@
 """POST /api/webhooks/clerk and /api/webhooks/stripe: signed by the provider, no JWT."""
 
-from __future__ import annotations
-
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import BaseModel
 
