@@ -1,11 +1,16 @@
 """POST /api/audit of a 200-formula grid through the handler, in-process, against the embedded
-database (no AI review), next to the engine alone and one durable commit in the same run.
+database (no AI review), next to one durable commit in the same run.
 
-Prints p50/p99 of the whole request, of the engine on the same grid, and of one durable
-upsert, and the ratio (request - engine) / commit: everything but the engine (guard, quota,
-policy profile, citations, the recording transaction, request validation and the JSON reply)
-measured in durable commits. The request is the handler's invocation alone, as Lambda runs it:
-the API Gateway event is built once beforehand and the reply is not decoded.
+Prints p50/p99 of the whole request, of the engine inside it, of everything else (guard, quota,
+policy profile, citations, the recording transaction, request validation and the JSON reply:
+each request's time less its engine's), of one durable upsert, and the ratio of everything but
+the engine to the commit. The request is the handler's invocation alone, as Lambda runs it: the
+API Gateway event is built once beforehand and the reply is not decoded. The org's citations are
+remembered from the warm-up audit, as for any org that audited since its policies last changed.
+
+A floor is measured in the same runs: the least any implementation of the contract does besides
+the engine (read the body, write the audit with its findings in one durable transaction,
+serialize the reply), in durable commits.
 Target (issue 7): ratio <= 3.
     .venv/bin/python bench/audit_api.py [--n 200]
 """
@@ -13,15 +18,16 @@ Target (issue 7): ratio <= 3.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 import uuid
+from datetime import UTC, datetime
+from typing import Any
 
 import psycopg
 from _harness import bench_database, call, handler_call, percentiles
-from sheetbrain.audit import Sheet, audit_sheet
-from sheetbrain.db import single_statement
-from sheetbrain.policies import service as policies
-from sheetbrain.tenancy.identity import Identity
+from sheetbrain.auditing import service
+from sheetbrain.db import audits_repo, single_statement, tenant_transaction
 from sheetbrain_dev import auth
 
 POLICY = """# Spreadsheet controls
@@ -64,8 +70,6 @@ def main() -> int:
     user = f"user_{org}"
     claims = auth.claims_for(user, org, "org:admin")
     body = grid()
-    import json
-
     payload = json.dumps(body).encode()
     headers = {"content-type": "application/json"}
     status, _ = call("GET", "/api/stats", claims=claims)
@@ -81,38 +85,67 @@ def main() -> int:
     status, _ = call("POST", "/api/ingest", body=json.dumps({"title": "Controls", "content": POLICY}).encode(),
                      headers=headers, claims=claims)  # fmt: skip
     assert status == 201
-    identity = Identity(user_id=user, org_id=org, role="admin")
-    sheet = body["sheet"]
-    assert isinstance(sheet, dict)
-    profile = policies.org_profile(identity)
+    invoke = handler_call("POST", "/api/audit", body=payload, headers=headers, claims=claims)
+    # The engine's own time inside each request, subtracted from that request: the rest is what
+    # the target counts (a separate run of the engine would add its variance to the difference).
+    in_engine: list[float] = []
+    run_engine = service._run_engine
 
-    def engine() -> None:
-        audit_sheet(Sheet("Q3", sheet["formulas"], [], origin="A1"), profile)
+    def timed_engine(*args: Any, **kwargs: Any) -> Any:
+        t = time.perf_counter()
+        try:
+            return run_engine(*args, **kwargs)
+        finally:
+            in_engine.append(time.perf_counter() - t)
+
+    service._run_engine = timed_engine
+    reply: dict[str, Any] = {}
+
+    def request() -> None:
+        result = invoke()
+        assert result["statusCode"] == 200, result["body"]
+        reply["body"] = result["body"]
 
     def commit() -> None:
         with single_statement() as conn:
             conn.execute("INSERT INTO bench_upsert VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET n = bench_upsert.n + 1")
 
-    invoke = handler_call("POST", "/api/audit", body=payload, headers=headers, claims=claims)
+    request()  # warm: imports, the embedder, the org's remembered citations, cached plans
+    answer = json.loads(reply["body"])
+    found = [
+        audits_repo.FindingRecord(i, f["cell"], f["formula"], f["rule"], f["severity"], f["message"], f["suggestion"],
+                                  f["policy"])
+        for i, f in enumerate(answer["findings"])
+    ]  # fmt: skip
 
-    def request() -> None:
-        result = invoke()
-        assert result["statusCode"] == 200, result["body"]
+    def floor() -> None:
+        """The least any implementation of the contract does besides the engine: read the body,
+        write the audit with its findings durably, serialize the reply."""
+        json.loads(payload)
+        audit = audits_repo.AuditRecord(uuid.uuid4(), org, user, "Q3", None, None, None, 200, len(found), 0, 0, {},
+                                        0, True, 0, None, datetime.now(UTC))  # fmt: skip
+        with tenant_transaction(org, user, pipelined=True) as conn:
+            audits_repo.insert_audit(conn, audit, found)
+        json.dumps(answer)
 
-    for fn in (request, engine, commit):  # warm: imports, the embedder, cached plans
+    for fn in (commit, floor):
         fn()
-    samples: dict[str, list[float]] = {"request": [], "engine": [], "commit": []}
+    samples: dict[str, list[float]] = {"request": [], "engine": [], "non-engine": [], "commit": [], "floor": []}
     for _ in range(args.n):
-        for name, fn in (("request", request), ("engine", engine), ("commit", commit)):
+        for name, fn in (("request", request), ("commit", commit), ("floor", floor)):
             t = time.perf_counter()
             fn()
             samples[name].append(time.perf_counter() - t)
+        samples["engine"].append(in_engine[-1])
+        samples["non-engine"].append(samples["request"][-1] - in_engine[-1])
     figures = {name: percentiles(values) for name, values in samples.items()}
     for name, (p50, p99) in figures.items():
-        print(f"{name:8}: p50 {p50:8.3f} ms  p99 {p99:8.3f} ms")
-    overhead = figures["request"][0] - figures["engine"][0]
-    print(f"everything but the engine: p50 {overhead:.3f} ms = {overhead / figures['commit'][0]:.2f} durable commits "
-          f"(target <= 3); {args.n} requests of 200 formulas")  # fmt: skip
+        print(f"{name:10}: p50 {p50:8.3f} ms  p99 {p99:8.3f} ms")
+    commit_p50, non_engine_p50 = figures["commit"][0], figures["non-engine"][0]
+    print(f"everything but the engine: p50 {non_engine_p50:.3f} ms = {non_engine_p50 / commit_p50:.2f} durable "
+          f"commits (target <= 3); {args.n} requests of 200 formulas")  # fmt: skip
+    print(f"floor (body read, audit and findings written durably, reply serialized): "
+          f"{figures['floor'][0] / commit_p50:.2f} durable commits")  # fmt: skip
     return 0
 
 
