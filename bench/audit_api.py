@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
+import pydantic_core
 from _harness import bench_database, call, handler_call, percentiles
 from sheetbrain.auditing import service
 from sheetbrain.db import audits_repo, single_statement, tenant_transaction
@@ -126,7 +127,7 @@ def main() -> int:
                                         0, True, 0, None, datetime.now(UTC))  # fmt: skip
         with tenant_transaction(org, user, pipelined=True) as conn:
             audits_repo.insert_audit(conn, audit, found)
-        json.dumps(answer)
+        pydantic_core.to_json(answer)
 
     for fn in (commit, floor):
         fn()
