@@ -133,9 +133,9 @@ def test_an_answer_of_an_older_version_is_neither_used_nor_kept_over_a_newer(dat
         # before (its searches ran while a policy was being added) cannot replace it
         policies_repo.remember_citations(conn, org_id, version, [("FX14", "key", newer)])
         policies_repo.remember_citations(conn, org_id, version - 1, [("FX14", "key", None)])
-        assert policies_repo.citation_cache(conn, org_id) == policies_repo.CitationCache(
+        assert policies_repo.citation_cache(conn, org_id).result() == policies_repo.CitationCache(
             version, {"FX14": ("key", newer)}
         )
         # And once the corpus moves on, nothing remembered counts
         conn.execute("UPDATE policy_corpus SET version = version + 1 WHERE org_id = %s", (org_id,))
-        assert policies_repo.citation_cache(conn, org_id) == policies_repo.CitationCache(version + 1, {})
+        assert policies_repo.citation_cache(conn, org_id).result() == policies_repo.CitationCache(version + 1, {})

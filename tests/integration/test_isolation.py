@@ -148,7 +148,7 @@ def test_repository_reads_with_bs_ids_inside_as_tenant_see_nothing(database: Dat
         # Even asking for org B by name, inside A's transaction RLS returns nothing of B
         assert policies_repo.get_policy(conn, org_b, uuid.UUID(policy_b["policy_id"])) is None
         assert policies_repo.list_policies(conn, org_b, limit=10, before=None) == []
-        assert policies_repo.org_rules(conn, org_b, None) == []
+        assert policies_repo.org_rules(conn, org_b, None).result() == []
         assert audits_repo.get_audit(conn, org_b, uuid.UUID(audit_b["audit_id"])) is None
         assert audits_repo.list_audits(conn, org_b, limit=10, before=None) == []
         assert billing_repo.get_subscription(conn, org_b) is None

@@ -70,12 +70,15 @@ def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
     (refusing early without consuming), the org's policy profile and rules, the citations
     retrieval found before (for an audit citing all the org's policies), the AI allowance."""
     with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:
-        quota.check(conn, org_id=identity.org_id, feature="audits_per_month", now=now)
-        profile = policies.profile_of(policies_repo.org_profiles(conn, identity.org_id))
+        # All sent before any is read: one round trip.
+        settle_quota = quota.send_check(conn, org_id=identity.org_id, feature="audits_per_month", now=now)
+        profiles = policies_repo.org_profiles(conn, identity.org_id)
         org_policies = policies_repo.org_rules(conn, identity.org_id, data.policy_ids)
         remembered = policies_repo.citation_cache(conn, identity.org_id) if data.policy_ids is None else None
+        settle_quota()
         allowed, reason = _ai_allowance(conn, identity, data.ai_review, now)
-    return _Context(profile, org_policies, remembered, allowed, reason)
+        return _Context(policies.profile_of(profiles.result()), org_policies.result(),
+                        remembered.result() if remembered else None, allowed, reason)  # fmt: skip
 
 
 def _run_engine(data: AuditInput, profile: "PolicyProfile") -> "tuple[list[Finding], int]":
@@ -113,7 +116,7 @@ def _ai_allowance(
         return False, "not included in the plan" if requested else None
     limit, used = metering_repo.entitlement_and_usage(
         conn, identity.org_id, "ai_tokens_per_month", quota.METERED["ai_tokens_per_month"], quota.month_start(now), now
-    )
+    ).result()
     if limit is not None and 0 <= limit <= used:
         return False, "monthly AI token allowance used up"
     return True, None

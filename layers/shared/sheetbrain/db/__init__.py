@@ -1,6 +1,7 @@
 """Database access: the pool, transactions, driver-error translation, migrations, repositories."""
 
 from sheetbrain.db.connection import (
+    Pending,
     close_pool,
     get_pool,
     single_statement,
@@ -12,6 +13,7 @@ from sheetbrain.db.connection import (
 )
 
 __all__ = [
+    "Pending",
     "close_pool",
     "get_pool",
     "single_statement",

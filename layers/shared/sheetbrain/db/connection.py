@@ -10,9 +10,9 @@ from __future__ import annotations
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any, LiteralString
+from typing import Any, Generic, LiteralString, TypeVar
 
 import psycopg
 from psycopg import errors as pg_errors
@@ -158,6 +158,24 @@ def single_statement() -> Iterator[psycopg.Connection]:
             yield conn
         finally:
             conn.autocommit = False
+
+
+T = TypeVar("T")
+
+
+class Pending(Generic[T]):
+    """A statement's result, read when asked for. In a pipelined transaction the statement is
+    only sent: send several, then read them, and they share one round trip (the first read
+    syncs them all). Outside a pipeline it has already run."""
+
+    __slots__ = ("_cursor", "_read")
+
+    def __init__(self, cursor: psycopg.Cursor[Any], read: Callable[[psycopg.Cursor[Any]], T]) -> None:
+        self._cursor = cursor
+        self._read = read
+
+    def result(self) -> T:
+        return self._read(self._cursor)
 
 
 # The statement a transaction opens with, sent with its BEGIN: (query, parameters). It must

@@ -2,10 +2,12 @@
 functions of migrations 0004/0005 so each decision is one atomic statement)."""
 
 from datetime import date, datetime
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
+
+from sheetbrain.db.connection import Pending
 
 
 class GuardRow(NamedTuple):
@@ -136,17 +138,22 @@ def monthly_usage(conn: psycopg.Connection, org_id: str, metric: str, month: dat
 
 def entitlement_and_usage(
     conn: psycopg.Connection, org_id: str, feature: str, metric: str, month: date, now: datetime
-) -> tuple[int | None, int]:
+) -> Pending[tuple[int | None, int]]:
     """The org's limit for a feature (None: unknown) and this month's usage of its metric, in
     one statement."""
-    row = conn.execute(
+
+    def read(cur: psycopg.Cursor[Any]) -> tuple[int | None, int]:
+        row = cur.fetchone()
+        assert row is not None
+        return (None if row[0] is None else int(row[0])), int(row[1])
+
+    cursor = conn.execute(
         """SELECT entitlement(%(org)s, %(feature)s, %(now)s),
                   coalesce((SELECT quantity FROM usage_monthly
                             WHERE org_id = %(org)s AND metric = %(metric)s AND month = %(month)s), 0)""",
         {"org": org_id, "feature": feature, "now": now, "metric": metric, "month": month},
-    ).fetchone()
-    assert row is not None
-    return (None if row[0] is None else int(row[0])), int(row[1])
+    )
+    return Pending(cursor, read)
 
 
 class UsagePoint(NamedTuple):

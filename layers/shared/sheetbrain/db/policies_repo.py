@@ -10,6 +10,8 @@ from psycopg import sql
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from sheetbrain.db.connection import Pending
+
 
 def lock_org_policy_count(conn: psycopg.Connection, org_id: str) -> int:
     """Lock the org's row (so concurrent ingests count one after the other) and count policies."""
@@ -169,12 +171,12 @@ def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -
     return conn.execute("DELETE FROM policies WHERE org_id = %s AND id = %s", (org_id, policy_id)).rowcount > 0
 
 
-def org_profiles(conn: psycopg.Connection, org_id: str) -> list[dict[str, Any]]:
+def org_profiles(conn: psycopg.Connection, org_id: str) -> Pending[list[dict[str, Any]]]:
     """The audit profiles of every policy of the org, oldest first."""
-    rows = conn.execute(
+    cursor = conn.execute(
         "SELECT profile FROM policies WHERE org_id = %s AND profile <> '{}'::jsonb ORDER BY created_at", (org_id,)
-    ).fetchall()
-    return [dict(r[0]) for r in rows]
+    )
+    return Pending(cursor, lambda cur: [dict(r[0]) for r in cur.fetchall()])
 
 
 class SearchHit(NamedTuple):
@@ -340,16 +342,18 @@ class PolicyRules(NamedTuple):
     searchable: bool  # it has chunks to search
 
 
-def org_rules(conn: psycopg.Connection, org_id: str, policy_ids: Sequence[uuid.UUID] | None) -> list[PolicyRules]:
+def org_rules(
+    conn: psycopg.Connection, org_id: str, policy_ids: Sequence[uuid.UUID] | None
+) -> Pending[list[PolicyRules]]:
     """Each policy's mapped rules (optionally only the given policies), oldest first."""
-    with conn.cursor(row_factory=class_row(PolicyRules)) as cur:
-        return cur.execute(
-            """SELECT p.id, p.title, p.rules,
-                      EXISTS (SELECT FROM policy_chunks c WHERE c.policy_id = p.id) AS searchable
-               FROM policies p WHERE p.org_id = %s AND (%s::uuid[] IS NULL OR p.id = ANY(%s::uuid[]))
-               ORDER BY p.created_at""",
-            (org_id, policy_ids, policy_ids),
-        ).fetchall()
+    cursor = conn.cursor(row_factory=class_row(PolicyRules)).execute(
+        """SELECT p.id, p.title, p.rules,
+                  EXISTS (SELECT FROM policy_chunks c WHERE c.policy_id = p.id) AS searchable
+           FROM policies p WHERE p.org_id = %s AND (%s::uuid[] IS NULL OR p.id = ANY(%s::uuid[]))
+           ORDER BY p.created_at""",
+        (org_id, policy_ids, policy_ids),
+    )
+    return Pending(cursor, lambda cur: cur.fetchall())
 
 
 class StaleChunk(NamedTuple):
@@ -398,18 +402,23 @@ class CitationCache(NamedTuple):
     entries: dict[str, tuple[str, dict[str, Any] | None]]
 
 
-def citation_cache(conn: psycopg.Connection, org_id: str) -> CitationCache | None:
+def citation_cache(conn: psycopg.Connection, org_id: str) -> Pending[CitationCache | None]:
     """The org's remembered citations; None when it never had a policy to search."""
-    rows = conn.execute(
+
+    def read(cur: psycopg.Cursor[Any]) -> CitationCache | None:
+        rows = cur.fetchall()
+        if not rows:
+            return None
+        return CitationCache(int(rows[0][0]), {rule: (key, citation) for _, rule, key, citation in rows if rule})
+
+    cursor = conn.execute(
         """SELECT p.version, c.rule, c.query_key, c.citation
            FROM policy_corpus p
            LEFT JOIN policy_citations c ON c.org_id = p.org_id AND c.corpus_version = p.version
            WHERE p.org_id = %s""",
         (org_id,),
-    ).fetchall()
-    if not rows:
-        return None
-    return CitationCache(int(rows[0][0]), {rule: (key, citation) for _, rule, key, citation in rows if rule})
+    )
+    return Pending(cursor, read)
 
 
 def remember_citations(

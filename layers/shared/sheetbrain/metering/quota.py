@@ -2,6 +2,7 @@
 fails afterwards consumes nothing; ``check`` is only an early, read-only refusal before the
 work starts (the consume stays the authority)."""
 
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import NamedTuple
 
@@ -62,14 +63,22 @@ def consume(
 def check(conn: psycopg.Connection, *, org_id: str, feature: str, now: datetime | None = None) -> None:
     """Refuse early, without consuming, when a metered feature is already used up (the
     consume in the work's transaction stays the authority)."""
-    at = now or datetime.now(UTC)
-    limit, used = metering_repo.entitlement_and_usage(conn, org_id, feature, METERED[feature], month_start(at), at)
-    if limit is None:
-        raise _no_entitlement(feature)
-    if limit < 0:
-        return
-    if used >= limit:
-        raise _exceeded(conn, org_id, feature, limit, used, at)
+    send_check(conn, org_id=org_id, feature=feature, now=now or datetime.now(UTC))()
+
+
+def send_check(conn: psycopg.Connection, *, org_id: str, feature: str, now: datetime) -> Callable[[], None]:
+    """``check`` sent: calling the result reads it and refuses. In a pipelined transaction the
+    reads sent before it share its round trip."""
+    usage = metering_repo.entitlement_and_usage(conn, org_id, feature, METERED[feature], month_start(now), now)
+
+    def settle() -> None:
+        limit, used = usage.result()
+        if limit is None:
+            raise _no_entitlement(feature)
+        if 0 <= limit <= used:
+            raise _exceeded(conn, org_id, feature, limit, used, now)
+
+    return settle
 
 
 def _no_entitlement(feature: str) -> ConfigurationError:
