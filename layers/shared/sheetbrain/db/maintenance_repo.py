@@ -10,6 +10,7 @@ import psycopg
 from psycopg import sql
 from psycopg.abc import Params
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
 # --- retention ---------------------------------------------------------------------------
 
@@ -263,3 +264,20 @@ def delete_org(conn: psycopg.Connection, org_id: str) -> bool:
     """Delete a soft-deleted organization's row; what still refers to it cascades."""
     query: LiteralString = "DELETE FROM organizations WHERE id = %s AND deleted_at IS NOT NULL"
     return _with_setting(conn, "app.purge", "on", query, (org_id,)).rowcount > 0
+
+
+# --- task cursors ------------------------------------------------------------------------
+
+
+def task_cursor(conn: psycopg.Connection, task: str) -> Any | None:
+    """Where ``task``'s last run stopped its scan (a JSON value), or None."""
+    row = conn.execute("SELECT position FROM task_cursors WHERE task = %s", (task,)).fetchone()
+    return None if row is None else row[0]
+
+
+def save_task_cursor(conn: psycopg.Connection, task: str, position: Any) -> None:
+    conn.execute(
+        """INSERT INTO task_cursors (task, position) VALUES (%s, %s)
+           ON CONFLICT (task) DO UPDATE SET position = EXCLUDED.position, updated_at = now()""",
+        (task, Jsonb(position)),
+    )

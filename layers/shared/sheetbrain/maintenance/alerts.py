@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sheetbrain.db import maintenance_repo, system_transaction
-from sheetbrain.maintenance.batches import BatchClock
+from sheetbrain.maintenance.batches import BatchClock, Scan
 from sheetbrain.maintenance.tasks import task
 from sheetbrain.metering.quota import METERED, month_start
 from sheetbrain.notifications import deliver_pending, record_crossings
@@ -30,11 +30,14 @@ def alerts() -> dict[str, Any]:
     now = datetime.now(UTC)
     clock = BatchClock()
     checked = created = 0
-    after = ("", "")
+    scan = Scan("alerts", origin=("", ""))
     while not clock.spent(RECORD_SHARE):
         with clock.batch(), system_transaction() as conn:
-            page = maintenance_repo.monthly_usage_page(
-                conn, month=month_start(now), features=METERED, now=now, after=after, limit=PAGE
+            page = scan.page(
+                lambda after: maintenance_repo.monthly_usage_page(
+                    conn, month=month_start(now), features=METERED, now=now, after=after, limit=PAGE
+                ),
+                key=lambda usage: (usage.org_id, usage.feature),
             )
             for usage in page:
                 if usage.lim is not None:
@@ -49,10 +52,11 @@ def alerts() -> dict[str, Any]:
                             now=now,
                         )
                     )
-        checked += len(page)
-        if len(page) < PAGE:
+        if not page:
             break
-        after = (page[-1].org_id, page[-1].feature)
+        checked += len(page)
+        scan.done((page[-1].org_id, page[-1].feature))
+    scan.save()
     sent = failed = 0
     while not clock.spent():
         with clock.batch():

@@ -1,14 +1,16 @@
 """Bounded work: each batch is one short transaction, timed, and a run stops starting new
-batches once its time budget is spent (the next scheduled run continues where it stopped)."""
+batches once its time budget is spent (the next scheduled run continues where it stopped:
+a scan over organizations from where its cursor was left, sql/0013)."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from sheetbrain.config import get_settings
+from sheetbrain.db import maintenance_repo, system_transaction
 
 
 class BatchClock:
@@ -38,3 +40,43 @@ class BatchClock:
 
     def summary(self) -> dict[str, Any]:
         return {"batches": self.batches, "longest_batch_ms": round(self.longest_ms, 1)}
+
+
+class Scan:
+    """A task's pass over keys in ascending order (org ids, or (org, feature) pairs) that
+    starts after the key where the previous run stopped, runs to the last key, then wraps
+    around to the first and ends at the key it started after. A run cut short by its budget
+    leaves the cursor at its last key done; a whole pass leaves it at the start."""
+
+    def __init__(self, task: str, origin: Any) -> None:
+        """``origin``: a key below every key ("" or ("", ""))."""
+        with system_transaction() as conn:
+            stored = maintenance_repo.task_cursor(conn, task)
+        self._task = task
+        self._origin = origin
+        self._start = origin if stored is None else (tuple(stored) if isinstance(origin, tuple) else stored)
+        self._wrapped = False
+        self.after = self._start
+        self.complete = False
+
+    def page(self, fetch: Callable[[Any], list[Any]], key: Callable[[Any], Any] = lambda item: item) -> list[Any]:
+        """The next items, ``fetch(after)`` being those after a key in key order; [] once the
+        pass is complete."""
+        while True:
+            items = fetch(self.after)
+            if self._wrapped:
+                items = [item for item in items if key(item) <= self._start]
+            if items:
+                return items
+            if self._wrapped or self._start == self._origin:  # from the origin, one lap is the pass
+                self.complete = True
+                return []
+            self._wrapped, self.after = True, self._origin
+
+    def done(self, key: Any) -> None:
+        """The item of ``key`` is done: a run cut short after it goes on from the next."""
+        self.after = key
+
+    def save(self) -> None:
+        with system_transaction() as conn:
+            maintenance_repo.save_task_cursor(conn, self._task, self._origin if self.complete else self.after)

@@ -14,7 +14,7 @@ from typing import Any
 
 from sheetbrain.config import get_settings
 from sheetbrain.db import maintenance_repo, system_transaction
-from sheetbrain.maintenance.batches import BatchClock
+from sheetbrain.maintenance.batches import BatchClock, Scan
 from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import logger, metrics
 
@@ -32,17 +32,21 @@ def rollup() -> dict[str, Any]:
     clock = BatchClock()
     orgs = daily = monthly = 0
     corrections: list[dict[str, Any]] = []
-    after = ""
+    scan = Scan("rollup", origin="")
     while not clock.spent():
         with clock.batch(), system_transaction() as conn:
-            page = maintenance_repo.rollup_orgs(conn, since_month=first_month, after_org=after, limit=ORG_PAGE)
+            page = scan.page(
+                lambda after: maintenance_repo.rollup_orgs(
+                    conn, since_month=first_month, after_org=after, limit=ORG_PAGE
+                )
+            )
         if not page:
             break
         for org_id in page:
-            after = org_id
             with clock.batch(), system_transaction() as conn:
                 by_day = maintenance_repo.correct_daily(conn, org_id=org_id, start=first_day, end=today)
                 by_month = maintenance_repo.correct_monthly(conn, org_id=org_id, start=first_month, end=this_month)
+            scan.done(org_id)
             orgs += 1
             daily += len(by_day)
             monthly += len(by_month)
@@ -60,6 +64,7 @@ def rollup() -> dict[str, Any]:
                     corrections.append(report)
             if clock.spent():
                 break
+    scan.save()
     metrics.add_metric(name="Rollup.Corrections", unit="Count", value=daily + monthly)
     return {
         "orgs": orgs,
