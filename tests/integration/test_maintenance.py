@@ -321,6 +321,7 @@ ORG_TABLES = (
     "policies",
     "policy_chunks",
     "audits",
+    "audit_findings",
     "audit_log",
     "audit_log_heads",
     "usage_events",
@@ -354,11 +355,16 @@ def populate(owner_url: str, org: str, user: str) -> None:
                VALUES (%s, %s, 0, 'Text', 0, 4)""",
             (policy[0], org),
         )
-        conn.execute(
+        audit = conn.execute(
             """INSERT INTO audits (org_id, user_id, formulas, findings, compliant, score, by_severity, duration_ms,
-                                   rag_used, finding_list)
-               VALUES (%s, %s, 1, 1, 0, 50, '{}', 1, false, '[{"formula": "=A1", "rule": "r"}]')""",
+                                   rag_used) VALUES (%s, %s, 1, 1, 0, 50, '{}', 1, false) RETURNING id""",
             (org, user),
+        ).fetchone()
+        assert audit is not None
+        conn.execute(
+            """INSERT INTO audit_findings (audit_id, org_id, ordinal, formula, rule, severity, message)
+               VALUES (%s, %s, 0, '=A1', 'r', 'low', 'm')""",
+            (audit[0], org),
         )
         conn.execute(
             """INSERT INTO billing_ledger (org_id, source_event_id, kind, occurred_at)

@@ -11,6 +11,7 @@ import psycopg
 import pytest
 from psycopg.conninfo import make_conninfo
 from psycopg.types.json import Jsonb
+from sheetbrain.db import audits_repo
 from sheetbrain.db.migrations import MigrationError, apply_migrations, discover
 from sheetbrain_dev.database import DatabaseUrls, drop_database
 from sheetbrain_dev.paths import SQL_DIR
@@ -121,7 +122,7 @@ def test_failed_migration_rolls_back_and_is_not_recorded(empty_db: str, tmp_path
     assert has_b == (None,)
 
 
-def test_findings_rows_become_the_audits_finding_list(empty_db: str, tmp_path: Path) -> None:
+def test_findings_recorded_before_0011_are_still_read_from_their_rows(empty_db: str, tmp_path: Path) -> None:
     # Given a database of the release before 0011, holding an audit with two finding rows
     earlier = tmp_path / "sql"
     earlier.mkdir()
@@ -146,19 +147,14 @@ def test_findings_rows_become_the_audits_finding_list(empty_db: str, tmp_path: P
                        '=VLOOKUP(A2,C:D,2,FALSE)', %(p)s)""",
             {"a": audit[0], "p": Jsonb(policy)},
         )
-    # When the later release migrates it
+    # When the later release migrates it (adding the column, copying nothing)
     apply_migrations(empty_db, SQL_DIR)
-    # Then the findings are in the audit's row in their order, and row-level security is forced again
+    # Then the audit reads its findings from the rows, in order
     with psycopg.connect(empty_db) as conn:
-        stored = conn.execute("SELECT finding_list FROM audits WHERE id = %s", (audit[0],)).fetchone()
-        forced = conn.execute("SELECT relforcerowsecurity FROM pg_class WHERE relname = 'audits'").fetchone()
-        gone = conn.execute("SELECT to_regclass('public.audit_findings')").fetchone()
-    assert stored == (
-        [
-            {"cell": "B2", "formula": "=VLOOKUP(A2,C:D,2)", "rule": "FX02", "severity": "high",
-             "message": "Approximate match", "suggestion": "=VLOOKUP(A2,C:D,2,FALSE)", "policy": policy},
-            {"cell": None, "formula": "=1/0", "rule": "FX03", "severity": "high", "message": "Division by zero",
-             "suggestion": None, "policy": None},
-        ],
-    )  # fmt: skip
-    assert forced == (True,) and gone == (None,)
+        found = audits_repo.get_audit(conn, "org_m", audit[0])
+    assert found is not None
+    assert found[1] == [
+        audits_repo.FindingRecord(0, "B2", "=VLOOKUP(A2,C:D,2)", "FX02", "high", "Approximate match",
+                                  "=VLOOKUP(A2,C:D,2,FALSE)", policy),
+        audits_repo.FindingRecord(1, None, "=1/0", "FX03", "high", "Division by zero", None, None),
+    ]  # fmt: skip

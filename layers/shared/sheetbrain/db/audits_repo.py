@@ -42,31 +42,42 @@ class FindingRecord(NamedTuple):
     policy: dict[str, Any] | None
 
 
-def _finding_list(findings: Sequence[FindingRecord]) -> str:
-    """The stored document: each finding's fields but the ordinal, its position. pydantic-core
-    writes it (the layer has it for validation) in a third of json.dumps's time."""
+def _findings_doc(findings: Sequence[FindingRecord]) -> str:
+    """The stored document (sql/0011): the findings in order, and each rule's citation once.
+    pydantic-core writes it (the layer has it for validation) in a third of json.dumps's time."""
     return pydantic_core.to_json(
-        [
-            {"cell": f.cell, "formula": f.formula, "rule": f.rule, "severity": f.severity, "message": f.message,
-             "suggestion": f.suggestion, "policy": f.policy}
-            for f in findings
-        ]
+        {
+            "findings": [
+                {"cell": f.cell, "formula": f.formula, "rule": f.rule, "severity": f.severity, "message": f.message,
+                 "suggestion": f.suggestion}
+                for f in findings
+            ],
+            "citations": {f.rule: f.policy for f in findings if f.policy is not None},
+        }
     ).decode()  # fmt: skip
+
+
+def _findings_of(doc: dict[str, Any]) -> list[FindingRecord]:
+    citations = doc.get("citations") or {}
+    return [
+        FindingRecord(i, f.get("cell"), f["formula"], f["rule"], f["severity"], f["message"], f.get("suggestion"),
+                      citations.get(f["rule"]))
+        for i, f in enumerate(doc["findings"])
+    ]  # fmt: skip
 
 
 def insert_audit(conn: psycopg.Connection, audit: AuditRecord, findings: Sequence[FindingRecord]) -> None:
     """The audit with its findings, one document in its row (sql/0011)."""
-    finding_list = _finding_list(findings)
     conn.execute(
         """INSERT INTO audits (id, org_id, user_id, sheet_name, sheet_range, spreadsheet_id, purpose, formulas,
                                findings, compliant, score, by_severity, duration_ms, rag_used, clauses_used,
-                               ai_review, created_at, finding_list)
+                               ai_review, created_at, findings_doc)
            VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::json)""",
         (
             audit.id, audit.org_id, audit.user_id, audit.sheet_name, audit.sheet_range, audit.spreadsheet_id,
             audit.purpose, audit.formulas, audit.findings, audit.compliant, audit.score, Jsonb(audit.by_severity),
             audit.duration_ms, audit.rag_used, audit.clauses_used,
-            Jsonb(audit.ai_review) if audit.ai_review is not None else None, audit.created_at, finding_list,
+            Jsonb(audit.ai_review) if audit.ai_review is not None else None, audit.created_at, _findings_doc(findings),
         ),
     )  # fmt: skip
 
@@ -111,14 +122,23 @@ def get_audit(
     row = conn.execute(
         """SELECT id, org_id, user_id, sheet_name, sheet_range, spreadsheet_id, purpose, formulas, findings,
                   compliant, score, by_severity, duration_ms, rag_used, clauses_used, ai_review, created_at,
-                  finding_list
+                  findings_doc
            FROM audits WHERE org_id = %s AND id = %s""",
         (org_id, audit_id),
     ).fetchone()
     if row is None:
         return None
-    findings = [FindingRecord(i, **stored) for i, stored in enumerate(row[-1])]
-    return AuditRecord(*row[:-1]), findings
+    audit, doc = AuditRecord(*row[:-1]), row[-1]
+    if doc is not None:
+        return audit, _findings_of(doc)
+    # Recorded before sql/0011: its findings are rows.
+    with conn.cursor(row_factory=class_row(FindingRecord)) as cur:
+        rows = cur.execute(
+            """SELECT ordinal, cell, formula, rule, severity, message, suggestion, policy
+               FROM audit_findings WHERE org_id = %s AND audit_id = %s ORDER BY ordinal""",
+            (org_id, audit_id),
+        ).fetchall()
+    return audit, rows
 
 
 def record_ai_usage(
