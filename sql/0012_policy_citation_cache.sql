@@ -1,10 +1,11 @@
 -- Which clause retrieval cites for each check, per organization, remembered until its policies
 -- change. An audit cites by searching each check's fixed description in the org's policies:
--- the answer changes only with the corpus, yet three searches cost 10 ms of every audit
--- (bench/audit_api.py). policy_corpus.version counts the corpus's changes; a remembered answer
--- counts only while its version is the current one. query_key is a digest of what was searched
--- (the embedder, the check's description, the retrieval settings), so a deploy that changes any
--- of them searches afresh. citation is NULL where nothing in the policies was close enough.
+-- three searches cost 10 ms of every audit (bench/audit_api.py), for an answer that changes with
+-- the corpus. policy_corpus.version counts the corpus's changes; a remembered answer counts only
+-- while its version is the current one (an audit that read an older version can neither use nor
+-- overwrite a newer answer). query_key is a digest of what was searched (the embedder, the
+-- check's description, the retrieval settings and the search's own version), so a deploy that
+-- changes any of them searches afresh. citation is NULL where nothing was close enough.
 ALTER TABLE policy_corpus ADD COLUMN version bigint NOT NULL DEFAULT 0;
 
 CREATE TABLE policy_citations (
@@ -18,7 +19,8 @@ CREATE TABLE policy_citations (
 
 SELECT enable_tenant_rls('policy_citations');
 
--- As in 0009, and each call (a policy's chunks added or removed) is a new version of the corpus.
+-- As in 0009, and each call (a policy's chunks added or removed) is a new version of the
+-- corpus, whose remembered citations go: they are stale, and may quote a deleted policy.
 CREATE OR REPLACE FUNCTION policy_lexemes_apply(p_org text, p_policy uuid, p_sign integer) RETURNS void
     LANGUAGE plpgsql
     AS $$
@@ -35,6 +37,7 @@ BEGIN
         HAVING count(*) > 0  -- nothing visible (no such policy here): nothing to change
         ON CONFLICT (org_id) DO UPDATE SET chunks = policy_corpus.chunks + EXCLUDED.chunks,
                                            version = policy_corpus.version + 1;
+    DELETE FROM policy_citations WHERE org_id = p_org;
     IF p_sign > 0 THEN
         INSERT INTO policy_postings (org_id, lexeme, chunk_id, weight)
             SELECT p_org, t.lexeme, c.id, policy_posting_weight(t.weights)

@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 from sheetbrain.auditing import citations
-from sheetbrain.db import policies_repo
+from sheetbrain.db import policies_repo, system_transaction
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests.support import SettingsEnv, call, claims_for
@@ -103,21 +103,39 @@ def test_audits_citing_chosen_policies_neither_use_nor_fill_the_memory(
     assert row == (0,)
 
 
+def remembered_rows(owner_url: str, org_id: str) -> int:
+    with psycopg.connect(owner_url) as conn:
+        row = conn.execute("SELECT count(*) FROM policy_citations WHERE org_id = %s", (org_id,)).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
 def test_reembedding_is_a_new_corpus_version(database: DatabaseUrls) -> None:
+    # Given an org that audited (so it remembers a citation)
     claims = new_org(DIVISION)
     org_id = claims["org_id"]
+    cited(claims)
+    assert remembered_rows(database.owner, org_id) == 1
     with psycopg.connect(database.owner) as conn:
         before = conn.execute("SELECT version FROM policy_corpus WHERE org_id = %s", (org_id,)).fetchone()
         chunk = conn.execute("SELECT id, embedding_dim FROM policy_chunks WHERE org_id = %s", (org_id,)).fetchone()
-        assert before is not None and chunk is not None
-        assert (
-            policies_repo.set_embeddings(
-                conn, model="other-model", dim=chunk[1], vectors=[(chunk[0], [0.1] * chunk[1])]
-            )
-            == 1
-        )
+    assert before is not None and chunk is not None
+    # When the re-embedding task's login stores a new vector for its chunk
+    with system_transaction() as conn:
+        vectors = [(chunk[0], [0.1] * chunk[1])]
+        assert policies_repo.set_embeddings(conn, model="other-model", dim=chunk[1], vectors=vectors) == 1
+    # Then the corpus has a new version and nothing of the old one is remembered
+    with psycopg.connect(database.owner) as conn:
         after = conn.execute("SELECT version FROM policy_corpus WHERE org_id = %s", (org_id,)).fetchone()
-    assert after == (before[0] + 1,)
+    assert after == (before[0] + 1,) and remembered_rows(database.owner, org_id) == 0
+
+
+def test_a_deleted_policys_text_is_not_kept_in_the_memory(database: DatabaseUrls) -> None:
+    claims = new_org(DIVISION)
+    first = cited(claims)
+    assert first is not None and remembered_rows(database.owner, claims["org_id"]) == 1
+    assert call("DELETE", f"/api/policies/{first['policy_id']}", claims=claims).status == 204
+    assert remembered_rows(database.owner, claims["org_id"]) == 0
 
 
 def test_an_answer_of_an_older_version_is_neither_used_nor_kept_over_a_newer(database: DatabaseUrls) -> None:

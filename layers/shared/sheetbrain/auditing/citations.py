@@ -4,8 +4,10 @@ First the deterministic link: a clause the policy mapper tied to the concept of 
 check (``"lookups must use exact match"`` governs FX02). Otherwise retrieval: the check's
 description searched in the org's policies (hybrid vector + full text), above a similarity
 floor. One lookup per distinct check, not per finding, and its answer is remembered for the
-org until its policies change (sql/0012): a check's description is fixed, so only the corpus
-can change what it finds.
+org until its policies change (sql/0012): a check's description is fixed, so what it finds
+changes with the org's corpus. (The vector index is shared by all orgs and filtered after its
+scan, so another org's data can change a small org's nearest neighbours a little; the answer
+remembered is the one the audit that searched got.)
 """
 
 import hashlib
@@ -75,16 +77,20 @@ def _concepts_of(rule: str) -> set[str]:
 
 # Hits retrieved per check; the citation is the best one with a vector similarity.
 SEARCH_K = 5
-# Names how a citation is chosen from the hits: change it when that changes, and every
-# remembered citation is searched again.
-_CHOICE = "v1"
+# Names how a citation is chosen from the hits and excerpted: change it when that changes, and
+# every remembered citation is searched again.
+_CHOICE = "best-with-similarity-1"
 
 
 def _query_key(query: str) -> str:
-    """A digest of what a search depends on besides the corpus (the query, the embedder, the
-    similarity floor, how a hit is chosen), so a remembered answer is used only for the same."""
+    """A digest of what an answer depends on besides the org's corpus (the query, the embedder,
+    the similarity floor, the search, how a hit is chosen and excerpted), so a remembered answer
+    is used only where the same search would run."""
     settings = get_settings()
-    basis = f"{_CHOICE}|{settings.embedder}|{settings.retrieval_min_similarity}|{SEARCH_K}|{query}"
+    basis = "|".join(
+        (_CHOICE, str(EXCERPT_CHARS), str(SEARCH_K), policies_repo.SEARCH_VERSION, settings.embedder,
+         str(settings.retrieval_min_similarity), query)
+    )  # fmt: skip
     return hashlib.sha256(basis.encode()).hexdigest()[:32]
 
 

@@ -201,6 +201,10 @@ TEXT_SHORTLIST_PER_RESULT = 5
 # The shortlist is drawn from at most this many postings per shortlisted chunk for each query
 # lexeme, the heaviest first.
 POSTINGS_PER_SHORTLISTED = 2
+# Names the hybrid search as it is (the SQL below, these constants, the candidate pool of
+# policies.service.retrieve): change it with any of them, and every citation remembered from
+# the old search is searched again (sql/0012).
+SEARCH_VERSION = "hybrid-1"
 
 
 def prepare_search(conn: psycopg.Connection, *, pool: int) -> None:
@@ -376,22 +380,28 @@ def set_embeddings(
     conn: psycopg.Connection, *, model: str, dim: int, vectors: Sequence[tuple[int, Sequence[float]]]
 ) -> int:
     """Store new vectors for chunks still stale (a concurrent run may have done them). Each org
-    whose chunks changed has a new corpus version: what retrieval found before may differ now."""
+    whose chunks changed has a new corpus version, and its remembered citations go (sql/0012).
+
+    The orgs are locked first, in id order, as ingestion and deletion lock the org before its
+    corpus row and chunks: locking the chunks first would deadlock against a deletion."""
+    ids = [chunk_id for chunk_id, _ in vectors]
+    conn.execute(
+        """SELECT FROM organizations
+           WHERE id IN (SELECT org_id FROM policy_chunks WHERE id = ANY(%s)) ORDER BY id FOR NO KEY UPDATE""",
+        (ids,),
+    )
     document = [{"id": chunk_id, "v": "[" + ",".join(f"{x:.7g}" for x in vector) + "]"} for chunk_id, vector in vectors]
-    row = conn.execute(
-        """WITH done AS (
-               UPDATE policy_chunks c SET embedding = u.v::vector, embedding_model = %s, embedding_dim = %s
-               FROM jsonb_to_recordset(%s::jsonb) AS u(id bigint, v text)
-               WHERE c.id = u.id AND c.embedding_model IS DISTINCT FROM %s
-               RETURNING c.org_id
-           ), bumped AS (
-               UPDATE policy_corpus p SET version = p.version + 1 WHERE p.org_id IN (SELECT org_id FROM done)
-           )
-           SELECT count(*) FROM done""",
+    orgs = conn.execute(
+        """UPDATE policy_chunks c SET embedding = u.v::vector, embedding_model = %s, embedding_dim = %s
+           FROM jsonb_to_recordset(%s::jsonb) AS u(id bigint, v text)
+           WHERE c.id = u.id AND c.embedding_model IS DISTINCT FROM %s
+           RETURNING c.org_id""",
         (model, dim, Jsonb(document), model),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    ).fetchall()
+    changed = sorted({str(r[0]) for r in orgs})
+    conn.execute("UPDATE policy_corpus SET version = version + 1 WHERE org_id = ANY(%s)", (changed,))
+    conn.execute("DELETE FROM policy_citations WHERE org_id = ANY(%s)", (changed,))
+    return len(orgs)
 
 
 class CitationCache(NamedTuple):
