@@ -4,7 +4,7 @@ that consumes the quota and records the audit, its findings and its audit-log li
 import re
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, NamedTuple
 
@@ -75,8 +75,9 @@ def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
         profiles = policies_repo.org_profiles(conn, identity.org_id)
         org_policies = policies_repo.org_rules(conn, identity.org_id, data.policy_ids)
         remembered = policies_repo.citation_cache(conn, identity.org_id) if data.policy_ids is None else None
+        settle_ai = _send_ai_allowance(conn, identity, data.ai_review, now)
         settle_quota()
-        allowed, reason = _ai_allowance(conn, identity, data.ai_review, now)
+        allowed, reason = settle_ai()
         return _Context(policies.profile_of(profiles.result()), org_policies.result(),
                         remembered.result() if remembered else None, allowed, reason)  # fmt: skip
 
@@ -107,19 +108,27 @@ def _summary(findings: "list[Finding]", formulas: int) -> tuple[dict[str, int], 
     return by_severity, compliant, score
 
 
-def _ai_allowance(
+def _send_ai_allowance(
     conn: psycopg.Connection, identity: Identity, requested: bool | None, now: datetime
-) -> tuple[bool, str | None]:
+) -> Callable[[], tuple[bool, str | None]]:
+    """Whether the AI review may run (and why not, when the caller asked for it), sent: calling
+    the result reads it. Nothing is read when it was not asked for or is switched off."""
     if requested is False or not get_settings().ai_review_enabled:
-        return False, None
-    if not metering_repo.entitlement(conn, identity.org_id, "ai_review", now):
-        return False, "not included in the plan" if requested else None
-    limit, used = metering_repo.entitlement_and_usage(
+        return lambda: (False, None)
+    included = metering_repo.entitlement(conn, identity.org_id, "ai_review", now)
+    tokens = metering_repo.entitlement_and_usage(
         conn, identity.org_id, "ai_tokens_per_month", quota.METERED["ai_tokens_per_month"], quota.month_start(now), now
-    ).result()
-    if limit is not None and 0 <= limit <= used:
-        return False, "monthly AI token allowance used up"
-    return True, None
+    )
+
+    def settle() -> tuple[bool, str | None]:
+        if not included.result():
+            return False, "not included in the plan" if requested else None
+        limit, used = tokens.result()
+        if limit is not None and 0 <= limit <= used:
+            return False, "monthly AI token allowance used up"
+        return True, None
+
+    return settle
 
 
 def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
@@ -290,7 +299,7 @@ def _record_ai_usage(
         conn, org_id=identity.org_id, user_id=identity.user_id, metric="ai_tokens", quantity=spent,
         idempotency_key=key, limit=-1, now=now,
     )  # fmt: skip
-    token_limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now)
+    token_limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now).result()
     return record_crossings(conn, org_id=identity.org_id, feature="ai_tokens_per_month",
                             used_before=tokens.used - spent, used_after=tokens.used,
                             limit=token_limit if token_limit is not None else -1, now=now)  # fmt: skip

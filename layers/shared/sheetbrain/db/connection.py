@@ -166,16 +166,23 @@ T = TypeVar("T")
 class Pending(Generic[T]):
     """A statement's result, read when asked for. In a pipelined transaction the statement is
     only sent: send several, then read them, and they share one round trip (the first read
-    syncs them all). Outside a pipeline it has already run."""
+    syncs them all). Outside a pipeline it has already run. The result is read once and kept.
 
-    __slots__ = ("_cursor", "_read")
+    An error of any statement sent surfaces at the first read, whichever Pending it belongs to
+    (the pipeline aborts the rest; the transaction rolls back as for any error)."""
+
+    __slots__ = ("_cursor", "_done", "_read", "_value")
 
     def __init__(self, cursor: psycopg.Cursor[Any], read: Callable[[psycopg.Cursor[Any]], T]) -> None:
         self._cursor = cursor
         self._read = read
+        self._done = False
 
     def result(self) -> T:
-        return self._read(self._cursor)
+        if not self._done:
+            self._value = self._read(self._cursor)
+            self._done = True
+        return self._value
 
 
 # The statement a transaction opens with, sent with its BEGIN: (query, parameters). It must

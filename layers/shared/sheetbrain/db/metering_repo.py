@@ -100,10 +100,14 @@ def usage_consume_entitled(
         ).fetchone()  # fmt: skip
 
 
-def entitlement(conn: psycopg.Connection, org_id: str, feature: str, now: datetime) -> int | None:
+def entitlement(conn: psycopg.Connection, org_id: str, feature: str, now: datetime) -> Pending[int | None]:
     """The org's limit for a feature (-1 unlimited), or None for an unknown feature."""
-    row = conn.execute("SELECT entitlement(%s, %s, %s)", (org_id, feature, now)).fetchone()
-    return None if row is None or row[0] is None else int(row[0])
+
+    def read(cur: psycopg.Cursor[Any]) -> int | None:
+        row = cur.fetchone()
+        return None if row is None or row[0] is None else int(row[0])
+
+    return Pending(conn.execute("SELECT entitlement(%s, %s, %s)", (org_id, feature, now)), read)
 
 
 def effective_plan(conn: psycopg.Connection, org_id: str, now: datetime) -> str:

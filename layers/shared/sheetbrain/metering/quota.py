@@ -68,7 +68,7 @@ def check(conn: psycopg.Connection, *, org_id: str, feature: str, now: datetime 
 
 def send_check(conn: psycopg.Connection, *, org_id: str, feature: str, now: datetime) -> Callable[[], None]:
     """``check`` sent: calling the result reads it and refuses. In a pipelined transaction the
-    reads sent before it share its round trip."""
+    reads sent with it, before the call, share its round trip."""
     usage = metering_repo.entitlement_and_usage(conn, org_id, feature, METERED[feature], month_start(now), now)
 
     def settle() -> None:

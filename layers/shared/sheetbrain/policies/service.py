@@ -153,7 +153,7 @@ def _refuse_a_full_plan(conn: "psycopg.Connection", org_id: str, existing: int, 
     monthly quota: it frees up only when a policy is deleted or the plan upgraded, so there is
     no reset time (``resets_at`` null). The contract's Retry-After only paces a client that
     retries (a minute, the rate-limit window); the message says what lifts the limit."""
-    limit = metering_repo.entitlement(conn, org_id, "policies", now)
+    limit = metering_repo.entitlement(conn, org_id, "policies", now).result()
     if limit is not None and 0 <= limit <= existing:
         raise QuotaExceededError(
             f"The plan allows {limit} policies; delete one or upgrade.",
