@@ -79,7 +79,7 @@ def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
         settle_quota()
         allowed, reason = settle_ai()
         return _Context(policies.profile_of(profiles.result()), org_policies.result(),
-                        remembered.result() if remembered else None, allowed, reason)  # fmt: skip
+                        remembered.result() if remembered is not None else None, allowed, reason)  # fmt: skip
 
 
 def _run_engine(data: AuditInput, profile: "PolicyProfile") -> "tuple[list[Finding], int]":
