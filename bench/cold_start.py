@@ -88,7 +88,7 @@ def build(scratch: Path) -> tuple[Path, Path]:
     constraints = ROOT / "constraints.txt"
     steps = [
         ["make", "-s", "-C", ROOT / "layers" / "shared", "build-SharedLayer", f"ARTIFACTS_DIR={opt}",
-         f"PYTHON={PYTHON}", "PIP_TARGET_FLAGS=", f"PIP_CONSTRAINTS={constraints}"],
+         f"PYTHON={PYTHON}", "PIP_TARGET_FLAGS="],
         [PYTHON, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
          "--target", runtime, "--constraint", constraints, "boto3", RUNTIME_CLIENT],
         [PYTHON, "-m", "compileall", "-q", "-f", "-j", "0", "--invalidation-mode", "unchecked-hash", runtime],
