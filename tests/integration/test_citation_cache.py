@@ -138,22 +138,24 @@ def test_a_deleted_policys_text_is_not_kept_in_the_memory(database: DatabaseUrls
     assert remembered_rows(database.owner, claims["org_id"]) == 0
 
 
-def test_an_answer_of_an_older_version_is_neither_used_nor_kept_over_a_newer(database: DatabaseUrls) -> None:
+def test_answers_found_at_a_version_no_longer_current_are_not_written(database: DatabaseUrls) -> None:
     claims = new_org(DIVISION)
     org_id = claims["org_id"]
-    newer = {"policy_id": str(uuid.uuid4()), "title": "T", "clause": "1", "excerpt": "e", "score": 0.5,
-             "match": "retrieval"}  # fmt: skip
+    answer = {"policy_id": str(uuid.uuid4()), "title": "T", "clause": "1", "excerpt": "e", "score": 0.5,
+              "match": "retrieval"}  # fmt: skip
     with psycopg.connect(database.owner) as conn:
         row = conn.execute("SELECT version FROM policy_corpus WHERE org_id = %s", (org_id,)).fetchone()
         assert row is not None
         version = int(row[0])
-        # An audit that read the current version remembers its answer; one that read the version
-        # before (its searches ran while a policy was being added) cannot replace it
-        policies_repo.remember_citations(conn, org_id, version, [("FX14", "key", newer)])
-        policies_repo.remember_citations(conn, org_id, version - 1, [("FX14", "key", None)])
+        # An audit that read the current version remembers its answer
+        policies_repo.remember_citations(conn, org_id, version, [("FX14", "key", answer)])
         assert policies_repo.citation_cache(conn, org_id).result() == policies_repo.CitationCache(
-            version, {"FX14": ("key", newer)}
+            version, {"FX14": ("key", answer)}
         )
-        # And once the corpus moves on, nothing remembered counts
-        conn.execute("UPDATE policy_corpus SET version = version + 1 WHERE org_id = %s", (org_id,))
+        # The corpus changes (a policy added, say): what was remembered goes
+        conn.execute("SELECT policy_corpus_changed(ARRAY[%s])", (org_id,))
+        assert conn.execute("SELECT count(*) FROM policy_citations WHERE org_id = %s", (org_id,)).fetchone() == (0,)
+        # An audit that read the version before (its searches ran during the change) writes nothing
+        policies_repo.remember_citations(conn, org_id, version, [("FX14", "key", answer)])
+        assert conn.execute("SELECT count(*) FROM policy_citations WHERE org_id = %s", (org_id,)).fetchone() == (0,)
         assert policies_repo.citation_cache(conn, org_id).result() == policies_repo.CitationCache(version + 1, {})

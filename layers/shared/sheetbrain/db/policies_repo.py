@@ -398,9 +398,7 @@ def set_embeddings(
            RETURNING c.org_id""",
         (model, dim, Jsonb(document), model),
     ).fetchall()
-    changed = sorted({str(r[0]) for r in orgs})
-    conn.execute("UPDATE policy_corpus SET version = version + 1 WHERE org_id = ANY(%s)", (changed,))
-    conn.execute("DELETE FROM policy_citations WHERE org_id = ANY(%s)", (changed,))
+    conn.execute("SELECT policy_corpus_changed(%s)", (sorted({str(r[0]) for r in orgs}),))
     return len(orgs)
 
 
@@ -437,17 +435,21 @@ def remember_citations(
     version: int,
     entries: Sequence[tuple[str, str, dict[str, Any] | None]],
 ) -> None:
-    """Remember (rule, query key, citation) answers found at corpus ``version``; an answer of a
-    newer version is kept. Rows are locked in rule order, so two audits never deadlock."""
+    """Remember (rule, query key, citation) answers found at corpus ``version``, if it is still
+    the current one. The corpus row is held (FOR SHARE) first, as a corpus change updates it
+    before deleting what was remembered: a change either came first (nothing is written) or
+    waits for this transaction and then deletes what it wrote. Rows lock in rule order."""
     if not entries:
         return
     conn.execute(
-        """INSERT INTO policy_citations (org_id, rule, query_key, corpus_version, citation)
-           SELECT %s, e->>0, e->>1, %s, nullif(e->2, 'null'::jsonb)
-           FROM jsonb_array_elements(%s::jsonb) AS e ORDER BY e->>0
+        """WITH still AS (
+               SELECT version FROM policy_corpus WHERE org_id = %(org)s AND version = %(version)s FOR SHARE
+           )
+           INSERT INTO policy_citations (org_id, rule, query_key, corpus_version, citation)
+           SELECT %(org)s, e->>0, e->>1, still.version, nullif(e->2, 'null'::jsonb)
+           FROM still, jsonb_array_elements(%(entries)s::jsonb) AS e ORDER BY e->>0
            ON CONFLICT (org_id, rule) DO UPDATE
                SET query_key = EXCLUDED.query_key, corpus_version = EXCLUDED.corpus_version,
-                   citation = EXCLUDED.citation
-               WHERE policy_citations.corpus_version <= EXCLUDED.corpus_version""",
-        (org_id, version, Jsonb(list(entries))),
+                   citation = EXCLUDED.citation""",
+        {"org": org_id, "version": version, "entries": Jsonb(list(entries))},
     )
