@@ -110,14 +110,18 @@ def delete_audit_log_range(conn: psycopg.Connection, *, org_id: str, after_seq: 
 # --- rollup ------------------------------------------------------------------------------
 
 
-def rollup_orgs(conn: psycopg.Connection, *, since_month: date, after_org: str, limit: int) -> list[str]:
-    """Organizations (after ``after_org``) with aggregated usage since ``since_month``."""
+def rollup_orgs(
+    conn: psycopg.Connection, *, since_month: date, after_org: str, until_org: str | None, limit: int
+) -> list[str]:
+    """Organizations (after ``after_org``, up to ``until_org`` if given) with aggregated usage
+    since ``since_month``, in id order."""
     rows = conn.execute(
         """SELECT org_id FROM (
                SELECT org_id FROM usage_monthly WHERE month >= %(since)s
                UNION SELECT org_id FROM usage_daily WHERE day >= %(since)s) o
-           WHERE org_id > %(after)s ORDER BY org_id LIMIT %(limit)s""",
-        {"since": since_month, "after": after_org, "limit": limit},
+           WHERE org_id > %(after)s AND (%(until)s::text IS NULL OR org_id <= %(until)s)
+           ORDER BY org_id LIMIT %(limit)s""",
+        {"since": since_month, "after": after_org, "until": until_org, "limit": limit},
     ).fetchall()
     return [str(r[0]) for r in rows]
 
@@ -190,10 +194,11 @@ def monthly_usage_page(
     features: dict[str, str],
     now: datetime,
     after: tuple[str, str],
+    until: tuple[str, str] | None,
     limit: int,
 ) -> list[MonthlyUsage]:
     """This month's usage of metered ``features`` (feature → metric) with each limit, for live
-    organizations, in (org, feature) order after ``after``."""
+    organizations, in (org, feature) order after ``after`` (and up to ``until`` if given)."""
     with conn.cursor(row_factory=class_row(MonthlyUsage)) as cur:
         return cur.execute(
             """
@@ -202,6 +207,7 @@ def monthly_usage_page(
               JOIN usage_monthly m ON m.metric = f.metric AND m.month = %(month)s AND m.quantity > 0
               JOIN organizations o ON o.id = m.org_id AND o.deleted_at IS NULL
              WHERE (m.org_id, f.feature) > (%(after_org)s, %(after_feature)s)
+               AND (%(until_org)s::text IS NULL OR (m.org_id, f.feature) <= (%(until_org)s, %(until_feature)s::text))
              ORDER BY m.org_id, f.feature
              LIMIT %(limit)s
             """,
@@ -212,6 +218,8 @@ def monthly_usage_page(
                 "month": month,
                 "after_org": after[0],
                 "after_feature": after[1],
+                "until_org": until[0] if until else None,
+                "until_feature": until[1] if until else None,
                 "limit": limit,
             },
         ).fetchall()
@@ -222,10 +230,12 @@ def monthly_usage_page(
 # The big tables of an organization, emptied in bounded batches before the organization row
 # itself is deleted (which cascades to whatever is left, all small). Order matters where one
 # table refers to another with SET NULL (token usage → audits, ingestion logs → policies):
-# those rows go first so the delete does not rewrite them. Audits carry their findings
-# (a document in the row), so their batches are smaller.
+# those rows go first so the delete does not rewrite them. Audits carry their findings (a
+# document in the row), so their batches are smaller; the finding rows of audits recorded
+# before sql/0011 go first, in batches of their own.
 PURGE_TABLES: tuple[tuple[str, int], ...] = (
     ("ai_token_usage", 5_000),
+    ("audit_findings", 20_000),
     ("audits", 500),
     ("audit_log", 5_000),
     ("usage_events", 5_000),

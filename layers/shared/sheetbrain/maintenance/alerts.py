@@ -34,10 +34,9 @@ def alerts() -> dict[str, Any]:
     while not clock.spent(RECORD_SHARE):
         with clock.batch(), system_transaction() as conn:
             page = scan.page(
-                lambda after: maintenance_repo.monthly_usage_page(
-                    conn, month=month_start(now), features=METERED, now=now, after=after, limit=PAGE
-                ),
-                key=lambda usage: (usage.org_id, usage.feature),
+                lambda after, until: maintenance_repo.monthly_usage_page(
+                    conn, month=month_start(now), features=METERED, now=now, after=after, until=until, limit=PAGE
+                )
             )
             for usage in page:
                 if usage.lim is not None:
@@ -52,11 +51,12 @@ def alerts() -> dict[str, Any]:
                             now=now,
                         )
                     )
+            if page:
+                scan.done(conn, (page[-1].org_id, page[-1].feature))
         if not page:
             break
         checked += len(page)
-        scan.done((page[-1].org_id, page[-1].feature))
-    scan.save()
+    scan.finish()
     sent = failed = 0
     while not clock.spent():
         with clock.batch():

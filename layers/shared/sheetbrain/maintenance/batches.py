@@ -7,10 +7,15 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
+
+import psycopg
 
 from sheetbrain.config import get_settings
 from sheetbrain.db import maintenance_repo, system_transaction
+from sheetbrain.observability import logger
+
+T = TypeVar("T")
 
 
 class BatchClock:
@@ -45,13 +50,18 @@ class BatchClock:
 class Scan:
     """A task's pass over keys in ascending order (org ids, or (org, feature) pairs) that
     starts after the key where the previous run stopped, runs to the last key, then wraps
-    around to the first and ends at the key it started after. A run cut short by its budget
-    leaves the cursor at its last key done; a whole pass leaves it at the start."""
+    around to the first and ends at the key it started after. The cursor moves with each key
+    done, in the transaction that did it, so a run cut short by its budget, a timeout or an
+    error goes on from there; a whole pass leaves it at the start. Keys are compared by the
+    database alone (fetch gets the bounds), in its collation."""
 
     def __init__(self, task: str, origin: Any) -> None:
         """``origin``: a key below every key ("" or ("", ""))."""
         with system_transaction() as conn:
             stored = maintenance_repo.task_cursor(conn, task)
+        if stored is not None and not _same_shape(stored, origin):
+            logger.warning("task cursor of another shape ignored", task=task, cursor=stored)
+            stored = None
         self._task = task
         self._origin = origin
         self._start = origin if stored is None else (tuple(stored) if isinstance(origin, tuple) else stored)
@@ -59,13 +69,11 @@ class Scan:
         self.after = self._start
         self.complete = False
 
-    def page(self, fetch: Callable[[Any], list[Any]], key: Callable[[Any], Any] = lambda item: item) -> list[Any]:
-        """The next items, ``fetch(after)`` being those after a key in key order; [] once the
-        pass is complete."""
+    def page(self, fetch: Callable[[Any, Any], list[T]]) -> list[T]:
+        """The next items: ``fetch(after, until)`` returns those after the key ``after`` and, when
+        ``until`` is not None, up to and including it, in key order. [] once the pass is done."""
         while True:
-            items = fetch(self.after)
-            if self._wrapped:
-                items = [item for item in items if key(item) <= self._start]
+            items = fetch(self.after, self._start if self._wrapped else None)
             if items:
                 return items
             if self._wrapped or self._start == self._origin:  # from the origin, one lap is the pass
@@ -73,10 +81,19 @@ class Scan:
                 return []
             self._wrapped, self.after = True, self._origin
 
-    def done(self, key: Any) -> None:
-        """The item of ``key`` is done: a run cut short after it goes on from the next."""
+    def done(self, conn: psycopg.Connection, key: Any) -> None:
+        """The items up to ``key`` are done, in ``conn``'s transaction: the cursor moves with it."""
         self.after = key
+        maintenance_repo.save_task_cursor(conn, self._task, key)
 
-    def save(self) -> None:
-        with system_transaction() as conn:
-            maintenance_repo.save_task_cursor(conn, self._task, self._origin if self.complete else self.after)
+    def finish(self) -> None:
+        """After the last page: a whole pass done, the next starts from the beginning."""
+        if self.complete:
+            with system_transaction() as conn:
+                maintenance_repo.save_task_cursor(conn, self._task, self._origin)
+
+
+def _same_shape(stored: Any, origin: Any) -> bool:
+    if isinstance(origin, tuple):
+        return isinstance(stored, list) and len(stored) == len(origin) and all(isinstance(k, str) for k in stored)
+    return isinstance(stored, str)

@@ -14,6 +14,7 @@ from typing import Any
 
 from sheetbrain.config import get_settings
 from sheetbrain.db import maintenance_repo, system_transaction
+from sheetbrain.errors import SheetBrainError
 from sheetbrain.maintenance.batches import BatchClock, Scan
 from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import logger, metrics
@@ -32,21 +33,31 @@ def rollup() -> dict[str, Any]:
     clock = BatchClock()
     orgs = daily = monthly = 0
     corrections: list[dict[str, Any]] = []
+    failed: list[str] = []
     scan = Scan("rollup", origin="")
     while not clock.spent():
         with clock.batch(), system_transaction() as conn:
             page = scan.page(
-                lambda after: maintenance_repo.rollup_orgs(
-                    conn, since_month=first_month, after_org=after, limit=ORG_PAGE
+                lambda after, until: maintenance_repo.rollup_orgs(
+                    conn, since_month=first_month, after_org=after, until_org=until, limit=ORG_PAGE
                 )
             )
         if not page:
             break
         for org_id in page:
-            with clock.batch(), system_transaction() as conn:
-                by_day = maintenance_repo.correct_daily(conn, org_id=org_id, start=first_day, end=today)
-                by_month = maintenance_repo.correct_monthly(conn, org_id=org_id, start=first_month, end=this_month)
-            scan.done(org_id)
+            try:
+                with clock.batch(), system_transaction() as conn:
+                    by_day = maintenance_repo.correct_daily(conn, org_id=org_id, start=first_day, end=today)
+                    by_month = maintenance_repo.correct_monthly(conn, org_id=org_id, start=first_month, end=this_month)
+                    scan.done(conn, org_id)
+            except SheetBrainError:
+                # One org's failure does not stop the pass (the next one retries it); a database
+                # that is down fails the cursor's own write below and ends the run.
+                logger.exception("usage aggregates of an org not checked", org_id=org_id)
+                failed.append(org_id)
+                with system_transaction() as conn:
+                    scan.done(conn, org_id)
+                continue
             orgs += 1
             daily += len(by_day)
             monthly += len(by_month)
@@ -64,7 +75,7 @@ def rollup() -> dict[str, Any]:
                     corrections.append(report)
             if clock.spent():
                 break
-    scan.save()
+    scan.finish()
     metrics.add_metric(name="Rollup.Corrections", unit="Count", value=daily + monthly)
     return {
         "orgs": orgs,
@@ -73,6 +84,7 @@ def rollup() -> dict[str, Any]:
         "daily_corrected": daily,
         "monthly_corrected": monthly,
         "corrections": corrections[:REPORTED_CORRECTIONS],
+        "failed": failed[:REPORTED_CORRECTIONS],
         "incomplete": clock.spent(),
         **clock.summary(),
     }
