@@ -79,7 +79,7 @@ def insert_chunks(
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s)""",
             rows,
         )
-    conn.execute("SELECT policy_lexemes_apply(%s, %s, 1)", (org_id, policy_id))
+    _corpus_apply(conn, org_id, policy_id, 1)
     return sum(1 for r in rows if r[9] is not None)
 
 
@@ -163,11 +163,18 @@ def policy_count(conn: psycopg.Connection, org_id: str) -> int:
     return int(row[0]) if row else 0
 
 
+def _corpus_apply(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID, sign: int) -> None:
+    """Add (1, after its chunks are written) or remove (-1, before they are deleted) a policy's
+    chunks from its org's lexeme statistics; either is a new version of the org's corpus."""
+    conn.execute("SELECT policy_lexemes_apply(%s, %s, %s)", (org_id, policy_id, sign))
+    conn.execute("SELECT policy_corpus_changed(ARRAY[%s])", (org_id,))
+
+
 def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> bool:
     """Delete a policy; its chunks and vectors go by cascade (after leaving the org's lexeme
     statistics, under the org lock ingestion takes too). False when it does not exist."""
     conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (org_id,))
-    conn.execute("SELECT policy_lexemes_apply(%s, %s, -1)", (org_id, policy_id))
+    _corpus_apply(conn, org_id, policy_id, -1)
     return conn.execute("DELETE FROM policies WHERE org_id = %s AND id = %s", (org_id, policy_id)).rowcount > 0
 
 
