@@ -240,22 +240,19 @@ def test_two_concurrent_retention_runs_do_the_work_once(aws: Aws, database: Data
 
 
 def test_rollup_corrects_tampered_aggregates_of_closed_periods_and_reports_them(database: DatabaseUrls) -> None:
-    # Given usage on the last day of last month and two days ago, recorded with its aggregates
+    # Given usage on the last two days of last month (closed periods on any date, both inside the
+    # rollup's lookback), recorded with its aggregates
     org, user = new_org(database.owner, prefix="org_roll")
-    last_month_day = TODAY.replace(day=1) - timedelta(days=1)
-    recent = TODAY - timedelta(days=2)
-    consume(database.owner, org, user, "audits", 3, noon(last_month_day))
-    consume(database.owner, org, user, "audits", 2, noon(recent))
-    expected_month = 3 + (2 if recent.month == last_month_day.month else 0)
+    last_day = TODAY.replace(day=1) - timedelta(days=1)
+    day_before = last_day - timedelta(days=1)
+    month = last_day.replace(day=1)
+    consume(database.owner, org, user, "audits", 3, noon(last_day))
+    consume(database.owner, org, user, "audits", 2, noon(day_before))
     # ...and the aggregates then damaged: a wrong day, a wrong month, a missing day
     with psycopg.connect(database.owner) as conn:
-        conn.execute("UPDATE usage_daily SET quantity = 99 WHERE org_id = %s AND day = %s", (org, last_month_day))
-        conn.execute(
-            "UPDATE usage_monthly SET quantity = 7 WHERE org_id = %s AND month = %s",
-            (org, last_month_day.replace(day=1)),
-        )
-        if recent != last_month_day:
-            conn.execute("DELETE FROM usage_daily WHERE org_id = %s AND day = %s", (org, recent))
+        conn.execute("UPDATE usage_daily SET quantity = 99 WHERE org_id = %s AND day = %s", (org, last_day))
+        conn.execute("UPDATE usage_monthly SET quantity = 7 WHERE org_id = %s AND month = %s", (org, month))
+        conn.execute("DELETE FROM usage_daily WHERE org_id = %s AND day = %s", (org, day_before))
 
     # When the rollup runs
     summary = run_task("rollup")
@@ -266,18 +263,18 @@ def test_rollup_corrects_tampered_aggregates_of_closed_periods_and_reports_them(
         for c in summary["corrections"]
         if c["org_id"] == org
     }
-    assert mine[("day", last_month_day.isoformat())] == (99, 3)
-    assert mine[("month", last_month_day.replace(day=1).isoformat())] == (7, expected_month)
-    if recent != last_month_day:
-        assert mine[("day", recent.isoformat())] == (None, 2)
+    assert mine == {
+        ("day", last_day.isoformat()): (99, 3),
+        ("day", day_before.isoformat()): (None, 2),
+        ("month", month.isoformat()): (7, 5),
+    }
     with psycopg.connect(database.owner) as conn:
         daily = dict(conn.execute("SELECT day, quantity FROM usage_daily WHERE org_id = %s", (org,)).fetchall())
         monthly = conn.execute(
-            "SELECT quantity FROM usage_monthly WHERE org_id = %s AND month = %s", (org, last_month_day.replace(day=1))
+            "SELECT quantity FROM usage_monthly WHERE org_id = %s AND month = %s", (org, month)
         ).fetchone()
-    assert daily[last_month_day] == 3
-    assert daily[recent] == (2 if recent != last_month_day else 5)
-    assert monthly == (expected_month,)
+    assert daily == {last_day: 3, day_before: 2}
+    assert monthly == (5,)
 
     # When it runs again, there is nothing left to correct
     again = run_task("rollup")
