@@ -378,10 +378,22 @@ def test_given_typed_total_that_differs_from_its_formula_when_audited_then_high(
     assert _fx31_severity(_totals_row(300), "Q3!C4") == {"high"}
 
 
-def test_given_typed_total_equal_to_its_formula_when_audited_then_only_advice() -> None:
-    # A pasted value that equals the sum (up to the digits typed) is right today: medium, not an error.
-    assert _fx31_severity(_totals_row(333), "Q3!C4") == {"medium"}
-    assert {f.severity for f in audit_sheet(_totals_row(333)) if f.cell == "Q3!A4"} <= {"medium", "low", "info"}
+def test_given_typed_total_equal_to_its_formula_when_audited_then_high_naming_the_pasted_value() -> None:
+    # A value pasted over the one total of its row equals the sum today and goes stale with the
+    # next change of its column: the hard-coded total is an error, and the message says why.
+    findings = [f for f in audit_sheet(_totals_row(333)) if f.rule == "FX31"]
+    assert {(f.cell, f.severity) for f in findings} == {
+        ("Q3!A4", "medium"),
+        ("Q3!B4", "medium"),
+        ("Q3!C4", "high"),
+        ("Q3!D4", "medium"),
+    }
+    pasted = next(f for f in findings if f.cell == "Q3!C4")
+    assert pasted.message == (
+        "typed value in a row computed by copies of =SUM(A1:A3)"
+        " (the typed value equals the formula's result today, but will not follow its inputs)"
+        " (the only cell of the run that breaks it)"
+    )
 
 
 def test_given_rate_rows_between_identical_totals_when_audited_then_no_inconsistent_region() -> None:

@@ -288,20 +288,26 @@ _SPECS = [
         "error region consistency",
         "Its neighbours share one R1C1 pattern and this formula breaks it (another computation between "
         "copies is often deliberate layout: advice).",
-        cases=(("high", "a copied aggregate whose range slipped (same shape, other offsets)"),),
+        cases=(
+            ("high", "the only break of a run of at least min_region copies, not a line of its own across the run"),
+            ("high", "a copied aggregate whose range slipped (same shape, other offsets)"),
+        ),
         min_region=3,
     ),
     _spec(
         "FX31",
         "Constant where a formula is expected",
-        "high",
+        "medium",
         "sheet",
         "error region hardcode",
         "A typed number sits inside a run of identical formulas (an overwritten formula); min_region: the "
         "fewest copies around it (a line half typed, half computed is judged by its share of typed values).",
         cases=(
-            ("medium", "the typed value equals what the region's formula gives there, up to the digits typed"),
-            ("medium", "the region's formula copied there would read no number (another quantity)"),
+            (
+                "high",
+                "the only break of a run of at least min_region copies, with no typed number beside it across "
+                "the run (a value pasted over one copy), unless the formula there would read no number",
+            ),
         ),
         min_region=3,
     ),
@@ -337,7 +343,7 @@ _SPECS = [
     _spec(
         "FX35",
         "Total spans several sections",
-        "high",
+        "medium",
         "sheet",
         "error range",
         "A total's range starts on a heading line and adds several sections of the table, headings included, "

@@ -14,6 +14,7 @@ from sheetbrain.audit.ast import CellAddr, Func, Node, Ref
 from sheetbrain.audit.checks.formula import Hit, Params, replace
 from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
 from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
+from sheetbrain.audit.equivalence import canonical, reference_texts, skeleton
 from sheetbrain.audit.evaluate import agrees, evaluate
 from sheetbrain.audit.grid import Cell
 from sheetbrain.audit.printer import format_ref, to_formula
@@ -160,8 +161,18 @@ _RULE_OF_KIND = {"typed-line": "FX31", "constant": "FX31", "pattern": "FX30", "i
 def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX30/FX31/FX33: cells that break the formula region around them.
 
+    Rationale: Excel's error-checking rule "formula inconsistent with other formulas in the region",
+    ExceLint's reference shapes (a cell whose R1C1 shape differs from a large uniform region is
+    likely wrong) and CUSTODES' "missing formula" smell (a typed number among copies of a formula).
     Each rule asks for its own number of copies in the region (FX30/FX31 ``min_region``, FX33
     ``min_run``); a half-typed line (FX31) is judged by its share of typed values instead.
+
+    Severity follows the strength of the evidence, not the rule: a *lone break* -- the only cell of
+    its run that differs, among at least ``min_region`` copies, and not part of a line of its own
+    across the run (the same formula beside it, or a typed number beside a typed number, is a
+    deliberate column or row) -- is what a slip leaves (a reference moved, an operator swapped, a
+    value pasted over a formula) and is reported high. Other breaks (several in one run, a half-typed
+    line, interleaved computations) are often deliberate layout and stay advice (medium).
     """
     seen: set[tuple[int, int, str]] = set()
     least = {
@@ -175,38 +186,52 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
         if dev.kind == "typed-line" or dev.copies >= least[_RULE_OF_KIND[dev.kind]]
     ]
     agreeing = _typed_copies_of_results(ctx, deviations)
-    # A line whose typed numbers all equal what its formula gives there is consistent today.
-    stale_lines = {
-        (dev.axis, dev.example)
-        for dev in deviations
-        if dev.kind == "typed-line" and ctx.cells[(dev.row, dev.col)].is_number and (dev.row, dev.col) not in agreeing
-    }
+    lone = _lone_breaks(ctx, deviations)
     for dev in deviations:
         severity: str | None = None
         example = ctx.cells[dev.example]
         suggestion = _copy_of(ctx, dev.example, (dev.row, dev.col)) if example.formula else None
         where = f"{dev.axis} region like {a1(*dev.example)}"
+        is_lone = dev in lone
         if dev.kind == "typed-line":
             cell = ctx.cells[(dev.row, dev.col)]
-            rule = "FX31"
+            rule, severity = "FX31", "medium"
             message = (
                 f"typed value in a {dev.axis} computed by copies of {example.formula}"
                 if cell.is_number
                 else f"this {dev.axis} mixes copies of this formula with typed values"
             )
-            if (dev.row, dev.col) in agreeing:
-                severity, message = "medium", message + agreeing[(dev.row, dev.col)]
-            elif (dev.axis, dev.example) not in stale_lines:
-                severity, message = "medium", message + " (its typed values equal the formula's results)"
+            reason = agreeing.get((dev.row, dev.col), "")
+            if is_lone and reason != _READS_NOTHING:
+                severity, message = "high", message + reason + _LONE
+            else:
+                message += reason
         elif dev.kind == "constant":
             rule, message = "FX31", f"typed value inside a {where}; a formula is expected"
-            if (dev.row, dev.col) in agreeing:
-                severity, message = "medium", message + agreeing[(dev.row, dev.col)]
+            reason = agreeing.get((dev.row, dev.col), "")
+            if is_lone and reason != _READS_NOTHING:
+                severity, message = "high", message + reason + _LONE
+            else:
+                severity, message = "medium", message + reason
         elif dev.kind == "pattern":
             rule, message = "FX30", f"formula differs from its {where} ({example.formula})"
-            if _slipped_aggregate(ctx, dev):
-                # Another computation between copies is often a deliberate layout (periodic
-                # columns, a subtotal): advice (the default). A copied total whose range slipped is an error.
+            expected = _shift(ctx.trees[dev.example], dev.row - dev.example[0], dev.col - dev.example[1])
+            actual = ctx.trees[(dev.row, dev.col)]
+            if canonical(actual, dev.row, dev.col) == canonical(expected, dev.row, dev.col):
+                continue  # the same computation spelled otherwise (operands commuted, + for SUM)
+            label = _label_read(ctx, expected)
+            if is_lone and label is not None:
+                message += f" (copied here, the region's formula would read the label in {a1(*label)})"
+            elif is_lone and (
+                skeleton(actual) == skeleton(expected)
+                or reference_texts(actual, dev.row, dev.col) == reference_texts(expected, dev.row, dev.col)
+            ):
+                # The same computation over other cells (a reference moved, a range resized), or
+                # another operator or function over the same cells: what a slip leaves. Both
+                # changed is another computation, often deliberate (a ratio among totals).
+                severity, message = "high", message + _LONE
+            elif _slipped_aggregate(ctx, dev):
+                # A copied total whose range slipped is an error even among other breaks.
                 severity = "high"
         else:
             rule, message = (
@@ -217,6 +242,44 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
             continue
         seen.add((dev.row, dev.col, rule))
         yield dev.row, dev.col, Hit(rule, message, suggestion, severity)
+
+
+_LONE = " (the only cell of the run that breaks it)"
+
+
+def _lone_breaks(ctx: SheetContext, deviations: list[Deviation]) -> set[Deviation]:
+    # Breaks that are alone in their run and not part of a line of their own across it.
+    # A break is a formula of another pattern or a typed number (in a half-typed line, its numbers).
+    breaks = [
+        dev
+        for dev in deviations
+        if dev.kind in ("pattern", "constant") or (dev.kind == "typed-line" and ctx.cells[(dev.row, dev.col)].is_number)
+    ]
+    per_run = Counter((dev.axis, dev.example) for dev in breaks)
+    out = set()
+    for dev in breaks:
+        if per_run[(dev.axis, dev.example)] != 1:
+            continue
+        across = ((0, -1), (0, 1)) if dev.axis == "column" else ((-1, 0), (1, 0))
+        cell = ctx.cells[(dev.row, dev.col)]
+        own = ctx.patterns.get((dev.row, dev.col))
+        neighbours = [ctx.cells.get((dev.row + dr, dev.col + dc)) for dr, dc in across]
+        if cell.is_number:
+            # A typed line across parallel runs (a row of typed actuals through computed columns).
+            along = ((-1, 0), (1, 0)) if dev.axis == "column" else ((0, -1), (0, 1))
+            supported = any(
+                n is not None
+                and n.is_number
+                and all((m := ctx.cells.get((n.row + dr, n.col + dc))) is not None and m.is_formula for dr, dc in along)
+                for n in neighbours
+            )
+        else:
+            supported = own is not None and any(
+                n is not None and ctx.patterns.get((n.row, n.col)) == own for n in neighbours
+            )
+        if not supported:
+            out.add(dev)
+    return out
 
 
 _AGREES = " (the typed value equals the formula's result today, but will not follow its inputs)"
@@ -273,6 +336,17 @@ def _slipped_aggregate(ctx: SheetContext, dev: Deviation) -> bool:
     shape = structure_of(dev.expected)
     own = ctx.patterns.get((dev.row, dev.col))
     return shape is not None and own is not None and structure_of(own) == shape and is_aggregate(shape)
+
+
+def _label_read(ctx: SheetContext, tree: Node) -> tuple[int, int] | None:
+    # A text cell (a label) that a single-cell reference of ``tree`` reads on this sheet: a formula
+    # written around it on purpose (a week counter that skips the TOTAL column) is no slip.
+    for ref in ctx.local_refs(tree):
+        if ref.end is None and ref.start.row is not None and ref.start.col is not None:
+            cell = ctx.cells.get((ref.start.row, ref.start.col))
+            if cell is not None and not cell.is_formula and isinstance(cell.value, str):
+                return ref.start.row, ref.start.col
+    return None
 
 
 def _copy_of(ctx: SheetContext, source: tuple[int, int], target: tuple[int, int]) -> str | None:

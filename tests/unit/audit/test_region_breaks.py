@@ -1,0 +1,135 @@
+"""Severity of region breaks: a lone slip is high, layout and equivalent spellings are not."""
+
+from __future__ import annotations
+
+from sheetbrain.audit import CHECKS, Sheet, audit_sheet
+from sheetbrain.audit.equivalence import canonical, reference_texts, skeleton
+from sheetbrain.audit.parser import parse
+
+
+def _column_of_products(override: dict[int, str | float] | None = None) -> Sheet:
+    # Given a label column, two input columns and eight copies of =B*C down column D (rows 1-8)
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 9):
+        formula: str | float | None = f"=B{row}*C{row}"
+        if override and row in override:
+            formula = override[row]
+        values.append([f"item {row}", row, 10 * row, formula if isinstance(formula, float) else None])
+        formulas.append([None, None, None, formula if isinstance(formula, str) else None])
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def _findings(sheet: Sheet, rule: str) -> set[tuple[str | None, str]]:
+    return {(f.cell, f.severity) for f in audit_sheet(sheet) if f.rule == rule}
+
+
+def test_given_one_reference_moved_in_a_column_of_copies_when_audited_then_high() -> None:
+    # When D5 reads the row below for one input
+    sheet = _column_of_products({5: "=B6*C5"})
+    # Then D5 alone is reported, high, with the copy it should be
+    findings = [f for f in audit_sheet(sheet) if f.rule == "FX30"]
+    assert [(f.cell, f.severity, f.suggestion) for f in findings] == [("Q3!D5", "high", "=B5*C5")]
+    assert findings[0].message == (
+        "formula differs from its column region like D1 (=B1*C1) (the only cell of the run that breaks it)"
+    )
+
+
+def test_given_one_operator_swapped_over_the_same_cells_when_audited_then_high() -> None:
+    assert _findings(_column_of_products({4: "=B4/C4"}), "FX30") == {("Q3!D4", "high")}
+
+
+def test_given_commuted_operands_when_audited_then_no_region_finding() -> None:
+    # =C3*B3 computes what =B3*C3 does: no inconsistency, whatever the spelling
+    assert _findings(_column_of_products({3: "=C3*B3"}), "FX30") == set()
+
+
+def test_given_a_sum_written_with_plus_in_a_row_of_sums_when_audited_then_no_region_finding() -> None:
+    # Given totals =SUM(x1:x3) across row 4, and C4 written as =C1+C2+C3
+    formulas: list[list[str | None]] = [[None] * 5 for _ in range(3)]
+    values: list[list[object]] = [[1, 2, 3, 4, 5] for _ in range(3)] + [[None] * 5]
+    formulas.append(["=SUM(A1:A3)", "=SUM(B1:B3)", "=C1+C2+C3", "=SUM(D1:D3)", "=SUM(E1:E3)"])
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == set()
+
+
+def test_given_two_breaks_in_one_run_when_audited_then_advice_only() -> None:
+    # Two cells of one run differ: deliberate layout as likely as slips
+    sheet = _column_of_products({3: "=B2*C3", 6: "=B6*C7"})
+    assert _findings(sheet, "FX30") == {("Q3!D3", "medium"), ("Q3!D6", "medium")}
+
+
+def test_given_another_computation_on_other_cells_when_audited_then_advice_only() -> None:
+    # A different formula over different cells (a ratio among products) is another computation
+    assert _findings(_column_of_products({5: "=A5&B5"}), "FX30") == {("Q3!D5", "medium")}
+
+
+def test_given_a_break_that_belongs_to_a_line_across_when_audited_then_advice_only() -> None:
+    # Given =B*C down D and =2*D down E, and row 5 computed as a copy of =B5+C5 along the row
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 9):
+        if row == 5:
+            formulas.append([None, None, None, "=B5+C5", "=C5+D5"])
+        else:
+            formulas.append([None, None, None, f"=B{row}*C{row}", f"=2*D{row}"])
+        values.append(["x", row, row, None, None])
+    # Then D5 and E5 are no lone slips: each is a copy of its neighbour across (a row computed otherwise)
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {("Q3!D5", "medium"), ("Q3!E5", "medium")}
+
+
+def test_given_a_counter_that_skips_a_label_when_audited_then_advice_naming_the_label() -> None:
+    # Given week numbers =x1+1 along row 1, where D1 skips the label in C1
+    formulas: list[list[str | None]] = [[None, "=A1+1", None, "=B1+1", "=D1+1", "=E1+1", "=F1+1"]]
+    values: list[list[object]] = [[1, None, "TOTAL", None, None, None, None]]
+    sheet = Sheet("Q3", formulas, values, "A1")
+    findings = [f for f in audit_sheet(sheet) if f.rule == "FX30"]
+    assert [(f.cell, f.severity) for f in findings] == [("Q3!D1", "medium")]
+    assert findings[0].message.endswith("(copied here, the region's formula would read the label in C1)")
+
+
+def test_given_a_value_pasted_over_one_copy_when_audited_then_high() -> None:
+    # D6 holds 360.0, the product's value, typed over the formula
+    sheet = _column_of_products({6: 360.0})
+    findings = [f for f in audit_sheet(sheet) if f.rule == "FX31"]
+    assert [(f.cell, f.severity, f.suggestion) for f in findings] == [("Q3!D6", "high", "=B6*C6")]
+
+
+def test_given_a_typed_row_across_computed_columns_when_audited_then_advice_only() -> None:
+    # Given =B*C in D and =2*D in E down rows 1-6, and row 4 typed in both (actuals)
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 7):
+        typed = row == 4
+        formulas.append([None, None, None, None if typed else f"=B{row}*C{row}", None if typed else f"=2*D{row}"])
+        values.append(["x", row, row, 7 if typed else None, 9 if typed else None])
+    severities = _findings(Sheet("Q3", formulas, values, "A1"), "FX31")
+    assert ("Q3!D4", "medium") in severities
+    assert ("Q3!D4", "high") not in severities
+
+
+def test_sections_total_is_advice() -> None:
+    # It was right on 3 of 19 cells it flagged on workbooks it was not written for
+    assert CHECKS["FX35"].severity == "medium"
+    assert CHECKS["FX31"].severity == "medium"
+
+
+def test_canonical_equates_spellings_of_one_sum_and_product() -> None:
+    at = (5, 4)
+    assert canonical(parse("=+C5+B5"), *at) == canonical(parse("=B5+C5"), *at)
+    assert canonical(parse("=B5+C5+D5"), *at) == canonical(parse("=SUM(B5:D5)"), *at)
+    assert canonical(parse("=SUM(B5,C5)+D5"), *at) == canonical(parse("=B5+(C5+D5)"), *at)
+    assert canonical(parse("=C5*B5"), *at) == canonical(parse("=B5*C5"), *at)
+    assert canonical(parse("=B5-C5"), *at) != canonical(parse("=C5-B5"), *at)
+    assert canonical(parse("=B5/C5"), *at) != canonical(parse("=B5*C5"), *at)
+    assert canonical(parse("=B5+C5"), *at) == "+(RC[-1],RC[-2])"
+
+
+def test_canonical_flattens_a_long_chain_without_recursion_per_term() -> None:
+    chain = parse("=" + "+".join(f"A{i}" for i in range(1, 121)))
+    assert canonical(chain, 1, 2) == canonical(parse("=SUM(A1:A60)+SUM(A61:A120)"), 1, 2)
+
+
+def test_skeleton_and_references() -> None:
+    assert skeleton(parse("=B6*C5")) == skeleton(parse("=B5*C5")) == "R*R"
+    assert skeleton(parse("=SUM(A1:A3)/B1")) == "SUM(R:R)/R"
+    assert reference_texts(parse("=B5/C5"), 5, 4) == reference_texts(parse("=C5*B5"), 5, 4) == ["RC[-1]", "RC[-2]"]
