@@ -222,6 +222,14 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
             label = _label_read(ctx, expected)
             if is_lone and label is not None:
                 message += f" (copied here, the region's formula would read the label in {a1(*label)})"
+            elif is_lone and _slipped_aggregate(ctx, dev) and _covers_more(ctx, actual, expected):
+                # The one total that adds more than its copies: they may all stop short (the lone
+                # one the only right one), or it overreaches; which, the grid cannot tell.
+                for row, col in _run_members(ctx, dev):
+                    if (row, col, "FX33") not in seen:
+                        seen.add((row, col, "FX33"))
+                        yield row, col, Hit("FX33", _WIDER.format(a1(dev.row, dev.col), dev.axis), None, "high")
+                severity, message = "high", message + _LONE
             elif is_lone and (
                 skeleton(actual) == skeleton(expected)
                 or reference_texts(actual, dev.row, dev.col) == reference_texts(expected, dev.row, dev.col)
@@ -245,6 +253,36 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
 
 
 _LONE = " (the only cell of the run that breaks it)"
+_WIDER = "the totals of this {1} disagree on their span: {0} adds more cells than the others"
+
+
+def _covers_more(ctx: SheetContext, actual: Node, expected: Node) -> bool:
+    # Every range of ``actual`` holds the matching range of ``expected``, and one holds more.
+    mine = [ref_bounds(r, ctx.max_row, ctx.max_col) for _, r in _aggregate_ranges(ctx, actual)]
+    theirs = [ref_bounds(r, ctx.max_row, ctx.max_col) for _, r in _aggregate_ranges(ctx, expected)]
+    if not mine or len(mine) != len(theirs):
+        return False
+    holds = all(
+        a[0] <= b[0] and a[1] <= b[1] and a[2] >= b[2] and a[3] >= b[3] for a, b in zip(mine, theirs, strict=True)
+    )
+    return holds and mine != theirs
+
+
+def _run_members(ctx: SheetContext, dev: Deviation) -> list[tuple[int, int]]:
+    # The cells of the deviation's run (adjacent numbers and formulas along its axis) of the region's shape.
+    dr, dc = (1, 0) if dev.axis == "column" else (0, 1)
+    shape = structure_of(dev.expected)
+    lo = (dev.row, dev.col)
+    while _is_data(ctx.cells.get((lo[0] - dr, lo[1] - dc))):
+        lo = (lo[0] - dr, lo[1] - dc)
+    out = []
+    at = lo
+    while _is_data(ctx.cells.get(at)):
+        pattern = ctx.patterns.get(at)
+        if pattern is not None and structure_of(pattern) == shape:
+            out.append(at)
+        at = (at[0] + dr, at[1] + dc)
+    return out
 
 
 def _lone_breaks(ctx: SheetContext, deviations: list[Deviation]) -> set[Deviation]:
