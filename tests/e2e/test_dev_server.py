@@ -158,3 +158,13 @@ def test_a_crashing_handler_gets_api_gateways_500_and_the_server_keeps_serving(
 
 def test_a_percent_encoded_path_is_routed_decoded(base_url: str) -> None:
     assert get(f"{base_url}/api/h%65alth")[0] == 200
+
+
+@pytest.mark.parametrize("org", ["None", "null", "acme", "personal_user_1"])
+def test_token_refuses_an_org_that_is_not_an_org_id(org: str, capsys: pytest.CaptureFixture[str]) -> None:
+    # When a token is asked for with an org the handlers would read as no org at all
+    code = main(["token", "--user", "user_1", "--org", org])
+    # Then nothing is minted, and the reason is given on stderr
+    captured = capsys.readouterr()
+    assert (code, captured.out) == (2, "")
+    assert "not an organization id" in captured.err

@@ -68,8 +68,18 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from sheetbrain.tenancy.identity import active_org_id
+
     from sheetbrain_dev.auth import mint
 
+    if args.org is not None and active_org_id(args.org) is None:
+        # The handlers would read such a claim as no active organization (the personal one).
+        print(
+            f"--org {args.org!r} is not an organization id (org_ followed by 1 to 64 letters, "
+            "digits, _ or -); leave it out for the user's personal organization",
+            file=sys.stderr,
+        )
+        return 2
     print(mint(args.user, args.org, args.role, org_slug=args.slug, ttl_s=args.ttl))
     return 0
 
