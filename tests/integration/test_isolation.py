@@ -9,6 +9,7 @@ import pytest
 from sheetbrain.db import tenancy_repo as repo
 from sheetbrain.db import tenant_transaction
 from sheetbrain.errors import SheetBrainError
+from sheetbrain_dev import auth
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests.support import call, claims_for
@@ -95,6 +96,48 @@ def test_a_token_without_org_works_in_the_personal_org(database: DatabaseUrls) -
         "org_id": f"personal_{user}", "name": "Personal", "personal": True, "users": 1, "policies": 0,
         "audits_total": 0, "audits_this_month": 0, "plan": "free", "status": "none",
     }  # fmt: skip
+
+
+def _authorizer_claims(user: str, org_claims: dict[str, object]) -> dict[str, str]:
+    """Claims as they reach the handler for a token carrying these org claims (dev authorizer)."""
+    return auth.authorizer_claims(auth.verify(auth.mint(user, claims=org_claims)))
+
+
+@pytest.mark.parametrize(
+    "org_claims",
+    [
+        pytest.param({"org_id": None, "org_role": "org:admin", "org_slug": None}, id="json-null"),
+        pytest.param({"org_id": "null", "org_role": "org:admin"}, id="null-text"),
+        pytest.param({"org_id": "None", "org_role": "org:admin"}, id="python-none-text"),
+        pytest.param({"org_id": "", "org_role": "org:admin"}, id="empty"),
+        pytest.param({"o": {"id": None, "rol": "admin"}}, id="v2-object-null-id"),
+    ],
+)
+def test_two_users_with_null_org_claims_land_in_two_personal_orgs(
+    database: DatabaseUrls, org_claims: dict[str, object]
+) -> None:
+    # Given two users whose tokens carry an org claim that names no organization
+    suffix = uuid.uuid4().hex[:8]
+    user_a, user_b = f"user_na{suffix}", f"user_nb{suffix}"
+    a, b = _authorizer_claims(user_a, org_claims), _authorizer_claims(user_b, org_claims)
+    # When each records an audit
+    audit_a = call("POST", "/api/audit", claims=a, body={"formulas": ["=A1/0"]}).json()["audit_id"]
+    audit_b = call("POST", "/api/audit", claims=b, body={"formulas": ["=B1/0"]}).json()["audit_id"]
+    # Then each works in their own personal organization, as its only member
+    stats_a, stats_b = call("GET", "/api/stats", claims=a).json(), call("GET", "/api/stats", claims=b).json()
+    assert (stats_a["org_id"], stats_a["personal"], stats_a["users"]) == (f"personal_{user_a}", True, 1)
+    assert (stats_b["org_id"], stats_b["personal"], stats_b["users"]) == (f"personal_{user_b}", True, 1)
+    # And neither lists nor reads the other's audit
+    assert [x["audit_id"] for x in call("GET", "/api/audits", claims=a).json()["audits"]] == [audit_a]
+    assert [x["audit_id"] for x in call("GET", "/api/audits", claims=b).json()["audits"]] == [audit_b]
+    assert call("GET", f"/api/audits/{audit_b}", claims=a).status == 404
+    assert call("GET", f"/api/audits/{audit_a}", claims=b).status == 404
+    # And no organization was named after the claim's text
+    with psycopg.connect(database.owner) as conn:
+        named = conn.execute(
+            "SELECT id FROM organizations WHERE id IN ('None', 'null', '<nil>', '', 'undefined')"
+        ).fetchall()
+    assert named == []
 
 
 def test_every_route_as_org_a_neither_shows_nor_changes_org_bs_rows(database: DatabaseUrls) -> None:

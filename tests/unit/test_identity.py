@@ -2,7 +2,14 @@
 
 import pytest
 from sheetbrain.errors import ForbiddenError, UnauthorizedError
-from sheetbrain.tenancy.identity import clerk_role, identity_from_claims, personal_org_id, require_admin
+from sheetbrain.tenancy.identity import (
+    Identity,
+    active_org_id,
+    clerk_role,
+    identity_from_claims,
+    personal_org_id,
+    require_admin,
+)
 
 
 def test_flat_org_claims_give_org_and_role() -> None:
@@ -79,9 +86,73 @@ def test_missing_subject_is_unauthorized(claims: dict[str, str] | None) -> None:
         identity_from_claims(claims)
 
 
-def test_reserved_personal_prefix_cannot_be_claimed_as_org() -> None:
-    with pytest.raises(UnauthorizedError):
-        identity_from_claims({"sub": "u", "org_id": "personal_someone_else"})
+def test_another_users_personal_org_cannot_be_claimed() -> None:
+    # Given an org claim naming someone else's personal organization (not an org id's shape)
+    identity = identity_from_claims({"sub": "u", "org_id": "personal_someone_else", "org_role": "org:admin"})
+    # Then the caller is in their own personal organization
+    assert (identity.org_id, identity.personal) == ("personal_u", True)
+
+
+@pytest.mark.parametrize(
+    "raw_org_id",
+    [
+        pytest.param(None, id="json-null"),
+        pytest.param("", id="empty"),
+        pytest.param("None", id="python-none"),
+        pytest.param("null", id="null-text"),
+        pytest.param("<nil>", id="go-nil"),
+        pytest.param("undefined", id="undefined"),
+        pytest.param("12345", id="number-text"),
+        pytest.param(12345, id="number"),
+        pytest.param(True, id="bool"),
+        pytest.param("org_", id="prefix-only"),
+        pytest.param("org_" + "a" * 65, id="too-long"),
+        pytest.param(" org_1", id="leading-blank"),
+        pytest.param("org_1\n", id="trailing-newline"),
+        pytest.param("org_1 x", id="inner-blank"),
+        pytest.param("org_é", id="non-ascii"),
+        pytest.param("ORG_1", id="upper-prefix"),
+        pytest.param("acme", id="a-name"),
+        pytest.param("map[id:org_1]", id="flattened-object"),
+    ],
+)
+def test_an_org_claim_not_shaped_like_an_org_id_means_the_personal_org(raw_org_id: object) -> None:
+    # Given a token whose org claim names no organization, with a role beside it
+    claims = {"sub": "user_5", "org_id": raw_org_id, "org_role": "org:member", "org_slug": "s"}
+    # When
+    identity = identity_from_claims(claims)
+    # Then the caller works in their own personal organization, as its admin
+    assert identity == Identity(user_id="user_5", org_id="personal_user_5", role="admin", personal=True)
+    assert active_org_id(raw_org_id) is None
+
+
+@pytest.mark.parametrize("raw_org_id", ["org_1", "org_2Ab9xYz", "org_a-b_c", "org_" + "z" * 64])
+def test_an_org_claim_shaped_like_an_org_id_names_that_org(raw_org_id: str) -> None:
+    identity = identity_from_claims({"sub": "u", "org_id": raw_org_id, "org_role": "org:member"})
+    assert (identity.org_id, identity.role, identity.personal) == (raw_org_id, "member", False)
+
+
+def test_org_role_is_ignored_without_a_valid_org_id() -> None:
+    # Given a member role beside a null org id (flat), and beside a null o.id (v2 object)
+    flat = identity_from_claims({"sub": "u", "org_id": "<nil>", "org_role": "org:member"})
+    nested = identity_from_claims({"sub": "u", "o": {"id": None, "rol": "member", "slg": "x"}})
+    # Then neither names an org nor lends its role: both are the personal org's admin
+    assert flat == nested == Identity(user_id="u", org_id="personal_u", role="admin", personal=True)
+
+
+def test_a_role_is_never_borrowed_across_the_flat_and_nested_claims() -> None:
+    # Given a valid nested org beside an invalid flat org id that carries an admin role
+    identity = identity_from_claims(
+        {"sub": "u", "org_id": "null", "org_role": "org:admin", "o": {"id": "org_7", "rol": "member"}}
+    )
+    # Then the nested org applies with its own role only
+    assert (identity.org_id, identity.role) == ("org_7", "member")
+
+
+@pytest.mark.parametrize("raw_id", [None, "null", "None", "<nil>", "", 7])
+def test_v2_object_id_follows_the_same_rule(raw_id: object) -> None:
+    identity = identity_from_claims({"sub": "u", "o": {"id": raw_id, "rol": "admin"}})
+    assert identity.org_id == "personal_u"
 
 
 def test_member_is_refused_admin_actions() -> None:

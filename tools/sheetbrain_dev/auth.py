@@ -4,6 +4,8 @@ A local RS256 key pair and its JWKS are created once under ``.sheetbrain/``. ``m
 tokens shaped like a Clerk session token from our JWT template (``aud`` + flat org claims);
 ``verify`` checks them as the HTTP API authorizer does (signature via JWKS, issuer, audience,
 expiry), and ``authorizer_claims`` passes the claims on as API Gateway does: every value a string.
+Which org claims name an organization is the layer's rule (``sheetbrain.tenancy.identity``),
+applied by the handlers to what arrives here, as in AWS; nothing here decides it.
 """
 
 from __future__ import annotations
@@ -63,10 +65,13 @@ def mint(
     issuer: str = ISSUER,
     audience: str = AUDIENCE,
     now: float | None = None,
+    claims: dict[str, Any] | None = None,
 ) -> str:
-    """A session token as the "sheetbrain" Clerk JWT template would issue it."""
+    """A session token as the "sheetbrain" Clerk JWT template would issue it; ``claims`` adds or
+    replaces claims as they are (e.g. ``{"org_id": None}``, what the template renders for a user
+    with no active organization)."""
     issued = int(now if now is not None else time.time())
-    claims: dict[str, Any] = {
+    payload: dict[str, Any] = {
         "sub": user_id,
         "iss": issuer,
         "aud": audience,
@@ -77,11 +82,12 @@ def mint(
         "azp": "http://localhost",
     }
     if org_id:
-        claims["org_id"] = org_id
-        claims["org_role"] = role or "org:member"
+        payload["org_id"] = org_id
+        payload["org_role"] = role or "org:member"
         if org_slug:
-            claims["org_slug"] = org_slug
-    return jwt.encode(claims, _private_key(), algorithm="RS256", headers={"kid": KEY_ID})
+            payload["org_slug"] = org_slug
+    payload.update(claims or {})
+    return jwt.encode(payload, _private_key(), algorithm="RS256", headers={"kid": KEY_ID})
 
 
 class TokenError(Exception):
@@ -112,7 +118,11 @@ def verify(token: str) -> dict[str, Any]:
 
 def _claim_string(value: Any) -> str:
     # API Gateway hands JWT claims to the function as strings; lists become "[a b]" and
-    # objects "map[k:v]" (Go formatting), which is why a nested "o" claim does not survive.
+    # objects "map[k:v]" (Go's fmt.Sprint), which is why a nested "o" claim does not survive.
+    # A JSON null is rendered as Go renders a nil value, "<nil>": inferred from that same
+    # formatting, not measured (see the README's Clerk section). Never Python's "None".
+    if value is None:
+        return "<nil>"
     if isinstance(value, str):
         return value
     if isinstance(value, bool):

@@ -7,7 +7,10 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import TextIO
 
 
 def _prepare_environment() -> None:
@@ -31,7 +34,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     _prepare_environment()
     template = load_template()
-    server = ApiServer(("127.0.0.1", args.port), template)
+    server = ApiServer(("127.0.0.1", args.port), template, max_instances=max(1, args.max_instances))
     print(f"SheetBrain API on http://127.0.0.1:{server.server_port} ({len(template.routes)} routes)", flush=True)
     for route in template.routes:
         note = "" if route.authorized else "  (no JWT)"
@@ -46,10 +49,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from sheetbrain_dev.lambda_runtime import invoke
+    from sheetbrain_dev.lambda_runtime import FunctionError, FunctionInstance
     from sheetbrain_dev.template import load_template
 
-    template = load_template()
+    template = load_template(args.template) if args.template else load_template()
     function = template.functions.get(args.function)
     if function is None:
         print(
@@ -62,14 +65,51 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     except (OSError, json.JSONDecodeError) as exc:
         print(f"Cannot read event {args.event}: {exc}", file=sys.stderr)
         return 2
-    _prepare_environment()
-    print(json.dumps(invoke(function, event), indent=2, default=str))
-    return 0
+    # As `sam local invoke`: stdout carries the result alone, for `| jq`. Everything else (the
+    # embedded database starting, the function's logs, EMF metrics and prints, which its own
+    # instance writes to stderr) goes to stderr.
+    with _stdout_kept_for_result() as result_out:
+        _prepare_environment()
+        instance = FunctionInstance(function)
+        try:
+            result, code = instance.invoke(event, float(function.timeout_s)), 0
+        except FunctionError as exc:
+            result, code = exc.payload(), 1
+        finally:
+            instance.stop()
+        result_out.write(json.dumps(result, indent=2) + "\n")
+    return code
+
+
+@contextmanager
+def _stdout_kept_for_result() -> Iterator[TextIO]:
+    """A stream to the original stdout, while file descriptor 1 (and so any subprocess or
+    library writing to it) points at stderr."""
+    sys.stdout.flush()
+    saved = os.dup(1)
+    os.dup2(2, 1)
+    try:
+        with os.fdopen(os.dup(saved), "w", encoding="utf-8") as result_out:
+            yield result_out
+    finally:
+        sys.stdout.flush()
+        os.dup2(saved, 1)
+        os.close(saved)
 
 
 def cmd_token(args: argparse.Namespace) -> int:
+    from sheetbrain.tenancy.identity import active_org_id
+
     from sheetbrain_dev.auth import mint
 
+    if args.org is not None and active_org_id(args.org) is None:
+        # The handlers would read such a claim as no active organization (the personal one).
+        print(
+            f"--org {args.org!r} is not an organization id (org_ followed by 1 to 64 letters, "
+            "digits, _ or -); leave it out for the user's personal organization",
+            file=sys.stderr,
+        )
+        return 2
     print(mint(args.user, args.org, args.role, org_slug=args.slug, ttl_s=args.ttl))
     return 0
 
@@ -144,11 +184,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = sub.add_parser("serve", help="serve the HTTP API of template.yaml on 127.0.0.1")
     serve.add_argument("--port", type=int, default=3000)
+    serve.add_argument(
+        "--max-instances", type=int, default=4, help="concurrent instances (worker processes) per function"
+    )
     serve.set_defaults(fn=cmd_serve)
 
     inv = sub.add_parser("invoke", help="invoke one function with an event file, as `sam local invoke`")
     inv.add_argument("function", help="logical id in template.yaml, e.g. AuditFunction")
     inv.add_argument("--event", required=True, help="JSON event file (see events/)")
+    inv.add_argument("--template", type=Path, help="the SAM template (default: template.yaml)")
     inv.set_defaults(fn=cmd_invoke)
 
     tok = sub.add_parser("token", help="mint a bearer token the local server accepts")

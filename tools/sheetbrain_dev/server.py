@@ -3,6 +3,12 @@
 Routes come from the template; a route with the JWT authorizer gets its bearer token verified
 here against the local JWKS, and the claims travel in the event exactly where the HTTP API puts
 them, so handlers cannot tell this server from AWS.
+
+Each request runs on an instance of its function of its own (a worker process, see
+``lambda_runtime.InstancePool``), so concurrent requests run concurrently, as Lambda scales out,
+and no two share an instance's module-level state. What API Gateway answers itself, this server
+answers the same way: 404 ``{"message": "Not Found"}`` for a method or path no route declares,
+500 ``{"message": "Internal Server Error"}`` when the function fails.
 """
 
 from __future__ import annotations
@@ -12,18 +18,24 @@ import json
 import logging
 import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from sheetbrain_dev import auth
 from sheetbrain_dev.events import http_event
-from sheetbrain_dev.lambda_runtime import invoke
-from sheetbrain_dev.template import Route, Template
+from sheetbrain_dev.lambda_runtime import FunctionThrottledError, InstancePool, invoke
+from sheetbrain_dev.template import Function, Route, Template
 
 log = logging.getLogger("sheetbrain_dev.serve")
 MAX_BODY = 10 * 1024 * 1024  # API Gateway's payload limit
+DEFAULT_MAX_INSTANCES = 4  # per function: each instance is a Python process with the layer loaded
+# A client that stops sending (a slow body, an idle keep-alive connection) frees its thread after this.
+SOCKET_TIMEOUT_S = 30
+_NOT_FOUND = (404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
+_INTERNAL_ERROR = (500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
+_UNAVAILABLE = (503, {"Content-Type": "application/json"}, b'{"message":"Service Unavailable"}')
 # Dev-only pages, answered here before template routing (API Gateway does not serve them).
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
@@ -41,21 +53,15 @@ def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], b
 class _Handler(BaseHTTPRequestHandler):
     server: ApiServer
     protocol_version = "HTTP/1.1"
+    timeout = SOCKET_TIMEOUT_S
 
-    def do_GET(self) -> None:
-        self._dispatch()
-
-    def do_POST(self) -> None:
-        self._dispatch()
-
-    def do_PUT(self) -> None:
-        self._dispatch()
-
-    def do_PATCH(self) -> None:
-        self._dispatch()
-
-    def do_DELETE(self) -> None:
-        self._dispatch()
+    def __getattr__(self, name: str) -> Any:
+        # BaseHTTPRequestHandler looks up do_<METHOD> and answers an HTML 501 when it is
+        # missing; API Gateway takes every method to its routing, and a method no route
+        # declares (TRACE, CONNECT, FOO...) gets its 404 there.
+        if name.startswith("do_"):
+            return self._dispatch
+        raise AttributeError(name)
 
     def log_message(self, format: str, *args: Any) -> None:
         log.info("%s %s", self.address_string(), format % args)
@@ -63,33 +69,63 @@ class _Handler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         try:
             status, headers, body = self._respond()
+        except FunctionThrottledError:
+            log.warning("%s %s: no instance became free in time", self.command, self.path)
+            status, headers, body = _UNAVAILABLE
         except Exception:
-            # A handler that crashes outright (an import error, a failing decorator): API
+            # A handler that fails (an import error, a failing decorator, a timeout): API
             # Gateway answers 500 with its own body, and the connection stays usable.
             log.exception("%s %s failed", self.command, self.path)
-            status, headers, body = 500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}'
+            status, headers, body = _INTERNAL_ERROR
         self.send_response(status)
         for name, value in headers.items():
             self.send_header(name, value)
         self.send_header("Content-Length", str(len(body)))
+        if self.close_connection:
+            self.send_header("Connection", "close")
         self.end_headers()
-        self.wfile.write(body)
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _refuse(self, status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
+        # The body was not read (or not all of it): what is left of it must not be taken for
+        # the next request on this connection.
+        self.close_connection = True
+        return _error(status, code, message)
+
+    def _read_body(self) -> bytes | tuple[int, dict[str, str], bytes]:
+        """The request body, or the reply that refuses it before anything is read."""
+        if self.headers.get_all("Transfer-Encoding"):
+            return self._refuse(400, "bad_request", "The local server takes bodies with a Content-Length only.")
+        values = {value.strip() for value in self.headers.get_all("Content-Length") or []}
+        if len(values) > 1:
+            return self._refuse(400, "bad_request", "The request has conflicting Content-Length headers.")
+        raw = values.pop() if values else "0"
+        # Digits only: int() would also take "-5", "+5", " 5", "5_0" or Unicode digits.
+        if not (raw.isascii() and raw.isdigit()) or len(raw) > 20:
+            return self._refuse(400, "bad_request", "The Content-Length header is not a byte count.")
+        length = int(raw)
+        if length > MAX_BODY:
+            return self._refuse(413, "payload_too_large", f"The request body exceeds {MAX_BODY} bytes.")
+        try:
+            body = self.rfile.read(length) if length else b""
+        except TimeoutError:
+            return self._refuse(400, "bad_request", "The request body did not arrive in time.")
+        if len(body) != length:
+            return self._refuse(400, "bad_request", "The request body is shorter than its Content-Length.")
+        return body
 
     def _respond(self) -> tuple[int, dict[str, str], bytes]:
         url = urlsplit(self.path)
         path = unquote(url.path)  # API Gateway routes and passes on the decoded path
-        try:
-            length = int(self.headers.get("Content-Length") or 0)
-        except ValueError:
-            return _error(400, "bad_request", "The Content-Length header is not a number.")
-        if length > MAX_BODY:
-            return _error(413, "payload_too_large", f"The request body exceeds {MAX_BODY} bytes.")
-        body = self.rfile.read(length) if length else b""
+        body = self._read_body()
+        if isinstance(body, tuple):
+            return body
         if self.command == "GET" and path in (OPENAPI_PATH, DOCS_PATH):
             return self.server.docs(path, url.query)
         found = self.server.template.find_route(self.command, path)
         if found is None:
-            return _error(404, "route_not_found", "No such route.")
+            return _NOT_FOUND
         route, params = found
         claims = None
         if route.authorized:
@@ -112,6 +148,7 @@ class _Handler(BaseHTTPRequestHandler):
             body=body,
             claims=claims,
             source_ip=self.client_address[0],
+            run=self.server.invoke_function,
         )
 
 
@@ -127,8 +164,10 @@ def invoke_route(
     body: bytes = b"",
     claims: dict[str, str] | None = None,
     source_ip: str = "127.0.0.1",
+    run: Callable[[Function, dict[str, Any]], Any] = invoke,
 ) -> tuple[int, dict[str, str], bytes]:
-    """The route's function run on the v2 event API Gateway would build; its HTTP reply."""
+    """The route's function run on the v2 event API Gateway would build (in this process,
+    unless ``run`` says otherwise); its HTTP reply."""
     event = http_event(
         route=route,
         path=path,
@@ -140,7 +179,7 @@ def invoke_route(
         claims=claims,
         source_ip=source_ip,
     )
-    return to_http(invoke(template.functions[route.function], event))
+    return to_http(run(template.functions[route.function], event))
 
 
 def call(
@@ -175,11 +214,31 @@ def to_http(result: Any) -> tuple[int, dict[str, str], bytes]:
 class ApiServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], template: Template) -> None:
+    def __init__(
+        self, address: tuple[str, int], template: Template, *, max_instances: int = DEFAULT_MAX_INSTANCES
+    ) -> None:
         super().__init__(address, _Handler)
         self.template = template
+        self.max_instances = max_instances
         self._docs_lock = threading.Lock()
         self._openapi_json: str | None = None
+        self._pools_lock = threading.Lock()
+        self._pools: dict[str, InstancePool] = {}
+
+    def invoke_function(self, function: Function, event: dict[str, Any]) -> Any:
+        """One invocation on an instance of the function that serves nothing else meanwhile."""
+        with self._pools_lock:
+            pool = self._pools.get(function.logical_id)
+            if pool is None:
+                pool = self._pools[function.logical_id] = InstancePool(function, self.max_instances)
+        return pool.invoke(event)
+
+    def server_close(self) -> None:
+        super().server_close()
+        with self._pools_lock:
+            pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.close()
 
     def docs(self, path: str, query: str) -> tuple[int, dict[str, str], bytes]:
         """The OpenAPI document built from the code (once per server), or a Swagger UI page of it."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from sheetbrain_dev.paths import ROOT, TEMPLATE
+from sheetbrain_dev.paths import TEMPLATE
 
 
 class _CfnLoader(yaml.SafeLoader):
@@ -56,6 +56,8 @@ class Function:
     handler: str  # module.function
     environment: dict[str, Any]
     schedules: dict[str, dict[str, Any]]
+    timeout_s: int = 3  # Lambda's default when the template names none
+    template_path: Path = TEMPLATE  # where a worker process reads this function again
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ def load_template(path: Path = TEMPLATE) -> Template:
     for resource in doc.get("Resources", {}).values():
         if resource.get("Type") == "AWS::Serverless::HttpApi":
             api_default_auth = resource.get("Properties", {}).get("Auth", {})
-    globals_env = doc.get("Globals", {}).get("Function", {}).get("Environment", {}).get("Variables", {})
+    globals_fn = doc.get("Globals", {}).get("Function", {})
+    globals_env = globals_fn.get("Environment", {}).get("Variables", {})
     functions: dict[str, Function] = {}
     routes: list[Route] = []
     for logical_id, resource in doc.get("Resources", {}).items():
@@ -120,9 +123,11 @@ def load_template(path: Path = TEMPLATE) -> Template:
                 schedules[event_name] = event_props
         functions[logical_id] = Function(
             logical_id=logical_id,
-            code_dir=ROOT / props["CodeUri"],
+            code_dir=path.parent / props["CodeUri"],
             handler=props["Handler"],
             environment=env,
             schedules=schedules,
+            timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+            template_path=path,
         )
     return Template(functions=functions, routes=routes)

@@ -4,9 +4,14 @@ Claims arrive as API Gateway passes them: every value a string. The active organ
 from the flat ``org_id``/``org_role``/``org_slug`` claims of our Clerk JWT template, or from a v2
 ``o`` object when it arrives intact (a dict, or a JSON string of one). With no active org the
 caller works in their personal organization.
+
+An org id claim counts only when it is shaped like an organization id (``active_org_id``): a
+JSON null reaches us as ``None``, ``"null"`` or ``"<nil>"`` depending on who stringified it, and
+a claim of any of those must never name a shared organization that every such caller lands in.
 """
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -17,6 +22,8 @@ Role = Literal["admin", "member"]
 
 PERSONAL_ORG_PREFIX = "personal_"
 _ADMIN_ROLES = frozenset({"admin", "org:admin"})
+# Clerk's organization ids (org_ + base62) and local test ids alike; ASCII only, no whitespace.
+ORG_ID_PATTERN = re.compile(r"org_[A-Za-z0-9_-]{1,64}")
 
 
 class Identity(NamedTuple):
@@ -42,6 +49,15 @@ def clerk_role(raw: Any) -> Role:
 def personal_org_id(user_id: str) -> str:
     """The id of a user's personal organization."""
     return f"{PERSONAL_ORG_PREFIX}{user_id}"
+
+
+def active_org_id(raw: Any) -> str | None:
+    """The organization an ``org_id`` (or ``o.id``) claim names, or None when it names none:
+    missing, empty, JSON null, or any text not shaped like an organization id (``None``,
+    ``null``, ``<nil>``, ``undefined``, a number...). None means the caller's personal org."""
+    if isinstance(raw, str) and ORG_ID_PATTERN.fullmatch(raw):
+        return raw
+    return None
 
 
 def _org_object(claims: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -74,15 +90,17 @@ def identity_from_claims(claims: Mapping[str, Any] | None) -> Identity:
     user_id = _text(claims.get("sub"))
     if user_id is None:
         raise UnauthorizedError("The token has no subject.")
-    nested = _org_object(claims)
-    org_id = _text(claims.get("org_id")) or _text(nested.get("id"))
+    # Role and slug are read from the same source as a valid org id, never on their own.
+    org_id = active_org_id(claims.get("org_id"))
+    if org_id is not None:
+        role, slug = claims.get("org_role"), claims.get("org_slug")
+    else:
+        nested = _org_object(claims)
+        org_id = active_org_id(nested.get("id"))
+        role, slug = nested.get("rol"), nested.get("slg")
     if org_id is None:
         return Identity(user_id=user_id, org_id=personal_org_id(user_id), role="admin", personal=True)
-    if org_id.startswith(PERSONAL_ORG_PREFIX):
-        raise UnauthorizedError("The token names a reserved organization id.")
-    role = clerk_role(_text(claims.get("org_role")) or _text(nested.get("rol")))
-    slug = _text(claims.get("org_slug")) or _text(nested.get("slg"))
-    return Identity(user_id=user_id, org_id=org_id, role=role, org_slug=slug)
+    return Identity(user_id=user_id, org_id=org_id, role=clerk_role(_text(role)), org_slug=_text(slug))
 
 
 def require_admin(identity: Identity) -> None:
