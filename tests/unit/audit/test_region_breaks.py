@@ -133,3 +133,27 @@ def test_skeleton_and_references() -> None:
     assert skeleton(parse("=B6*C5")) == skeleton(parse("=B5*C5")) == "R*R"
     assert skeleton(parse("=SUM(A1:A3)/B1")) == "SUM(R:R)/R"
     assert reference_texts(parse("=B5/C5"), 5, 4) == reference_texts(parse("=C5*B5"), 5, 4) == ["RC[-1]", "RC[-2]"]
+
+
+def _totals_column(first_range: str) -> Sheet:
+    # Given hours in B:E for rows 1-5 and totals in F, where F1 sums first_range and F2:F5 sum B:D
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 6):
+        formulas.append([None] * 5 + [f"=SUM({first_range})" if row == 1 else f"=SUM(B{row}:D{row})"])
+        values.append([f"name {row}", 8, 8, 8, None, None])
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def test_given_one_total_that_adds_more_than_its_copies_when_audited_then_the_whole_run_is_in_doubt() -> None:
+    # F1 adds B1:E1, its copies stop at D: one side is wrong, the grid cannot tell which
+    findings = [f for f in audit_sheet(_totals_column("B1:E1")) if f.rule == "FX33"]
+    assert sorted((f.cell, f.severity) for f in findings) == [(f"Q3!F{row}", "high") for row in range(1, 6)]
+    assert findings[0].message == "the totals of this column disagree on their span: F1 adds more cells than the others"
+
+
+def test_given_one_total_that_adds_less_than_its_copies_when_audited_then_only_it_is_reported() -> None:
+    # F1 adds B1:C1 where its copies add B:D: the short one is the slip
+    sheet = _totals_column("B1:C1")
+    assert {f.cell for f in audit_sheet(sheet) if f.rule == "FX33"} == set()
+    assert {(f.cell, f.severity) for f in audit_sheet(sheet) if f.rule == "FX30"} == {("Q3!F1", "high")}

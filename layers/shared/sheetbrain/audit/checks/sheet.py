@@ -268,6 +268,12 @@ def _covers_more(ctx: SheetContext, actual: Node, expected: Node) -> bool:
     return holds and mine != theirs
 
 
+def _between_copies(ctx: SheetContext, dev: Deviation) -> bool:
+    members = _run_members(ctx, dev)
+    here = (dev.row, dev.col)
+    return bool(members) and members[0] < here < members[-1]
+
+
 def _run_members(ctx: SheetContext, dev: Deviation) -> list[tuple[int, int]]:
     # The cells of the deviation's run (adjacent numbers and formulas along its axis) of the region's shape.
     dr, dc = (1, 0) if dev.axis == "column" else (0, 1)
@@ -293,6 +299,9 @@ def _lone_breaks(ctx: SheetContext, deviations: list[Deviation]) -> set[Deviatio
         for dev in deviations
         if dev.kind in ("pattern", "constant") or (dev.kind == "typed-line" and ctx.cells[(dev.row, dev.col)].is_number)
     ]
+    # Only a break between copies is a lone break: a typed figure that opens or closes a line (a
+    # prior year before computed years) is another quantity as often as a pasted value.
+    breaks = [dev for dev in breaks if dev.kind != "typed-line" or _between_copies(ctx, dev)]
     per_run = Counter((dev.axis, dev.example) for dev in breaks)
     out = set()
     for dev in breaks:
