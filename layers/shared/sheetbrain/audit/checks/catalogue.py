@@ -268,8 +268,9 @@ _SPECS = [
         "high",
         "sheet",
         "error range",
-        "An aggregate range ends just before more numbers of the same block: at most max_gap cells of them "
-        "(one by default) between the range and the formula.",
+        "An aggregate range ends just before more numbers or formulas of the same block (Excel's rule "
+        '"formulas which omit cells in a region"): at most max_gap cells of them (one by default) between '
+        "the range and the formula; a skipped formula that reads the range itself (a subtotal) is left out on purpose.",
         max_gap=1,
     ),
     _spec(
