@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sheetbrain.audit.ast import CellAddr, Func, Node, Ref
+from sheetbrain.audit.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
 from sheetbrain.audit.checks.formula import Hit, Params, replace
 from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
 from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
@@ -700,4 +701,7 @@ SHEET_CHECKS: tuple[tuple[tuple[str, ...], SheetCheck], ...] = (
     (("FX30", "FX31", "FX33"), check_regions),
     (("FX32",), check_duplicates),
     (("FX35",), check_sections_total),
+    (("FX36",), check_error_results),
+    (("FX37",), check_numbers_as_text),
+    (("FX38",), check_two_digit_years),
 )
