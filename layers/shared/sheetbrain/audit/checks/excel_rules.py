@@ -137,7 +137,7 @@ _ERROR_ADVICE = {
 
 def error_value(value: Any) -> str | None:
     """The error code a cached value shows (``"#DIV/0!"``), or ``None`` for any other value."""
-    if isinstance(value, str) and value[:1] == "#":
+    if isinstance(value, str) and value[:1] == "#" and len(value) <= 32:
         code = value.strip().upper()
         if code in ERROR_VALUES:
             return code
