@@ -268,8 +268,9 @@ _SPECS = [
         "high",
         "sheet",
         "error range",
-        "An aggregate range ends just before more numbers of the same block: at most max_gap cells of them "
-        "(one by default) between the range and the formula.",
+        "An aggregate range ends just before more numbers or formulas of the same block (Excel's rule "
+        '"formulas which omit cells in a region"): at most max_gap cells of them (one by default) between '
+        "the range and the formula; a skipped formula that reads the range itself (a subtotal) is left out on purpose.",
         max_gap=1,
     ),
     _spec(
@@ -349,6 +350,40 @@ _SPECS = [
         "A total's range starts on a heading line and adds several sections of the table, headings included, "
         "instead of one block or the sections' subtotals.",
         min_sections=2,
+    ),
+    _spec(
+        "FX36",
+        "Formula shows an error",
+        "high",
+        "sheet",
+        "error value",
+        "The formula's current value (in the grid's values) is an error such as #DIV/0!, #REF!, #NAME? or "
+        '#VALUE! (Excel\'s rule "cells containing formulas that result in an error"). The formulas that '
+        "read it and show the same error are one chain, named in this one finding.",
+        cases=(
+            ("medium", "#N/A: no value available, on purpose (NA()) or a lookup whose key is not in its table"),
+            ("info", "#GETTING_DATA or #BUSY!: the values were read while data was still loading"),
+        ),
+    ),
+    _spec(
+        "FX37",
+        "Number stored as text",
+        "medium",
+        "sheet",
+        "error type",
+        "A plain cell holds a number as text (Excel's rule \"numbers formatted as text or preceded by an "
+        'apostrophe"), inside a line of numbers; SUM, AVERAGE and COUNT skip it.',
+        cases=(("high", "a formula that skips text aggregates the cell and shows a number: its result leaves it out"),),
+    ),
+    _spec(
+        "FX38",
+        "Two-digit year in a text date",
+        "low",
+        "sheet",
+        "date",
+        "A date typed as text with a two-digit year (Excel's rule \"cells containing years represented as "
+        '2 digits"): read as a date, its century is guessed.',
+        cases=(("medium", "a formula on the sheet reads the cell"),),
     ),
 ]
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sheetbrain.audit.ast import CellAddr, Func, Node, Ref
+from sheetbrain.audit.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
 from sheetbrain.audit.checks.formula import Hit, Params, replace
 from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
 from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
@@ -436,7 +437,14 @@ def _is_data(cell: Cell | None) -> bool:
 
 
 def check_range_short(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
-    """FX28: a column/row aggregate that ends at most ``max_gap`` cells before the data next to the formula does."""
+    """FX28: a column/row aggregate that ends at most ``max_gap`` cells before the data next to the formula does.
+
+    Excel's error-checking rule "formulas which omit cells in a region": the cells skipped between
+    the range's end and the formula hold numbers or formulas. A skipped formula that reads the
+    range itself (a subtotal, an average of the same cells) is derived from it, and leaving it out
+    is what avoids counting those cells twice; a formula that reads the skipped cells elsewhere
+    (``=SUM(A1:A3)-A4``) does not omit them: no finding in either case.
+    """
     max_gap = int(params["FX28"]["max_gap"])
     for row, col in sorted(ctx.trees):
         for _func, ref in ctx.aggregates_at((row, col)):
@@ -449,20 +457,44 @@ def check_range_short(ctx: SheetContext, params: Mapping[str, Params]) -> Iterat
                 gap = [(row, c) for c in range(c2 + 1, col)]
             else:
                 continue
-            if len(gap) > max_gap or not all((cell := ctx.cells.get(at)) is not None and cell.is_number for at in gap):
+            if len(gap) > max_gap or not all(_skipped_data(ctx, at, (r1, c1, r2, c2)) for at in gap):
                 continue
+            if any(_covers(box, at) for box in ctx.bounds_at((row, col)) for at in gap):
+                continue  # the formula reads the skipped cells elsewhere (=SUM(A1:A3)-A4): not omitted
             (first_r, first_c), (last_r, last_c) = gap[0], gap[-1]
             extended = _spanning(ref, r1, c1, max(r2, last_r), max(c2, last_c))
-            numbers = a1(first_r, first_c) if gap[0] == gap[-1] else f"{a1(first_r, first_c)}:{a1(last_r, last_c)}"
+            where = a1(first_r, first_c) if gap[0] == gap[-1] else f"{a1(first_r, first_c)}:{a1(last_r, last_c)}"
+            formulas = sum(ctx.cells[at].is_formula for at in gap)
+            what = "formulas" if formulas == len(gap) else "numbers and formulas" if formulas else "numbers"
             yield (
                 row,
                 col,
                 Hit(
                     "FX28",
-                    f"{format_ref(ref)} stops before the numbers in {numbers}",
+                    f"{format_ref(ref)} stops before the {what} in {where}",
                     _extended_formula(ctx.trees[(row, col)], ref, extended),
                 ),
             )
+
+
+def _skipped_data(ctx: SheetContext, at: tuple[int, int], box: tuple[int, int, int, int]) -> bool:
+    # A number, or a formula whose result is a number (or unknown: no values sent) and that does not
+    # read the range it would join (a subtotal of those cells is left out on purpose).
+    cell = ctx.cells.get(at)
+    if cell is None or not (cell.is_number or cell.is_formula):
+        return False
+    if cell.is_number:
+        return True
+    if cell.value is not None and (isinstance(cell.value, bool) or not isinstance(cell.value, int | float)):
+        return False  # text, an error or a boolean: nothing an aggregate adds
+    if at not in ctx.trees:
+        return False  # a formula too deep to walk: its references are unknown
+    r1, c1, r2, c2 = box
+    return not any(br1 <= r2 and r1 <= br2 and bc1 <= c2 and c1 <= bc2 for br1, bc1, br2, bc2 in ctx.bounds_at(at))
+
+
+def _covers(box: tuple[int, int, int, int], at: tuple[int, int]) -> bool:
+    return box[0] <= at[0] <= box[2] and box[1] <= at[1] <= box[3]
 
 
 def _spanning(ref: Ref, r1: int, c1: int, r2: int, c2: int) -> Ref:
@@ -790,4 +822,7 @@ SHEET_CHECKS: tuple[tuple[tuple[str, ...], SheetCheck], ...] = (
     (("FX30", "FX31", "FX33"), check_regions),
     (("FX32",), check_duplicates),
     (("FX35",), check_sections_total),
+    (("FX36",), check_error_results),
+    (("FX37",), check_numbers_as_text),
+    (("FX38",), check_two_digit_years),
 )
