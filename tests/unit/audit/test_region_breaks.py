@@ -157,3 +157,14 @@ def test_given_one_total_that_adds_less_than_its_copies_when_audited_then_only_i
     sheet = _totals_column("B1:C1")
     assert {f.cell for f in audit_sheet(sheet) if f.rule == "FX33"} == set()
     assert {(f.cell, f.severity) for f in audit_sheet(sheet) if f.rule == "FX30"} == {("Q3!F1", "high")}
+
+
+def test_given_the_last_copy_reads_the_wrong_row_when_audited_then_high() -> None:
+    # D8, the last copy, reads B9 for B8: the same computation over other cells, at the run's end
+    findings = [f for f in audit_sheet(_column_of_products({8: "=B9*C8"})) if f.rule == "FX30"]
+    assert [(f.cell, f.severity, f.suggestion) for f in findings] == [("Q3!D8", "high", "=B8*C8")]
+
+
+def test_given_another_computation_after_the_copies_when_audited_then_no_region_finding() -> None:
+    # A total under the products (another computation at the run's end) is layout, not a slip
+    assert _findings(_column_of_products({8: "=SUM(D1:D7)"}), "FX30") == set()

@@ -140,6 +140,12 @@ def _deviations_in(
                 continue
             kind = "pattern"
         found.append(Deviation(cell.row, cell.col, kind, expected or "", example, axis, len(members)))
+    # A formula just past either end of the copies that computes the same over other cells (its
+    # references moved out of the region's shape) is a copy that slipped, not another computation.
+    for i in (first - 1, last + 1):
+        key = keys[i] if 0 <= i < len(run) else None
+        if key is not None and expected is not None and key != expected and skeleton_of(key) == skeleton_of(expected):
+            found.append(Deviation(run[i].row, run[i].col, "pattern", expected, example, axis, len(members)))
     if not found:
         return []
     # The majority is counted among the copies and the typed numbers that stand in for them: other
@@ -196,6 +202,14 @@ def _anchor_fixed_targets(run: list[Cell], keys: list[str | None], members: list
             text = f"{text[: m.start()]}R{row}C{col}{text[m.end() :]}"
         out[i] = text
     return out
+
+
+def skeleton_of(pattern: str) -> str:
+    """An R1C1 pattern with every cell address blanked to ``R``: what a formula computes, not where."""
+    return _PART_RE.sub("R", _SHEET_RE.sub("", pattern))
+
+
+_SHEET_RE = re.compile(r"(?:'(?:[^']|'')*'|[A-Za-z_][\w.]*)!(?=R)")
 
 
 def is_aggregate(structure: str) -> bool:
