@@ -116,7 +116,7 @@ def _send_ai_allowance(
 ) -> Callable[[], tuple[bool, str | None]]:
     """Whether the plan includes the AI review (and why not, when the caller asked for it),
     sent: calling the result reads it. Nothing is read when it was not asked for or is switched
-    off. The token allowance is decided when the call's tokens are held (``_reserve``)."""
+    off. The token allowance is decided when the call's tokens are held (``_ai_review``)."""
     if requested is False or not get_settings().ai_review_enabled:
         return lambda: (False, None)
     included = metering_repo.entitlement(conn, identity.org_id, "ai_review", now)
@@ -180,7 +180,8 @@ def _ai_review(
     if not hold.accepted:
         logger.info("ai review refused by the token allowance", used=hold.used, reserved=hold.reserved,
                     limit=hold.lim, needed=prompt.input_tokens + settings.ai_review_max_tokens)  # fmt: skip
-        return None, ALLOWANCE_USED_UP
+        # A plan with the review but no token allowance is a fault in the plans' data: no call.
+        return None, ALLOWANCE_USED_UP if hold.lim is not None else "the plan defines no AI token allowance"
     try:
         return ai_review.review(prompt, read_timeout_s=read_timeout_s), None
     except BaseException:
