@@ -353,7 +353,9 @@ def test_token_thresholds_notify_once_per_period(
     from moto import mock_aws
 
     org_id, claims = pro_org
-    settings_env(NOTIFY_INLINE="true")
+    # (answers of at most 300 tokens: each call holds its prompt's bound of 829 and 300 more, so
+    # a second call fits next to the first's 1500 tokens)
+    settings_env(NOTIFY_INLINE="true", AI_REVIEW_MAX_TOKENS="300")
     with mock_aws(), Stubber(ai_review.client()) as stub:
         for _ in range(3):  # 1500 tokens each against 3000: 50%, then 80% and 100%, then nothing new
             stub.add_response("converse", CONVERSE_OK)

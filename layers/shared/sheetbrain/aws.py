@@ -9,14 +9,16 @@ from typing import Any
 
 @functools.cache
 def client(service: str, *, connect_timeout: float = 3, read_timeout: float = 30, max_attempts: int = 3) -> Any:
-    """A client for ``service`` with explicit timeouts and standard retries."""
+    """A client for ``service`` with explicit timeouts and standard retries, ``max_attempts``
+    calls in all, the first included (botocore's ``total_max_attempts``: its ``max_attempts``
+    counts retries only, so 1 there made two calls, and a timed-out model call was sent twice)."""
     import boto3
     from botocore.config import Config
 
     config = Config(
         connect_timeout=connect_timeout,
         read_timeout=read_timeout,
-        retries={"max_attempts": max_attempts, "mode": "standard"},
+        retries={"total_max_attempts": max_attempts, "mode": "standard"},
     )
     return boto3.session.Session().client(service, config=config)  # type: ignore[call-overload]
 

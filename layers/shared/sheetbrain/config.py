@@ -84,6 +84,11 @@ class Settings(BaseModel):
     bedrock_model_id: str = "anthropic.claude-3-5-haiku-20241022-v1:0"
     ai_review_timeout_s: float = Field(default=20.0, gt=0)
     ai_review_max_tokens: int = Field(default=1500, gt=0)
+    # The prompt's cap, counted as an upper bound of its tokens (its UTF-8 bytes plus framing):
+    # the most severe findings that fit are reviewed, the rest summarised.
+    ai_review_max_input_tokens: int = Field(default=20_000, ge=2_000)
+    # Time kept back from the function's remaining time to record the audit after the review.
+    ai_review_record_margin_s: float = Field(default=3.0, ge=0)
 
     def require_database_url(self, *, system: bool = False) -> str:
         """The connection string (the system login's with ``system``), or a ConfigurationError

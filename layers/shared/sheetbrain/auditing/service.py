@@ -1,11 +1,14 @@
 """POST /api/audit as a use case: engine, citations, optional AI review, then one transaction
-that consumes the quota and records the audit, its findings and its audit-log link."""
+that consumes the quota and records the audit, its findings and its audit-log link.
+
+The AI review holds an upper bound of its tokens before the call (checked against the allowance
+in the same statement) and the recording transaction swaps the hold for what it spent."""
 
 import re
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import psycopg
@@ -111,30 +114,98 @@ def _summary(findings: "list[Finding]", formulas: int) -> tuple[dict[str, int], 
 def _send_ai_allowance(
     conn: psycopg.Connection, identity: Identity, requested: bool | None, now: datetime
 ) -> Callable[[], tuple[bool, str | None]]:
-    """Whether the AI review may run (and why not, when the caller asked for it), sent: calling
-    the result reads it. Nothing is read when it was not asked for or is switched off."""
+    """Whether the plan includes the AI review (and why not, when the caller asked for it),
+    sent: calling the result reads it. Nothing is read when it was not asked for or is switched
+    off. The token allowance is decided when the call's tokens are held (``_ai_review``)."""
     if requested is False or not get_settings().ai_review_enabled:
         return lambda: (False, None)
     included = metering_repo.entitlement(conn, identity.org_id, "ai_review", now)
-    tokens = metering_repo.entitlement_and_usage(
-        conn, identity.org_id, "ai_tokens_per_month", quota.METERED["ai_tokens_per_month"], quota.month_start(now), now
-    )
 
     def settle() -> tuple[bool, str | None]:
         if not included.result():
             return False, "not included in the plan" if requested else None
-        limit, used = tokens.result()
-        if limit is not None and 0 <= limit <= used:
-            return False, "monthly AI token allowance used up"
         return True, None
 
     return settle
 
 
-def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
-    """Audit formulas for the caller's org and record everything in one transaction."""
+# A hold outlives its invocation by this much before it counts as lapsed: clocks of functions
+# and database differ by less.
+_HOLD_GRACE = timedelta(seconds=60)
+ALLOWANCE_USED_UP = "monthly AI token allowance used up"
+
+
+def _ai_review(
+    identity: Identity,
+    audit_id: uuid.UUID,
+    findings: list[audits_repo.FindingRecord],
+    clauses_by_rule: dict[str, dict[str, Any]],
+    now: datetime,
+    remaining_ms: Callable[[], int] | None,
+) -> "tuple[ai_review.ReviewResult | None, str | None]":
+    """The review, or why it was skipped: the prompt within its cap, a deadline within the
+    function's remaining time, the call's tokens held (or refused) before it is made. The hold
+    is settled by the audit's transaction; when the review fails unexpectedly, released here."""
+    from sheetbrain.auditing import ai_review
+
+    settings = get_settings()
+    prompt = ai_review.build_prompt(
+        [{"index": r.ordinal, "cell": r.cell, "formula": r.formula, "rule": r.rule, "severity": r.severity,
+          "message": r.message} for r in findings],
+        clauses_by_rule,
+        settings.ai_review_max_input_tokens,
+    )  # fmt: skip
+    if findings and not prompt.reviewed:
+        return None, "no finding fits in the review's prompt"
+    left_ms = remaining_ms() if remaining_ms is not None else None
+    read_timeout_s = ai_review.call_timeout(settings, left_ms)
+    if read_timeout_s is None:
+        return None, "not enough time left in this invocation"
+    model = settings.bedrock_model_id
+    reserved_at = datetime.now(UTC)
+    lifetime_ms = left_ms if left_ms is not None else (read_timeout_s + ai_review.CONNECT_TIMEOUT_S) * 1000
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        hold = metering_repo.ai_tokens_reserve(
+            conn,
+            org_id=identity.org_id,
+            reservation_id=audit_id,
+            tokens=prompt.input_tokens + settings.ai_review_max_tokens,
+            input_tokens=prompt.input_tokens,
+            input_cost_micros=ai_review.cost_micros(model, prompt.input_tokens, 0),
+            model=model,
+            now=now,
+            reserved_at=reserved_at,
+            expires_at=reserved_at + timedelta(milliseconds=lifetime_ms) + _HOLD_GRACE,
+        )
+    if not hold.accepted:
+        logger.info("ai review refused by the token allowance", used=hold.used, reserved=hold.reserved,
+                    limit=hold.lim, needed=prompt.input_tokens + settings.ai_review_max_tokens)  # fmt: skip
+        # A plan with the review but no token allowance is a fault in the plans' data: no call.
+        return None, ALLOWANCE_USED_UP if hold.lim is not None else "the plan defines no AI token allowance"
+    try:
+        return ai_review.review(prompt, read_timeout_s=read_timeout_s), None
+    except BaseException:
+        _release(identity, audit_id, now)
+        raise
+
+
+def _release(identity: Identity, audit_id: uuid.UUID, now: datetime) -> None:
+    """Give a hold back when no call was made; if that fails too, the hold lapses and is
+    charged its input bound (logged here)."""
+    try:
+        with tenant_transaction(identity.org_id, identity.user_id) as conn:
+            metering_repo.ai_tokens_settle(conn, org_id=identity.org_id, user_id=identity.user_id,
+                                           reservation_id=audit_id, tokens=0, now=now)  # fmt: skip
+    except Exception:
+        logger.exception("AI token hold not released", audit_id=str(audit_id))
+
+
+def run_audit(identity: Identity, data: AuditInput, remaining_ms: Callable[[], int] | None = None) -> AuditOutcome:
+    """Audit formulas for the caller's org and record everything in one transaction.
+    ``remaining_ms``: the function's remaining time (Lambda's context), which bounds the review."""
     started = time.perf_counter()
     now = datetime.now(UTC)
+    audit_id = uuid.uuid4()
     context = _context(identity, data, now)
     findings, formulas = _run_engine(data, context.profile)
     citations = cite(identity, findings, context.org_policies, only_these=data.policy_ids is not None,
@@ -156,28 +227,15 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
     review = None
     skipped_reason = context.ai_skip_reason
     if context.ai_allowed:
-        from sheetbrain.auditing import ai_review
-
-        review = ai_review.review(
-            [
-                {
-                    "index": r.ordinal,
-                    "cell": r.cell,
-                    "formula": r.formula,
-                    "rule": r.rule,
-                    "severity": r.severity,
-                    "message": r.message,
-                }
-                for r in finding_records
-            ],
-            [{"policy": c.title, "clause": c.clause, "text": c.excerpt} for c in citations.by_rule.values()],
-        )
+        clauses = {rule: {"policy": c.title, "clause": c.clause, "text": c.excerpt}
+                   for rule, c in citations.by_rule.items()}  # fmt: skip
+        review, skipped_reason = _ai_review(identity, audit_id, finding_records, clauses, now, remaining_ms)
     review_body = (
         review.to_dict() if review else ({"status": "skipped", "reason": skipped_reason} if skipped_reason else None)
     )
     by_severity, compliant, score = _summary(findings, formulas)
     audit = audits_repo.AuditRecord(
-        id=uuid.uuid4(),
+        id=audit_id,
         org_id=identity.org_id,
         user_id=identity.user_id,
         sheet_name=data.sheet_name,
@@ -198,8 +256,8 @@ def run_audit(identity: Identity, data: AuditInput) -> AuditOutcome:
     try:
         _record(identity, audit, finding_records, review, now, citations.found, context.remembered)
     except Exception:
-        if review is not None and (review.input_tokens or review.output_tokens):
-            _record_orphan_usage(identity, review, now)
+        if review is not None:
+            _record_orphan_usage(identity, audit.id, review, now)
         raise
     metrics.add_metric(name="AuditCompleted", unit="Count", value=1)
     metrics.add_metric(name="AuditFindings", unit="Count", value=len(findings))
@@ -230,7 +288,7 @@ def _record(
                                       used_before=audits.used - 1, used_after=audits.used, limit=audits.limit,
                                       now=now)  # fmt: skip
         if review is not None:
-            crossings += _record_ai_usage(conn, identity, audit.id, review, now)
+            crossings += _record_ai_usage(conn, identity, audit.id, review, now, recorded=True)
         if remembered is not None:
             policies_repo.remember_citations(conn, identity.org_id, remembered.version, found)
         audits_repo.append_log(
@@ -259,12 +317,15 @@ def _record(
         _deliver_notifications(identity.org_id)
 
 
-def _record_orphan_usage(identity: Identity, review: "ai_review.ReviewResult", now: datetime) -> None:
-    """The audit is lost, but the model call was made and paid for: keep it on the ledger. When
-    that fails too, the log line is the only record of the spend; the audit's own error stands."""
+def _record_orphan_usage(
+    identity: Identity, audit_id: uuid.UUID, review: "ai_review.ReviewResult", now: datetime
+) -> None:
+    """The audit is lost, but the model call was made and paid for: keep it on the ledger and
+    settle its hold. When that fails too, the log line is the only record of the spend (the hold
+    lapses and is charged its input bound); the audit's own error stands."""
     try:
         with tenant_transaction(identity.org_id, identity.user_id) as conn:
-            _record_ai_usage(conn, identity, None, review, now)
+            _record_ai_usage(conn, identity, audit_id, review, now, recorded=False)
     except Exception:
         logger.exception("AI tokens of a failed audit not recorded", model=review.model,
                          input_tokens=review.input_tokens, output_tokens=review.output_tokens,
@@ -274,34 +335,35 @@ def _record_orphan_usage(identity: Identity, review: "ai_review.ReviewResult", n
 def _record_ai_usage(
     conn: psycopg.Connection,
     identity: Identity,
-    audit_id: uuid.UUID | None,
+    audit_id: uuid.UUID,
     review: "ai_review.ReviewResult",
     now: datetime,
+    *,
+    recorded: bool,
 ) -> list[int]:
-    """The model call's tokens and cost on the ledger and against the monthly allowance (they
-    are spent whatever the allowance says now, so counted without a limit)."""
+    """The model call's tokens and cost on the ledger, and its hold on the monthly allowance
+    swapped for them (they are spent whatever the allowance says now, so counted without a
+    limit). ``recorded``: the audit row exists in this transaction (else the ledger row names
+    no audit)."""
     spent = review.input_tokens + review.output_tokens
+    tokens = metering_repo.ai_tokens_settle(conn, org_id=identity.org_id, user_id=identity.user_id,
+                                            reservation_id=audit_id, tokens=spent, now=now)  # fmt: skip
     if not spent:
         return []
     audits_repo.record_ai_usage(
         conn,
         org_id=identity.org_id,
         user_id=identity.user_id,
-        audit_id=audit_id,
+        audit_id=audit_id if recorded else None,
         model=review.model,
         input_tokens=review.input_tokens,
         output_tokens=review.output_tokens,
         cost_micros=review.cost_micros,
         outcome=review.status if review.reason is None else f"{review.status}: {review.reason}",
     )
-    key = f"ai:{audit_id}" if audit_id else f"ai-orphan:{uuid.uuid4()}"
-    tokens = metering_repo.usage_consume(
-        conn, org_id=identity.org_id, user_id=identity.user_id, metric="ai_tokens", quantity=spent,
-        idempotency_key=key, limit=-1, now=now,
-    )  # fmt: skip
     token_limit = metering_repo.entitlement(conn, identity.org_id, "ai_tokens_per_month", now).result()
     return record_crossings(conn, org_id=identity.org_id, feature="ai_tokens_per_month",
-                            used_before=tokens.used - spent, used_after=tokens.used,
+                            used_before=tokens.used - tokens.spent, used_after=tokens.used,
                             limit=token_limit if token_limit is not None else -1, now=now)  # fmt: skip
 
 

@@ -1,6 +1,7 @@
 """Guard, entitlements, usage: the statements of metering and plans (logic lives in SQL
-functions of migrations 0004/0005 so each decision is one atomic statement)."""
+functions of migrations 0004/0005/0014 so each decision is one atomic statement)."""
 
+import uuid
 from datetime import date, datetime
 from typing import Any, NamedTuple
 
@@ -98,6 +99,55 @@ def usage_consume_entitled(
             {"org": org_id, "feature": feature, "now": now, "user": user_id, "metric": metric,
              "quantity": quantity, "key": idempotency_key},
         ).fetchone()  # fmt: skip
+
+
+class ReserveRow(NamedTuple):
+    accepted: bool
+    used: int  # this month's AI tokens counted so far
+    reserved: int  # held by calls still running, before this one
+    lim: int | None  # the allowance checked against (-1 unlimited; None: the plan has none)
+
+
+def ai_tokens_reserve(
+    conn: psycopg.Connection,
+    *,
+    org_id: str,
+    reservation_id: uuid.UUID,
+    tokens: int,
+    input_tokens: int,
+    input_cost_micros: int,
+    model: str,
+    now: datetime,
+    reserved_at: datetime,
+    expires_at: datetime,
+) -> ReserveRow:
+    """Hold ``tokens`` of the monthly AI-token allowance for one model call, checked against the
+    limit in the same statement (see ai_tokens_reserve in sql/0014)."""
+    with conn.cursor(row_factory=class_row(ReserveRow)) as cur:
+        row = cur.execute(
+            "SELECT * FROM ai_tokens_reserve(%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (org_id, reservation_id, tokens, input_tokens, input_cost_micros, model, now, reserved_at, expires_at),
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+class SettleRow(NamedTuple):
+    used: int  # this month's AI tokens after the settlement
+    spent: int  # what it added (0 for a release or a repeated settlement)
+
+
+def ai_tokens_settle(
+    conn: psycopg.Connection, *, org_id: str, user_id: str | None, reservation_id: uuid.UUID, tokens: int,
+    now: datetime,
+) -> SettleRow:  # fmt: skip
+    """Swap a call's hold for the ``tokens`` it spent; 0 releases the hold (sql/0014)."""
+    with conn.cursor(row_factory=class_row(SettleRow)) as cur:
+        row = cur.execute(
+            "SELECT * FROM ai_tokens_settle(%s, %s, %s, %s, %s)", (org_id, user_id, reservation_id, tokens, now)
+        ).fetchone()
+    assert row is not None
+    return row
 
 
 def entitlement(conn: psycopg.Connection, org_id: str, feature: str, now: datetime) -> Pending[int | None]:

@@ -221,7 +221,8 @@ def post_audit(body: AuditIn) -> Response[str]:
         policy_ids=body.policy_ids,
         ai_review=body.ai_review,
     )
-    return _audit_reply(service.run_audit(identity, data))
+    # The review's deadline comes from the invocation's remaining time, read when it starts.
+    return _audit_reply(service.run_audit(identity, data, router.lambda_context.get_remaining_time_in_millis))
 
 
 @router.get("/api/audits", summary="This organization's audits, newest first", tags=["audits"])
