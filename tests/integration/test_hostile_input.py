@@ -107,6 +107,36 @@ def test_a_multipart_body_of_more_parts_than_the_route_reads_is_refused_before_p
     assert counts(database.owner, org) == (0, 0)
 
 
+def test_a_part_with_more_header_bytes_than_a_form_field_needs_is_refused_before_parsing(
+    admin: tuple[str, dict[str, str]], database: DatabaseUrls
+) -> None:
+    # Given a file part opened by 1,000 header lines (15 KB)
+    org, claims = admin
+    headers = b"".join(b"X-Filler-%d: v\r\n" % i for i in range(1_000))
+    body = (
+        b"--hostile\r\n" + headers + b'Content-Disposition: form-data; name="file"; filename="p.txt"\r\n\r\n'
+        b"1.1 Lookups must use exact match.\r\n--hostile--\r\n"
+    )
+
+    # When it is sent
+    reply = call(
+        "POST",
+        "/api/ingest",
+        claims=claims,
+        raw_body=body,
+        headers={"content-type": "multipart/form-data; boundary=hostile"},
+    )
+
+    # Then a 422 names the body and the limit, and the attempt is logged
+    error = reply.json()["error"]
+    assert (reply.status, error["code"], error["details"]) == (
+        422,
+        "validation_error",
+        {"field": "body", "limit_bytes": 8192},
+    )
+    assert logs(database.owner, org) == [(False, "validation_error", 0, 0)]
+
+
 def test_the_three_parts_an_upload_may_have_are_accepted(admin: tuple[str, dict[str, str]]) -> None:
     body, content_type = multipart(
         {
