@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Callable
 
 import pytest
@@ -43,6 +44,54 @@ def build_pdf(pages: list[list[str]]) -> bytes:
     for offset in offsets:
         out.write(b"%010d 00000 n \n" % offset)
     out.write(b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref))
+    return out.getvalue()
+
+
+def build_pdf_with_content(pages: list[bytes], *, compress: bool) -> bytes:
+    """A PDF whose pages hold the given content streams as they are (operators and all),
+    Flate-compressed when ``compress``; each page has a Helvetica font, so pypdf reads its
+    content for text."""
+    import zlib
+
+    font = b"<< /Font << /F1 << /Type /Font /Subtype /Type1 /BaseFont /Helvetica >> >> >>"
+    page_ids = [3 + 2 * i for i in range(len(pages))]
+    kids = b" ".join(b"%d 0 R" % pid for pid in page_ids)
+    objects = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [%s] /Count %d >>" % (kids, len(pages))]
+    for pid, content in zip(page_ids, pages, strict=True):
+        data = zlib.compress(content, 9) if compress else content
+        objects.append(
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources %s /Contents %d 0 R >>" % (font, pid + 1)
+        )
+        flate = b" /Filter /FlateDecode" if compress else b""
+        objects.append(b"<< /Length %d%s >>\nstream\n" % (len(data), flate) + data + b"\nendstream")
+    body = b"%PDF-1.7\n"
+    offsets = []
+    for number, obj in enumerate(objects, start=1):
+        offsets.append(len(body))
+        body += b"%d 0 obj\n" % number + obj + b"\nendobj\n"
+    xref = len(body)
+    body += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+    body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
+    body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
+    return body
+
+
+def dense_text_operators(count: int) -> bytes:
+    """A content stream of ``count`` one-letter show-text operators: cheap to send, dear to parse."""
+    return b"BT /F1 12 Tf 72 720 Td " + b"(a) Tj " * count + b"ET"
+
+
+def build_docx_bomb(padding_bytes: int) -> bytes:
+    """A real DOCX whose word/document.xml carries ``padding_bytes`` of blanks between its
+    elements: valid XML, and deflate shrinks the blanks about a thousandfold."""
+    good = build_docx([("heading1", "Data rules"), ("para", "Formulas must not import data from the web.")])
+    out = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(good)) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as bomb:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "word/document.xml":
+                data = data.replace(b"<w:body>", b"<w:body>" + b" " * padding_bytes, 1)
+            bomb.writestr(item.filename, data)
     return out.getvalue()
 
 

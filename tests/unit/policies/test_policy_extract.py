@@ -10,6 +10,7 @@ import pytest
 from sheetbrain.errors import ValidationError
 from sheetbrain.policies.extract import (
     CorruptDocumentError,
+    DocumentTooLargeError,
     EmptyDocumentError,
     UnsupportedDocumentError,
     extract_text,
@@ -181,8 +182,9 @@ def test_pdf_stream_inflating_past_the_limit_is_refused() -> None:
     body += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
     body += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
 
-    # When it is extracted, Then a clear refusal, not a crash and not the whole stream in memory
-    with pytest.raises(CorruptDocumentError, match="too large to expand"):
+    # When it is extracted, Then a clear refusal, not a crash and not the whole stream in memory:
+    # the stream stops inflating at 100 times the upload's size
+    with pytest.raises(DocumentTooLargeError, match="too large to expand"):
         extract_text(body, "bomb.pdf", "application/pdf")
 
 

@@ -11,7 +11,7 @@ from aws_lambda_powertools.event_handler.openapi.constants import DEFAULT_OPENAP
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
 
 from sheetbrain.auditing import service
 from sheetbrain.db.audits_repo import AuditRecord
@@ -27,6 +27,13 @@ MAX_ROWS = 5_000
 MAX_COLUMNS = 500
 MAX_FORMULA_CHARS = 8_192  # Excel's own limit
 RANGE_PATTERN = r"^\$?[A-Za-z]{1,3}\$?\d{1,7}(:\$?[A-Za-z]{1,3}\$?\d{1,7})?$"
+# Excel's last cell, XFD1048576: a range or a grid past it names cells no sheet has.
+SHEET_ROWS = 1_048_576
+SHEET_COLUMNS = 16_384
+_RANGE_DESCRIPTION = (
+    "A1 range of the grid, e.g. A1:D20; its top-left cell is the grid's first cell. Within Excel's"
+    " last cell XFD1048576, and so must the grid be, counted from that cell"
+)
 
 
 def _check_formulas(texts: Iterable[str | None]) -> None:
@@ -39,11 +46,21 @@ def _check_formulas(texts: Iterable[str | None]) -> None:
 Cell = str | int | float | bool | None
 
 
+def _corner(cell: str) -> tuple[int, int]:
+    """(row, column) of an A1 cell that matched ``RANGE_PATTERN``."""
+    letters = cell.replace("$", "").rstrip("0123456789")
+    column = 0
+    for letter in letters.upper():
+        column = column * 26 + ord(letter) - ord("A") + 1
+    return int(cell.replace("$", "")[len(letters) :]), column
+
+
 class SheetIn(BaseModel):
     name: str = Field(min_length=1, max_length=100)
-    range: str | None = Field(default=None, pattern=RANGE_PATTERN, description="A1 range of the grid, e.g. A1:D20")
     formulas: list[list[str | None]] = Field(max_length=MAX_ROWS)
     values: list[list[Cell]] | None = Field(default=None, max_length=MAX_ROWS)
+    # After the grids: its check needs their size (pydantic validates fields in this order).
+    range: str | None = Field(default=None, pattern=RANGE_PATTERN, description=_RANGE_DESCRIPTION)
 
     @field_validator("formulas", "values")
     @classmethod
@@ -62,6 +79,26 @@ class SheetIn(BaseModel):
     def _formula_cells(cls, rows: list[list[str | None]]) -> list[list[str | None]]:
         _check_formulas(chain.from_iterable(rows))
         return rows
+
+    @field_validator("range")
+    @classmethod
+    def _within_a_sheet(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
+        corners = [_corner(cell) for cell in value.split(":")]
+        if any(not 1 <= row <= SHEET_ROWS or column > SHEET_COLUMNS for row, column in corners):
+            raise ValueError("the range names a cell outside a sheet (A1 to XFD1048576)")
+        # The grid starts at the range's first cell (the audit's origin); it must end on the sheet.
+        grids = [grid for grid in (info.data.get("formulas"), info.data.get("values")) if grid]
+        height = max(map(len, grids), default=0)
+        width = max((len(row) for grid in grids for row in grid), default=0)
+        top, left = corners[0]
+        if top + height - 1 > SHEET_ROWS or left + width - 1 > SHEET_COLUMNS:
+            raise ValueError(
+                f"a grid of {height} rows and {width} columns from {value.split(':')[0]} runs past"
+                " the sheet's last cell XFD1048576"
+            )
+        return value
 
 
 class ContextIn(BaseModel):
