@@ -152,3 +152,16 @@ def test_given_non_text_formulas_when_audited_then_fx00_findings_not_exception()
     # Then each non-text entry gets the parse finding and the formula after them is still checked
     assert [(f.index, f.rule) for f in findings] == [(0, "FX00"), (1, "FX00"), (2, "FX00"), (3, "FX14")]
     assert findings[0].formula == "" and "must be text" in findings[0].message
+
+
+def test_given_functions_nested_beyond_excels_limit_when_audited_then_fx00_names_the_limit() -> None:
+    # Given 64 and 65 nested functions
+    ok, too_deep = ("=" + "ABS(" * depth + "A1" + ")" * depth for depth in (64, 65))
+
+    # When audited
+    findings = audit_formulas([ok, too_deep])
+
+    # Then only the second gets the parse finding, naming Excel's limit and the 65th function (after "=" and 64 "ABS(")
+    assert [(f.index, f.rule, f.message) for f in findings if f.rule == "FX00"] == [
+        (1, "FX00", "formula does not parse: functions nest more than 64 levels deep (Excel's limit) at position 257"),
+    ]
