@@ -11,6 +11,10 @@ Two throughput figures are printed:
   parsed once and moved, which is what the target is about;
 - cold formulas/s: distinct formula texts (every one tokenized, parsed and checked; no cache can
   hit), built from the real formulas in tests/unit/audit/fixtures by moving their row numbers.
+
+It also prints the time to parse, and to audit, one long hand-built sum (``=A1+A2+...``) of N and of
+2N terms, about 4,000 and 8,000 characters (Excel's limit is 8,192): the ratio shows the cost is
+linear in the chain's length (about 2 for linear time, 4 for quadratic).
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from sheetbrain.audit import Sheet, audit_formulas, audit_sheet
+from sheetbrain.audit import Sheet, audit_formulas, audit_sheet, parse
 from sheetbrain.audit.refs import col_letters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,6 +86,25 @@ def ledger_sheet(rows: int, seed: int = 7) -> Sheet:
     return Sheet("Ledger", formulas, values)
 
 
+def long_sum(terms: int) -> str:
+    """``=A1000+A1001+...`` with ``terms`` cells, a division by B1 halfway (about 6 characters a term)."""
+    cells = [f"A{row}" for row in range(1000, 1000 + terms)]
+    return "=" + "+".join([*cells[: terms // 2], "C1/B1", *cells[terms // 2 :]])
+
+
+def _cpu_per_call(fn: object, arg: str, repeat: int) -> float:
+    start = time.process_time()
+    for _ in range(repeat):
+        fn(arg)  # type: ignore[operator]
+    return (time.process_time() - start) / repeat
+
+
+def chain_times(terms: int, repeat: int = 20) -> tuple[int, float, float]:
+    """(characters, CPU s to parse, CPU s to audit) of one ``long_sum(terms)``."""
+    text = long_sum(terms)
+    return len(text), _cpu_per_call(parse, text, repeat), _cpu_per_call(lambda t: audit_formulas([t]), text, repeat)
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--formulas", type=int, default=40_000)
@@ -107,6 +130,14 @@ def main(argv: list[str]) -> int:
     print(f"workbook audit time (CPU s)       {sheet_s:>10.2f}  target < {TARGET_WORKBOOK_S}")
     print(f"workbook formulas/s (one core)    {rate:>10,.0f}  target >= {TARGET_RATE:,}")
     print(f"cold formulas/s (distinct texts)  {cold_rate:>10,.0f}  ({len(texts):,} texts, {len(findings):,} findings)")
+    n = 660
+    times = {terms: chain_times(terms) for terms in (n, 2 * n)}
+    for terms, (chars, parse_s, audit_s) in times.items():
+        print(f"sum of {terms:,} terms ({chars:,} chars)".ljust(34), end="")
+        print(f"parse {parse_s * 1000:7.2f} ms  audit {audit_s * 1000:7.2f} ms")
+    parse_ratio = times[2 * n][1] / times[n][1]
+    audit_ratio = times[2 * n][2] / times[n][2]
+    print(f"2N/N time ratio                   parse {parse_ratio:7.2f}     audit {audit_ratio:7.2f}")
     ok = rate >= TARGET_RATE and sheet_s < TARGET_WORKBOOK_S
     print("targets met" if ok else "targets NOT met")
     return 0 if ok else 1

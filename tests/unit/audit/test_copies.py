@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sheetbrain.audit import FormulaParseError, parse
 from sheetbrain.audit.copies import _PIECE_RE, _UNSURE_RE, copy_key, move_tree
+from sheetbrain.audit.refs import r1c1_pattern
 from sheetbrain.audit.tokenizer import MAX_COL, MAX_ROW, col_to_index
 
 CORPUS = Path(__file__).parent / "fixtures" / "benchmark_formulas.txt"
@@ -110,3 +111,13 @@ def _scan_key(text: str, row: int, col: int) -> str | None:
         return None
     parts.append(tail)
     return "".join(parts)
+
+
+def test_given_long_sum_filled_down_when_moved_then_equals_parsing_and_patterns_match() -> None:
+    # Given a 300-term sum in row 1 and its copy in row 5
+    first = "=" + "+".join(f"B{row}" for row in range(1, 301)) + "/$C$1"
+    copy = "=" + "+".join(f"B{row}" for row in range(5, 305)) + "/$C$1"
+    # When the first is moved four rows down / Then it is the copy's tree, with the copy's R1C1 pattern
+    assert move_tree(parse(first), 4, 0) == parse(copy)
+    assert r1c1_pattern(parse(first), 1, 1) == r1c1_pattern(parse(copy), 5, 1)
+    assert copy_key(first, 1, 1) == copy_key(copy, 5, 1) is not None

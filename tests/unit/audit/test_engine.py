@@ -66,28 +66,49 @@ def test_given_same_sheet_when_audited_twice_then_identical_findings() -> None:
     assert audit_sheet(sheet)[0].to_dict()["tags"]
 
 
-@pytest.mark.parametrize(
-    "formula",
-    [
-        "=" + "+".join(["A1/B1"] * 331),  # 1,986 characters
-        "=" + "A1+" * 1000 + "1",
-    ],
-)
-def test_given_long_operator_chain_when_audited_then_fx00_finding_not_recursion_error(formula: str) -> None:
-    # Given a formula whose operator chain would make a tree too deep to walk
-    # When audited as a list and as a grid cell
-    [listed] = audit_formulas([formula])
-    [in_grid] = audit_sheet(Sheet("S", [[formula]]))
+def _sum_with_division(terms: int) -> str:
+    # A1+A2+...+A{terms}, with B1/C1 added halfway
+    cells = [f"A{row}" for row in range(1, terms + 1)]
+    return "=" + "+".join([*cells[: terms // 2], "B1/C1", *cells[terms // 2 :]])
 
-    # Then each gives the parse finding of a too deeply nested formula
-    assert listed.rule == in_grid.rule == "FX00"
-    assert "nests too deeply" in listed.message and in_grid.cell == "S!A1"
+
+def test_given_300_term_sum_when_audited_then_checked_like_a_short_sum() -> None:
+    # Given a hand-built sum of 300 cells and of 4 cells, each adding B1/C1 halfway
+    long, short = _sum_with_division(300), _sum_with_division(4)
+
+    # When audited as a list
+    long_findings, short_findings = audit_formulas([long]), audit_formulas([short])
+
+    # Then both get the same findings, the long one also its length (FX11)
+    assert [(f.rule, f.message) for f in long_findings] == [
+        ("FX11", f"formula is {len(long)} characters long"),
+        ("FX13", "C1 may be zero or empty"),
+    ]
+    assert [(f.rule, f.message, f.suggestion) for f in short_findings] == [
+        ("FX13", "C1 may be zero or empty", "=A1+A2+IF(C1=0,0,B1/C1)+A3+A4"),
+    ]
+    fixed = long_findings[1].suggestion
+    assert fixed == long.replace("+B1/C1+", "+IF(C1=0,0,B1/C1)+")
+
+
+def test_given_300_term_sum_over_an_empty_divisor_in_a_sheet_when_audited_then_division_found() -> None:
+    # Given a sheet: 300 numbers in column A, B1 = 5, C1 empty, and in D1 the long sum adding B1/C1
+    formulas: list[list[str | None]] = [[None, None, None, None] for _ in range(300)]
+    formulas[0][3] = _sum_with_division(300)
+    values: list[list[object]] = [[row, 5 if row == 1 else None, None, None] for row in range(1, 301)]
+
+    # When audited as a grid
+    findings = audit_sheet(Sheet("S", formulas, values))
+
+    # Then the division by the empty cell is found in D1, as in a short sum
+    assert ("S!D1", "FX13", "C1 may be zero or empty") in {(f.cell, f.rule, f.message) for f in findings}
 
 
 def test_given_tree_too_deep_for_the_checks_when_audited_then_fx00_finding(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Given a parser whose depth bound is lifted, so that a 3,000-term chain becomes a 3,000-level tree
+    # Given a parser whose depth bound is lifted, and a divisor under 3,000 percent signs: the parser
+    # builds them in a loop, a 3,000-level tree that the printer and fixes walk recursively
     monkeypatch.setattr(parser, "MAX_DEPTH", 1_000_000)
-    formula = "=" + "A1/B1+" * 3000 + "1"
+    formula = "=A1/B1" + "%" * 3000
 
     # When audited as a list and as a column of copies
     listed = audit_formulas([formula])
@@ -131,3 +152,16 @@ def test_given_non_text_formulas_when_audited_then_fx00_findings_not_exception()
     # Then each non-text entry gets the parse finding and the formula after them is still checked
     assert [(f.index, f.rule) for f in findings] == [(0, "FX00"), (1, "FX00"), (2, "FX00"), (3, "FX14")]
     assert findings[0].formula == "" and "must be text" in findings[0].message
+
+
+def test_given_functions_nested_beyond_excels_limit_when_audited_then_fx00_names_the_limit() -> None:
+    # Given 64 and 65 nested functions
+    ok, too_deep = ("=" + "ABS(" * depth + "A1" + ")" * depth for depth in (64, 65))
+
+    # When audited
+    findings = audit_formulas([ok, too_deep])
+
+    # Then only the second gets the parse finding, naming Excel's limit and the 65th function (after "=" and 64 "ABS(")
+    assert [(f.index, f.rule, f.message) for f in findings if f.rule == "FX00"] == [
+        (1, "FX00", "formula does not parse: functions nest more than 64 levels deep (Excel's limit) at position 257"),
+    ]

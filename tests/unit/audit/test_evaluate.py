@@ -42,3 +42,15 @@ def test_given_text_other_sheets_or_unknown_functions_when_evaluated_then_unknow
 def test_agreement_allows_rounding_to_the_typed_digits_only() -> None:
     assert agrees(230, 230.4) and agrees(49.87, 49.8735) and agrees(62302, 62301)
     assert not agrees(74, 84) and not agrees(0.5, 0.56) and not agrees(1.2346, 1.2)
+
+
+def test_given_long_chain_when_evaluated_then_left_to_right_as_excel() -> None:
+    # Given 300 cells holding 0.1, 0.2, ... and a chain that adds them, then subtracts and divides
+    cells = {(row, 1): Cell(row, 1, None, row / 10) for row in range(1, 301)}
+    chain = "=" + "+".join(f"A{row}" for row in range(1, 301)) + "-A1/A2*A3"
+    # When evaluated / Then the value of adding them one by one in order, as Excel does (floats included)
+    expected = 0.0
+    for row in range(1, 301):
+        expected += row / 10
+    expected -= 0.1 / 0.2 * 0.3
+    assert evaluate(parse(chain), cells, _local) == expected

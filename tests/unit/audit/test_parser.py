@@ -11,10 +11,10 @@ from hypothesis import strategies as st
 from sheetbrain.audit import FormulaParseError, parse, unparse
 from sheetbrain.audit.ast import (
     Array,
-    Binary,
     Bool,
     Call,
     CellAddr,
+    Chain,
     ErrorLit,
     Func,
     Missing,
@@ -26,9 +26,10 @@ from sheetbrain.audit.ast import (
     StructRef,
     Unary,
     Union,
+    binary,
 )
 from sheetbrain.audit.ast import Node as TreeNode
-from sheetbrain.audit.parser import MAX_DEPTH
+from sheetbrain.audit.parser import MAX_DEPTH, MAX_FUNCTION_NESTING
 from sheetbrain.errors import SheetBrainError
 
 CORPUS = Path(__file__).parent / "fixtures" / "benchmark_formulas.txt"
@@ -65,24 +66,25 @@ def test_given_reference_or_literal_when_parsed_then_typed_node(text: str, expec
 
 def test_given_unary_minus_and_power_when_parsed_then_minus_binds_tighter() -> None:
     # Excel evaluates -2^2 as (-2)^2 = 4.
-    assert parse("=-2^2") == Binary("^", Unary("-", Number("2")), Number("2"))
+    assert parse("=-2^2") == Chain(("^",), (Unary("-", Number("2")), Number("2")))
 
 
 def test_given_mixed_operators_when_parsed_then_excel_precedence() -> None:
     tree = parse('=1+2*3^2%&"x"=A1')
-    assert isinstance(tree, Binary) and tree.op == "="
-    concat = tree.left
-    assert isinstance(concat, Binary) and concat.op == "&"
-    add = concat.left
-    assert add == Binary("+", Number("1"), Binary("*", Number("2"), Binary("^", Number("3"), Percent(Number("2")))))
+    assert isinstance(tree, Chain) and tree.ops == ("=",)
+    concat = tree.operands[0]
+    assert isinstance(concat, Chain) and concat.ops == ("&",)
+    add = concat.operands[0]
+    power = Chain(("^",), (Number("3"), Percent(Number("2"))))
+    assert add == Chain(("+",), (Number("1"), Chain(("*",), (Number("2"), power))))
 
 
 def test_given_union_and_intersection_when_parsed_then_reference_operators() -> None:
     tree = parse("=SUM((A1,B1:B3) C1:C3)")
     assert isinstance(tree, Func)
     arg = tree.args[0]
-    assert isinstance(arg, Binary) and arg.op == " "
-    assert isinstance(arg.left, Union)
+    assert isinstance(arg, Chain) and arg.ops == (" ",)
+    assert isinstance(arg.operands[0], Union)
 
 
 def test_given_prefixed_functions_and_lambda_when_parsed_then_base_names() -> None:
@@ -127,37 +129,129 @@ def _height(tree: TreeNode) -> int:
     return tallest
 
 
+def _cells_joined(op: str, count: int) -> str:
+    return "=" + op.join(f"A{row}" for row in range(1, count + 1))
+
+
+@pytest.mark.parametrize(
+    ("text", "ops", "count"),
+    [
+        (_cells_joined("+", 300), ("+",) * 299, 300),  # a hand-built sum of 300 cells
+        (_cells_joined("&", 1000), ("&",) * 999, 1000),
+        (_cells_joined("*", 1000), ("*",) * 999, 1000),
+        ("=" + "-".join(["A1", *["B1+C1"] * 500]), ("-", "+") * 500, 1001),  # + and - are one level
+        ("=" + "=".join(["A1"] * 400), ("=",) * 399, 400),  # comparisons chain left to right too
+        ("=" + " ".join(["A1:B2"] * 300), (" ",) * 299, 300),  # intersections
+        ("=" + ":".join(["A1:B2"] * 300), (":",) * 299, 300),  # range operators
+    ],
+)
+def test_given_long_operator_chain_when_parsed_then_one_flat_chain(text: str, ops: tuple[str, ...], count: int) -> None:
+    # Given operators of one precedence level repeated hundreds of times, as Excel accepts them
+    # When parsed
+    tree = parse(text)
+    # Then the chain is one node over all its operands, two levels high, and prints back as written
+    assert isinstance(tree, Chain) and tree.ops == ops and len(tree.operands) == count
+    assert _height(tree) == 2
+    assert "=" + unparse(tree) == text
+    assert parse(unparse(tree)) == tree
+
+
+def test_given_chain_of_8000_characters_when_parsed_then_parses_and_round_trips() -> None:
+    # Given a sum of cells 8,000 characters long (Excel's limit is 8,192)
+    text = "=" + "+".join(f"A{row}" for row in range(1000, 2333))
+    assert len(text) == 7998
+    # When parsed / Then one chain of all 1,333 of them
+    tree = parse(text)
+    assert isinstance(tree, Chain) and len(tree.operands) == 1333
+    assert "=" + unparse(tree) == text
+
+
+def test_given_long_argument_list_when_parsed_then_every_argument_kept() -> None:
+    # Given a function with 255 arguments, Excel's maximum
+    text = "=SUM(" + ",".join(f"A{row}/B{row}" for row in range(1, 256)) + ")"
+    # When parsed / Then all 255 are its arguments
+    tree = parse(text)
+    assert isinstance(tree, Func) and len(tree.args) == 255
+    assert "=" + unparse(tree) == text
+
+
+@pytest.mark.parametrize(
+    ("text", "same_as"),
+    [
+        ("=(A1+B1)+C1", "=A1+B1+C1"),
+        ("=((A1*B1)/C1)*D1", "=A1*B1/C1*D1"),
+        ("=(A1 B1) C1", "=A1 B1 C1"),
+    ],
+)
+def test_given_brackets_around_the_head_of_a_chain_when_parsed_then_same_tree_as_without(
+    text: str, same_as: str
+) -> None:
+    # Given a bracketed first part of a left-to-right chain (brackets that change nothing)
+    # When parsed / Then the same tree as without them, so every formula has one tree
+    assert parse(text) == parse(same_as)
+
+
+def test_given_brackets_on_the_right_of_a_chain_when_parsed_then_kept_as_a_nested_chain() -> None:
+    # Given brackets that change the order of evaluation / When parsed and printed / Then they stay
+    tree = parse("=A1-(B1-C1)")
+    assert tree == Chain(("-",), (parse("=A1"), Chain(("-",), (parse("=B1"), parse("=C1")))))
+    assert unparse(tree) == "A1-(B1-C1)"
+
+
+def _nested(count: int) -> str:
+    # ``count`` functions nested in one another, with operators and brackets between the levels
+    text = "A1"
+    for level in range(count):
+        text = f"IF(A{level + 1}>0,-(B1+2*{text}),0)" if level % 2 else f"ROUND({text}/C1,2)"
+    return "=" + text
+
+
+def test_given_functions_nested_to_excels_limit_when_parsed_then_parses() -> None:
+    # Given 64 nested functions (Excel's limit), each level with operators around the inner one
+    text = _nested(MAX_FUNCTION_NESTING)
+    # When parsed / Then the tree holds all 64 and prints back as written
+    tree = parse(text)
+    assert sum(1 for node in tree.walk() if isinstance(node, Func)) == 64
+    assert "=" + unparse(tree) == text
+
+
+def test_given_functions_nested_beyond_excels_limit_when_parsed_then_refused_naming_the_limit() -> None:
+    # Given 65 nested functions, one more than Excel allows
+    # When parsed / Then refused with a message naming Excel's limit
+    for text in (_nested(65), "=" + "SUM(" * 65 + "A1" + ")" * 65):
+        with pytest.raises(FormulaParseError) as info:
+            parse(text)
+        assert info.value.reason == "functions nest more than 64 levels deep (Excel's limit)"
+
+
 @pytest.mark.parametrize(
     "text",
     [
-        "=" + "+".join(["A1/B1"] * 331),  # 1,986 characters, built by the operator loop, not recursion
-        "=" + "A1+" * 1000 + "1",
+        "=" + "-(" * 250 + "1" + ")" * 250,  # signs around brackets
         "=1" + "%" * 1000,
-        "=" + " ".join(["A1:B2"] * 300),  # intersections
-        "=" + ":".join(["A1:B2"] * 300),  # range operators
+        "=" + "1-(" * 250 + "1" + ")" * 250,  # brackets that change the order, one in another
         "=LAMBDA(x,x)" + "(1)" * 300,  # calls of calls
-        "=" + "(" * 60 + "1" + (")" + "+A1" * 20) * 60,  # parenthesised chains: heights add up
     ],
 )
-def test_given_long_operator_chain_when_parsed_then_parse_error_not_deep_tree(text: str) -> None:
-    # Given a formula whose tree would be thousands of levels deep though the parser loops, not recurses
-    # When parsed / Then it is refused like deep nesting (every tree walker recurses once per level)
-    with pytest.raises(FormulaParseError, match="nests too deeply"):
+def test_given_nesting_beyond_the_depth_bound_when_parsed_then_parse_error_not_deep_tree(text: str) -> None:
+    # Given brackets, signs or calls nested hundreds of levels (every tree walker recurses once per level)
+    # When parsed / Then refused, naming the bound
+    with pytest.raises(FormulaParseError) as info:
         parse(text)
+    assert info.value.reason == f"formula nests more than {MAX_DEPTH} levels of operators and brackets"
 
 
-def test_given_chain_within_the_depth_bound_when_parsed_then_parses() -> None:
-    # Given operator chains and nesting just under the bound / When parsed / Then the tree fits in it
-    for text in ("=" + "A1+" * (MAX_DEPTH - 1) + "1", "=" + "SUM(" * (MAX_DEPTH - 1) + "A1" + ")" * (MAX_DEPTH - 1)):
-        assert _height(parse(text)) == MAX_DEPTH
+def test_given_nesting_within_the_depth_bound_when_parsed_then_parses() -> None:
+    # Given signs nested just under the bound / When parsed / Then the tree fits in it
+    assert _height(parse("=" + "-" * (MAX_DEPTH - 1) + "1")) == MAX_DEPTH
 
 
 def test_given_sheets_wrapper_around_deep_formula_when_parsed_then_heights_add_up() -> None:
     # Given an export wrapper deep in a formula around an inner formula deep on its own (each under the bound)
-    inner = "SUM(" * 150 + "A1" + ")" * 150
-    text = "=" + "SUM(" * 100 + f'__xludf.DUMMYFUNCTION("{inner}")' + ")" * 100
+    inner = "-(" * 150 + "A1" + ")" * 150
+    text = "=" + "-(" * 100 + f'__xludf.DUMMYFUNCTION("{inner}")' + ")" * 100
     # When parsed / Then the unwrapped tree, 250 levels high, is refused
-    with pytest.raises(FormulaParseError, match="nests too deeply"):
+    with pytest.raises(FormulaParseError, match="levels of operators and brackets"):
         parse(text)
 
 
@@ -213,7 +307,7 @@ _leaves = st.one_of(
 def _extend(children: st.SearchStrategy) -> st.SearchStrategy:
     ops = ["+", "-", "*", "/", "^", "&", "=", "<>", "<=", ">"]
     return st.one_of(
-        st.builds(Binary, st.sampled_from(ops), children, children),
+        st.builds(binary, st.sampled_from(ops), children, children),
         st.builds(Unary, st.sampled_from(["-", "+"]), children),
         st.builds(Percent, children),
         st.builds(
@@ -244,5 +338,5 @@ def test_given_benchmark_corpus_when_parsed_then_all_parse_and_round_trip() -> N
 def test_given_chained_intersections_when_parsed_then_left_to_right() -> None:
     # Given three references separated by spaces / When parsed / Then (A1 B1) C1, as Excel reads it
     a, b, c = (Ref(CellAddr(col, 1)) for col in (1, 2, 3))
-    assert parse("=A1 B1 C1") == Binary(" ", Binary(" ", a, b), c)
+    assert parse("=A1 B1 C1") == Chain((" ", " "), (a, b, c))
     assert parse("=SUM(A1:C1 B1:B9 A1:B2)") == parse("=SUM((A1:C1 B1:B9) A1:B2)")

@@ -121,7 +121,9 @@ def test_canonical_equates_spellings_of_one_sum_and_product() -> None:
     assert canonical(parse("=C5*B5"), *at) == canonical(parse("=B5*C5"), *at)
     assert canonical(parse("=B5-C5"), *at) != canonical(parse("=C5-B5"), *at)
     assert canonical(parse("=B5/C5"), *at) != canonical(parse("=B5*C5"), *at)
-    assert canonical(parse("=B5+C5"), *at) == "+(RC[-1],RC[-2])"
+    assert canonical(parse("=B5-(C5-D5)"), *at) == canonical(parse("=D5+B5-C5"), *at) == "+(RC,RC[-2])-(RC[-1])"
+    assert canonical(parse("=B5/(C5*D5)"), *at) == canonical(parse("=B5/D5/C5"), *at)
+    assert canonical(parse("=B5+C5"), *at) == "+(RC[-1],RC[-2])-()"
 
 
 def test_canonical_flattens_a_long_chain_without_recursion_per_term() -> None:

@@ -187,15 +187,49 @@ class Percent(Node):
 
 
 @dataclass(frozen=True, slots=True)
-class Binary(Node):
-    """A binary operation; ``op`` is one of ``: ␠ ^ * / + - & = <> < > <= >=`` (␠ = intersection)."""
+class Chain(Node):
+    """Binary operators of one precedence level, applied left to right: ``operands[0] ops[0] operands[1] ...``.
 
-    op: str
-    left: Node
-    right: Node
+    ``A1+A2-A3`` is one node with operands ``(A1, A2, A3)`` and ops ``("+", "-")``; ``A1*B1`` is a chain
+    of one operator. Each op is one of ``: ␠ ^ * / + - & = <> < > <= >=`` (␠ = intersection), all of
+    one level of ``BINARY_POWER``. A chain of any length is one level of the tree, so the tree's height
+    grows with nesting (functions, parentheses), never with the length of a sum such as ``A1+...+A300``,
+    and walkers that recurse once per level stay shallow.
+
+    The first operand is never a chain of the same level (``(A1+B1)+C1`` is ``A1+B1+C1``): build
+    chains with ``binary`` or ``chain`` to keep that, which makes one tree per formula.
+    """
+
+    ops: tuple[str, ...]
+    operands: tuple[Node, ...]
+
+    @property
+    def power(self) -> int:
+        """Binding power of the chain's operators."""
+        return BINARY_POWER[self.ops[0]]
+
+    def head(self, count: int) -> Node:
+        """The first ``count`` operands with the ops between them, as a node: ``ops[j]`` applies
+        ``head(j + 1)`` on its left to ``operands[j + 1]`` on its right (Excel's left-to-right order)."""
+        if count == 1:
+            return self.operands[0]
+        return Chain(self.ops[: count - 1], self.operands[:count])
 
     def children(self) -> tuple[Node, ...]:
-        return (self.left, self.right)
+        return self.operands
+
+
+def chain(ops: tuple[str, ...], operands: tuple[Node, ...]) -> Chain:
+    """The chain ``operands[0] ops[0] operands[1] ...``, a first operand of the same level spliced in."""
+    first = operands[0]
+    if isinstance(first, Chain) and first.power == BINARY_POWER[ops[0]]:
+        return Chain(first.ops + ops, first.operands + operands[1:])
+    return Chain(ops, operands)
+
+
+def binary(op: str, left: Node, right: Node) -> Chain:
+    """``left op right`` as a chain (``left`` spliced in when it is a chain of the same level)."""
+    return chain((op,), (left, right))
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,8 +248,8 @@ def map_children(node: Node, fn: Callable[[Node], Node]) -> Node:
     List comprehensions, not generator expressions: they run in this frame (Python 3.12), so a
     recursive ``fn`` spends fewer frames per tree level.
     """
-    if isinstance(node, Binary):
-        return Binary(node.op, fn(node.left), fn(node.right))
+    if isinstance(node, Chain):
+        return chain(node.ops, tuple([fn(o) for o in node.operands]))
     if isinstance(node, Func):
         return Func(node.name, tuple([fn(a) for a in node.args]))
     if isinstance(node, Unary):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
-from sheetbrain.audit.ast import CellAddr, Node, Ref, map_children
+from sheetbrain.audit.ast import CellAddr, Chain, Func, Node, Ref, map_children
 from sheetbrain.audit.tokenizer import MAX_COL, MAX_ROW, col_to_index
 
 _PIECE_RE = re.compile(
@@ -121,9 +121,21 @@ def move_tree(node: Node, dr: int, dc: int) -> Node:
     """``node`` copied ``dr`` rows down and ``dc`` columns right (relative references follow)."""
     if dr == 0 and dc == 0:
         return node
+    return _moved(node, dr, dc)
+
+
+def _moved(node: Node, dr: int, dc: int) -> Node:
+    # The common nodes directly (one frame per tree level, no closure), the rest through map_children.
     if isinstance(node, Ref):
         return move_ref(node, dr, dc)
-    return map_children(node, lambda child: move_tree(child, dr, dc))
+    if isinstance(node, Chain):
+        # Moving changes references only: the first operand stays what it was, so the chain stays flat.
+        return Chain(node.ops, tuple([_moved(o, dr, dc) for o in node.operands]))
+    if isinstance(node, Func):
+        return Func(node.name, tuple([_moved(a, dr, dc) for a in node.args]))
+    if not node.children():
+        return node
+    return map_children(node, lambda child: _moved(child, dr, dc))
 
 
 class MovedTrees(Mapping[tuple[int, int], Node]):

@@ -11,25 +11,27 @@ recursion per term.
 
 from __future__ import annotations
 
-from sheetbrain.audit.ast import Binary, CellAddr, Func, Node, Ref, Unary
+from sheetbrain.audit.ast import CellAddr, Chain, Func, Node, Ref, Unary
 from sheetbrain.audit.printer import Printer
 from sheetbrain.audit.refs import r1c1_pattern
 
 # Ranges up to this many cells are written out as their cells inside a sum (SUM(B1:B3) = B1+B2+B3).
 MAX_EXPANDED_CELLS = 64
-_COMMUTATIVE = {"+": "+", "*": "*"}
+# (the operator that keeps a term's side, the one that moves it) of each commutative level.
+_LEVELS = {"+": ("+", "-"), "-": ("+", "-"), "*": ("*", "/"), "/": ("*", "/")}
 
 
 def canonical(node: Node, row: int, col: int) -> str:
     """A text equal for two trees that differ only by commuted operands, ``+`` vs ``SUM`` or unary ``+``."""
     node = _strip_plus(node)
-    if isinstance(node, Binary) and node.op in _COMMUTATIVE:
-        terms = _flatten(node, node.op)
-        if node.op == "+":
-            return _sum_text(terms, row, col)
-        return "*(" + ",".join(sorted(canonical(t, row, col) for t in terms)) + ")"
+    if isinstance(node, Chain) and node.ops[0] in _LEVELS:
+        keep, move = _LEVELS[node.ops[0]]
+        kept, moved = _terms(node, keep, move)
+        if keep == "+":
+            return f"+({_sorted_cells(kept, row, col)})-({_sorted_cells(moved, row, col)})"
+        return f"*({_sorted(kept, row, col)})/({_sorted(moved, row, col)})"
     if isinstance(node, Func) and node.base == "SUM" and node.args:
-        return _sum_text(list(node.args), row, col)
+        return f"+({_sorted_cells(list(node.args), row, col)})-()"
     if isinstance(node, Ref):
         return _cells_text(node, row, col)
     return r1c1_pattern(node, row, col)
@@ -55,32 +57,33 @@ def _strip_plus(node: Node) -> Node:
     return node
 
 
-def _flatten(node: Node, op: str) -> list[Node]:
-    # Operands of a chain of one associative operator, in any grouping: ((a+b)+c), (a+(b+c)).
-    out: list[Node] = []
-    stack = [node]
+def _terms(node: Chain, keep: str, move: str) -> tuple[list[Node], list[Node]]:
+    # The operands of a chain and of the chains of its level inside it (``(B+C)``), split by the side
+    # they end on: ``A-(B-C)`` keeps A and C, moves B. Sums also open their SUM calls.
+    kept: list[Node] = []
+    moved: list[Node] = []
+    stack: list[tuple[Node, bool]] = [(node, True)]
     while stack:
-        current = _strip_plus(stack.pop())
-        if isinstance(current, Binary) and current.op == op:
-            stack.append(current.right)
-            stack.append(current.left)
+        current, positive = stack.pop()
+        current = _strip_plus(current)
+        if isinstance(current, Chain) and current.ops[0] in (keep, move):
+            signs = [positive] + [positive == (op == keep) for op in current.ops]
+            stack.extend(zip(current.operands, signs, strict=True))
+        elif keep == "+" and isinstance(current, Func) and current.base == "SUM" and current.args:
+            stack.extend((arg, positive) for arg in current.args)
         else:
-            out.append(current)
-    return out
+            (kept if positive else moved).append(current)
+    return kept, moved
 
 
-def _sum_text(terms: list[Node], row: int, col: int) -> str:
-    parts: list[str] = []
-    for term in terms:
-        term = _strip_plus(term)
-        if isinstance(term, Func) and term.base == "SUM" and term.args:
-            parts.extend(canonical(arg, row, col) for arg in term.args)
-        elif isinstance(term, Binary) and term.op == "+":
-            parts.extend(canonical(t, row, col) for t in _flatten(term, "+"))
-        else:
-            parts.append(canonical(term, row, col))
-    cells = [p for part in parts for p in part.split("|")]
-    return "+(" + ",".join(sorted(cells)) + ")"
+def _sorted(terms: list[Node], row: int, col: int) -> str:
+    return ",".join(sorted(canonical(term, row, col) for term in terms))
+
+
+def _sorted_cells(terms: list[Node], row: int, col: int) -> str:
+    # Inside a sum a small range is its cells: B1:B2 and B1+B2 add the same.
+    cells = [part for term in terms for part in canonical(term, row, col).split("|")]
+    return ",".join(sorted(cells))
 
 
 def _cells_text(ref: Ref, row: int, col: int) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
-from sheetbrain.audit.ast import Binary, Func, Node, Number, Percent, Ref, Unary
+from sheetbrain.audit.ast import ARITHMETIC_OPS, Chain, Func, Node, Number, Percent, Ref, Unary
 from sheetbrain.audit.grid import Cell
 
 MAX_CELLS = 10_000  # larger ranges are not summed: the answer is unknown
@@ -70,22 +70,12 @@ def _eval(node: Node, cells: dict[tuple[int, int], Cell], local: Callable[[Ref],
         return -value if node.op == "-" else value
     if isinstance(node, Percent):
         return _eval(node.operand, cells, local) / 100
-    if isinstance(node, Binary) and node.op in "+-*/^":
-        left, right = _eval(node.left, cells, local), _eval(node.right, cells, local)
-        if node.op == "+":
-            return left + right
-        if node.op == "-":
-            return left - right
-        if node.op == "*":
-            return left * right
-        if node.op == "/":
-            if right == 0:
-                raise _Unknown
-            return left / right
-        try:
-            return float(left**right)
-        except (OverflowError, ZeroDivisionError, TypeError) as exc:
-            raise _Unknown from exc
+    if isinstance(node, Chain) and node.ops[0] in ARITHMETIC_OPS:
+        # Left to right, as the chain is written (and as Excel evaluates it).
+        value = _eval(node.operands[0], cells, local)
+        for op, operand in zip(node.ops, node.operands[1:], strict=True):
+            value = _apply(op, value, _eval(operand, cells, local))
+        return value
     if isinstance(node, Func) and node.base in _AGGREGATES:
         values: list[float] = []
         for arg in node.args:
@@ -97,6 +87,23 @@ def _eval(node: Node, cells: dict[tuple[int, int], Cell], local: Callable[[Ref],
                 values.append(_eval(arg, cells, local))
         return _AGGREGATES[node.base](values)
     raise _Unknown
+
+
+def _apply(op: str, left: float, right: float) -> float:
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if op == "/":
+        if right == 0:
+            raise _Unknown
+        return left / right
+    try:
+        return float(left**right)
+    except (OverflowError, ZeroDivisionError, TypeError) as exc:
+        raise _Unknown from exc
 
 
 def evaluate(node: Node, cells: dict[tuple[int, int], Cell], local: Callable[[Ref], bool]) -> float | None:

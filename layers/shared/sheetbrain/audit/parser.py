@@ -8,6 +8,7 @@ from sheetbrain.audit.ast import (
     UNARY_POWER,
     Array,
     Call,
+    Chain,
     Func,
     Missing,
     Name,
@@ -20,19 +21,24 @@ from sheetbrain.audit.ast import (
     Union,
     map_children,
 )
-from sheetbrain.audit.ast import (
-    Binary as BinaryNode,
-)
 from sheetbrain.audit.errors import FormulaParseError
 from sheetbrain.audit.tokenizer import Kind, Token, Tokenizer
 
-MAX_FORMULA_LENGTH = 32_767  # Excel's own cap; longer input is not a formula anyway
-MAX_DEPTH = 200  # keeps recursion well below Python's limit on hostile input
+MAX_FORMULA_LENGTH = 32_767  # a cell's cap; Excel itself accepts formulas of up to 8,192 characters
+MAX_FUNCTION_NESTING = 64  # Excel's limit on nested levels of functions
+# Levels of brackets, signs and operators of different precedence, counted both as the parser's
+# recursion and as the tree's height: keeps recursive tree walkers well below Python's limit on
+# hostile input. Operator chains (A1+A2+...) are one level however long; 64 nested functions with a
+# few operators between each level fit.
+MAX_DEPTH = 200
+
+
+_REF_LEVELS = frozenset({BINARY_POWER[":"], BINARY_POWER[" "]})
 
 
 def _refish(node: Node) -> bool:
-    if isinstance(node, BinaryNode):
-        return node.op in (":", " ")
+    if isinstance(node, Chain):
+        return node.power in _REF_LEVELS
     return isinstance(node, Ref | Name | StructRef | Func | Call | Union)
 
 
@@ -48,7 +54,9 @@ class _Parser:
         self.tokens = Tokenizer(text, offset).tokens()
         self.i = 0
         self.depth = 0
+        self.max_depth = MAX_DEPTH
         self.max_height = max_height
+        self.functions = 0  # functions open at the cursor
 
     def error(self, message: str, token: Token | None = None) -> FormulaParseError:
         tok = token or self.tokens[self.i]
@@ -87,19 +95,30 @@ class _Parser:
     def taller(self, height: int, token: Token) -> int:
         """``height`` + 1: the height of a node over a child that tall, refused beyond ``max_height``.
 
-        Every tree walker recurses once per level; a chain such as ``A1+A1+...`` is built by a
-        loop, not by recursion, so the tree's height is counted here, not only the parser's depth.
+        Tree walkers recurse once per level. Operator chains are one level however long, so only
+        nesting (functions, parentheses around mixed operators, unary signs, arrays) adds height.
         """
         if height >= self.max_height:
-            raise self.error("formula nests too deeply", token)
+            raise self.error(f"formula nests more than {MAX_DEPTH} levels of operators and brackets", token)
         return height + 1
 
     def expression(self, min_power: int) -> tuple[Node, int]:
-        """The expression at the cursor, with the height of its tree (a leaf is 1)."""
+        """The expression at the cursor, with the height of its tree (a leaf is 1).
+
+        Operators of one level that follow each other are gathered into one ``Chain`` by this loop
+        (``A1+A2+...+A300``: one node, no recursion per operand); operators that bind tighter are
+        parsed by a recursive call, so recursion follows precedence levels and nesting only.
+        """
         self.depth += 1
-        if self.depth > MAX_DEPTH:
-            raise self.error("formula nests too deeply")
+        if self.depth > self.max_depth:
+            raise self.error(f"formula nests more than {MAX_DEPTH} levels of operators and brackets")
         left, height = self.prefix()
+        # The chain being gathered (none yet): its ops, operands after the first, power, tallest operand.
+        ops: list[str] | None = None
+        rest: list[Node] = []
+        level = 0
+        tallest = 0
+        first_op = self.tokens[self.i]
         while True:
             tok = self.peek()
             if tok.kind is Kind.WS:
@@ -108,38 +127,63 @@ class _Parser:
                 while self.tokens[j].kind is Kind.WS:
                     j += 1
                 power = BINARY_POWER[" "]
-                if _refish(left) and _starts_ref(self.tokens[j]):
+                refish = level in _REF_LEVELS if ops is not None else _refish(left)
+                if refish and _starts_ref(self.tokens[j]):
                     if power <= min_power:
                         break  # the caller applies it: "A1 B1 C1" is (A1 B1) C1
                     self.i = j
-                    right, right_height = self.expression(power)
-                    left = BinaryNode(" ", left, right)
-                    height = self.taller(max(height, right_height), tok)
+                    op = " "
+                else:
+                    self.i = j
                     continue
-                self.i = j
-                tok = self.peek()
-            if tok.kind is Kind.OP and tok.text in BINARY_POWER:
+            elif tok.kind is Kind.OP and tok.text in BINARY_POWER:
                 power = BINARY_POWER[tok.text]
                 if power <= min_power:
                     break
                 self.next()
                 self.skip_ws()
-                right, right_height = self.expression(power)
-                if tok.text == ":":
-                    left = _merge_range(left, right)
-                    height = 1 if isinstance(left, Ref) else self.taller(max(height, right_height), tok)
-                else:
-                    left = BinaryNode(tok.text, left, right)
-                    height = self.taller(max(height, right_height), tok)
-                continue
-            if tok.kind is Kind.PERCENT and min_power < PERCENT_POWER:
+                op = tok.text
+            elif tok.kind is Kind.PERCENT and min_power < PERCENT_POWER:
                 self.next()
-                left = Percent(left)
-                height = self.taller(height, tok)
+                if ops is not None:
+                    left, height = self.close_chain(left, ops, rest, tallest, first_op)
+                    ops = None
+                left, height = Percent(left), self.taller(height, tok)
                 continue
-            break
+            else:
+                break
+            right, right_height = self.expression(power)
+            if ops is not None and power != level:
+                left, height = self.close_chain(left, ops, rest, tallest, first_op)
+                ops = None
+            if ops is None:
+                if op == ":":
+                    merged = _merge_range(left, right)
+                    if isinstance(merged, Ref):
+                        left, height = merged, 1
+                        continue
+                if isinstance(left, Chain) and left.power == power:
+                    # "(A1+B1)+C1" is A1+B1+C1: parentheses are not kept, one tree per formula.
+                    ops, rest = list(left.ops), list(left.operands[1:])
+                    left, tallest = left.operands[0], height - 1
+                else:
+                    ops, rest, tallest = [], [], height
+                level, first_op = power, tok
+            ops.append(op)
+            rest.append(right)
+            if right_height > tallest:
+                tallest = right_height
+        if ops is not None:
+            left = Chain(tuple(ops), (left, *rest))
+            height = tallest + 1 if tallest < self.max_height else self.taller(tallest, first_op)
         self.depth -= 1
         return left, height
+
+    def close_chain(
+        self, first: Node, ops: list[str], rest: list[Node], tallest: int, token: Token
+    ) -> tuple[Node, int]:
+        """The gathered chain as one node, with its height."""
+        return Chain(tuple(ops), (first, *rest)), self.taller(tallest, token)
 
     def prefix(self) -> tuple[Node, int]:
         self.skip_ws()
@@ -160,7 +204,11 @@ class _Parser:
                 node, height = Union(tuple(items)), self.taller(height, tok)
             return self.calls(node, height) if isinstance(node, Func) else (node, height)
         if kind is Kind.FUNC:
+            self.functions += 1
+            if self.functions > MAX_FUNCTION_NESTING:
+                raise self.error(f"functions nest more than {MAX_FUNCTION_NESTING} levels deep (Excel's limit)", tok)
             args, height = self.comma_list(Kind.RPAREN, "')'", allow_missing=True)
+            self.functions -= 1
             return self.calls(Func(tok.text, tuple(args)), self.taller(height, tok))
         if kind is Kind.LBRACE:
             return self.array(tok)
@@ -239,7 +287,7 @@ def _merge_range(left: Node, right: Node) -> Node:
         and right.start.row is not None
     ):
         return Ref(left.start, right.start, left.sheet, left.sheet_end, left.book, left.book_path)
-    return BinaryNode(":", left, right)
+    return Chain((":",), (left, right))
 
 
 def _unwrap_sheets(node: Node, max_height: int, depth: int = 0) -> Node:
@@ -272,7 +320,8 @@ def _is_dummy(node: Node) -> bool:
 def parse(text: str) -> Node:
     """Parse formula text (``=`` optional) into a tree; raises only ``FormulaParseError``.
 
-    Trees are at most ``MAX_DEPTH`` levels high, so recursive tree walkers stay within Python's limit.
+    Trees are at most ``MAX_DEPTH`` levels high, so recursive tree walkers stay within Python's limit;
+    functions nest at most ``MAX_FUNCTION_NESTING`` levels, as in Excel.
     """
     return _parse(text, MAX_DEPTH)
 
@@ -287,7 +336,9 @@ def _parse(text: str, max_height: int) -> Node:
     try:
         tree = _Parser(body, offset, max_height).parse()
     except RecursionError as exc:  # pragma: no cover - guarded by MAX_DEPTH, kept as a last line
-        raise FormulaParseError("formula nests too deeply", position=0, formula=text) from exc
+        raise FormulaParseError(
+            f"formula nests more than {MAX_DEPTH} levels of operators and brackets", position=0, formula=text
+        ) from exc
     if "DUMMYFUNCTION" not in body.upper():
         return tree  # no Google Sheets export wrapper: skip the tree walk
     return _unwrap_sheets(tree, max_height)

@@ -6,14 +6,13 @@ import re
 from collections.abc import Callable
 
 from sheetbrain.audit.ast import (
-    BINARY_POWER,
     PERCENT_POWER,
     UNARY_POWER,
     Array,
-    Binary,
     Bool,
     Call,
     CellAddr,
+    Chain,
     ErrorLit,
     Func,
     Missing,
@@ -83,8 +82,8 @@ def format_ref(ref: Ref) -> str:
 
 
 def _power(node: Node) -> int:
-    if isinstance(node, Binary):
-        return BINARY_POWER[node.op]
+    if isinstance(node, Chain):
+        return node.power
     if isinstance(node, Unary):
         return UNARY_POWER
     if isinstance(node, Percent):
@@ -106,15 +105,8 @@ class Printer:
         """Formula text of ``node`` without the leading ``=``."""
         if isinstance(node, Ref):
             return self.ref_formatter(node)
-        if isinstance(node, Binary):
-            power = BINARY_POWER[node.op]
-            if node.op == " ":
-                left = self.wrap(node.left, not isinstance(node.left, _REF_LIKE) or _power(node.left) < power)
-                right = self.wrap(node.right, not isinstance(node.right, _REF_LIKE) or _power(node.right) <= power)
-                return f"{left} {right}"
-            left = self.wrap(node.left, _power(node.left) < power)
-            right = self.wrap(node.right, _power(node.right) <= power)
-            return f"{left}{node.op}{right}"
+        if isinstance(node, Chain):
+            return self.chain(node)
         if isinstance(node, Func):
             return f"{node.name}({','.join([self.print(a) for a in node.args])})"
         if isinstance(node, Number):
@@ -143,6 +135,21 @@ class Printer:
             callee = self.wrap(node.callee, not isinstance(node.callee, Func | Call))
             return f"{callee}({','.join([self.print(a) for a in node.args])})"
         raise TypeError(f"unknown node {type(node).__name__}")
+
+    def chain(self, node: Chain) -> str:
+        """``a op b op c``: operands that bind less tightly in brackets (and, on the right, equally)."""
+        power = node.power
+        first, rest = node.operands[0], node.operands[1:]
+        if node.ops[0] == " ":
+            # Intersection: only reference-like operands stand bare beside a space.
+            parts = [self.wrap(first, not isinstance(first, _REF_LIKE) or _power(first) < power)]
+            parts.extend([self.wrap(o, not isinstance(o, _REF_LIKE) or _power(o) <= power) for o in rest])
+            return " ".join(parts)
+        parts = [self.wrap(first, _power(first) < power)]
+        for op, operand in zip(node.ops, rest, strict=True):
+            parts.append(op)
+            parts.append(self.wrap(operand, _power(operand) <= power))
+        return "".join(parts)
 
 
 _DEFAULT = Printer()

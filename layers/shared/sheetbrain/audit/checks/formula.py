@@ -11,9 +11,9 @@ from typing import Any
 from sheetbrain.audit.ast import (
     ARITHMETIC_OPS,
     Array,
-    Binary,
     Bool,
     Call,
+    Chain,
     ErrorLit,
     Func,
     Missing,
@@ -26,6 +26,7 @@ from sheetbrain.audit.ast import (
     StructRef,
     Unary,
     Union,
+    binary,
     map_children,
 )
 from sheetbrain.audit.checks.functions import (
@@ -175,12 +176,26 @@ def _mode_text(arg: Node) -> str:
     return f"{value:g}" if value is not None else unparse(arg)
 
 
-def _arith_numbers(tree: Node) -> Iterator[tuple[Node, Binary]]:
+def _operations(node: Chain) -> Iterator[tuple[int, Node, Node | None]]:
+    """(j, right operand, left operand when it is an operand) of each ``ops[j]``, last op first.
+
+    ``ops[j]`` applies ``node.head(j + 1)`` to ``operands[j + 1]``; only ``ops[0]`` has an operand
+    (``operands[0]``) on its left. Last op first, then the operands in order: the order in which a
+    depth-first walk meets each operation and its direct operands in the left-deep binary tree.
+    """
+    for j in range(len(node.ops) - 1, -1, -1):
+        yield j, node.operands[j + 1], node.operands[0] if j == 0 else None
+
+
+def _arith_numbers(tree: Node) -> Iterator[tuple[Node, str, Chain, int]]:
+    """(number, its operator, chain, its index in the chain's operands) of each number in arithmetic."""
     for node in tree.walk():
-        if isinstance(node, Binary) and node.op in ARITHMETIC_OPS:
-            for side in (node.left, node.right):
-                if _number_value(side) is not None:
-                    yield side, node
+        if isinstance(node, Chain) and node.ops[0] in ARITHMETIC_OPS:
+            for j, right, left in _operations(node):
+                if left is not None and _number_value(left) is not None:
+                    yield left, node.ops[0], node, 0
+                if _number_value(right) is not None:
+                    yield right, node.ops[j], node, j + 1
 
 
 def _is_rate(value: float) -> bool:
@@ -192,9 +207,9 @@ def check_hardcoded_numbers(tree: Node, text: str, params: Params) -> Iterator[H
         return
     ignore = {float(v) for v in params["ignore"]}
     found: list[str] = []
-    for side, op in _arith_numbers(tree):
+    for side, op, _, _ in _arith_numbers(tree):
         value = _number_value(side)
-        if value is None or value in ignore or (op.op in "*/" and _is_rate(value)):
+        if value is None or value in ignore or (op in "*/" and _is_rate(value)):
             continue
         found.append(unparse(side))
     if found:
@@ -207,17 +222,30 @@ def check_hardcoded_numbers(tree: Node, text: str, params: Params) -> Iterator[H
 
 
 def check_embedded_rate(tree: Node, text: str, params: Params) -> Iterator[Hit]:
-    for side, op in _arith_numbers(tree):
+    first_reading: dict[int, int] = {}  # id of a chain -> index of its first operand reading a cell
+    for side, op, node, index in _arith_numbers(tree):
         value = _number_value(side)
-        other = op.right if side is op.left else op.left
-        rate = value is not None and op.op in "*/" and _is_rate(value) and abs(value) >= params["min_rate"]
-        if rate and has_reference(other):
+        rate = value is not None and op in "*/" and _is_rate(value) and abs(value) >= params["min_rate"]
+        if rate and _other_side_reads(node, index, first_reading):
             yield Hit(
                 "FX06",
                 f"rate {unparse(side)} is embedded in the formula",
                 "put the rate in an input cell (e.g. a named cell Rate) and multiply by it",
             )
             return
+
+
+def _other_side_reads(node: Chain, index: int, first_reading: dict[int, int]) -> bool:
+    # Whether what operand ``index`` is combined with reads a cell: the operand after it for the first
+    # operand, everything before it otherwise. The first reading operand is found once per chain, so
+    # a chain of many rates is checked in linear time.
+    if index == 0:
+        return has_reference(node.operands[1])
+    first = first_reading.get(id(node))
+    if first is None:
+        first = next((i for i, o in enumerate(node.operands) if has_reference(o)), len(node.operands))
+        first_reading[id(node)] = first
+    return first < index
 
 
 def check_watched_constant(tree: Node, text: str, params: Params) -> Iterator[Hit]:
@@ -289,8 +317,8 @@ def check_iferror_constant(tree: Node, text: str, params: Params) -> Iterator[Hi
             suggestion: str | Fix
             if lookups:
                 suggestion = fix(tree, f, Func("IFNA", f.args))
-            elif isinstance(value, Binary) and value.op == "/":
-                guard = Func("IF", (Binary("=", value.right, Number("0")), fallback, value))
+            elif isinstance(value, Chain) and value.ops[-1] == "/":
+                guard = Func("IF", (binary("=", value.operands[-1], Number("0")), fallback, value))
                 suggestion = fix(tree, f, guard)
             else:
                 suggestion = "catch only the error you expect (IFNA, or an IF on the cause)"
@@ -313,14 +341,20 @@ def check_division(tree: Node, text: str, params: Params) -> Iterator[Hit]:
         if children:
             inner = guarded or (isinstance(node, Func) and node.base in _GUARDS)
             stack.extend((child, inner) for child in reversed(children))
-        if not (isinstance(node, Binary) and node.op == "/"):
+        if not (isinstance(node, Chain) and node.ops[0] in ("*", "/")):
             continue
-        value = _number_value(node.right)
-        if value == 0:
-            yield Hit("FX14", "division by the constant 0", "remove the division or divide by the intended cell")
-        elif value is None and not guarded and has_reference(node.right):
-            guard = Func("IF", (Binary("=", node.right, Number("0")), Number("0"), node))
-            yield Hit("FX13", f"{unparse(node.right)} may be zero or empty", fix(tree, node, guard))
+        for j, divisor, _ in _operations(node):
+            if node.ops[j] != "/":
+                continue
+            value = _number_value(divisor)
+            if value == 0:
+                yield Hit("FX14", "division by the constant 0", "remove the division or divide by the intended cell")
+            elif value is None and not guarded and has_reference(divisor):
+                # The guard wraps the chain up to this division; the operations after it apply to the guard.
+                guard: Node = Func("IF", (binary("=", divisor, Number("0")), Number("0"), node.head(j + 2)))
+                if j + 1 < len(node.ops):
+                    guard = Chain(node.ops[j + 1 :], (guard, *node.operands[j + 2 :]))
+                yield Hit("FX13", f"{unparse(divisor)} may be zero or empty", fix(tree, node, guard))
 
 
 def check_error_literals(tree: Node, text: str, params: Params) -> Iterator[Hit]:
@@ -345,10 +379,15 @@ _DOUBLE_FIX = {("+", "-"): "-", ("-", "-"): "+", ("+", "+"): "+", ("-", "+"): "-
 
 def check_double_operator(tree: Node, text: str, params: Params) -> Iterator[Hit]:
     for node in tree.walk():
-        if isinstance(node, Binary) and isinstance(node.right, Unary) and (node.op, node.right.op) in _DOUBLE_FIX:
-            new = Binary(_DOUBLE_FIX[(node.op, node.right.op)], node.left, node.right.operand)
-            yield Hit("FX17", f"operators {node.op}{node.right.op} in a row", fix(tree, node, new))
-            return
+        if isinstance(node, Chain):
+            for j, right, _ in _operations(node):
+                if isinstance(right, Unary) and (node.ops[j], right.op) in _DOUBLE_FIX:
+                    ops = (*node.ops[:j], _DOUBLE_FIX[(node.ops[j], right.op)], *node.ops[j + 1 :])
+                    operands = (*node.operands[: j + 1], right.operand, *node.operands[j + 2 :])
+                    yield Hit(
+                        "FX17", f"operators {node.ops[j]}{right.op} in a row", fix(tree, node, Chain(ops, operands))
+                    )
+                    return
         if isinstance(node, Unary) and node.op == "+" and isinstance(node.operand, Unary):
             yield Hit("FX17", "operators in a row", fix(tree, node, node.operand))
             return
@@ -357,8 +396,10 @@ def check_double_operator(tree: Node, text: str, params: Params) -> Iterator[Hit
 def check_text_arithmetic(tree: Node, text: str, params: Params) -> Iterator[Hit]:
     for node in tree.walk():
         operands: tuple[Node, ...] = ()
-        if isinstance(node, Binary) and node.op in ARITHMETIC_OPS:
-            operands = (node.left, node.right)
+        if isinstance(node, Chain) and node.ops[0] in ARITHMETIC_OPS:
+            operands = tuple(
+                o for _, right, left in _operations(node) for o in ((left, right) if left is not None else (right,))
+            )
         elif isinstance(node, Unary) and node.op in "+-":
             operands = (node.operand,)
         for operand in operands:
@@ -393,7 +434,7 @@ def _may_hold_several_values(node: Node) -> bool:
     for n in node.walk():
         if isinstance(n, Ref) and (n.end is not None or n.spill):
             return True
-        if isinstance(n, Binary) and n.op in (":", " "):
+        if isinstance(n, Chain) and n.ops[0] in (":", " "):
             return True
         if isinstance(n, Union | Array | Name):
             return True
@@ -411,7 +452,7 @@ def check_sum_single(tree: Node, text: str, params: Params) -> Iterator[Hit]:
         arg = f.args[0]
         single_cell = isinstance(arg, Ref) and arg.end is None and not arg.spill
         # SUM(A1:A3*B1:B3) adds the products of an array operation: without SUM the result would spill.
-        arithmetic = isinstance(arg, Binary) and arg.op in ARITHMETIC_OPS and not _may_hold_several_values(arg)
+        arithmetic = isinstance(arg, Chain) and arg.ops[0] in ARITHMETIC_OPS and not _may_hold_several_values(arg)
         if single_cell or arithmetic or isinstance(arg, Number):
             yield Hit("FX19", f"SUM around a single value {unparse(arg)}", fix(tree, f, arg))
 
@@ -488,7 +529,7 @@ def _market_data_hits(f: Func) -> Iterator[Hit]:
 def check_constant_formula(tree: Node, text: str, params: Params) -> Iterator[Hit]:
     if has_reference(tree) or any(isinstance(n, Func | Call | ErrorLit) for n in tree.walk()):
         return
-    if any(isinstance(n, Binary) and n.op in ARITHMETIC_OPS for n in tree.walk()):
+    if any(isinstance(n, Chain) and n.ops[0] in ARITHMETIC_OPS for n in tree.walk()):
         yield Hit("FX24", "formula computes a constant", "type the result with its inputs in labelled cells")
 
 
@@ -522,7 +563,7 @@ FORMULA_GATES: dict[FormulaCheck, tuple[tuple[type[Node], ...], frozenset[str]]]
     check_whole_ranges: ((Ref,), _ANY_FUNC),
     check_complexity: ((Func,), _ANY_FUNC),
     check_iferror_constant: ((), frozenset({"IFERROR"})),
-    check_division: ((Binary,), _ANY_FUNC),
+    check_division: ((Chain,), _ANY_FUNC),
     check_error_literals: ((ErrorLit,), _ANY_FUNC),
     check_double_operator: ((Unary,), _ANY_FUNC),
     check_text_arithmetic: ((String,), _ANY_FUNC),
@@ -530,7 +571,7 @@ FORMULA_GATES: dict[FormulaCheck, tuple[tuple[type[Node], ...], frozenset[str]]]
     check_functions: ((Func,), _ANY_FUNC),
     check_external: ((Ref, Name, ErrorLit), _ANY_FUNC),
     check_web_import: ((), frozenset(WEB_FUNCTIONS) | frozenset(MARKET_DATA_FUNCTIONS)),
-    check_constant_formula: ((Binary,), _ANY_FUNC),
+    check_constant_formula: ((Chain,), _ANY_FUNC),
     check_redundant_if: ((), frozenset({"IF"})),
     check_empty_argument: ((Missing,), _ANY_FUNC),
 }
