@@ -126,6 +126,9 @@ def _arg(func: Func, index: int) -> Node | None:
 
 
 def check_volatile(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX01: volatile functions recalculate on every change (Microsoft's recalculation guidance; Hermans' performance
+    smells).
+    """
     seen = sorted({f.base for f in funcs(tree, *VOLATILE_FUNCTIONS)})
     for name in seen:
         hint = {
@@ -136,6 +139,9 @@ def check_volatile(tree: Node, text: str, params: Params) -> Iterator[Hit]:
 
 
 def check_approximate_lookup(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX02: VLOOKUP/HLOOKUP default to approximate match, which returns the nearest smaller key on unsorted data
+    (Panko's taxonomy; the EuSpRIG risk lists).
+    """
     for f in funcs(tree, "VLOOKUP", "HLOOKUP"):
         if len(f.args) < 3:
             continue
@@ -149,6 +155,7 @@ def check_approximate_lookup(tree: Node, text: str, params: Params) -> Iterator[
 
 
 def check_match_type(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX03: MATCH defaults to match type 1, approximate on sorted data, as FX02 (Microsoft's MATCH documentation)."""
     for f in funcs(tree, "MATCH"):
         # An empty argument, as in MATCH(A1,B1:B9,), is passed as 0: exact match.
         if len(f.args) == 2:
@@ -157,6 +164,7 @@ def check_match_type(tree: Node, text: str, params: Params) -> Iterator[Hit]:
 
 
 def check_xlookup_mode(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX04: XLOOKUP/XMATCH approximate or binary modes need sorted data (Microsoft's XLOOKUP documentation)."""
     for f in funcs(tree, "XLOOKUP", "XMATCH"):
         match_i, search_i = (4, 5) if f.base == "XLOOKUP" else (2, 3)
         match_arg = _arg(f, match_i) or Number("0")
@@ -203,6 +211,7 @@ def _is_rate(value: float) -> bool:
 
 
 def check_hardcoded_numbers(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX05: numbers typed into formulas hide assumptions (Hermans' magic-number smell; the FAST standard)."""
     if not has_reference(tree):
         return
     ignore = {float(v) for v in params["ignore"]}
@@ -222,6 +231,7 @@ def check_hardcoded_numbers(tree: Node, text: str, params: Params) -> Iterator[H
 
 
 def check_embedded_rate(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX06: a rate typed into a formula goes stale where the rate changes (FAST standard: inputs in input cells)."""
     first_reading: dict[int, int] = {}  # id of a chain -> index of its first operand reading a cell
     for side, op, node, index in _arith_numbers(tree):
         value = _number_value(side)
@@ -249,6 +259,7 @@ def _other_side_reads(node: Chain, index: int, first_reading: dict[int, int]) ->
 
 
 def check_watched_constant(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX07: a value the customer's policy names (a tax rate) typed into a formula: the policy profile's own rule."""
     watched: dict[str, Any] = params["watched"]
     if not watched:
         return
@@ -267,6 +278,9 @@ def check_watched_constant(tree: Node, text: str, params: Params) -> Iterator[Hi
 
 
 def check_whole_ranges(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX08/FX09: whole-column and open-ended ranges cost recalculation and read stray cells (Microsoft's performance
+    guidance).
+    """
     for node in tree.walk():
         if isinstance(node, Ref) and (node.is_whole_column or node.is_whole_row):
             yield Hit(
@@ -292,6 +306,7 @@ def _func_depth(tree: Node) -> int:
 
 
 def check_complexity(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX10: deep nesting (Hermans' multiple-operations and conditional-complexity smells)."""
     depth = _func_depth(tree)
     if_count = sum(1 for _ in funcs(tree, "IF"))
     if depth > params["max_depth"] or if_count > params["max_ifs"]:
@@ -303,11 +318,13 @@ def check_complexity(tree: Node, text: str, params: Params) -> Iterator[Hit]:
 
 
 def check_length(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX11: long formulas are hard to review (Hermans' long-formula smell)."""
     if len(text) > params["max_length"]:
         yield Hit("FX11", f"formula is {len(text)} characters long", "split it into named intermediate steps")
 
 
 def check_iferror_constant(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX12: IFERROR returning a constant hides every error, not the one expected (FAST standard; EuSpRIG lists)."""
     for f in funcs(tree, "IFERROR"):
         if len(f.args) != 2:
             continue
@@ -333,6 +350,9 @@ _GUARDS = frozenset({"IF", "IFERROR", "IFNA", "IFS", "SWITCH", "AND", "OR"})
 
 
 def check_division(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX13/FX14: division by a cell that may be empty or zero (#DIV/0!, Excel's first error-checking rule); by a
+    literal zero always.
+    """
     # Depth first in source order, each node with whether a guard function encloses it.
     stack: list[tuple[Node, bool]] = [(tree, False)]
     while stack:
@@ -358,6 +378,9 @@ def check_division(tree: Node, text: str, params: Params) -> Iterator[Hit]:
 
 
 def check_error_literals(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX15/FX16: #REF! in the text is a deleted reference (Excel's first error-checking rule, read from the formula
+    alone).
+    """
     codes = [n for n in tree.walk() if isinstance(n, ErrorLit)]
     if any(c.code == "#REF!" for c in codes):
         yield Hit(
@@ -378,6 +401,7 @@ _DOUBLE_FIX = {("+", "-"): "-", ("-", "-"): "+", ("+", "+"): "+", ("-", "+"): "-
 
 
 def check_double_operator(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX17: doubled operators such as +- are typing slips (Panko's mechanical errors)."""
     for node in tree.walk():
         if isinstance(node, Chain):
             for j, right, _ in _operations(node):
@@ -394,6 +418,9 @@ def check_double_operator(tree: Node, text: str, params: Params) -> Iterator[Hit
 
 
 def check_text_arithmetic(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX18: arithmetic on a text literal gives #VALUE! (Excel's first error-checking rule, read from the formula
+    alone).
+    """
     for node in tree.walk():
         operands: tuple[Node, ...] = ()
         if isinstance(node, Chain) and node.ops[0] in ARITHMETIC_OPS:
@@ -446,6 +473,7 @@ def _may_hold_several_values(node: Node) -> bool:
 
 
 def check_sum_single(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX19: SUM around one value, often a range typed as A1+B1 (Hermans' redundancy smell)."""
     for f in funcs(tree, "SUM"):
         if len(f.args) != 1:
             continue
@@ -467,6 +495,7 @@ def _bound_names(tree: Node) -> set[str]:
 
 
 def check_functions(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX20/FX21: an unknown function gives #NAME?; a platform-specific one fails in the other spreadsheet program."""
     bound = _bound_names(tree)
     for name in sorted({f.base for f in tree.walk() if isinstance(f, Func)}):
         if name in SHEETS_ONLY_FUNCTIONS:
@@ -484,6 +513,9 @@ def check_functions(tree: Node, text: str, params: Params) -> Iterator[Hit]:
 
 
 def check_external(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX22: links to other workbooks break when files move (Hermans' inappropriate-intimacy smell; risk lists' broken
+    links).
+    """
     books = sorted({n.book for n in tree.walk() if isinstance(n, Ref | Name | ErrorLit) and n.book})
     for book in books:
         yield Hit(
@@ -494,6 +526,7 @@ def check_external(tree: Node, text: str, params: Params) -> Iterator[Hit]:
 
 
 def check_web_import(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX23: data fetched from the web at recalculation: an outside dependency the sheet cannot check."""
     for f in funcs(tree, *WEB_FUNCTIONS, *MARKET_DATA_FUNCTIONS):
         if f.base in MARKET_DATA_FUNCTIONS:
             yield from _market_data_hits(f)
@@ -527,6 +560,7 @@ def _market_data_hits(f: Func) -> Iterator[Hit]:
 
 
 def check_constant_formula(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX24: a formula without references is a typed number in disguise (Hermans' smells)."""
     if has_reference(tree) or any(isinstance(n, Func | Call | ErrorLit) for n in tree.walk()):
         return
     if any(isinstance(n, Chain) and n.ops[0] in ARITHMETIC_OPS for n in tree.walk()):
@@ -534,6 +568,7 @@ def check_constant_formula(tree: Node, text: str, params: Params) -> Iterator[Hi
 
 
 def check_redundant_if(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX25: IF(x, TRUE, FALSE) is x (Hermans' redundancy smell)."""
     for f in funcs(tree, "IF"):
         if len(f.args) == 3 and isinstance(f.args[1], Bool) and isinstance(f.args[2], Bool):
             if f.args[1].value and not f.args[2].value:
@@ -543,6 +578,7 @@ def check_redundant_if(tree: Node, text: str, params: Params) -> Iterator[Hit]:
 
 
 def check_empty_argument(tree: Node, text: str, params: Params) -> Iterator[Hit]:
+    """FX34: an empty argument passes 0 or an empty text, seldom what was meant (Panko's mechanical errors)."""
     for f in funcs(tree, *AGGREGATES, "CONCATENATE"):
         if any(isinstance(a, Missing) for a in f.args):
             kept = tuple(a for a in f.args if not isinstance(a, Missing))
