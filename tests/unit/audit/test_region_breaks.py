@@ -170,3 +170,12 @@ def test_given_the_last_copy_reads_the_wrong_row_when_audited_then_high() -> Non
 def test_given_another_computation_after_the_copies_when_audited_then_no_region_finding() -> None:
     # A total under the products (another computation at the run's end) is layout, not a slip
     assert _findings(_column_of_products({8: "=SUM(D1:D7)"}), "FX30") == set()
+
+
+def test_given_a_column_of_differences_with_one_sum_when_audited_then_high() -> None:
+    # =B-C copied down is a computation, not a bare link: its region is checked like any other
+    formulas: list[list[str | None]] = [
+        [None, None, None, f"=B{r}+C{r}" if r == 4 else f"=B{r}-C{r}"] for r in range(1, 9)
+    ]
+    values: list[list[object]] = [["x", 10 * r, r, None] for r in range(1, 9)]
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {("Q3!D4", "high")}

@@ -25,7 +25,9 @@ from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
 from sheetbrain.audit.grid import Cell
 
 _OFFSET_RE = re.compile(r"([RC])(\[-?\d+\]|\d+)?")
-_LINK_RE = re.compile(r"\+?(?:'[^']*'!|[\w.]+!)?[RC\[\]\d:-]+")
+# A bare link: one reference (a cell or a range, maybe on another sheet), nothing computed.
+_ADDR = r"R(?:\[-?\d+\]|\d+)?C(?:\[-?\d+\]|\d+)?"
+_LINK_RE = re.compile(rf"\+?(?:'(?:[^']|'')*'!|[\w.]+!)?{_ADDR}(?::{_ADDR})?")
 # An R1C1 structure that starts with a call of an aggregate (the sheet checks' list: one list for both).
 _AGGREGATE_RE = re.compile(rf"(?:{'|'.join(sorted(RANGE_AGGREGATES))})\(")
 CLEAR_MAJORITY = 0.75
