@@ -58,7 +58,8 @@ BEGIN
 
     -- The common case, every row known: one read. NULL means "not there yet".
     SELECT (SELECT u.deleted_at IS NOT NULL FROM users u WHERE u.id = p_user),
-           o.deleted_at IS NOT NULL, o.is_personal, m.deleted_at IS NOT NULL, m.created_at
+           CASE WHEN o.id IS NOT NULL THEN o.deleted_at IS NOT NULL END, o.is_personal,
+           CASE WHEN m.org_id IS NOT NULL THEN m.deleted_at IS NOT NULL END, m.created_at
       INTO v_user_deleted, v_org_deleted, v_org_personal, v_membership_deleted, v_joined
       FROM (SELECT 1) AS one
       LEFT JOIN organizations o ON o.id = p_org

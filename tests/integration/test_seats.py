@@ -100,7 +100,9 @@ def test_a_member_first_seen_through_a_token_is_ranked_last_and_moves_no_counter
             "INSERT INTO entitlement_overrides (org_id, feature, value, reason) VALUES (%s, 'seats', 1, 'test')",
             (org,),
         )
-    # When a new member arrives with a token before Clerk's membership event
+    # When a user we know (from their personal org) arrives as a new member with a token,
+    # before Clerk's membership event
+    assert call("GET", "/api/stats", claims=claims_for(late)).status == 200
     refused = call("GET", "/api/stats", claims=claims_for(late, org, "org:member"))
     # Then it is refused, its membership is on record, and its rate-limit counters did not move
     assert (refused.status, refused.json()["error"]["code"]) == (403, "seat_limit_reached")
