@@ -38,6 +38,11 @@ class Receipt(NamedTuple):
     outcome: Outcome
 
 
+class NeedsReviewError(ValidationError):
+    """A verified event that must not be applied as it stands and that no retry can fix: kept
+    failed, with its error, for a person to review (never retried)."""
+
+
 class _AlreadyApplied(Exception):
     """Raised inside a duplicate's transaction to end it (it has written nothing)."""
 
@@ -72,7 +77,8 @@ def _process(provider: str, event_id: str, event: dict[str, Any], apply: Applier
         raise
     except SheetBrainError as exc:
         logger.warning("webhook event failed", provider=provider, event_id=event_id, error=exc.message)
-        _record_failure(provider, event_id, event_type, event, None, f"{exc.code}: {exc.message}", retry=True)
+        retry = not isinstance(exc, NeedsReviewError)
+        _record_failure(provider, event_id, event_type, event, None, f"{exc.code}: {exc.message}", retry=retry)
         return "failed"
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         # A signed payload with values of the wrong shape (a number out of range...): retrying
