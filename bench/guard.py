@@ -2,8 +2,9 @@
 
 Both run in-process through the layer's pool against the embedded database, interleaved in the
 same run so machine noise hits both alike. Target (issue 4): guard p50 / upsert p50 <= 1.5
-(the guard is one statement: one round trip, one commit).
-    .venv/bin/python bench/guard.py [--n 3000]
+(the guard is one statement: one round trip, one commit). ``--members N`` puts the caller last
+of N members of an org with N seats: the seat check (issue 15) counts N - 1 members ahead.
+    .venv/bin/python bench/guard.py [--n 3000] [--members 1]
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from sheetbrain.tenancy.identity import Identity
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=3000)
+    parser.add_argument("--members", type=int, default=1)
     args = parser.parse_args()
     urls = bench_database()
     with psycopg.connect(urls.owner, autocommit=True) as conn:
@@ -32,9 +34,13 @@ def main() -> int:
         # An enterprise-size limit so the measured path is the common "allowed" one.
         conn.execute(
             "INSERT INTO entitlement_overrides (org_id, feature, value, reason) VALUES "
-            "(%s, 'requests_per_minute', 100000000, 'bench'), (%s, 'user_requests_per_minute', 100000000, 'bench')",
-            (org, org),
+            "(%s, 'requests_per_minute', 100000000, 'bench'), (%s, 'user_requests_per_minute', 100000000, 'bench'), "
+            "(%s, 'seats', %s, 'bench')",
+            (org, org, org, args.members),
         )
+        for i in range(args.members - 1):  # members who joined before the caller
+            conn.execute("INSERT INTO users (id) VALUES (%s)", (f"user_{org}_{i:04d}",))
+            conn.execute("INSERT INTO memberships (org_id, user_id) VALUES (%s, %s)", (org, f"user_{org}_{i:04d}"))
     identity = Identity(user_id=f"user_{org}", org_id=org, role="admin")
 
     def upsert() -> None:
@@ -60,7 +66,7 @@ def main() -> int:
     print(f"upsert : p50 {u50:.3f} ms  p99 {u99:.3f} ms  throughput {len(upsert_s) / sum(upsert_s):,.0f}/s")
     print(
         f"ratio guard/upsert: p50 {g50 / u50:.2f}  p99 {g99 / u99:.2f}  (target p50 <= 1.5); "
-        f"{args.n} each in {wall:.1f} s"
+        f"{args.n} each in {wall:.1f} s; caller last of {args.members} members"
     )
     return 0
 

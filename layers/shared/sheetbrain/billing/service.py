@@ -5,6 +5,7 @@ from typing import NamedTuple
 
 from sheetbrain.billing import stripe_gateway
 from sheetbrain.billing.plans import price_for_plan
+from sheetbrain.billing.subscription_order import LIVE
 from sheetbrain.db import billing_repo, metering_repo, tenancy_repo, tenant_transaction
 from sheetbrain.errors import ConflictError
 from sheetbrain.metering.quota import METERED, month_start, next_month_start
@@ -42,7 +43,7 @@ def start_checkout(identity: Identity, *, plan: str, success_url: str, cancel_ur
     price = price_for_plan(plan)
     account = _account(identity)
     sub = account.subscription
-    if sub is not None and sub.status in billing_repo.LIVE_STATUSES:
+    if sub is not None and sub.status in LIVE:
         raise ConflictError(
             "The organization already has a subscription; change it in the billing portal.",
             details={"plan": sub.plan_code, "status": sub.status},

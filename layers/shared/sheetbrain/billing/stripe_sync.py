@@ -2,9 +2,15 @@
 
 Stripe does not guarantee order. Subscription state is taken only from subscription events and
 applied only when the event is not older (``event.created``) than the newest one applied for
-that org, so a late event never overwrites newer state. A price that sells no plan here does
-not refuse a subscription event (see ``_subscription_changed``). Checkout completion only links
+that org, so a late event never overwrites newer state; events of the same second are ordered
+by the states they carry (``subscription_order``). A price that sells no plan here does not
+refuse a subscription event (see ``_subscription_changed``). Checkout completion only links
 ids; invoices only append to the ledger. Each is safe in any order and, through the inbox, once.
+
+A Stripe customer belongs to one organization for good, and an organization to one customer:
+an event that would link a customer to a second org (a checkout's ``client_reference_id`` or a
+subscription's metadata naming another org), or another customer to an org, is refused,
+logged and kept failed for review, never retried and never applied.
 """
 
 from __future__ import annotations
@@ -16,9 +22,13 @@ from typing import Any
 import psycopg
 
 from sheetbrain.billing.plans import plan_for_price
+from sheetbrain.billing.subscription_order import SubscriptionFacts, decide
 from sheetbrain.db import billing_repo as repo
 from sheetbrain.errors import ValidationError
 from sheetbrain.observability import logger
+from sheetbrain.webhooks.inbox import NeedsReviewError
+
+FREE_PLAN = "free"
 
 
 class StripePayloadError(ValidationError):
@@ -75,12 +85,46 @@ def _org(conn: psycopg.Connection, obj: Mapping[str, Any], customer: str | None,
     return org_id
 
 
+class StripeCustomerConflictError(NeedsReviewError):
+    """An event would link a Stripe customer to a second organization, or a second customer to
+    an organization: mappings never move."""
+
+    code = "stripe_customer_conflict"
+
+
+def _keep_customer_mapping(
+    conn: psycopg.Connection, event: Mapping[str, Any], org_id: str, customer: str | None
+) -> None:
+    """Refuse (logged, kept for review) an event whose customer belongs to another org, or
+    whose org belongs to another customer."""
+    if customer is None:
+        return
+    customer_org, org_customer = repo.customer_links(conn, org_id, customer)
+    if customer_org in (None, org_id) and org_customer in (None, customer):
+        return
+    logger.warning(
+        "stripe customer mapping conflict refused",
+        event_id=event.get("id"),
+        event_type=event.get("type"),
+        org_id=org_id,
+        customer=customer,
+        customer_org=customer_org,
+        org_customer=org_customer,
+    )
+    raise StripeCustomerConflictError(
+        f"Stripe customer {customer} is linked to organization {customer_org}, organization {org_id} to "
+        f"customer {org_customer}; the event would move a link and is kept for review.",
+        details={"org_id": org_id, "customer": customer, "customer_org": customer_org, "org_customer": org_customer},
+    )
+
+
 def _checkout_completed(conn: psycopg.Connection, event: Mapping[str, Any]) -> None:
     session = _object(event)
     if session.get("mode") != "subscription":
         return
     customer, subscription = _id(session.get("customer")), _id(session.get("subscription"))
     org_id = _id(session.get("client_reference_id")) or _org(conn, session, customer, subscription)
+    _keep_customer_mapping(conn, event, org_id, customer)
     repo.link_stripe_ids(conn, org_id, customer, subscription)
     repo.append_ledger(
         conn,
@@ -123,7 +167,7 @@ def _subscription_state(sub: Mapping[str, Any], deleted: bool) -> tuple[repo.Sub
 
 
 def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) -> None:
-    """Apply a subscription event (see ``repo.apply_subscription_state`` for which one wins).
+    """Apply a subscription event (``subscription_order.decide`` says which state wins).
 
     A price that sells no plan here (rotated, annual, switched in the portal) does not refuse
     the event: its status, period and cancel flags apply, so a cancellation always takes effect.
@@ -136,8 +180,35 @@ def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) ->
     event_type = str(event.get("type"))
     state, price = _subscription_state(sub, deleted=event_type == "customer.subscription.deleted")
     org_id = _org(conn, sub, state.customer_id, state.subscription_id)
+    _keep_customer_mapping(conn, event, org_id, state.customer_id)
     created = _created(event)
-    outcome = repo.apply_subscription_state(conn, org_id, state, created)
+    stored = repo.lock_subscription(conn, org_id)
+    same = stored.subscription_id == state.subscription_id
+    # A price that sells no plan keeps the subscription's stored plan; a new one starts free.
+    plan = state.plan_code or (stored.plan_code if same else FREE_PLAN)
+    current = SubscriptionFacts(
+        stored.subscription_id,
+        stored.plan_code,
+        stored.status,
+        stored.current_period_start,
+        stored.current_period_end,
+        stored.cancel_at_period_end,
+        stored.canceled_at,
+    )
+    incoming = SubscriptionFacts(
+        state.subscription_id,
+        plan,
+        state.status,
+        state.current_period_start,
+        state.current_period_end,
+        state.cancel_at_period_end,
+        state.canceled_at,
+    )
+    verdict = decide(current, stored.source_event_created, incoming, created)
+    if verdict.apply:
+        repo.write_subscription(conn, org_id, state, plan, created)
+    before = (stored.plan_code, stored.status)
+    after = (plan, state.status) if verdict.apply else before
     if state.plan_code is None:
         logger.warning(
             "stripe price sells no plan",
@@ -145,26 +216,26 @@ def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) ->
             event_id=event["id"],
             subscription=state.subscription_id,
             price=price,
-            applied=outcome.applied,
-            plan=outcome.after[0],
+            applied=verdict.apply,
+            plan=after[0],
         )
-    if outcome.applied and outcome.before != outcome.after:
+    if verdict.apply and before != after:
         repo.record_plan_change(
             conn,
             org_id=org_id,
-            before=outcome.before,
-            after=outcome.after,
+            before=before,
+            after=after,
             reason=event_type,
             effective_at=created,
             source_event=str(event["id"]),
         )
-    if outcome.second_live:
+    if verdict.second_live:
         logger.warning(
             "second live stripe subscription kept out",
             org_id=org_id,
             event_id=event["id"],
             subscription=state.subscription_id,
-            current_subscription=outcome.current_subscription,
+            current_subscription=stored.subscription_id,
             status=state.status,
         )
         repo.append_ledger(
@@ -177,7 +248,7 @@ def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) ->
             stripe_object=state.subscription_id,
             occurred_at=created,
             details={
-                "current_subscription": outcome.current_subscription,
+                "current_subscription": stored.subscription_id,
                 "status": state.status,
                 "plan": state.plan_code,
                 "price": price,
@@ -193,7 +264,7 @@ def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) ->
             currency="usd",
             stripe_object=state.subscription_id,
             occurred_at=created,
-            details={"plan": outcome.after[0] if outcome.applied else state.plan_code, "price": price},
+            details={"plan": after[0] if verdict.apply else state.plan_code, "price": price},
         )
 
 

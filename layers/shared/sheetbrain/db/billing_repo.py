@@ -72,7 +72,7 @@ def org_for_stripe(conn: psycopg.Connection, customer_id: str | None, subscripti
 class SubscriptionState(NamedTuple):
     subscription_id: str
     customer_id: str | None
-    plan_code: str | None  # None: its price sells no plan here (see apply_subscription_state)
+    plan_code: str | None  # None: its price sells no plan here (see stripe_sync._subscription_changed)
     status: str
     current_period_start: datetime | None
     current_period_end: datetime | None
@@ -80,69 +80,41 @@ class SubscriptionState(NamedTuple):
     canceled_at: datetime | None
 
 
-class SubscriptionOutcome(NamedTuple):
-    """What apply_subscription_state did; ``before`` and ``after`` are (plan, status)."""
+class StoredSubscription(NamedTuple):
+    """The org's subscription row as an event finds it (locked)."""
 
-    applied: bool
-    before: tuple[str, str]
-    after: tuple[str, str]  # == before when not applied
-    current_subscription: str | None  # the org's subscription before this event
-    second_live: bool  # a live subscription beside the org's live one: kept out, possibly double billing
-
-
-LIVE_STATUSES = frozenset({"active", "trialing", "past_due"})
-FREE_PLAN = "free"
-_ENDED = 2
-
-
-def _stage(status: str) -> int:
-    """How far along its life a subscription status is: not yet live, live, ended."""
-    if status in ("none", "incomplete"):
-        return 0
-    if status in ("canceled", "incomplete_expired"):
-        return _ENDED
-    return 1
+    subscription_id: str | None
+    customer_id: str | None
+    plan_code: str
+    status: str
+    current_period_start: datetime | None
+    current_period_end: datetime | None
+    cancel_at_period_end: bool
+    canceled_at: datetime | None
+    source_event_created: datetime | None  # watermark: Stripe's created of the newest applied event
 
 
-def apply_subscription_state(
-    conn: psycopg.Connection, org_id: str, state: SubscriptionState, event_created: datetime
-) -> SubscriptionOutcome:
-    """Apply a subscription's state unless it would replace newer or more authoritative state.
-
-    Older events (Stripe's ``created``) never win. Stripe stamps whole seconds, so on a tie the
-    state further along its life wins (incomplete < live < ended): a late ``created`` cannot
-    undo the same second's activation. And an event of another subscription than the org's
-    current one (a stale or abandoned second checkout) applies only when the current one has
-    ended, or when it brings a live subscription to replace one that never went live. A live
-    one arriving while the current one is live too is kept out and reported (``second_live``):
-    the customer may be billed twice.
-
-    A state without a plan (its price sells no plan here: a rotated or annual price, a portal
-    switch) still applies its status, period and cancel flags. The org's subscription keeps its
-    stored plan; a subscription new to the org gets the free plan, so no paid limits are granted
-    for a price nobody mapped to a plan, yet its status and ids are on record.
-
-    The row is locked first so concurrent events for one org are applied one after the other.
-    """
+def lock_subscription(conn: psycopg.Connection, org_id: str) -> StoredSubscription:
+    """The org's subscription row (made on first sight), locked until the transaction ends, so
+    concurrent events for one org are applied one after the other."""
     conn.execute("INSERT INTO subscriptions (org_id) VALUES (%s) ON CONFLICT (org_id) DO NOTHING", (org_id,))
-    before = conn.execute(
-        """SELECT plan_code, status, source_event_created, stripe_subscription_id FROM subscriptions
-           WHERE org_id = %s FOR UPDATE""",
-        (org_id,),
-    ).fetchone()
-    assert before is not None
-    old = (str(before[0]), str(before[1]))
-    watermark, current_sub = before[2], before[3]
-    if watermark is not None and (
-        watermark > event_created or (watermark == event_created and _stage(state.status) < _stage(old[1]))
-    ):
-        return SubscriptionOutcome(False, old, old, current_sub, second_live=False)
-    if current_sub is not None and current_sub != state.subscription_id:
-        replaces = _stage(old[1]) == _ENDED or (state.status in LIVE_STATUSES and old[1] not in LIVE_STATUSES)
-        if not replaces:
-            second_live = state.status in LIVE_STATUSES and old[1] in LIVE_STATUSES
-            return SubscriptionOutcome(False, old, old, current_sub, second_live=second_live)
-    plan = state.plan_code or (old[0] if current_sub == state.subscription_id else FREE_PLAN)
+    with conn.cursor(row_factory=class_row(StoredSubscription)) as cur:
+        row = cur.execute(
+            """SELECT stripe_subscription_id AS subscription_id, stripe_customer_id AS customer_id, plan_code,
+                      status, current_period_start, current_period_end, cancel_at_period_end, canceled_at,
+                      source_event_created
+               FROM subscriptions WHERE org_id = %s FOR UPDATE""",
+            (org_id,),
+        ).fetchone()
+    assert row is not None
+    return row
+
+
+def write_subscription(
+    conn: psycopg.Connection, org_id: str, state: SubscriptionState, plan: str, event_created: datetime
+) -> None:
+    """Store a subscription's state as the org's (the caller decided it wins); ``past_due_since``
+    starts with the first past_due event and ends with any other status."""
     conn.execute(
         """UPDATE subscriptions SET
                stripe_subscription_id = %(sub)s,
@@ -167,7 +139,18 @@ def apply_subscription_state(
             "at": event_created,
         },
     )
-    return SubscriptionOutcome(True, old, (plan, state.status), current_sub, second_live=False)
+
+
+def customer_links(conn: psycopg.Connection, org_id: str, customer_id: str) -> tuple[str | None, str | None]:
+    """The organization a Stripe customer is linked to, and the customer the org is linked to
+    (either None when there is none), in one statement."""
+    row = conn.execute(
+        """SELECT (SELECT org_id FROM subscriptions WHERE stripe_customer_id = %s),
+                  (SELECT stripe_customer_id FROM subscriptions WHERE org_id = %s)""",
+        (customer_id, org_id),
+    ).fetchone()
+    assert row is not None
+    return row[0], row[1]
 
 
 def record_plan_change(

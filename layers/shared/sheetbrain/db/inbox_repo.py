@@ -89,6 +89,35 @@ def delete_processed_before(conn: psycopg.Connection, *, older_than_days: int, b
     return cur.rowcount
 
 
+def failed_payloads_before(
+    conn: psycopg.Connection, *, older_than_days: int, batch: int
+) -> list[tuple[int, str | None]]:
+    """Up to ``batch`` failed deliveries received before the retention that still hold their
+    payload (id and last error), oldest first, locked for this transaction."""
+    rows = conn.execute(
+        """SELECT id, last_error FROM webhook_inbox
+           WHERE status = 'failed' AND (payload IS NOT NULL OR raw_body IS NOT NULL)
+             AND received_at < now() - make_interval(days => %s)
+           ORDER BY received_at LIMIT %s FOR UPDATE SKIP LOCKED""",
+        (older_than_days, batch),
+    ).fetchall()
+    return [(int(r[0]), r[1]) for r in rows]
+
+
+def redact(conn: psycopg.Connection, errors: list[tuple[int, str | None]]) -> int:
+    """Drop the payload (parsed and raw) of these rows and set their ``last_error`` as given;
+    id, provider, event id and type, status, attempts and timestamps stay. A row without its
+    payload is never retried."""
+    if not errors:
+        return 0
+    cur = conn.execute(
+        """UPDATE webhook_inbox w SET payload = NULL, raw_body = NULL, next_attempt_at = NULL, last_error = r.error
+           FROM unnest(%s::bigint[], %s::text[]) AS r(id, error) WHERE w.id = r.id""",
+        ([i for i, _ in errors], [e for _, e in errors]),
+    )
+    return cur.rowcount
+
+
 def due_failures(conn: psycopg.Connection, *, batch: int) -> list[tuple[str, str, dict[str, Any]]]:
     """Failed deliveries whose retry time has come (oldest first)."""
     rows = conn.execute(

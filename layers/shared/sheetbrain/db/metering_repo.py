@@ -1,5 +1,5 @@
 """Guard, entitlements, usage: the statements of metering and plans (logic lives in SQL
-functions of migrations 0004/0005/0014 so each decision is one atomic statement)."""
+functions of migrations 0004/0005/0014/0015 so each decision is one atomic statement)."""
 
 import uuid
 from datetime import date, datetime
@@ -16,6 +16,8 @@ class GuardRow(NamedTuple):
     org_deleted: bool
     membership_deleted: bool
     plan: str
+    seats: int | None  # the plan's seats (-1 unlimited); None when not judged (a deleted tenant)
+    seat_refused: bool  # a member of a shared org beyond the seats: no counter moved
     allowed: bool
     lim: int
     remaining: int
@@ -32,10 +34,11 @@ def request_guard(
     now: datetime,
     window_s: int,
 ) -> GuardRow:
-    """Admission and rate limiting of one request, in one statement."""
+    """Admission (tenants, seats) and rate limiting of one request, in one statement
+    (``request_admission`` of sql/0015)."""
     with conn.cursor(row_factory=class_row(GuardRow)) as cur:
         row = cur.execute(
-            "SELECT * FROM request_guard(%s, %s, %s, %s, %s, %s)",
+            "SELECT * FROM request_admission(%s, %s, %s, %s, %s, %s)",
             (org_id, user_id, role, personal, now, window_s),
         ).fetchone()
     assert row is not None

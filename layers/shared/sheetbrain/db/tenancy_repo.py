@@ -56,8 +56,10 @@ def upsert_user(conn: psycopg.Connection, user: UserFields, watermark: datetime)
 
 def delete_user(conn: psycopg.Connection, user_id: str, at: datetime) -> None:
     """Soft-delete a user for good: personal data scrubbed, memberships ended everywhere, the
-    user nulled in the history of audits, logs and usage. A tombstone is written even for a
-    user never seen, so a late ``created`` cannot revive it."""
+    user nulled in the history of audits, logs and usage, and the user's personal organization
+    deleted as of the same instant (the purge task removes it and its data after its grace
+    period, as any deleted organization). A tombstone is written even for a user never seen,
+    so a late ``created`` cannot revive it."""
     conn.execute(
         """
         INSERT INTO users (id, deleted_at, source_updated_at) VALUES (%(id)s, %(at)s, %(at)s)
@@ -70,6 +72,11 @@ def delete_user(conn: psycopg.Connection, user_id: str, at: datetime) -> None:
     conn.execute(
         "UPDATE memberships SET deleted_at = coalesce(deleted_at, %s) WHERE user_id = %s",
         (at, user_id),
+    )
+    conn.execute(
+        """UPDATE organizations o SET deleted_at = u.deleted_at, slug = NULL FROM users u
+           WHERE u.id = %(id)s AND o.personal_owner_id = %(id)s AND o.deleted_at IS NULL""",
+        {"id": user_id},
     )
     # History stays; who did it does not (the audit log keeps only its pseudonymous actor).
     for statement in _USER_REFERENCES:

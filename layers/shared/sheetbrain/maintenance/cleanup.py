@@ -14,7 +14,7 @@ from sheetbrain.maintenance.batches import BatchClock
 from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import metrics
 from sheetbrain.tenancy.clerk_sync import apply_clerk_event
-from sheetbrain.webhooks.inbox import retry_due
+from sheetbrain.webhooks.inbox import redacted_error, retry_due
 
 # Longer than Stripe's 3-day retry window, so a redelivery still finds its row.
 INBOX_RETENTION_DAYS = 7
@@ -33,23 +33,34 @@ def _in_batches(clock: BatchClock, delete_batch: Callable[[psycopg.Connection], 
             return total
 
 
+def _redact_failed_payloads(conn: psycopg.Connection) -> int:
+    """One batch of failed deliveries past retention: payloads dropped, errors redacted. Their
+    retries ended long before (the backoff spans about two hours), so nothing waits on them."""
+    found = inbox_repo.failed_payloads_before(conn, older_than_days=INBOX_RETENTION_DAYS, batch=BATCH)
+    return inbox_repo.redact(conn, [(row_id, redacted_error(error)) for row_id, error in found])
+
+
 @task("cleanup")
 def cleanup() -> dict[str, Any]:
     """Expired rate-limit buckets and processed webhook rows past retention deleted in
-    batches; failed webhook deliveries whose backoff elapsed retried."""
+    batches; failed webhook rows past retention redacted (payload dropped, error reduced to
+    its code); failed webhook deliveries whose backoff elapsed retried."""
     now = datetime.now(UTC)
     clock = BatchClock()
     buckets = _in_batches(clock, lambda conn: metering_repo.delete_expired_buckets(conn, now=now, batch=BATCH))
     inbox = _in_batches(
         clock, lambda conn: inbox_repo.delete_processed_before(conn, older_than_days=INBOX_RETENTION_DAYS, batch=BATCH)
     )
+    redacted = _in_batches(clock, _redact_failed_payloads)
     retried = retry_due({"clerk": apply_clerk_event, "stripe": apply_stripe_event})
     metrics.add_metric(name="Cleanup.RateLimitBucketsDeleted", unit="Count", value=buckets)
     metrics.add_metric(name="Cleanup.WebhookInboxDeleted", unit="Count", value=inbox)
+    metrics.add_metric(name="Cleanup.WebhookPayloadsRedacted", unit="Count", value=redacted)
     metrics.add_metric(name="Cleanup.LongestBatchMs", unit="Milliseconds", value=clock.longest_ms)
     return {
         "rate_limit_buckets_deleted": buckets,
         "webhook_inbox_deleted": inbox,
+        "webhook_payloads_redacted": redacted,
         "webhook_retries": retried,
         **clock.summary(),
     }

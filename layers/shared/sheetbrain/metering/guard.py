@@ -1,14 +1,21 @@
-"""The guard of every authenticated request: admission and rate limits in one statement."""
+"""The guard of every authenticated request: admission, seats and rate limits in one statement."""
 
 from datetime import UTC, datetime
 from typing import NamedTuple
 
 from sheetbrain.db import metering_repo, single_statement
-from sheetbrain.errors import RateLimitedError
+from sheetbrain.errors import ForbiddenError, RateLimitedError
 from sheetbrain.tenancy.identity import Identity
 from sheetbrain.tenancy.service import TenantDeletedError
 
 WINDOW_S = 60
+
+
+class SeatLimitReachedError(ForbiddenError):
+    """The caller is a member of a shared organization beyond its plan's seats: the
+    earliest-joined members hold them (see ``request_admission`` in sql/0015)."""
+
+    code = "seat_limit_reached"
 
 
 class RateLimitState(NamedTuple):
@@ -34,9 +41,9 @@ class GuardDecision(NamedTuple):
 
 
 def guard_request(identity: Identity, now: datetime | None = None) -> GuardDecision:
-    """Admit the caller (rows on first sight; 403 when deleted) and take one request from its
-    org's and its own per-minute limits; 429 ``rate_limited`` when either is spent, in which
-    case neither counter moves."""
+    """Admit the caller (rows on first sight; 403 when deleted, 403 ``seat_limit_reached``
+    beyond the plan's seats) and take one request from its org's and its own per-minute
+    limits; 429 ``rate_limited`` when either is spent. A refused request moves no counter."""
     with single_statement() as conn:
         row = metering_repo.request_guard(
             conn,
@@ -54,6 +61,12 @@ def guard_request(identity: Identity, now: datetime | None = None) -> GuardDecis
     if row.membership_deleted:
         raise TenantDeletedError(
             "You are no longer a member of this organization.", details={"org_id": identity.org_id}
+        )
+    if row.seat_refused:
+        raise SeatLimitReachedError(
+            f"Every one of the {row.plan} plan's {row.seats} seats is held by members who joined earlier; "
+            "an admin can upgrade the plan or remove a member.",
+            details={"plan": row.plan, "seats": row.seats, "org_id": identity.org_id},
         )
     rate = RateLimitState(limit=row.lim, remaining=row.remaining, reset_s=row.reset_s)
     if not row.allowed:

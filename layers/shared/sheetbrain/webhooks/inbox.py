@@ -10,6 +10,7 @@ recorded as failed with its error, answered 200, and retried with backoff by the
 """
 
 import json
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, NamedTuple
 
@@ -23,12 +24,23 @@ Outcome = Literal["processed", "ignored", "duplicate", "failed"]
 # An applier returns False when it does not handle the event type (recorded as ignored).
 Applier = Callable[[psycopg.Connection, Mapping[str, Any]], bool]
 MAX_ATTEMPTS = 8
+NOT_JSON = "body is not a JSON object"
+UNUSABLE = "unusable payload"
+REDACTED = "details redacted"
+# What every failure text of this module starts with: an error code (snake_case) or our label
+# for a payload of the wrong shape, then ": " and a message that may quote the payload.
+_ERROR_LABEL = re.compile(rf"([a-z][a-z0-9_]{{0,63}}|{UNUSABLE}):")
 
 
 class Receipt(NamedTuple):
     provider: str
     event_id: str
     outcome: Outcome
+
+
+class NeedsReviewError(ValidationError):
+    """A verified event that must not be applied as it stands and that no retry can fix: kept
+    failed, with its error, for a person to review (never retried)."""
 
 
 class _AlreadyApplied(Exception):
@@ -39,7 +51,7 @@ def receive(*, provider: str, event_id: str, event: dict[str, Any] | None, raw_b
     """Apply and record one event; see the module docstring."""
     event_type = str((event or {}).get("type", ""))
     if event is None:
-        _record_failure(provider, event_id, event_type, None, raw_body, "body is not a JSON object", retry=False)
+        _record_failure(provider, event_id, event_type, None, raw_body, NOT_JSON, retry=False)
         outcome: Outcome = "failed"
     else:
         outcome = _process(provider, event_id, event, apply)
@@ -65,13 +77,14 @@ def _process(provider: str, event_id: str, event: dict[str, Any], apply: Applier
         raise
     except SheetBrainError as exc:
         logger.warning("webhook event failed", provider=provider, event_id=event_id, error=exc.message)
-        _record_failure(provider, event_id, event_type, event, None, f"{exc.code}: {exc.message}", retry=True)
+        retry = not isinstance(exc, NeedsReviewError)
+        _record_failure(provider, event_id, event_type, event, None, f"{exc.code}: {exc.message}", retry=retry)
         return "failed"
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         # A signed payload with values of the wrong shape (a number out of range...): retrying
         # the same bytes cannot help, and a 5xx would make the provider resend it for days.
         logger.warning("webhook payload unusable", provider=provider, event_id=event_id, error=repr(exc))
-        _record_failure(provider, event_id, event_type, event, None, f"unusable payload: {exc!r}", retry=False)
+        _record_failure(provider, event_id, event_type, event, None, f"{UNUSABLE}: {exc!r}", retry=False)
         return "failed"
     return status
 
@@ -108,6 +121,16 @@ def _record_failure(
         kept = json.dumps(raw_body if raw_body is not None else event)
         _record_failure(provider, event_id, event_type, None, kept, f"{error} (payload not storable as sent)",
                         retry=False, escaped=True)  # fmt: skip
+
+
+def redacted_error(error: str | None) -> str | None:
+    """A failure's text without anything the payload may have put in it: the error code or
+    label it starts with (``invalid_webhook_payload``, ``unusable payload``) and a note that
+    the rest is gone; a fixed text of ours stays whole; anything else is only the note."""
+    if error is None or error == NOT_JSON:
+        return error
+    label = _ERROR_LABEL.match(error)
+    return f"{label.group(1)} ({REDACTED})" if label else f"({REDACTED})"
 
 
 def retry_due(appliers: Mapping[str, Applier], *, batch: int = 100) -> dict[str, int]:
