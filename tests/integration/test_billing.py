@@ -39,6 +39,7 @@ def stripe_settings(database: DatabaseUrls, standin: StripeStandIn, settings_env
         STRIPE_PRICE_PRO=se.PRICES["pro"],
         STRIPE_PRICE_BUSINESS=se.PRICES["business"],
         STRIPE_PRICE_ENTERPRISE=se.PRICES["enterprise"],
+        ALLOWED_REDIRECT_ORIGINS="https://app.test",
     )
     stripe_gateway.reset_client()
     yield
