@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate/build need a region and some credentials even offline.
 AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help serve test lint typecheck validate pytest bench build openapi clean
+.PHONY: help serve test lint typecheck validate pytest bench build openapi rds-ca clean
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench   run the benchmarks under bench/"
 	@echo "make build   sam build (needs python3.12 on PATH)"
 	@echo "make openapi regenerate openapi.json from the routes' models"
+	@echo "make rds-ca  put the RDS CA bundle into the layer (DB_SSLROOTCERT=rds: an RDS instance reached directly)"
 
 $(BIN)/.installed: pyproject.toml layers/shared/requirements.txt constraints.txt
 	@test -n "$(PYTHON)" || { echo "No python >= 3.11 found" >&2; exit 1; }
@@ -63,6 +64,17 @@ openapi: $(BIN)/.installed
 
 build: $(SAM_VENV)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(AWS_OFFLINE) $(SAM_VENV)/bin/sam build
+
+# The CA bundle of every RDS region (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html),
+# shipped in the layer for DB_SSLROOTCERT=rds; refused unless it parses as certificates.
+RDS_CA_URL = https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem
+RDS_CA_FILE = layers/shared/sheetbrain/db/certs/rds-global-bundle.pem
+rds-ca: $(BIN)/.installed
+	mkdir -p $(dir $(RDS_CA_FILE))
+	curl --fail --silent --show-error --proto '=https' --tlsv1.2 -o $(RDS_CA_FILE).tmp $(RDS_CA_URL)
+	$(BIN)/python -c "import sys; from cryptography.x509 import load_pem_x509_certificates as load; \
+		n = len(load(open(sys.argv[1], 'rb').read())); print(n, 'certificates')" $(RDS_CA_FILE).tmp
+	mv $(RDS_CA_FILE).tmp $(RDS_CA_FILE)
 
 clean:
 	rm -rf $(VENV) $(SAM_VENV) .aws-sam .pytest_cache .mypy_cache .ruff_cache

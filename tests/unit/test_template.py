@@ -1,4 +1,8 @@
-"""template.yaml carries every route of the contract, protected as the contract says."""
+"""template.yaml carries every route of the contract, protected as the contract says, and gives
+each function only the secrets it uses."""
+
+import json
+from typing import Any
 
 from sheetbrain_dev.template import load_template
 
@@ -46,3 +50,46 @@ def test_cleanup_function_has_one_schedule_per_task() -> None:
     assert inputs == sorted(
         f'{{"task": "{t}"}}' for t in ("cleanup", "retention", "rollup", "alerts", "purge", "reembed")
     )
+
+
+# Which secrets each function may read: only those of the paths it runs.
+SECRETS_BY_FUNCTION = {
+    "AuditFunction": {"DatabaseSecretArn"},
+    "IngestFunction": {"DatabaseSecretArn"},
+    "BillingFunction": {"DatabaseSecretArn", "StripeApiKeySecretArn"},
+    "WebhookFunction": {"SystemDatabaseSecretArn", "ClerkWebhookSecretArn", "StripeWebhookSecretArn"},
+    "CleanupFunction": {"SystemDatabaseSecretArn"},
+}
+
+
+def _secret_grants(policies: tuple[Any, ...]) -> set[str]:
+    """The stack parameters whose secrets a function's policies let it read; a grant written in
+    any other form (a raw statement naming secretsmanager, a wildcard) is returned as itself."""
+    grants: set[str] = set()
+    for policy in policies:
+        if isinstance(policy, dict) and "AWSSecretsManagerGetSecretValuePolicy" in policy:
+            grants.add(policy["AWSSecretsManagerGetSecretValuePolicy"]["SecretArn"]["Ref"])
+        elif "secretsmanager" in json.dumps(policy).lower():
+            grants.add(json.dumps(policy))
+    return grants
+
+
+def test_each_function_may_read_only_the_secrets_it_uses() -> None:
+    functions = load_template().functions
+    # Given each function's IAM policies, as the template writes them
+    grants = {name: _secret_grants(function.policies) for name, function in functions.items()}
+    # Then each names exactly its own secrets: the billing function never the signing secrets,
+    # the webhook function never the Stripe API key
+    assert grants == SECRETS_BY_FUNCTION
+
+
+def test_each_function_is_told_of_exactly_the_secrets_it_may_read() -> None:
+    for name, function in load_template().functions.items():
+        # Given the secrets the environment names for the function
+        named = {
+            value["Ref"]
+            for key, value in function.environment.items()
+            if key.endswith("_SECRET_ARN") or key.endswith("_SECRETS_ARN")
+        }
+        # Then they are the secrets its policies grant, no more and no fewer
+        assert named == SECRETS_BY_FUNCTION[name], name

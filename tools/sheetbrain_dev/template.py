@@ -58,6 +58,7 @@ class Function:
     schedules: dict[str, dict[str, Any]]
     timeout_s: int = 3  # Lambda's default when the template names none
     template_path: Path = TEMPLATE  # where a worker process reads this function again
+    policies: tuple[Any, ...] = ()  # its SAM policy templates and statements, as written
 
 
 @dataclass(frozen=True)
@@ -129,5 +130,6 @@ def load_template(path: Path = TEMPLATE) -> Template:
             schedules=schedules,
             timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
             template_path=path,
+            policies=tuple(props.get("Policies", ())),
         )
     return Template(functions=functions, routes=routes)

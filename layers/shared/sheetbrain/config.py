@@ -1,18 +1,27 @@
 """The one settings model: read from the environment once per container, validated, cached.
 
 Locally every value comes from environment variables. In AWS the template passes the *names*
-of secrets (``DATABASE_SECRET_ARN``...), and their values are fetched through Powertools
-parameters (Secrets Manager, cached) the first time ``get_settings()`` runs, never at import.
+of secrets (``DATABASE_SECRET_ARN``, ``STRIPE_API_KEY_SECRET_ARN``...), one secret per purpose,
+and each is fetched through Powertools parameters (Secrets Manager, cached five minutes) only
+when the code path that uses it first asks for it: never at import, never in ``get_settings()``,
+and never a secret the running function does not use.
 """
+
+from __future__ import annotations
 
 import functools
 import json
 import os
-from typing import Literal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
 
-from sheetbrain.errors import ConfigurationError
+from sheetbrain.errors import ConfigurationError, DependencyUnavailableError
+from sheetbrain.observability import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 VERSION = "0.1.0"
 
@@ -43,12 +52,27 @@ class Settings(BaseModel):
     db_pool_max_size: int = Field(default=4, ge=1)
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=15_000, gt=0)
+    # TLS to the database: libpq's sslmode and sslrootcert, applied to every connection string
+    # (``database_conninfo``). In AWS the defaults are verify-full against the system's roots
+    # (an RDS Proxy's certificate is publicly trusted); ``rds`` names the RDS CA bundle shipped
+    # in the layer (a direct RDS instance). Locally the URL is used as it is unless set.
+    db_sslmode: Literal["disable", "allow", "prefer", "require", "verify-ca", "verify-full"] | None = None
+    db_sslrootcert: str | None = None
 
-    # Provider secrets: optional here, demanded by the code paths that need them.
-    clerk_webhook_secret: SecretStr | None = None
-    stripe_webhook_secret: SecretStr | None = None
-    stripe_api_key: SecretStr | None = None
-    provider_secrets_arn: str | None = None
+    # Provider secrets: each from its own environment variable locally, or from its own Secrets
+    # Manager secret in AWS (``*_SECRET_ARN``), read on first use by the path that needs it: the
+    # billing function reads only the API key, the webhook function only the signing secrets,
+    # and IAM lets each read only those. Read them through the properties below.
+    clerk_webhook_secret_value: SecretStr | None = Field(default=None, validation_alias="clerk_webhook_secret")
+    clerk_webhook_secret_arn: str | None = None
+    stripe_webhook_secret_value: SecretStr | None = Field(default=None, validation_alias="stripe_webhook_secret")
+    stripe_webhook_secret_arn: str | None = None
+    stripe_api_key_value: SecretStr | None = Field(default=None, validation_alias="stripe_api_key")
+    stripe_api_key_secret_arn: str | None = None
+
+    # Where checkout and portal sessions may send the browser back to: comma-separated origins
+    # (scheme://host[:port]), read by ``redirect_origins()`` when a billing route needs them.
+    allowed_redirect_origins: str = ""
 
     # Only for a local stand-in of Stripe's API (tests, offline development).
     stripe_api_base: str | None = None
@@ -90,20 +114,37 @@ class Settings(BaseModel):
     # Time kept back from the function's remaining time to record the audit after the review.
     ai_review_record_margin_s: float = Field(default=3.0, ge=0)
 
+    @property
+    def clerk_webhook_secret(self) -> SecretStr | None:
+        """Svix signing secret of the Clerk endpoint (webhook function only)."""
+        return _provider_secret(self.clerk_webhook_secret_value, self.clerk_webhook_secret_arn, "clerk_webhook_secret")
+
+    @property
+    def stripe_webhook_secret(self) -> SecretStr | None:
+        """Stripe's webhook signing secret (webhook function only)."""
+        return _provider_secret(
+            self.stripe_webhook_secret_value, self.stripe_webhook_secret_arn, "stripe_webhook_secret"
+        )
+
+    @property
+    def stripe_api_key(self) -> SecretStr | None:
+        """Stripe's API key (billing function only)."""
+        return _provider_secret(self.stripe_api_key_value, self.stripe_api_key_secret_arn, "stripe_api_key")
+
     def require_database_url(self, *, system: bool = False) -> str:
         """The connection string (the system login's with ``system``), or a ConfigurationError
-        naming what is missing. A URL from the environment is used as it is; one named by a
-        secret is read through Powertools' cache (five minutes) each time, so the pool's new
-        connections pick up a rotated password without a cold start."""
+        naming what is missing. A URL named by a secret is read through Powertools' cache (five
+        minutes) each time, so the pool's new connections pick up a rotated password without a
+        cold start. Either way, the TLS settings are applied: ``database_conninfo``."""
         url, arn = (
             (self.system_database_url, self.system_database_secret_arn)
             if system
             else (self.database_url, self.database_secret_arn)
         )
         if url is not None:
-            return url.get_secret_value()
+            return database_conninfo(url.get_secret_value(), self)
         if arn:
-            return _read_secret(arn, "url")
+            return database_conninfo(_database_secret(arn), self)
         if system:
             raise ConfigurationError(
                 "No system database login configured: set SYSTEM_DATABASE_URL (local) or "
@@ -111,46 +152,168 @@ class Settings(BaseModel):
             )
         raise ConfigurationError("No database configured: set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS).")
 
-
-def _resolve_secrets(settings: Settings) -> Settings:
-    """Fill the provider secrets from Secrets Manager when the environment names them (database
-    URLs are read per new connection: ``Settings.require_database_url``)."""
-    updates: dict[str, object] = {}
-    if settings.provider_secrets_arn:
-        values = _read_secret_json(settings.provider_secrets_arn)
-        for key in ("clerk_webhook_secret", "stripe_webhook_secret", "stripe_api_key"):
-            if getattr(settings, key) is None and values.get(key):
-                updates[key] = SecretStr(str(values[key]))
-    return settings.model_copy(update=updates) if updates else settings
+    def tls_settings(self) -> tuple[str | None, str | None]:
+        """The sslmode and sslrootcert to apply to database connections (None: leave as is):
+        the settings', or in AWS by default verify-full against the system's roots."""
+        in_aws = self.environment == "aws"
+        mode = self.db_sslmode or ("verify-full" if in_aws else None)
+        rootcert = self.db_sslrootcert or ("system" if in_aws and mode in _VERIFYING else None)
+        if rootcert == "rds":
+            rootcert = str(RDS_CA_BUNDLE)
+        return mode, rootcert
 
 
-def _read_secret_json(arn: str) -> dict[str, object]:
+_VERIFYING = frozenset({"verify-ca", "verify-full"})
+# The RDS CA bundle (all regions' roots), put into the layer by `make rds-ca` before `sam build`
+# when the functions connect to an RDS instance directly rather than through an RDS Proxy.
+RDS_CA_BUNDLE = Path(__file__).parent / "db" / "certs" / "rds-global-bundle.pem"
+
+
+def database_conninfo(url: str, settings: Settings) -> str:
+    """``url`` (a URL or key=value conninfo) with the TLS settings applied. A Unix-socket host
+    (the embedded local server) takes no TLS and is left as it is."""
+    mode, rootcert = settings.tls_settings()
+    if mode is None and rootcert is None:
+        return url
+    from psycopg import ProgrammingError
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    try:
+        params = conninfo_to_dict(url)
+    except ProgrammingError:
+        # Not chained: libpq's message quotes the string, password included.
+        raise ConfigurationError("The database connection string cannot be parsed.") from None
+    host = str(params.get("host") or "")
+    if host.startswith("/") or (not host and not params.get("hostaddr")):
+        return url  # a Unix socket: libpq ignores TLS there
+    if rootcert is not None and rootcert != "system" and not Path(rootcert).is_file():
+        raise ConfigurationError(
+            f"DB_SSLROOTCERT names {rootcert}, which is not a file"
+            + (" (run `make rds-ca` before `sam build`)." if rootcert == str(RDS_CA_BUNDLE) else ".")
+        )
+    updates: dict[str, Any] = {}
+    if mode is not None:
+        updates["sslmode"] = mode
+    if rootcert is not None:
+        updates["sslrootcert"] = rootcert
+    return make_conninfo(url, **updates)
+
+
+_SECRETS_CONNECT_TIMEOUT_S = 2
+_SECRETS_READ_TIMEOUT_S = 5
+_SECRETS_RETRIES = 1  # botocore's max_attempts counts retries, not calls
+# Error codes by which AWS says "slow down": the call may succeed later.
+_THROTTLED = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "RequestThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
+
+
+@functools.cache
+def _secrets_provider() -> SecretsProvider:
+    """Powertools' Secrets Manager provider over a client with short timeouts and one retry:
+    an unreachable service is answered with a 503 within seconds, not after boto3's minute."""
     from aws_lambda_powertools.utilities import parameters
 
-    raw = parameters.get_secret(arn, max_age=300)
+    from sheetbrain import aws
+
+    return parameters.SecretsProvider(
+        boto3_client=aws.client(
+            "secretsmanager",
+            connect_timeout=_SECRETS_CONNECT_TIMEOUT_S,
+            read_timeout=_SECRETS_READ_TIMEOUT_S,
+            max_attempts=_SECRETS_RETRIES,
+        )
+    )
+
+
+def clear_secret_cache() -> None:
+    """Forget fetched secrets, as if Powertools' five minutes had passed (tests)."""
+    if _secrets_provider.cache_info().currsize:
+        _secrets_provider().clear_cache()  # type: ignore[no-untyped-call]
+
+
+def _unavailable(exc: BaseException | None) -> bool:
+    """Whether a failed Secrets Manager call means the service is unreachable or overloaded
+    (retry later) rather than that the secret is missing, forbidden or undecryptable."""
+    from botocore.exceptions import ClientError, HTTPClientError
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    if isinstance(exc, BotoConnectionError | HTTPClientError):
+        return True
+    if isinstance(exc, ClientError):
+        code = str(exc.response.get("Error", {}).get("Code", ""))
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0) or 0)
+        return code in _THROTTLED or status >= 500
+    return False
+
+
+def _fetch_secret(arn: str) -> str:
+    """A secret's string, through Powertools' cache. Secrets Manager unreachable, throttling or
+    failing: DependencyUnavailableError (503). A secret missing, forbidden or not a string:
+    ConfigurationError, whose text (with the ARN) only ever reaches the log."""
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        value = _secrets_provider().get(arn, max_age=300)
+    except GetParameterError as exc:
+        # Powertools wraps every error of the call, raised inside its except: the original is
+        # the context of the one it raises.
+        cause = exc.__cause__ or exc.__context__
+        if _unavailable(cause):
+            logger.warning("secrets manager unavailable", secret=arn, error=type(cause).__name__)
+            raise DependencyUnavailableError("Secrets Manager is unavailable; try again shortly.") from exc
+        raise ConfigurationError(f"Secret {arn} could not be read: {exc}") from exc
+    if not isinstance(value, str):
+        raise ConfigurationError(f"Secret {arn} holds no string (a binary secret?).")
+    return value
+
+
+def _secret_json(arn: str, raw: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except (TypeError, json.JSONDecodeError) as exc:
-        raise ConfigurationError(f"Secret {arn} is not a JSON object.") from exc
+    except json.JSONDecodeError:
+        value = None
     if not isinstance(value, dict):
         raise ConfigurationError(f"Secret {arn} is not a JSON object.")
     return value
 
 
-def _read_secret(arn: str, key: str) -> str:
-    """A secret that is either a plain string or a JSON object holding ``key``.
-
-    RDS-managed secrets are JSON with host/port/username/password/dbname; those are assembled
-    into a URL so either form can be named by the stack parameter.
-    """
-    from aws_lambda_powertools.utilities import parameters
-
-    raw = str(parameters.get_secret(arn, max_age=300))
+def _secret_field(arn: str, key: str) -> str:
+    """A secret that is either the value itself or a JSON object holding it under ``key``."""
+    raw = _fetch_secret(arn)
     if not raw.lstrip().startswith("{"):
         return raw
-    value = _read_secret_json(arn)
-    if key in value:
-        return str(value[key])
+    value = _secret_json(arn, raw).get(key)
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"Secret {arn} is a JSON object without a '{key}' string.")
+    return value
+
+
+def _provider_secret(value: SecretStr | None, arn: str | None, key: str) -> SecretStr | None:
+    if value is not None:
+        return value
+    if arn:
+        return SecretStr(_secret_field(arn, key))
+    return None
+
+
+def _database_secret(arn: str) -> str:
+    """A database secret: a URL, ``{"url": ...}``, or an RDS-managed secret (JSON with
+    host/port/username/password/dbname), assembled into a conninfo string."""
+    raw = _fetch_secret(arn)
+    if not raw.lstrip().startswith("{"):
+        return raw
+    value = _secret_json(arn, raw)
+    if "url" in value:
+        return str(value["url"])
     try:
         from psycopg.conninfo import make_conninfo
 
@@ -160,10 +323,9 @@ def _read_secret(arn: str, key: str) -> str:
             user=str(value["username"]),
             password=str(value["password"]),
             dbname=str(value.get("dbname", "postgres")),
-            sslmode="require",
         )
     except KeyError as exc:
-        raise ConfigurationError(f"Secret {arn} lacks '{key}' or the RDS fields ({exc}).") from exc
+        raise ConfigurationError(f"Secret {arn} lacks 'url' or the RDS fields ({exc}).") from exc
 
 
 @functools.cache
@@ -171,11 +333,13 @@ def get_settings() -> Settings:
     """Validated settings, built once per container."""
     try:
         env = {key.lower(): value for key, value in os.environ.items()}
-        return _resolve_secrets(Settings.model_validate(env))
+        return Settings.model_validate(env)
     except ValidationError as exc:
         raise ConfigurationError(f"Invalid configuration: {exc}") from exc
 
 
 def reset_settings() -> None:
-    """Forget cached settings (tests and the dev server change the environment)."""
+    """Forget cached settings and fetched secrets (tests and the dev server change the environment)."""
     get_settings.cache_clear()
+    clear_secret_cache()
+    _secrets_provider.cache_clear()

@@ -9,11 +9,13 @@ class SheetBrainError(Exception):
     """Base of every error the layer raises on purpose.
 
     ``code`` is the stable snake_case identifier clients see; ``status`` the HTTP status the
-    edge maps it to; ``details`` structured context (field names, limits...).
+    edge maps it to; ``details`` structured context (field names, limits...). A server error's
+    (5xx) message and details go to the log only, except the keys named in ``public_details``.
     """
 
     code = "internal_error"
     status = 500
+    public_details: tuple[str, ...] = ()
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)

@@ -23,6 +23,7 @@ class PaymentProviderError(SheetBrainError):
 
     code = "payment_provider_error"
     status = 500
+    public_details = ("provider_error", "provider_code")  # Stripe's names for what it refused
 
 
 @functools.cache
@@ -30,11 +31,12 @@ def _client() -> StripeClient:
     import stripe
 
     settings = get_settings()
-    if settings.stripe_api_key is None:
-        raise ConfigurationError("STRIPE_API_KEY is not configured.")
+    api_key = settings.stripe_api_key  # the only secret this path reads
+    if api_key is None:
+        raise ConfigurationError("Neither STRIPE_API_KEY nor STRIPE_API_KEY_SECRET_ARN is configured.")
     base = {"api": settings.stripe_api_base} if settings.stripe_api_base else None
     return stripe.StripeClient(
-        settings.stripe_api_key.get_secret_value(),
+        api_key.get_secret_value(),
         base_addresses=base,  # type: ignore[arg-type]
         max_network_retries=2,
     )

@@ -40,12 +40,28 @@ def error_response(
     )
 
 
-def from_domain_error(exc: SheetBrainError) -> Response[str]:
-    """Map a domain error; client errors are logged as info, server errors with their trace."""
+# What a 5xx body says, whatever the error's own text: that text is for operators (it may name
+# a setting, a secret's ARN, a key's permissions), so it goes to the log with the request id,
+# and the body carries only the request id to quote.
+UNEXPECTED_MESSAGE = "An unexpected error occurred."
+UNAVAILABLE_MESSAGE = "A service this request depends on is unavailable; try again shortly."
+
+
+def server_error_message(status: int) -> str:
+    """The body's message for a server error of ``status``."""
+    return UNAVAILABLE_MESSAGE if status == HTTPStatus.SERVICE_UNAVAILABLE else UNEXPECTED_MESSAGE
+
+
+def from_domain_error(exc: SheetBrainError, *, request_id: str = "") -> Response[str]:
+    """Map a domain error; client errors are logged as info, server errors with their trace.
+    A client error's body says what was wrong; a server error's body says only that it
+    happened, with the request id and the error's ``public_details`` (never its message)."""
     if exc.status >= 500:
-        logger.exception("request failed", code=exc.code)
-    else:
-        logger.info("request refused", code=exc.code, status=exc.status)
+        logger.exception("request failed", code=exc.code, status=exc.status, reason=exc.message, details=exc.details)
+        details = {key: exc.details[key] for key in exc.public_details if key in exc.details}
+        details["request_id"] = request_id
+        return error_response(exc.status, exc.code, server_error_message(exc.status), details)
+    logger.info("request refused", code=exc.code, status=exc.status)
     headers: dict[str, str] = {}
     if isinstance(exc, RateLimitedError):
         headers["Retry-After"] = str(max(1, exc.retry_after))
@@ -83,7 +99,9 @@ def route_not_found() -> Response[str]:
     return error_response(HTTPStatus.NOT_FOUND, "route_not_found", "No such route.")
 
 
-def unexpected(exc: Exception) -> Response[str]:
+def unexpected(exc: Exception, *, request_id: str = "") -> Response[str]:
     """Anything unforeseen: logged with its trace, answered without one."""
     logger.exception("unhandled error", error=type(exc).__name__)
-    return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", "An unexpected error occurred.")
+    return error_response(
+        HTTPStatus.INTERNAL_SERVER_ERROR, "internal_error", UNEXPECTED_MESSAGE, {"request_id": request_id}
+    )

@@ -173,7 +173,7 @@ def make_resolver(*, multipart_paths: Iterable[str] = ()) -> APIGatewayHttpResol
 
     @app.exception_handler(SheetBrainError)
     def _domain(exc: SheetBrainError) -> Response[Any]:
-        return _with_headers(app, http_errors.from_domain_error(exc))
+        return _with_headers(app, http_errors.from_domain_error(exc, request_id=_request_id(app)))
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[Any]:
@@ -192,7 +192,7 @@ def make_resolver(*, multipart_paths: Iterable[str] = ()) -> APIGatewayHttpResol
 
     @app.exception_handler(Exception)
     def _unexpected(exc: Exception) -> Response[Any]:
-        return _with_headers(app, http_errors.unexpected(exc))
+        return _with_headers(app, http_errors.unexpected(exc, request_id=_request_id(app)))
 
     return app
 

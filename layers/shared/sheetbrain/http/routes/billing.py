@@ -5,9 +5,11 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import AnyHttpUrl, BaseModel, Field
+from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field
 
 from sheetbrain.billing import service
+from sheetbrain.billing.redirects import check_redirect_url, parse_origins
+from sheetbrain.config import get_settings
 from sheetbrain.http.models import RequestModel
 from sheetbrain.http.resolver import authenticate
 from sheetbrain.metering.usage import usage_series
@@ -31,14 +33,30 @@ class BillingOut(BaseModel):
     usage_resets_at: datetime
 
 
+def _allowed_redirect(url: AnyHttpUrl) -> AnyHttpUrl:
+    settings = get_settings()
+    in_aws = settings.environment == "aws"
+    return check_redirect_url(url, parse_origins(settings.allowed_redirect_origins, in_aws=in_aws), in_aws=in_aws)
+
+
+RedirectUrl = Annotated[
+    AnyHttpUrl,
+    AfterValidator(_allowed_redirect),
+    Field(
+        description="An https URL on one of the origins this deployment allows (ALLOWED_REDIRECT_ORIGINS: "
+        "scheme, host and port compared exactly; no user info); any other is refused with 422."
+    ),
+]
+
+
 class CheckoutIn(RequestModel):
     plan: Literal["pro", "business", "enterprise"]
-    success_url: AnyHttpUrl
-    cancel_url: AnyHttpUrl
+    success_url: RedirectUrl
+    cancel_url: RedirectUrl
 
 
 class PortalIn(RequestModel):
-    return_url: AnyHttpUrl
+    return_url: RedirectUrl
 
 
 class UrlOut(BaseModel):
