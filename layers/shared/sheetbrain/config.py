@@ -201,7 +201,7 @@ def database_conninfo(url: str, settings: Settings) -> str:
 
 _SECRETS_CONNECT_TIMEOUT_S = 2
 _SECRETS_READ_TIMEOUT_S = 5
-_SECRETS_RETRIES = 1  # botocore's max_attempts counts retries, not calls
+_SECRETS_ATTEMPTS = 2  # calls in all: the first and one retry (aws.client counts the first)
 # Error codes by which AWS says "slow down": the call may succeed later.
 _THROTTLED = frozenset(
     {
@@ -229,7 +229,7 @@ def _secrets_provider() -> SecretsProvider:
             "secretsmanager",
             connect_timeout=_SECRETS_CONNECT_TIMEOUT_S,
             read_timeout=_SECRETS_READ_TIMEOUT_S,
-            max_attempts=_SECRETS_RETRIES,
+            max_attempts=_SECRETS_ATTEMPTS,
         )
     )
 
