@@ -269,8 +269,14 @@ def _covers_more(ctx: SheetContext, actual: Node, expected: Node) -> bool:
     return holds and mine != theirs
 
 
-def _between_copies(ctx: SheetContext, dev: Deviation) -> bool:
-    members = _run_members(ctx, dev)
+def _between_copies(
+    ctx: SheetContext, dev: Deviation, runs: dict[tuple[str, tuple[int, int]], list[tuple[int, int]]]
+) -> bool:
+    # ``runs`` keeps each run's copies once: a long half-typed line has as many breaks as cells.
+    key = (dev.axis, dev.example)
+    members = runs.get(key)
+    if members is None:
+        members = runs[key] = _run_members(ctx, dev)
     here = (dev.row, dev.col)
     return bool(members) and members[0] < here < members[-1]
 
@@ -302,7 +308,8 @@ def _lone_breaks(ctx: SheetContext, deviations: list[Deviation]) -> set[Deviatio
     ]
     # Only a break between copies is a lone break: a typed figure that opens or closes a line (a
     # prior year before computed years) is another quantity as often as a pasted value.
-    breaks = [dev for dev in breaks if dev.kind != "typed-line" or _between_copies(ctx, dev)]
+    runs: dict[tuple[str, tuple[int, int]], list[tuple[int, int]]] = {}
+    breaks = [dev for dev in breaks if dev.kind != "typed-line" or _between_copies(ctx, dev, runs)]
     per_run = Counter((dev.axis, dev.example) for dev in breaks)
     out = set()
     for dev in breaks:
