@@ -142,6 +142,7 @@ def heat_map(grid: GridMap, flags: Mapping[tuple[int, int], str]) -> HeatMap:
             if empties:
                 cells.append(Cell(blank, empties))
                 empties = 0
+            kind = kind if kind != EMPTY else blank
             cells.append(Cell(kind, 1, letters[k] + label, severity) if severity else Cell(kind, 1))
         if empties:
             cells.append(Cell(blank, empties))
