@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate/build need a region and some credentials even offline.
 AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help serve test lint typecheck validate pytest bench build openapi rds-ca clean
+.PHONY: help serve test lint typecheck validate pytest bench build openapi rds-ca clean browser
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
@@ -51,7 +51,14 @@ typecheck: $(BIN)/.installed
 validate: $(SAM_VENV)/.installed
 	$(AWS_OFFLINE) $(SAM_VENV)/bin/sam validate --lint --template template.yaml
 
-pytest: $(BIN)/.installed
+# The report's browser tests (tests/e2e/test_report_browser.py) need a real chromium: they fail,
+# never skip, without one. Debian's package is installed here when missing (root, or sudo).
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+
+pytest: $(BIN)/.installed browser
 	$(BIN)/pytest --cov --cov-branch --cov-report=term -p no:cacheprovider
 
 test: lint typecheck validate pytest

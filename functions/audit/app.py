@@ -1,4 +1,4 @@
-"""Audit function: POST /api/audit, GET /api/audits[/{id}], GET /api/stats, GET /api/health."""
+"""Audit function: POST /api/audit, GET /api/audits[/{id}[/report]], GET /api/stats, GET /api/health."""
 
 from typing import Any
 

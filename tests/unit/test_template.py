@@ -13,6 +13,7 @@ CONTRACT_ROUTES = {
     ("POST", "/api/audit"),
     ("GET", "/api/audits"),
     ("GET", "/api/audits/{id}"),
+    ("GET", "/api/audits/{id}/report"),
     ("POST", "/api/ingest"),
     ("GET", "/api/policies"),
     ("GET", "/api/policies/{id}"),

@@ -146,7 +146,7 @@ def cmd_verify_audit_log(args: argparse.Namespace) -> int:
 def cmd_audit(args: argparse.Namespace) -> int:
     from sheetbrain_dev.audit_cmd import run
 
-    return run(args.file, args.json)
+    return run(args.file, args.json, args.html)
 
 
 def cmd_openapi(args: argparse.Namespace) -> int:
@@ -213,6 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     aud = sub.add_parser("audit", help="audit the formulas of a workbook, offline")
     aud.add_argument("file")
     aud.add_argument("--json", action="store_true", help="print findings as JSON")
+    aud.add_argument("--html", metavar="OUT.html", help="also write the audit as a self-contained HTML report")
     aud.set_defaults(fn=cmd_audit)
 
     api = sub.add_parser("openapi", help="write openapi.json, the OpenAPI document of every function's routes")

@@ -22,6 +22,7 @@ from sheetbrain.metering import quota
 from sheetbrain.notifications.thresholds import deliver_pending, inline_events_client, record_crossings
 from sheetbrain.observability import logger, metrics
 from sheetbrain.policies import service as policies
+from sheetbrain.reporting.grid_map import GridMap, map_from_findings, map_grid, split_cell
 from sheetbrain.tenancy.identity import Identity
 
 if TYPE_CHECKING:
@@ -253,8 +254,14 @@ def run_audit(identity: Identity, data: AuditInput, remaining_ms: Callable[[], i
         ai_review=review_body,
         created_at=now,
     )
+    # The grid's layout, for the audit's report (sheetbrain/reporting): one character a cell.
+    grid = (
+        map_grid(data.sheet_name or "Sheet1", data.grid_formulas, data.grid_values, data.sheet_range).to_doc()
+        if data.grid_formulas is not None
+        else None
+    )
     try:
-        _record(identity, audit, finding_records, review, now, citations.found, context.remembered)
+        _record(identity, audit, finding_records, review, now, citations.found, context.remembered, grid)
     except Exception:
         if review is not None:
             _record_orphan_usage(identity, audit.id, review, now)
@@ -273,6 +280,7 @@ def _record(
     now: datetime,
     found: Sequence[Found] = (),
     remembered: policies_repo.CitationCache | None = None,
+    grid_map: dict[str, Any] | None = None,
 ) -> None:
     """Quota, audit, findings, audit log and AI-token usage, and what retrieval ``found`` to be
     remembered at the corpus version read before: all committed or none.
@@ -281,7 +289,7 @@ def _record(
     read), the audit-log append with the COMMIT; a refused quota rolls all of it back."""
     crossings: list[int] = []
     with tenant_transaction(identity.org_id, identity.user_id, pipelined=True) as conn:
-        audits_repo.insert_audit(conn, audit, findings)
+        audits_repo.insert_audit(conn, audit, findings, grid_map)
         audits = quota.consume(conn, org_id=identity.org_id, user_id=identity.user_id, feature="audits_per_month",
                                quantity=1, idempotency_key=f"audit:{audit.id}", now=now)  # fmt: skip
         crossings += record_crossings(conn, org_id=identity.org_id, feature="audits_per_month",
@@ -388,3 +396,60 @@ def get_audit(identity: Identity, audit_id: uuid.UUID) -> AuditOutcome:
     if found is None:
         raise NotFoundError("Audit not found.", details={"audit_id": str(audit_id)})
     return AuditOutcome(*found)
+
+
+def report_page(identity: Identity, audit_id: uuid.UUID) -> str:
+    """GET /api/audits/{id}/report: the audit as one self-contained HTML page, for the caller's
+    org only (another org's id is not found, as for the audit itself)."""
+    from sheetbrain.reporting import html_report
+
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        found = audits_repo.get_audit(conn, identity.org_id, audit_id)
+        grid_doc = audits_repo.get_grid_map(conn, identity.org_id, audit_id) if found is not None else None
+    if found is None:
+        raise NotFoundError("Audit not found.", details={"audit_id": str(audit_id)})
+    audit, findings = found
+    return html_report.render(
+        html_report.ReportInput(
+            title=f"Audit of {audit.sheet_name}" if audit.sheet_name else "Audit of formulas",
+            facts=_report_facts(audit),
+            findings=[
+                html_report.ReportFinding(f.cell, f.formula, f.rule, f.severity, f.message, f.suggestion, f.policy)
+                for f in findings
+            ],
+            maps=_report_maps(audit, findings, grid_doc),
+            full_listing=f"GET /api/audits/{audit.id} returns every finding as JSON.",
+        )
+    )
+
+
+def _report_maps(
+    audit: audits_repo.AuditRecord, findings: list[audits_repo.FindingRecord], grid_doc: dict[str, Any] | None
+) -> list[GridMap]:
+    if grid_doc is not None:
+        return [GridMap.from_doc(grid_doc)]
+    # No layout kept: a list of formulas (no cells), or a grid audited before sql/0017.
+    cells = [where for f in findings if f.cell for where in (split_cell(f.cell),) if where is not None]
+    if audit.sheet_name is None and not cells:
+        return []
+    name = audit.sheet_name or (cells[0][0] if cells else "Sheet1")
+    return [map_from_findings(name, audit.sheet_range, [at for sheet, at in cells if sheet == name])]
+
+
+def _report_facts(audit: audits_repo.AuditRecord) -> list[tuple[str, str]]:
+    facts = [("Audit", str(audit.id)), ("Recorded", audit.created_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC"))]
+    if audit.sheet_name is not None:
+        facts.append(("Sheet", audit.sheet_name + (f" ({audit.sheet_range})" if audit.sheet_range else "")))
+    if audit.spreadsheet_id:
+        facts.append(("Spreadsheet", audit.spreadsheet_id))
+    if audit.purpose:
+        facts.append(("Purpose", audit.purpose))
+    facts += [
+        ("Formulas audited", f"{audit.formulas:,}"),
+        ("Compliant", f"{audit.compliant:,} of {audit.formulas:,} ({audit.score}%)"),
+        ("Findings", f"{audit.findings:,}"),
+        ("Policy clauses used", f"{audit.clauses_used:,}"),
+    ]
+    if audit.ai_review:
+        facts.append(("AI review", str(audit.ai_review.get("status", ""))))
+    return facts

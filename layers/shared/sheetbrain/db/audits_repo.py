@@ -66,18 +66,25 @@ def _findings_of(doc: dict[str, Any]) -> list[FindingRecord]:
     ]  # fmt: skip
 
 
-def insert_audit(conn: psycopg.Connection, audit: AuditRecord, findings: Sequence[FindingRecord]) -> None:
-    """The audit with its findings, one document in its row (sql/0011)."""
+def insert_audit(
+    conn: psycopg.Connection,
+    audit: AuditRecord,
+    findings: Sequence[FindingRecord],
+    grid_map: dict[str, Any] | None = None,
+) -> None:
+    """The audit with its findings, one document in its row (sql/0011), and the layout of the
+    grid it audited, if any (sql/0017)."""
     conn.execute(
         """INSERT INTO audits (id, org_id, user_id, sheet_name, sheet_range, spreadsheet_id, purpose, formulas,
                                findings, compliant, score, by_severity, duration_ms, rag_used, clauses_used,
-                               ai_review, created_at, findings_doc)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::json)""",
+                               ai_review, created_at, findings_doc, grid_map)
+           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::json, %s::json)""",
         (
             audit.id, audit.org_id, audit.user_id, audit.sheet_name, audit.sheet_range, audit.spreadsheet_id,
             audit.purpose, audit.formulas, audit.findings, audit.compliant, audit.score, Jsonb(audit.by_severity),
             audit.duration_ms, audit.rag_used, audit.clauses_used,
             Jsonb(audit.ai_review) if audit.ai_review is not None else None, audit.created_at, _findings_doc(findings),
+            pydantic_core.to_json(grid_map).decode() if grid_map is not None else None,
         ),
     )  # fmt: skip
 
@@ -139,6 +146,13 @@ def get_audit(
             (org_id, audit_id),
         ).fetchall()
     return audit, rows
+
+
+def get_grid_map(conn: psycopg.Connection, org_id: str, audit_id: uuid.UUID) -> dict[str, Any] | None:
+    """The layout of the grid an audit read (sql/0017); None for a list of formulas or an audit
+    recorded before it was kept."""
+    row = conn.execute("SELECT grid_map FROM audits WHERE org_id = %s AND id = %s", (org_id, audit_id)).fetchone()
+    return row[0] if row is not None else None
 
 
 def record_ai_usage(

@@ -1,4 +1,4 @@
-"""POST /api/audit, GET /api/audits and GET /api/audits/{id} (the audit function)."""
+"""POST /api/audit, GET /api/audits, GET /api/audits/{id} and its HTML report (the audit function)."""
 
 import uuid
 from collections.abc import Iterable
@@ -289,3 +289,48 @@ def get_audit(
 ) -> Response[str]:
     identity = authenticate(router)
     return _audit_reply(service.get_audit(identity, path_id(audit_id, "audit")))
+
+
+_REPORT: dict[int, OpenAPIResponse] = {
+    200: {
+        "description": (
+            "The audit as one self-contained HTML page: a heat map of the audited grid (each flagged cell with"
+            " data-cell and data-severity), a chart of findings by severity and by rule, the findings table with"
+            " policy citations. Its Content-Security-Policy allows nothing external."
+        ),
+        "headers": {
+            "Content-Security-Policy": {
+                "description": "The page's own inline style and script, by hash; nothing else",
+                "schema": {"type": "string"},
+            }
+        },
+        "content": {"text/html": {"schema": {"type": "string"}}},
+    }
+}
+
+
+@router.get(
+    "/api/audits/<audit_id>/report",
+    summary="One audit as a self-contained HTML report with a heat map",
+    tags=["audits"],
+    responses=_REPORT,
+)
+def get_audit_report(
+    audit_id: Annotated[str, Path(description="The audit's id; one naming no audit of this organization is 404")],
+) -> Response[str]:
+    from sheetbrain.reporting.html_report import content_security_policy
+
+    identity = authenticate(router)
+    page = service.report_page(identity, path_id(audit_id, "audit"))
+    return Response(
+        status_code=200,
+        content_type="text/html; charset=utf-8",
+        body=page,
+        headers={
+            "Content-Security-Policy": content_security_policy(),
+            "X-Content-Type-Options": "nosniff",
+            "Referrer-Policy": "no-referrer",
+            # A report carries the org's formulas and policy text: no shared cache keeps it.
+            "Cache-Control": "private, no-store",
+        },
+    )

@@ -1,0 +1,12 @@
+-- The audited grid's layout, kept with the audit so that its report (GET /api/audits/{id}/report)
+-- can draw the sheet as a heat map. Not the grid itself: one character per cell (f a formula,
+-- v a constant, . empty; each row's trailing empties dropped), so at most the API's 50,000
+-- cells' worth of characters, and no second copy of the sheet's formulas and values. The
+-- document is {"sheet": name, "origin": "B2", "rows": ["fv.f", ...]}
+-- (sheetbrain/reporting/grid_map.py). json, not jsonb: stored and read whole, never searched.
+--
+-- NULL for audits of a list of formulas (no grid), and for audits recorded before this
+-- migration: their report draws the range with only the flagged cells known. Nothing is
+-- backfilled (the grids were never stored), so this is instant, and the release before keeps
+-- inserting rows without it while this one deploys.
+ALTER TABLE audits ADD COLUMN grid_map json;
