@@ -18,6 +18,12 @@ CONTRACT_ROUTES = {
     ("POST", "/api/billing/portal"),
     ("GET", "/api/usage"),
     ("GET", "/api/stats"),
+    ("GET", "/api/notifications/vapid-public-key"),
+    ("POST", "/api/notifications/subscriptions"),
+    ("DELETE", "/api/notifications/subscriptions/{id}"),
+    ("GET", "/api/notifications/thresholds"),
+    ("PUT", "/api/notifications/thresholds"),
+    ("GET", "/api/notifications"),
 }
 PUBLIC = {"/api/health", "/api/webhooks/clerk", "/api/webhooks/stripe"}
 
