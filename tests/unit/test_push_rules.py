@@ -199,3 +199,21 @@ def test_plain_http_push_is_refused_when_the_settings_say_aws() -> None:
     assert not Settings.model_validate({"environment": "aws"}).webpush_allow_http
     with pytest.raises(ValueError, match="WEBPUSH_ALLOW_HTTP is for local testing and is refused when ENVIRONMENT=aws"):
         Settings.model_validate({"environment": "aws", "webpush_allow_http": "true"})
+
+
+def test_the_vapid_key_reads_as_raw_or_pem_and_advertises_its_point() -> None:
+    # Given a P-256 key, as the base64url raw scalar (local) and as PKCS#8 PEM (openssl's)
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from sheetbrain.notifications.webpush import b64url_encode, vapid_public_key
+    from sheetbrain_dev.vapid import raw_private_key
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    ).decode()
+    point = key.public_key().public_bytes(serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint)
+
+    # Then both forms advertise the key's uncompressed point, base64url without padding
+    assert vapid_public_key(raw_private_key(key)) == vapid_public_key(pem) == b64url_encode(point)
+    assert len(b64url_encode(point)) == 87
