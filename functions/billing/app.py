@@ -1,15 +1,16 @@
-"""Billing function: GET /api/billing, POST /api/billing/checkout|portal, GET /api/usage."""
+"""Billing function: GET /api/billing, POST /api/billing/checkout|portal, GET /api/usage, /api/notifications*."""
 
 from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from sheetbrain.http import make_resolver
-from sheetbrain.http.routes import billing
+from sheetbrain.http.routes import billing, notifications
 from sheetbrain.observability import logger, metrics, tracer
 
 app = make_resolver()
 app.include_router(billing.router)
+app.include_router(notifications.router)
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

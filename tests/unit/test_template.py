@@ -23,6 +23,12 @@ CONTRACT_ROUTES = {
     ("POST", "/api/billing/portal"),
     ("GET", "/api/usage"),
     ("GET", "/api/stats"),
+    ("GET", "/api/notifications/vapid-public-key"),
+    ("POST", "/api/notifications/subscriptions"),
+    ("DELETE", "/api/notifications/subscriptions/{id}"),
+    ("GET", "/api/notifications/thresholds"),
+    ("PUT", "/api/notifications/thresholds"),
+    ("GET", "/api/notifications"),
 }
 PUBLIC = {"/api/health", "/api/webhooks/clerk", "/api/webhooks/stripe"}
 
@@ -57,9 +63,9 @@ def test_cleanup_function_has_one_schedule_per_task() -> None:
 SECRETS_BY_FUNCTION = {
     "AuditFunction": {"DatabaseSecretArn"},
     "IngestFunction": {"DatabaseSecretArn"},
-    "BillingFunction": {"DatabaseSecretArn", "StripeApiKeySecretArn"},
+    "BillingFunction": {"DatabaseSecretArn", "StripeApiKeySecretArn", "VapidSecretArn"},
     "WebhookFunction": {"SystemDatabaseSecretArn", "ClerkWebhookSecretArn", "StripeWebhookSecretArn"},
-    "CleanupFunction": {"SystemDatabaseSecretArn"},
+    "CleanupFunction": {"SystemDatabaseSecretArn", "VapidSecretArn"},
 }
 
 

@@ -17,6 +17,7 @@ def _prepare_environment() -> None:
     """Point the layer at the (embedded or configured) database, migrated."""
     from sheetbrain.config import reset_settings
 
+    from sheetbrain_dev import vapid
     from sheetbrain_dev.database import ensure_database
 
     urls = ensure_database()
@@ -25,6 +26,7 @@ def _prepare_environment() -> None:
     os.environ.setdefault("ENVIRONMENT", "local")
     os.environ.setdefault("POWERTOOLS_TRACE_DISABLED", "true")
     os.environ.setdefault("POWERTOOLS_METRICS_NAMESPACE", "SheetBrain")
+    vapid.apply_environment()
     reset_settings()
 
 

@@ -15,7 +15,7 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
 
 from sheetbrain.errors import ConfigurationError, DependencyUnavailableError
 from sheetbrain.observability import logger
@@ -130,6 +130,41 @@ class Settings(BaseModel):
     def stripe_api_key(self) -> SecretStr | None:
         """Stripe's API key (billing function only)."""
         return _provider_secret(self.stripe_api_key_value, self.stripe_api_key_secret_arn, "stripe_api_key")
+
+    # Web push of threshold notifications: the VAPID key (base64url raw P-256 scalar or PEM) and
+    # its contact (mailto:), or in AWS a secret holding both (vapid_private_key, vapid_subject).
+    vapid_private_key: SecretStr | None = None
+    vapid_subject: str | None = None
+    vapid_secret_arn: str | None = None
+    # Push services endpoints may point at: comma-separated hosts, "*.domain" for its subdomains
+    # (default: sheetbrain.notifications.endpoints.DEFAULT_PUSH_HOSTS).
+    webpush_allowed_hosts: str | None = None
+    # Local testing only: also allow http://127.0.0.1 endpoints. Refused in AWS.
+    webpush_allow_http: bool = False
+    webpush_ttl_s: int = Field(default=86_400, ge=0, le=28 * 86_400)
+
+    @model_validator(mode="after")
+    def _no_plain_http_push_in_aws(self) -> Settings:
+        if self.webpush_allow_http and self.environment == "aws":
+            raise ValueError("WEBPUSH_ALLOW_HTTP is for local testing and is refused when ENVIRONMENT=aws")
+        return self
+
+    def require_vapid(self) -> tuple[str, str]:
+        """The VAPID private key and subject, from the environment or the secret named by
+        ``vapid_secret_arn`` (Powertools' cache); a ConfigurationError names what is missing."""
+        key = self.vapid_private_key.get_secret_value() if self.vapid_private_key else None
+        subject = self.vapid_subject
+        if (key is None or subject is None) and self.vapid_secret_arn:
+            values = _secret_json(self.vapid_secret_arn, _fetch_secret(self.vapid_secret_arn))
+            key = key or (str(values["vapid_private_key"]) if values.get("vapid_private_key") else None)
+            subject = subject or (str(values["vapid_subject"]) if values.get("vapid_subject") else None)
+        if not key or not subject:
+            raise ConfigurationError(
+                "Web push needs VAPID_PRIVATE_KEY and VAPID_SUBJECT (local) or VAPID_SECRET_ARN (AWS)."
+            )
+        if not subject.startswith("mailto:") or "@" not in subject:
+            raise ConfigurationError("VAPID_SUBJECT must be a mailto: address.")
+        return key, subject
 
     def require_database_url(self, *, system: bool = False) -> str:
         """The connection string (the system login's with ``system``), or a ConfigurationError

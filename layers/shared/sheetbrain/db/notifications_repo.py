@@ -1,4 +1,5 @@
-"""Threshold notifications: the history and outbox table of migration 0007."""
+"""Threshold notifications: the history and outbox table of migration 0007 (and the web push
+deliveries of 0018 each new one fans out to)."""
 
 from datetime import date
 from typing import NamedTuple
@@ -22,17 +23,25 @@ def insert_crossings(
 ) -> list[int]:
     """One notification per threshold percent (the org's own or the defaults) that the step
     from ``used_before`` to ``used_after`` reaches, once per period; the new rows' ids."""
+    # Each new notification is fanned out, in the same statement, to a web push delivery per
+    # subscription of the org (sent later by the alerts task: sheetbrain.notifications.push).
     rows = conn.execute(
         """
-        INSERT INTO notifications (org_id, kind, feature, threshold, period, used, lim)
-        SELECT %(org)s, %(kind)s, %(feature)s, p, %(period)s, %(after)s, %(lim)s
-          FROM unnest(coalesce(
-                   (SELECT t.percents FROM usage_thresholds t WHERE t.org_id = %(org)s AND t.feature = %(feature)s),
-                   %(defaults)s::integer[])) AS p
-         WHERE %(before)s::bigint * 100 < p::bigint * %(lim)s AND p::bigint * %(lim)s <= %(after)s::bigint * 100
-        ORDER BY p
-        ON CONFLICT (org_id, kind, feature, threshold, period) DO NOTHING
-        RETURNING id
+        WITH crossed AS (
+            INSERT INTO notifications (org_id, kind, feature, threshold, period, used, lim)
+            SELECT %(org)s, %(kind)s, %(feature)s, p, %(period)s, %(after)s, %(lim)s
+              FROM unnest(coalesce(
+                       (SELECT t.percents FROM usage_thresholds t WHERE t.org_id = %(org)s AND t.feature = %(feature)s),
+                       %(defaults)s::integer[])) AS p
+             WHERE %(before)s::bigint * 100 < p::bigint * %(lim)s AND p::bigint * %(lim)s <= %(after)s::bigint * 100
+            ORDER BY p
+            ON CONFLICT (org_id, kind, feature, threshold, period) DO NOTHING
+            RETURNING id
+        ), fanned AS (
+            INSERT INTO notification_deliveries (notification_id, org_id, subscription_id)
+            SELECT c.id, %(org)s, s.id FROM crossed c CROSS JOIN push_subscriptions s WHERE s.org_id = %(org)s
+        )
+        SELECT id FROM crossed ORDER BY id
         """,
         {
             "org": org_id,
@@ -97,7 +106,7 @@ def mark_failed(conn: psycopg.Connection, failures: dict[int, str]) -> None:
         ids = list(failures)
         conn.execute(
             """UPDATE notifications n SET attempts = n.attempts + 1, last_error = f.error,
-                      claimed_until = now() + least(interval '6 hours', interval '1 minute' * 2 ^ n.attempts)
+                      claimed_until = notification_retry_at(n.attempts)
                FROM unnest(%s::bigint[], %s::text[]) AS f(id, error) WHERE n.id = f.id""",
             (ids, [failures[i][:2000] for i in ids]),
         )

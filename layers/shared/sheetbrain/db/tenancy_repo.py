@@ -81,6 +81,8 @@ def delete_user(conn: psycopg.Connection, user_id: str, at: datetime) -> None:
     # History stays; who did it does not (the audit log keeps only its pseudonymous actor).
     for statement in _USER_REFERENCES:
         conn.execute(statement, (user_id,))
+    # Their browsers hear nothing more from any organization.
+    conn.execute("DELETE FROM push_subscriptions WHERE user_id = %s", (user_id,))
 
 
 _USER_REFERENCES = (
@@ -112,7 +114,8 @@ def upsert_org(conn: psycopg.Connection, org: OrgFields, watermark: datetime) ->
 
 
 def delete_org(conn: psycopg.Connection, org_id: str, at: datetime) -> None:
-    """Soft-delete an organization (its data is purged by the maintenance task)."""
+    """Soft-delete an organization (its data is purged by the maintenance task; its push
+    subscriptions go at once)."""
     conn.execute(
         """
         INSERT INTO organizations (id, deleted_at, source_updated_at) VALUES (%(id)s, %(at)s, %(at)s)
@@ -121,6 +124,7 @@ def delete_org(conn: psycopg.Connection, org_id: str, at: datetime) -> None:
         """,
         {"id": org_id, "at": at},
     )
+    conn.execute("DELETE FROM push_subscriptions WHERE org_id = %s", (org_id,))
 
 
 def ensure_placeholders(conn: psycopg.Connection, *, user_id: str, org: OrgFields) -> None:
@@ -166,6 +170,8 @@ def delete_membership(conn: psycopg.Connection, *, org_id: str, user_id: str, cl
         """,
         {"org": org_id, "user": user_id, "clerk": clerk_id, "at": at},
     )
+    if cur.rowcount > 0:  # no longer a member: their browsers leave the org's notifications
+        conn.execute("DELETE FROM push_subscriptions WHERE org_id = %s AND user_id = %s", (org_id, user_id))
     return cur.rowcount > 0
 
 

@@ -1,4 +1,5 @@
-"""The ``alerts`` task: monthly quota thresholds notified once per period, then delivered.
+"""The ``alerts`` task: monthly quota thresholds notified once per period, then delivered (as
+EventBridge events, then as web push messages to the org's subscribed browsers).
 
 The audit route records AI-token and audit crossings as it consumes them; this task catches
 every organization up from its current usage (a threshold lowered, a crossing whose request
@@ -16,10 +17,12 @@ from sheetbrain.maintenance.batches import BatchClock, Scan
 from sheetbrain.maintenance.tasks import task
 from sheetbrain.metering.quota import METERED, month_start
 from sheetbrain.notifications import deliver_pending, record_crossings
+from sheetbrain.notifications.push import deliver_push_pending
 from sheetbrain.observability import metrics
 
 PAGE = 200
 DELIVERY_BATCH = 100
+PUSH_BATCH = 20
 # Recording may use this share of the run's budget: delivery always gets the rest.
 RECORD_SHARE = 0.75
 
@@ -66,12 +69,21 @@ def alerts() -> dict[str, Any]:
         # Stop on a short batch, or on failures: those rows are retried by the next run.
         if result["failed"] or result["sent"] < DELIVERY_BATCH:
             break
+    pushed = {"sent": 0, "gone": 0, "retry": 0, "failed": 0}
+    while not clock.spent():
+        with clock.batch():
+            result = deliver_push_pending(batch=PUSH_BATCH, deadline=clock.deadline())
+        for key in pushed:
+            pushed[key] += result[key]
+        if result["released"] or sum(result[k] for k in pushed) < PUSH_BATCH:
+            break
     metrics.add_metric(name="Alerts.NotificationsCreated", unit="Count", value=created)
     return {
         "usage_rows_checked": checked,
         "notifications_created": created,
         "delivered": sent,
         "delivery_failed": failed,
+        "push": pushed,
         "incomplete": clock.spent(),
         **clock.summary(),
     }

@@ -43,6 +43,10 @@ class BatchClock:
         ``share`` of the budget, leaving the rest to a later phase)."""
         return time.monotonic() - self._started >= self._budget_s * share
 
+    def deadline(self) -> float:
+        """The ``time.monotonic()`` at which the run's budget is spent."""
+        return self._started + self._budget_s
+
     def summary(self) -> dict[str, Any]:
         return {"batches": self.batches, "longest_batch_ms": round(self.longest_ms, 1)}
 
