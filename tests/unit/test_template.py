@@ -10,6 +10,7 @@ CONTRACT_ROUTES = {
     ("GET", "/api/audits"),
     ("GET", "/api/audits/{id}"),
     ("POST", "/api/ingest"),
+    ("POST", "/api/policies/uploads"),
     ("GET", "/api/policies"),
     ("GET", "/api/policies/{id}"),
     ("DELETE", "/api/policies/{id}"),
