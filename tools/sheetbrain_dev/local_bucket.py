@@ -87,9 +87,7 @@ def parse_form(body: bytes, content_type: str) -> tuple[dict[str, str], bytes]:
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + body
     )
     if not message.is_multipart():
-        raise Refusal(
-            400, "MalformedPOSTRequest", "The POST body is not well-formed multipart/form-data."
-        )
+        raise Refusal(400, "MalformedPOSTRequest", "The POST body is not well-formed multipart/form-data.")
     fields: dict[str, str] = {}
     file: bytes | None = None
     for part in message.iter_parts():

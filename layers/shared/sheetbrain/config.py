@@ -90,7 +90,7 @@ class Settings(BaseModel):
     local_bucket_secret: SecretStr | None = None
     # The local queue's stand-in of SQS's redrive policy and visibility timeout.
     ingest_max_receive_count: int = Field(default=5, ge=1)
-    local_queue_visibility_s: int = Field(default=5400, ge=1)
+    local_queue_visibility_s: int = Field(default=5400, ge=0)
 
     # Maintenance: the S3 bucket of audit-log archives (the stack's ArchiveBucket), the event
     # bus of notifications, how long a soft-deleted organization's data is kept, how far back

@@ -13,14 +13,12 @@ import psycopg
 from psycopg.rows import class_row
 
 
-def send(conn: psycopg.Connection, *, queue: str, body: str, delay_s: float = 0) -> int:
-    row = conn.execute(
-        """INSERT INTO work_queue (queue, body, visible_at) VALUES (%s, %s, now() + make_interval(secs => %s::float8))
-           RETURNING id""",
+def send(conn: psycopg.Connection, *, queue: str, body: str, delay_s: float = 0) -> None:
+    """Send a message (no RETURNING: the API's login may write the queue, never read it)."""
+    conn.execute(
+        "INSERT INTO work_queue (queue, body, visible_at) VALUES (%s, %s, now() + make_interval(secs => %s::float8))",
         (queue, body, delay_s),
-    ).fetchone()
-    assert row is not None
-    return int(row[0])
+    )
 
 
 class Message(NamedTuple):
