@@ -226,11 +226,11 @@ def _multipart(body: bytes, content_type: str) -> dict[str, tuple[bytes, str | N
     responses={
         201: {
             "description": "Stored and searchable within the answer's time",
-            "content": {"application/json": {"schema": IngestOut.model_json_schema()}},
+            "content": {content_types.APPLICATION_JSON: {"model": IngestOut}},
         },
         202: {
             "description": "Accepted: the worker finishes it; its status_url shows progress",
-            "content": {"application/json": {"schema": IngestAcceptedOut.model_json_schema()}},
+            "content": {content_types.APPLICATION_JSON: {"model": IngestAcceptedOut}},
         },
     },
 )
@@ -297,7 +297,7 @@ def post_ingest() -> Response[str]:
     responses={
         201: {
             "description": "A presigned POST for the file",
-            "content": {"application/json": {"schema": UploadOut.model_json_schema()}},
+            "content": {content_types.APPLICATION_JSON: {"model": UploadOut}},
         }
     },
 )
