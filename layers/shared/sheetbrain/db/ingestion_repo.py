@@ -265,10 +265,16 @@ def store_vectors(
     return int(written[0]) if written else 0
 
 
+PUBLISH_TIMEOUT_S = 600
+
+
 def publish(conn: psycopg.Connection, *, policy_id: uuid.UUID, org_id: str, model: str, dim: int) -> int | None:
     """Move a fully embedded policy's staged chunks into search and make it ready, in one
     transaction under the org lock that ingestion and deletion take. Returns the chunks moved,
     or None when the policy is gone or no longer processing (nothing is changed)."""
+    # One statement indexes every chunk (HNSW and full text): for a large document that is
+    # minutes, not the API's 15 s statement limit. Only the worker publishes large documents.
+    conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{PUBLISH_TIMEOUT_S}s",))
     conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (org_id,))
     row = conn.execute(
         """SELECT status, (SELECT count(*) FROM ingestion_chunks WHERE policy_id = %s AND embedding IS NULL)

@@ -36,6 +36,7 @@ class Timings:
     chunk: float = 0.0
     embed: float = 0.0
     write: float = 0.0
+    publish: float = 0.0  # of write: moving the chunks into search (indexing them)
     batches: int = 0
 
     def as_ms(self) -> dict[str, int]:
@@ -166,4 +167,5 @@ def publish(
         moved = ingestion_repo.publish(conn, policy_id=policy_id, org_id=org_id, model=model.model, dim=model.dimension)
         ingestion_repo.finish_job(conn, job_id)
     timings.write += time.monotonic() - started
+    timings.publish += time.monotonic() - started
     return moved

@@ -105,7 +105,7 @@ def _upload_arrived(record: dict[str, Any], deadline: float) -> str:
     return run_job(claim.job_id, deadline=deadline)
 
 
-def run_job(job_id: uuid.UUID, *, deadline: float) -> str:
+def run_job(job_id: uuid.UUID, *, deadline: float, timings: pipeline.Timings | None = None) -> str:
     """Lease the job and take it as far as the deadline allows: ``ready``, ``failed`` (the
     document was refused), ``continued`` (sent on to the queue), or ``done`` / ``missing``
     when there is nothing to do."""
@@ -123,7 +123,7 @@ def run_job(job_id: uuid.UUID, *, deadline: float) -> str:
             ingestion_repo.finish_job(conn, job.id)
         return "done"
     started = time.perf_counter()
-    timings = pipeline.Timings()
+    timings = timings if timings is not None else pipeline.Timings()
     try:
         outcome = _work(job, deadline=deadline - DEADLINE_MARGIN_S, lease_s=lease_s, timings=timings)
     except Exception as exc:
