@@ -15,6 +15,7 @@ CONTRACT_ROUTES = {
     ("GET", "/api/audits/{id}"),
     ("GET", "/api/audits/{id}/report"),
     ("POST", "/api/ingest"),
+    ("POST", "/api/policies/uploads"),
     ("GET", "/api/policies"),
     ("GET", "/api/policies/{id}"),
     ("DELETE", "/api/policies/{id}"),

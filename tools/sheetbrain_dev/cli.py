@@ -37,6 +37,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     _prepare_environment()
     template = load_template()
     server = ApiServer(("127.0.0.1", args.port), template, max_instances=max(1, args.max_instances))
+    _local_ingestion_environment(server.server_port)
+    server.start_queue_runner()
     print(f"SheetBrain API on http://127.0.0.1:{server.server_port} ({len(template.routes)} routes)", flush=True)
     for route in template.routes:
         note = "" if route.authorized else "  (no JWT)"
@@ -48,6 +50,20 @@ def cmd_serve(args: argparse.Namespace) -> int:
     finally:
         server.server_close()
     return 0
+
+
+def _local_ingestion_environment(port: int) -> None:
+    """The stand-ins of the upload bucket and the queue (issue 16), unless the environment names others."""
+    from sheetbrain.config import reset_settings
+
+    from sheetbrain_dev import local_bucket
+    from sheetbrain_dev.paths import STATE_DIR
+
+    os.environ.setdefault("UPLOAD_BUCKET", "sheetbrain-local-uploads")
+    os.environ.setdefault("S3_ENDPOINT_URL", f"http://127.0.0.1:{port}{local_bucket.PATH_PREFIX.rstrip('/')}")
+    os.environ.setdefault("LOCAL_BUCKET_DIR", str(STATE_DIR / "bucket"))
+    os.environ.setdefault("LOCAL_BUCKET_SECRET", local_bucket.local_secret())
+    reset_settings()
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:

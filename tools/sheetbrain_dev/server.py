@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sheetbrain_dev import auth
+from sheetbrain_dev import auth, local_bucket
 from sheetbrain_dev.events import http_event
 from sheetbrain_dev.lambda_runtime import FunctionThrottledError, InstancePool, invoke
 from sheetbrain_dev.template import Function, Route, Template
@@ -118,6 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _respond(self) -> tuple[int, dict[str, str], bytes]:
         url = urlsplit(self.path)
         path = unquote(url.path)  # API Gateway routes and passes on the decoded path
+        if self.command == "POST" and path.startswith(local_bucket.PATH_PREFIX):
+            return self.server.local_bucket_post(self, path[len(local_bucket.PATH_PREFIX) :])
         body = self._read_body()
         if isinstance(body, tuple):
             return body
@@ -257,3 +259,57 @@ class ApiServer(ThreadingHTTPServer):
             return 200, {**headers, "Content-Type": "application/json"}, document.encode()
         page = openapi.swagger_html(document)
         return 200, {**headers, "Content-Type": "text/html; charset=utf-8"}, page.encode()
+
+    # --- The local stand-ins of the upload bucket and the ingest queue (issue 16) -------------
+
+    def local_bucket_post(self, handler: _Handler, bucket: str) -> tuple[int, dict[str, str], bytes]:
+        """S3's browser POST to ``bucket``: the signed policy checked (``local_bucket.check_post``),
+        the file stored, an ObjectCreated event queued for the ingest worker."""
+        from datetime import UTC, datetime
+        from pathlib import Path
+
+        from sheetbrain.config import get_settings
+        from sheetbrain.db import system_transaction, work_queue_repo
+        from sheetbrain.policies.uploads import LOCAL_ACCESS_KEY_ID
+        from sheetbrain.policies.work_queue import INGEST_QUEUE
+
+        settings = get_settings()
+        xml = {"Content-Type": "application/xml"}
+        raw = (handler.headers.get("Content-Length") or "").strip()
+        # The size range is the policy's to check; a body beyond the largest upload is not read.
+        if not (raw.isascii() and raw.isdigit()) or int(raw) > settings.max_upload_bytes + 64 * 1024:
+            handler.close_connection = True
+            refusal = local_bucket.Refusal(
+                400, "EntityTooLarge", "Your proposed upload exceeds the maximum allowed size."
+            )
+            return refusal.status, xml, refusal.xml()
+        body = handler.rfile.read(int(raw))
+        if settings.upload_bucket != bucket or not settings.local_bucket_dir or settings.local_bucket_secret is None:
+            refusal = local_bucket.Refusal(404, "NoSuchBucket", "The specified bucket does not exist.")
+            return refusal.status, xml, refusal.xml()
+        try:
+            fields, file = local_bucket.parse_form(body, handler.headers.get("Content-Type", ""))
+            local_bucket.check_post(
+                bucket,
+                fields,
+                file,
+                secret=settings.local_bucket_secret.get_secret_value(),
+                access_key_id=LOCAL_ACCESS_KEY_ID,
+                now=datetime.now(UTC),
+            )
+            stored = local_bucket.store(Path(settings.local_bucket_dir), bucket, fields["key"], file)
+        except local_bucket.Refusal as refusal:
+            return refusal.status, xml, refusal.xml()
+        with system_transaction() as conn:
+            work_queue_repo.send(conn, queue=INGEST_QUEUE, body=stored.s3_event())
+        return 204, {"ETag": f'"{stored.etag}"', "Location": f"{local_bucket.PATH_PREFIX}{bucket}/{stored.key}"}, b""
+
+    def start_queue_runner(self) -> None:
+        """Deliver the local work queue to the template's ingest worker, on its instances."""
+        from sheetbrain_dev.local_queue import WORKER_FUNCTION, QueueRunner
+
+        function = self.template.functions.get(WORKER_FUNCTION)
+        if function is None:
+            return
+        self.queue_runner = QueueRunner(lambda event: self.invoke_function(function, event))
+        self.queue_runner.start()

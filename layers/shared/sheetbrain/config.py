@@ -90,6 +90,32 @@ class Settings(BaseModel):
     policy_chunk_overlap: int = Field(default=150, ge=0)
     retrieval_min_similarity: float = Field(default=0.3, ge=-1, le=1)
 
+    # Asynchronous ingestion (issue 16). POST /api/ingest works inline for at most
+    # INGEST_INLINE_BUDGET_S (documents over INGEST_INLINE_MAX_BYTES not at all), then hands the
+    # job to the queue: SQS (INGEST_QUEUE_URL) in AWS, the work_queue table locally.
+    ingest_inline_budget_s: float = Field(default=1.2, gt=0, le=1.8)
+    ingest_inline_max_bytes: int = Field(default=256 * 1024, ge=0)
+    ingest_queue_url: str | None = None
+    ingest_dead_letter_queue_arn: str | None = None
+    # The worker: embedding calls at once, its extraction time budget (the API's stays 1.5 s),
+    # how long a job's lease lasts between batches.
+    embed_concurrency: int = Field(default=8, ge=1, le=64)
+    worker_extract_seconds: float = Field(default=120.0, gt=0, le=600)
+    ingest_lease_s: int = Field(default=300, ge=10)
+    # Presigned uploads: the bucket (S3, or the local server's stand-in at S3_ENDPOINT_URL with
+    # LOCAL_BUCKET_DIR and LOCAL_BUCKET_SECRET), the largest file, how long a URL lasts, and how
+    # long after that an upload that never arrived is given up (the cleanup task).
+    upload_bucket: str | None = None
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
+    upload_url_expiry_s: int = Field(default=900, ge=60, le=7 * 24 * 3600)
+    upload_abandon_after_s: int = Field(default=3600, ge=0)
+    s3_endpoint_url: str | None = None
+    local_bucket_dir: str | None = None
+    local_bucket_secret: SecretStr | None = None
+    # The local queue's stand-in of SQS's redrive policy and visibility timeout.
+    ingest_max_receive_count: int = Field(default=5, ge=1)
+    local_queue_visibility_s: int = Field(default=5400, ge=0)
+
     # Maintenance: the S3 bucket of audit-log archives (the stack's ArchiveBucket), the event
     # bus of notifications, how long a soft-deleted organization's data is kept, how far back
     # closed usage periods are re-checked, and how long one task run may keep starting batches

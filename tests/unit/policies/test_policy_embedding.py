@@ -7,11 +7,14 @@ import json
 import math
 import subprocess
 import sys
+import threading
+import time
 from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 from sheetbrain.errors import ConfigurationError, DependencyUnavailableError
+from sheetbrain.policies import embedding
 from sheetbrain.policies.embedding import (
     BedrockTitanEmbedder,
     Embedder,
@@ -217,11 +220,15 @@ def test_titan_client_is_created_lazily_by_the_factory() -> None:
     assert len(created) == 1
 
 
-def test_titan_failures_become_dependency_errors() -> None:
-    # Given a runtime that throttles, and one that returns the wrong size
-    # When embedding, Then both surface as 503 dependency errors
+def test_titan_failures_become_dependency_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a runtime that always throttles (retried without waiting here), and one that
+    # returns the wrong size
+    monkeypatch.setattr(embedding, "BACKOFF_BASE_S", 0.0)
+    # When embedding, Then both surface as 503 dependency errors, the first after every attempt
+    throttling = FakeBedrockRuntime(fail=True)
     with pytest.raises(DependencyUnavailableError, match="unavailable"):
-        BedrockTitanEmbedder(client=FakeBedrockRuntime(fail=True)).embed(["x"])
+        BedrockTitanEmbedder(client=throttling).embed(["x"])
+    assert len(throttling.requests) == 8
     with pytest.raises(DependencyUnavailableError, match="unexpected"):
         BedrockTitanEmbedder(client=FakeBedrockRuntime(dimension_override=3)).embed(["x"])
 
@@ -275,3 +282,48 @@ def test_titan_uses_the_shared_aws_client(monkeypatch: pytest.MonkeyPatch) -> No
         assert vectors == [[1.0] + [0.0] * 255]
     finally:
         aws.reset_clients()
+
+
+class ThrottlingBedrock(FakeBedrockRuntime):
+    """Throttles every call while more than ``allowed`` are in flight at once."""
+
+    def __init__(self, allowed: int) -> None:
+        super().__init__()
+        self.allowed = allowed
+        self.in_flight = self.most = self.throttled = 0
+        self.lock = threading.Lock()
+
+    def invoke_model(self, **kwargs: Any) -> dict[str, Any]:
+        with self.lock:
+            self.in_flight += 1
+            over = self.in_flight > self.allowed
+            self.most = max(self.most, self.in_flight)
+        try:
+            if over:
+                self.throttled += 1
+                raise ClientError({"Error": {"Code": "ThrottlingException", "Message": "slow down"}}, "InvokeModel")
+            time.sleep(0.01)
+            return super().invoke_model(**kwargs)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+
+def test_titan_embeds_concurrently_backs_off_on_throttling_and_sends_each_text_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given a runtime that throttles beyond 2 calls at once, and an embedder allowed 8
+    monkeypatch.setattr(embedding, "BACKOFF_BASE_S", 0.001)
+    runtime = ThrottlingBedrock(allowed=2)
+    embedder = BedrockTitanEmbedder(dimensions=256, client=runtime, concurrency=8)
+    texts = [f"clause {i}" for i in range(40)] + ["clause 0", "clause 1"]
+
+    # When 42 texts (40 distinct) are embedded
+    vectors = embedder.embed(texts)
+
+    # Then every text has its vector, repeats are sent once, and throttling lowered the limit
+    assert len(vectors) == 42 and vectors[40] == vectors[0] and vectors[41] == vectors[1]
+    sent = [json.loads(r["body"])["inputText"] for r in runtime.requests]
+    assert sorted(sent) == sorted(set(texts))  # the successful calls: one per distinct text
+    assert runtime.throttled > 0
+    assert embedder.limit.limit < 8 and embedder.limit.throttled == runtime.throttled

@@ -13,10 +13,13 @@ from psycopg.types.json import Jsonb
 from sheetbrain.db.connection import Pending
 
 
+# Against the plan's limit of policies counts every policy but a failed one: one awaiting its
+# upload or still processing holds its place.
 def lock_org_policy_count(conn: psycopg.Connection, org_id: str) -> int:
-    """Lock the org's row (so concurrent ingests count one after the other) and count policies."""
+    """Lock the org's row (so concurrent ingests count one after the other) and count the
+    policies that hold a place in the plan (all but failed ones)."""
     conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (org_id,))
-    row = conn.execute("SELECT count(*) FROM policies WHERE org_id = %s", (org_id,)).fetchone()
+    row = conn.execute("SELECT count(*) FROM policies WHERE org_id = %s AND status <> 'failed'", (org_id,)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -118,6 +121,7 @@ class PolicySummary(NamedTuple):
     size_bytes: int
     chunks: int
     created_at: datetime
+    status: str
 
 
 class PolicyDetail(NamedTuple):
@@ -131,6 +135,11 @@ class PolicyDetail(NamedTuple):
     unmatched: list[dict[str, Any]]
     profile: dict[str, Any]
     created_at: datetime
+    status: str
+    chunks_total: int | None
+    chunks_done: int
+    error_code: str | None
+    error_message: str | None
 
 
 def list_policies(
@@ -140,7 +149,8 @@ def list_policies(
     with conn.cursor(row_factory=class_row(PolicySummary)) as cur:
         return cur.execute(
             """SELECT p.id, p.title, p.category, p.format, p.size_bytes,
-                      (SELECT count(*) FROM policy_chunks c WHERE c.policy_id = p.id)::int AS chunks, p.created_at
+                      (SELECT count(*) FROM policy_chunks c WHERE c.policy_id = p.id)::int AS chunks, p.created_at,
+                      p.status
                FROM policies p
                WHERE p.org_id = %(org)s AND (%(at)s::timestamptz IS NULL OR (p.created_at, p.id) < (%(at)s, %(id)s))
                ORDER BY p.created_at DESC, p.id DESC LIMIT %(limit)s""",
@@ -151,15 +161,17 @@ def list_policies(
 def get_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> PolicyDetail | None:
     with conn.cursor(row_factory=class_row(PolicyDetail)) as cur:
         return cur.execute(
-            """SELECT id, title, category, format, size_bytes, content, rules, unmatched, profile, created_at
+            """SELECT id, title, category, format, size_bytes, content, rules, unmatched, profile, created_at,
+                      status, chunks_total, chunks_done, error_code, error_message
                FROM policies WHERE org_id = %s AND id = %s""",
             (org_id, policy_id),
         ).fetchone()
 
 
 def policy_count(conn: psycopg.Connection, org_id: str) -> int:
-    """The org's policies, read without a lock (an early refusal; lock_org_policy_count decides)."""
-    row = conn.execute("SELECT count(*) FROM policies WHERE org_id = %s", (org_id,)).fetchone()
+    """The org's policies that hold a place in the plan, read without a lock (an early refusal;
+    lock_org_policy_count decides)."""
+    row = conn.execute("SELECT count(*) FROM policies WHERE org_id = %s AND status <> 'failed'", (org_id,)).fetchone()
     return int(row[0]) if row else 0
 
 
@@ -179,9 +191,11 @@ def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -
 
 
 def org_profiles(conn: psycopg.Connection, org_id: str) -> Pending[list[dict[str, Any]]]:
-    """The audit profiles of every policy of the org, oldest first."""
+    """The audit profiles of every ready policy of the org, oldest first."""
     cursor = conn.execute(
-        "SELECT profile FROM policies WHERE org_id = %s AND profile <> '{}'::jsonb ORDER BY created_at", (org_id,)
+        """SELECT profile FROM policies WHERE org_id = %s AND status = 'ready' AND profile <> '{}'::jsonb
+           ORDER BY created_at""",
+        (org_id,),
     )
     return Pending(cursor, lambda cur: [dict(r[0]) for r in cur.fetchall()])
 
@@ -311,7 +325,7 @@ def send_hybrid_search(
         )
         SELECT c.id AS chunk_id, c.policy_id, p.title, c.clause, c.heading_path, c.text, f.sim AS similarity,
                f.vector_rank::int AS vector_rank, f.text_rank::int AS text_rank, f.score::float8 AS fused
-        FROM fused f JOIN policy_chunks c ON c.id = f.id JOIN policies p ON p.id = c.policy_id
+        FROM fused f JOIN policy_chunks c ON c.id = f.id JOIN policies p ON p.id = c.policy_id AND p.status = 'ready'
         ORDER BY f.score DESC, c.id
         """
     ).format(
@@ -356,11 +370,13 @@ class PolicyRules(NamedTuple):
 def org_rules(
     conn: psycopg.Connection, org_id: str, policy_ids: Sequence[uuid.UUID] | None
 ) -> Pending[list[PolicyRules]]:
-    """Each policy's mapped rules (optionally only the given policies), oldest first."""
+    """Each ready policy's mapped rules (optionally only the given policies), oldest first: one
+    still processing is neither searched nor cited."""
     cursor = conn.cursor(row_factory=class_row(PolicyRules)).execute(
         """SELECT p.id, p.title, p.rules,
                   EXISTS (SELECT FROM policy_chunks c WHERE c.policy_id = p.id) AS searchable
-           FROM policies p WHERE p.org_id = %s AND (%s::uuid[] IS NULL OR p.id = ANY(%s::uuid[]))
+           FROM policies p
+           WHERE p.org_id = %s AND p.status = 'ready' AND (%s::uuid[] IS NULL OR p.id = ANY(%s::uuid[]))
            ORDER BY p.created_at""",
         (org_id, policy_ids, policy_ids),
     )

@@ -9,6 +9,7 @@ from typing import Any
 import psycopg
 
 from sheetbrain.billing.stripe_sync import apply_stripe_event
+from sheetbrain.config import get_settings
 from sheetbrain.db import inbox_repo, metering_repo, system_transaction
 from sheetbrain.maintenance.batches import BatchClock
 from sheetbrain.maintenance.tasks import task
@@ -40,6 +41,35 @@ def _redact_failed_payloads(conn: psycopg.Connection) -> int:
     return inbox_repo.redact(conn, [(row_id, redacted_error(error)) for row_id, error in found])
 
 
+def expire_ingestions(now: datetime, clock: BatchClock) -> dict[str, int]:
+    """Uploads that never arrived fail (``upload_expired``, with an ingestion-log row each), and
+    jobs whose inline attempt died without queueing them are sent to the worker (issue 16)."""
+    from sheetbrain.db import ingestion_repo, policies_repo
+    from sheetbrain.policies import work_queue
+
+    after_s = get_settings().upload_abandon_after_s
+    expired = 0
+    while True:
+        with clock.batch(), system_transaction() as conn:
+            gone = ingestion_repo.expire_uploads(conn, now=now, after_s=after_s, batch=BATCH)
+            for upload in gone:
+                policies_repo.log_ingestion(
+                    conn, org_id=upload.org_id, user_id=upload.created_by, policy_id=upload.policy_id,
+                    filename=upload.filename, content_type=upload.content_type, size_bytes=0, chunks=0, vectors=0,
+                    duration_ms=0, success=False, error_code="upload_expired",
+                    error_message="The upload did not arrive before its URL expired.",
+                )  # fmt: skip
+        expired += len(gone)
+        if len(gone) < BATCH or clock.spent():
+            break
+    with clock.batch(), system_transaction() as conn:
+        stalled = ingestion_repo.stalled_jobs(conn, batch=BATCH)
+        for job_id in stalled:
+            work_queue.send_job(conn, job_id)
+    metrics.add_metric(name="Cleanup.UploadsExpired", unit="Count", value=expired)
+    return {"uploads_expired": expired, "ingestion_jobs_requeued": len(stalled)}
+
+
 @task("cleanup")
 def cleanup() -> dict[str, Any]:
     """Expired rate-limit buckets and processed webhook rows past retention deleted in
@@ -53,6 +83,7 @@ def cleanup() -> dict[str, Any]:
     )
     redacted = _in_batches(clock, _redact_failed_payloads)
     retried = retry_due({"clerk": apply_clerk_event, "stripe": apply_stripe_event})
+    ingestion = expire_ingestions(now, clock)
     metrics.add_metric(name="Cleanup.RateLimitBucketsDeleted", unit="Count", value=buckets)
     metrics.add_metric(name="Cleanup.WebhookInboxDeleted", unit="Count", value=inbox)
     metrics.add_metric(name="Cleanup.WebhookPayloadsRedacted", unit="Count", value=redacted)
@@ -62,5 +93,6 @@ def cleanup() -> dict[str, Any]:
         "webhook_inbox_deleted": inbox,
         "webhook_payloads_redacted": redacted,
         "webhook_retries": retried,
+        **ingestion,
         **clock.summary(),
     }

@@ -1,19 +1,19 @@
 """Policy use cases: ingest (extract → chunk → embed → store), list/get/delete, retrieval."""
 
 import functools
-import hashlib
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, NamedTuple
 
 from sheetbrain.config import get_settings
-from sheetbrain.db import metering_repo, policies_repo, tenant_transaction
+from sheetbrain.db import ingestion_repo, metering_repo, policies_repo, tenant_transaction
 from sheetbrain.errors import NotFoundError, PayloadTooLargeError, QuotaExceededError, SheetBrainError
 from sheetbrain.observability import logger, metrics
+from sheetbrain.policies import work_queue
 from sheetbrain.policies.embedding import Embedder, get_embedder
 from sheetbrain.tenancy.identity import Identity, require_admin
 
@@ -28,13 +28,6 @@ if TYPE_CHECKING:
 def embedder() -> Embedder:
     """The configured embedder, built once per container."""
     return get_embedder(get_settings().embedder)
-
-
-class IngestResult(NamedTuple):
-    policy_id: uuid.UUID
-    chunks: int
-    vectors_upserted: int
-    duration_ms: int
 
 
 @dataclass
@@ -91,14 +84,35 @@ def _log(
     return duration_ms
 
 
-def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, filename: str | None) -> IngestResult:
-    """Store a policy document: extracted, chunked, embedded and indexed, in one transaction."""
-    # Extraction, chunking and clause mapping are the ingest function's alone: imported here so
-    # the audit function, which shares this module for retrieval, does not load them.
-    from sheetbrain.policies.chunking import chunk_text
-    from sheetbrain.policies.clause_map import PolicyClause, map_clauses
-    from sheetbrain.policies.extract import extract_text
-    from sheetbrain.policies.profiles import profile_from_rules
+class InlineOutcome(NamedTuple):
+    """What POST /api/ingest did within its time: ``ready`` (the policy is stored and searchable)
+    or ``processing`` (the rest is the worker's; its status says how far it got)."""
+
+    status: str
+    policy_id: uuid.UUID
+    chunks: int
+    vectors_upserted: int
+    duration_ms: int
+
+
+# Distinct texts per committed batch inline: the deadline is checked between batches, and a
+# batch of the local model's is about a second.
+INLINE_BATCH = 8
+# How long an inline attempt holds its job: past the API's 30 s, a job whose attempt died is
+# sent to the queue by the cleanup task.
+INLINE_LEASE_S = 30.0
+
+
+def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, filename: str | None) -> InlineOutcome:
+    """Store a policy document: within the API's budget (``INGEST_INLINE_BUDGET_S``) extracted,
+    chunked, embedded and made searchable; or, when that does not fit, handed to the worker
+    through the queue with whatever was done (the outcome says ``processing``).
+
+    A document refused on its content (corrupt, empty, over a size or ratio budget) is refused
+    here, with no policy; one too slow to extract in the API's time, or larger than
+    ``INGEST_INLINE_MAX_BYTES``, goes to the worker, whose extraction may take longer."""
+    from sheetbrain.policies import pipeline
+    from sheetbrain.policies.extract import DocumentTooLargeError, ExtractionBudget
 
     identity = attempt.identity
     require_admin(identity)
@@ -112,40 +126,128 @@ def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, 
     # the write transaction below stays the authority.
     with tenant_transaction(identity.org_id, identity.user_id) as conn:
         _refuse_a_full_plan(conn, identity.org_id, policies_repo.policy_count(conn, identity.org_id), datetime.now(UTC))
-    document = extract_text(data, filename, attempt.content_type)
-    chunks = chunk_text(document.text, target_size=settings.policy_chunk_chars, overlap=settings.policy_chunk_overlap)
-    mapping = map_clauses(PolicyClause(c.clause, c.text) for c in chunks)
-    profile = profile_from_rules(mapping.rules)
-    model = embedder()
-    vectors = model.embed([c.context_text() for c in chunks])
-    rows = [
-        policies_repo.ChunkRow(c.ordinal, c.clause, c.heading_path, c.text, c.start, c.end, v)
-        for c, v in zip(chunks, vectors, strict=True)
-    ]
-    stored = mapping.to_dict()
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+    deadline = time.monotonic() + settings.ingest_inline_budget_s - (time.perf_counter() - attempt.started)
+    policy_id = uuid.uuid4()
+    timings = pipeline.Timings()
+    document: pipeline.StagedDocument | None = None
+    if len(data) <= settings.ingest_inline_max_bytes:
+        budget = ExtractionBudget(seconds=max(0.05, min(ExtractionBudget().seconds, deadline - time.monotonic())))
+        try:
+            document = pipeline.prepare(data, filename, attempt.content_type, budget, timings)
+        except DocumentTooLargeError as exc:
+            if exc.details.get("budget") != "seconds":
+                raise
+            # Too slow for the API's time, not too large: the worker's time budget is longer.
+
+    def scoped() -> AbstractContextManager["psycopg.Connection"]:
+        return tenant_transaction(identity.org_id, identity.user_id)
+
+    with scoped() as conn:
         existing = policies_repo.lock_org_policy_count(conn, identity.org_id)
         _refuse_a_full_plan(conn, identity.org_id, existing, datetime.now(UTC))
-        policy_id = policies_repo.insert_policy(
+        ingestion_repo.insert_pending_policy(
             conn,
+            policy_id=policy_id,
             org_id=identity.org_id,
             title=title,
             category=category,
-            content=document.text,
-            fmt=document.format,
+            status="processing",
             size_bytes=len(data),
-            content_sha256=hashlib.sha256(data).hexdigest(),
-            rules=stored["rules"],
-            unmatched=stored["unmatched"],
-            profile=profile.to_dict(),
             created_by=identity.user_id,
+            filename=filename,
+            content_type=attempt.content_type,
         )
-        upserted = policies_repo.insert_chunks(
-            conn, policy_id=policy_id, org_id=identity.org_id, chunks=rows, model=model.model, dim=model.dimension
+        if document is not None:
+            pipeline.stage(conn, policy_id=policy_id, org_id=identity.org_id, document=document)
+        job_id = ingestion_repo.insert_job(
+            conn,
+            org_id=identity.org_id,
+            policy_id=policy_id,
+            user_id=identity.user_id,
+            source="inline",
+            size_bytes=len(data),
+            document=None if document is not None else data,
+            filename=filename,
+            content_type=attempt.content_type,
+            lease_s=INLINE_LEASE_S,
         )
-    duration_ms = _log(attempt, policy_id, len(rows), upserted, error=None)
-    metrics.add_metric(name="PolicyIngested", unit="Count", value=1)
-    return IngestResult(policy_id=policy_id, chunks=len(rows), vectors_upserted=upserted, duration_ms=duration_ms)
+    try:
+        model = embedder()
+        done = document is not None and pipeline.embed_staged(
+            scoped, policy_id=policy_id, model=model, batch=INLINE_BATCH, timings=timings, deadline=deadline
+        )
+        if done:
+            moved = pipeline.publish(
+                scoped, policy_id=policy_id, org_id=identity.org_id, job_id=job_id, model=model, timings=timings
+            )
+            chunks = moved or 0
+            duration_ms = _log(attempt, policy_id, chunks, chunks, error=None)
+            metrics.add_metric(name="PolicyIngested", unit="Count", value=1)
+            return InlineOutcome("ready", policy_id, chunks, chunks, duration_ms)
+    except BaseException:
+        # A failure of this attempt (a bug, the embedder down) leaves no half-made policy: the
+        # caller logs it and answers as before.
+        try:
+            with scoped() as conn:
+                policies_repo.delete_policy(conn, identity.org_id, policy_id)
+        except Exception:
+            logger.exception("a failed inline ingestion's policy was not removed", policy_id=str(policy_id))
+        raise
+    try:
+        with scoped() as conn:
+            work_queue.send_job(conn, job_id)
+            ingestion_repo.release_job(conn, job_id, enqueued=True)
+    except Exception:
+        # The job is stored: once its lease is over, the cleanup task sends it.
+        logger.exception("ingestion job not queued; the cleanup task will send it", policy_id=str(policy_id))
+    logger.info("ingestion handed to the worker", policy_id=str(policy_id), timings=timings.as_ms())
+    metrics.add_metric(name="PolicyIngestDeferred", unit="Count", value=1)
+    duration_ms = int((time.perf_counter() - attempt.started) * 1000)
+    return InlineOutcome("processing", policy_id, 0, 0, duration_ms)
+
+
+class UploadStarted(NamedTuple):
+    policy_id: uuid.UUID
+    upload: dict[str, object]  # url, fields, expires_at
+
+
+def start_upload(
+    identity: Identity, *, filename: str, content_type: str, size: int, title: str, category: str | None
+) -> UploadStarted:
+    """A policy awaiting its file, and the presigned POST that may upload it (admins only): its
+    place in the plan is held from now (refused when the plan is full); the cleanup task fails
+    it if the file never arrives."""
+    from sheetbrain.policies import uploads
+
+    require_admin(identity)
+    settings = get_settings()
+    if size > settings.max_upload_bytes:
+        raise PayloadTooLargeError(
+            f"The file is {size} bytes; uploads take at most {settings.max_upload_bytes}.",
+            details={"field": "body.size", "limit_bytes": settings.max_upload_bytes, "size_bytes": size},
+        )
+    policy_id = uuid.uuid4()
+    key = uploads.upload_key(identity.org_id, policy_id)
+    now = datetime.now(UTC)
+    upload = uploads.presign(key, size=size, content_type=content_type, now=now)
+    with tenant_transaction(identity.org_id, identity.user_id) as conn:
+        existing = policies_repo.lock_org_policy_count(conn, identity.org_id)
+        _refuse_a_full_plan(conn, identity.org_id, existing, now)
+        ingestion_repo.insert_pending_policy(
+            conn,
+            policy_id=policy_id,
+            org_id=identity.org_id,
+            title=title,
+            category=category,
+            status="awaiting_upload",
+            size_bytes=size,
+            created_by=identity.user_id,
+            upload_key=key,
+            upload_expires_at=upload["expires_at"],
+            filename=filename,
+            content_type=content_type,
+        )
+    return UploadStarted(policy_id, upload)
 
 
 def _refuse_a_full_plan(conn: "psycopg.Connection", org_id: str, existing: int, now: datetime) -> None:

@@ -6,7 +6,7 @@ from datetime import datetime
 from email import policy as email_policy
 from email.message import Message
 from email.parser import BytesParser
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
@@ -47,9 +47,49 @@ class IngestForm(RequestModel):
 
 class IngestOut(BaseModel):
     policy_id: uuid.UUID
+    status: Literal["ready"] = "ready"
     chunks: int
     vectors_upserted: int
     duration_ms: int
+
+
+class IngestAcceptedOut(BaseModel):
+    policy_id: uuid.UUID
+    status: Literal["processing"] = "processing"
+    status_url: str = Field(description="GET it for the policy's status and progress")
+
+
+class UploadRequest(RequestModel):
+    filename: str = Field(min_length=1, max_length=TITLE_MAX_CHARS)
+    content_type: str = Field(min_length=1, max_length=200, pattern=r"^[\w.+-]+/[\w.+-]+$")
+    size: int = Field(ge=1, description="The file's size in bytes; at most MAX_UPLOAD_BYTES")
+    title: str = Field(min_length=1, max_length=TITLE_MAX_CHARS)
+    category: str | None = Field(default=None, max_length=CATEGORY_MAX_CHARS)
+
+
+class PresignedPostOut(BaseModel):
+    url: str
+    fields: dict[str, str] = Field(description="Form fields to send as they are, before the file (field 'file')")
+    expires_at: datetime
+
+
+class UploadOut(BaseModel):
+    policy_id: uuid.UUID
+    status: Literal["awaiting_upload"] = "awaiting_upload"
+    upload: PresignedPostOut
+
+
+class ProgressOut(BaseModel):
+    chunks_done: int
+    chunks_total: int | None
+
+
+class PolicyErrorOut(BaseModel):
+    code: str
+    message: str
+
+
+PolicyStatus = Literal["awaiting_upload", "processing", "ready", "failed"]
 
 
 class PolicySummaryOut(BaseModel):
@@ -60,6 +100,7 @@ class PolicySummaryOut(BaseModel):
     size_bytes: int
     chunks: int
     created_at: datetime
+    status: PolicyStatus
 
 
 class PolicyListOut(BaseModel):
@@ -78,6 +119,9 @@ class PolicyOut(BaseModel):
     unmatched: list[dict[str, Any]] = Field(description="Clauses kept for retrieval and the AI review")
     profile: dict[str, Any] = Field(description="The audit profile these rules make")
     created_at: datetime
+    status: PolicyStatus = Field(description="Only ready policies are searched and cited")
+    progress: ProgressOut | None = Field(description="While processing: chunks embedded of those to embed")
+    error: PolicyErrorOut | None = Field(description="Why it failed (also in the ingestion log)")
 
 
 def _validated(model: type[_Model], data: object) -> _Model:
@@ -180,7 +224,14 @@ def _multipart(body: bytes, content_type: str) -> dict[str, tuple[bytes, str | N
     summary="Add a policy document (admin): JSON {title, content, category} or multipart file",
     tags=["policies"],
     responses={
-        201: {"description": "Stored", "content": {"application/json": {"schema": IngestOut.model_json_schema()}}}
+        201: {
+            "description": "Stored and searchable within the answer's time",
+            "content": {content_types.APPLICATION_JSON: {"model": IngestOut}},
+        },
+        202: {
+            "description": "Accepted: the worker finishes it; its status_url shows progress",
+            "content": {content_types.APPLICATION_JSON: {"model": IngestAcceptedOut}},
+        },
     },
 )
 def post_ingest() -> Response[str]:
@@ -222,12 +273,45 @@ def post_ingest() -> Response[str]:
             result = service.ingest(
                 attempt, title=parsed.title, category=parsed.category, data=parsed.content.encode(), filename=None
             )
+    if result.status != "ready":
+        accepted = IngestAcceptedOut(policy_id=result.policy_id, status_url=f"/api/policies/{result.policy_id}")
+        return Response(
+            status_code=202,
+            content_type=content_types.APPLICATION_JSON,
+            body=accepted.model_dump_json(),
+            headers={"Location": accepted.status_url},
+        )
     out = IngestOut(
         policy_id=result.policy_id,
         chunks=result.chunks,
         vectors_upserted=result.vectors_upserted,
         duration_ms=result.duration_ms,
     )
+    return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=out.model_dump_json())
+
+
+@router.post(
+    "/api/policies/uploads",
+    summary="Start a presigned upload of a policy file (admin); processing starts when it lands",
+    tags=["policies"],
+    responses={
+        201: {
+            "description": "A presigned POST for the file",
+            "content": {content_types.APPLICATION_JSON: {"model": UploadOut}},
+        }
+    },
+)
+def post_upload(body: UploadRequest) -> Response[str]:
+    identity = authenticate(router)
+    started = service.start_upload(
+        identity,
+        filename=body.filename,
+        content_type=body.content_type,
+        size=body.size,
+        title=body.title,
+        category=body.category,
+    )
+    out = UploadOut(policy_id=started.policy_id, upload=PresignedPostOut(**started.upload))
     return Response(status_code=201, content_type=content_types.APPLICATION_JSON, body=out.model_dump_json())
 
 
@@ -252,7 +336,14 @@ _POLICY_ID = "The policy's id; one naming no policy of this organization is 404"
 def get_policy(policy_id: Annotated[str, Path(description=_POLICY_ID)]) -> PolicyOut:
     identity = authenticate(router)
     p = service.get_policy(identity, path_id(policy_id, "policy"))
-    return PolicyOut(**p._asdict())
+    fields = p._asdict()
+    total, done = fields.pop("chunks_total"), fields.pop("chunks_done")
+    code, message = fields.pop("error_code"), fields.pop("error_message")
+    return PolicyOut(
+        **fields,
+        progress=ProgressOut(chunks_done=done, chunks_total=total) if p.status == "processing" else None,
+        error=PolicyErrorOut(code=code, message=message or "") if p.status == "failed" and code else None,
+    )
 
 
 @router.delete(

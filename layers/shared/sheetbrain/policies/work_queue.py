@@ -1,0 +1,35 @@
+"""The ingestion work queue: SQS in AWS (``INGEST_QUEUE_URL``), the ``work_queue`` table
+locally (sql/0019; the dev server's runner delivers it to the same worker)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import TYPE_CHECKING
+
+from sheetbrain import aws
+from sheetbrain.config import get_settings
+from sheetbrain.db import work_queue_repo
+
+if TYPE_CHECKING:
+    import psycopg
+
+INGEST_QUEUE = "ingest"
+INGEST_DEAD_LETTER_QUEUE = "ingest-dlq"
+# The local dead-letter queue's name as a worker sees it in a record's eventSourceARN.
+LOCAL_DEAD_LETTER_ARN = f"arn:aws:sqs:local:000000000000:{INGEST_DEAD_LETTER_QUEUE}"
+
+
+def job_message(job_id: uuid.UUID) -> str:
+    return json.dumps({"job_id": str(job_id)})
+
+
+def send_job(conn: psycopg.Connection, job_id: uuid.UUID) -> None:
+    """Queue a job. Locally the message is written in the caller's transaction (it is sent
+    if and only if that commits); to SQS it is sent now, and the caller's transaction then
+    records that it was (a failed send leaves the job for the cleanup task to send again)."""
+    settings = get_settings()
+    if settings.ingest_queue_url:
+        aws.client("sqs").send_message(QueueUrl=settings.ingest_queue_url, MessageBody=job_message(job_id))
+    else:
+        work_queue_repo.send(conn, queue=INGEST_QUEUE, body=job_message(job_id))
