@@ -64,6 +64,8 @@ def test_cleanup_function_has_one_schedule_per_task() -> None:
 SECRETS_BY_FUNCTION = {
     "AuditFunction": {"DatabaseSecretArn"},
     "IngestFunction": {"DatabaseSecretArn"},
+    # The worker processes jobs of every organization: the system login.
+    "IngestWorkerFunction": {"SystemDatabaseSecretArn"},
     "BillingFunction": {"DatabaseSecretArn", "StripeApiKeySecretArn", "VapidSecretArn"},
     "WebhookFunction": {"SystemDatabaseSecretArn", "ClerkWebhookSecretArn", "StripeWebhookSecretArn"},
     "CleanupFunction": {"SystemDatabaseSecretArn", "VapidSecretArn"},
