@@ -93,3 +93,17 @@ def test_each_function_is_told_of_exactly_the_secrets_it_may_read() -> None:
         }
         # Then they are the secrets its policies grant, no more and no fewer
         assert named == SECRETS_BY_FUNCTION[name], name
+
+
+def test_the_http_api_functions_publish_versions_with_snapstart_and_the_api_invokes_the_alias() -> None:
+    template = load_template()
+    # Given the functions that serve the HTTP API's routes
+    api_functions = {route.function for route in template.routes}
+    assert api_functions == {"AuditFunction", "IngestFunction", "BillingFunction", "WebhookFunction"}
+    for name in api_functions:
+        properties = template.functions[name].properties
+        # Then each publishes a version on deploy behind the alias "live" (SAM points the
+        # function's HttpApi integrations and their permissions at the alias)
+        assert properties["AutoPublishAlias"] == "live", name
+        # And snapshots it unless the stack's SnapStart parameter says off
+        assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}}, name

@@ -338,8 +338,14 @@ def get_settings() -> Settings:
         raise ConfigurationError(f"Invalid configuration: {exc}") from exc
 
 
+def forget_secrets() -> None:
+    """Forget fetched secrets and the Secrets Manager client that fetched them (its credentials
+    and connections): the next secret read fetches afresh. A SnapStart hook (``snapstart``)."""
+    clear_secret_cache()
+    _secrets_provider.cache_clear()
+
+
 def reset_settings() -> None:
     """Forget cached settings and fetched secrets (tests and the dev server change the environment)."""
     get_settings.cache_clear()
-    clear_secret_cache()
-    _secrets_provider.cache_clear()
+    forget_secrets()
