@@ -59,6 +59,7 @@ SECRETS_BY_FUNCTION = {
     "BillingFunction": {"DatabaseSecretArn", "StripeApiKeySecretArn"},
     "WebhookFunction": {"SystemDatabaseSecretArn", "ClerkWebhookSecretArn", "StripeWebhookSecretArn"},
     "CleanupFunction": {"SystemDatabaseSecretArn"},
+    "MigrationFunction": {"MigrationDatabaseSecretArn"},  # the owner: DDL, on deploy only
 }
 
 
