@@ -108,3 +108,17 @@ def test_the_http_api_functions_publish_versions_with_snapstart_and_the_api_invo
         assert properties["AutoPublishAlias"] == "live", name
         # And snapshots it unless the stack's SnapStart parameter says off
         assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}}, name
+
+
+def test_each_api_instance_holds_one_connection_and_each_function_may_reserve_its_concurrency() -> None:
+    template = load_template()
+    for name in ("AuditFunction", "IngestFunction", "BillingFunction", "WebhookFunction"):
+        function = template.functions[name]
+        # Then its pool holds one connection (an instance serves one request at a time)
+        assert function.environment["DB_POOL_MAX_SIZE"] == "1", name
+        # And its concurrency, which is then its connections, is a stack parameter
+        parameter = name.replace("Function", "ReservedConcurrency")
+        reserved = name.replace("Function", "Reserved")
+        assert function.properties["ReservedConcurrentExecutions"] == {
+            "Fn::If": [reserved, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]
+        }, name
