@@ -1,7 +1,16 @@
 """Import time of each function's handler module in a fresh interpreter (median of N runs).
 
 Target (issue 2): every function except webhook under 0.5 s on this machine. Run:
-    .venv/bin/python bench/cold_start.py [--runs 7]
+    .venv/bin/python bench/cold_start.py [--runs 7] [--requests 15]
+
+SnapStart's view (issue 17) follows: per API function, in the same Lambda layout, an init as Lambda
+runs it for a snapshot (AWS_LAMBDA_INITIALIZATION_TYPE=snap-start: sheetbrain.snapstart.prepare
+loads what the first request needs), the runtime's own hook runner (awslambdaric's
+lambda_runtime_hooks_runner: before snapshot, then after restore), then the first request against
+the embedded database, then warm requests, then requests each on a new connection (the pool closed
+before each). "restore cost" is the first request less a new-connection request: what a restored
+instance pays beyond setting up its connection. Target: under 50 ms. An on-demand init's first
+request (import, then the request) is shown beside it.
 
 The runs see what Lambda loads, not the dev virtualenv, which Lambda differs from: the dist-info
 scans some libraries do at import (psycopg_binary's version check, pydantic's plugin loader) read
@@ -28,6 +37,7 @@ how much of a function's figure is ours.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -37,6 +47,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from sheetbrain_dev import auth
+from sheetbrain_dev.events import http_event
 from sheetbrain_dev.template import load_template
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -137,9 +149,131 @@ def measure(apps: dict[str, Path], runs: int, scratch: Path, layer: Path, runtim
     return {name: statistics.median(values) for name, values in samples.items()}
 
 
+RESTORE_TARGET_MS = 50.0
+# The run of one instance: init, the runtime's hooks (SnapStart only), the first request, then
+# warm requests, then requests on a new connection each. Prints one JSON line of figures.
+RESTORE_PROBE = """
+import json, statistics, sys, time
+import site
+import awslambdaric.bootstrap
+from awslambdaric import lambda_runtime_hooks_runner as hooks
+module_name, event, requests, snapstart = sys.argv[1], json.loads(sys.argv[2]), int(sys.argv[3]), sys.argv[4] == "1"
+
+class Context:
+    function_name = "bench"
+    function_version = "1"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:eu-west-1:000000000000:function:bench:live"
+    aws_request_id = "bench"
+    log_group_name = log_stream_name = "bench"
+    def get_remaining_time_in_millis(self):
+        return 29000
+
+def invoke():
+    t = time.perf_counter()
+    result = module.lambda_handler(event, Context())
+    elapsed = time.perf_counter() - t
+    assert result["statusCode"] == 200, result
+    return elapsed
+
+t = time.perf_counter()
+module = __import__(module_name)
+figures = {"init": time.perf_counter() - t}
+if snapstart:
+    t = time.perf_counter()
+    hooks.run_before_snapshot()
+    hooks.run_after_restore()
+    figures["hooks"] = time.perf_counter() - t
+figures["first"] = invoke()
+figures["warm"] = statistics.median(invoke() for _ in range(requests))
+from sheetbrain.db.connection import close_pool
+def on_new_connection():
+    close_pool()
+    return invoke()
+figures["new_connection"] = statistics.median(on_new_connection() for _ in range(requests))
+print(json.dumps(figures))
+"""
+
+
+def _bench_requests() -> tuple[str, dict[str, dict[str, object]]]:
+    """A database of the bench's own, an org whose limits never answer 429 and whose rows exist
+    (first sight is paid here, not by the first measured request), and per function one request
+    as API Gateway passes it (v2 event, verified claims)."""
+    import psycopg
+    from _harness import bench_database, call
+
+    urls = bench_database("sheetbrain_bench_snapstart")
+    org, user = "org_snapbench", "user_snapbench"
+    claims = auth.claims_for(user, org, "org:admin")
+    status, _ = call("GET", "/api/billing", claims=claims)
+    assert status == 200, status
+    with psycopg.connect(urls.owner, autocommit=True) as conn:
+        for feature in ("audits_per_month", "requests_per_minute", "user_requests_per_minute"):
+            conn.execute(
+                "INSERT INTO entitlement_overrides (org_id, feature, value, reason) VALUES (%s, %s, -1, 'bench')"
+                " ON CONFLICT DO NOTHING",
+                (org, feature),
+            )
+    formulas = [[f"=A{r}*{c}+B{r}" for c in range(1, 6)] for r in range(1, 9)]
+    grid = {"sheet": {"name": "S", "range": "C1:G8", "formulas": formulas}}
+    requests = {"audit": ("POST", "/api/audit", grid), "ingest": ("GET", "/api/policies", None),
+                "billing": ("GET", "/api/billing", None)}  # fmt: skip
+    template = load_template()
+    events = {}
+    for name, (method, path, body) in requests.items():
+        found = template.find_route(method, path)
+        assert found is not None, path
+        route, params = found
+        raw = json.dumps(body).encode() if body is not None else b""
+        events[name] = http_event(route=route, path=path, path_params=params, method=method, raw_query="",
+                                  headers=[("content-type", "application/json")], body=raw, claims=claims)  # fmt: skip
+    return urls.app, events
+
+
+def measure_restore(apps: dict[str, Path], requests: int, scratch: Path, layer: Path, runtime: Path) -> None:
+    """SnapStart's view: see the module's docstring."""
+    database_url, events = _bench_requests()
+    base = {key: value for key, value in os.environ.items() if not key.startswith("PYTHON")}
+    print(f"\nSnapStart (first request after a simulated restore vs warm; ms, {requests} requests each)")
+    print(f"{'function':10} {'init':>7} {'hooks':>6} {'first':>7} {'warm':>6} {'new conn':>8} "
+          f"{'restore cost':>12}  target < {RESTORE_TARGET_MS:.0f}   on-demand: init, first")  # fmt: skip
+    for name, event in events.items():
+        task = scratch / "task" / name
+        if not task.exists():  # made by the import runs, unless they were skipped
+            task.mkdir(parents=True)
+            shutil.copy(apps[name], task)
+        row: dict[str, dict[str, float]] = {}
+        for mode, init_type in (("snap", "snap-start"), ("demand", "on-demand")):
+            env = {
+                **base,
+                **_lambda_environment(name),
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": "WARNING",
+                "AWS_DEFAULT_REGION": "eu-west-1",
+                "PYTHONPATH": os.pathsep.join(map(str, (task, layer, runtime))),
+                "PYTHONDONTWRITEBYTECODE": "1",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": init_type,
+                "DATABASE_URL": database_url,
+                # Nothing here may reach AWS: no inline EventBridge delivery, no AI review.
+                "NOTIFY_INLINE": "false",
+                "AI_REVIEW_ENABLED": "false",
+            }
+            args = (json.dumps(event), str(requests), "1" if mode == "snap" else "0")
+            out = _run(RESTORE_PROBE, apps[name].stem, task, env, *args)
+            row[mode] = json.loads(out.strip().splitlines()[-1])
+        snap, demand = row["snap"], row["demand"]
+        cost_ms = (snap["first"] - snap["new_connection"]) * 1000
+        print(f"{name:10} {snap['init'] * 1000:7.0f} {snap['hooks'] * 1000:6.1f} {snap['first'] * 1000:7.1f} "
+              f"{snap['warm'] * 1000:6.1f} {snap['new_connection'] * 1000:8.1f} {cost_ms:12.1f}  "
+              f"{'ok' if cost_ms < RESTORE_TARGET_MS else 'OVER':>9}   "
+              f"{demand['init'] * 1000:.0f}, {demand['first'] * 1000:.1f}")  # fmt: skip
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--requests", type=int, default=15, help="warm and new-connection requests per function")
+    parser.add_argument("--skip-imports", action="store_true", help="only SnapStart's view")
     args = parser.parse_args()
     apps = {"floor": ROOT / "bench" / "_floor_app.py"}
     apps |= {app_py.parent.name: app_py for app_py in sorted((ROOT / "functions").glob("*/app.py"))}
@@ -147,7 +281,13 @@ def main() -> int:
         started = time.perf_counter()
         layer, runtime = build(Path(tmp))
         print(f"layer and runtime built in {time.perf_counter() - started:.0f} s", flush=True)
-        figures = measure(apps, args.runs, Path(tmp), layer, runtime)
+        if not args.skip_imports:
+            report_imports(measure(apps, args.runs, Path(tmp), layer, runtime))
+        measure_restore(apps, args.requests, Path(tmp), layer, runtime)
+    return 0
+
+
+def report_imports(figures: dict[str, float]) -> None:
     print(f"{'function':10} {'import (s)':>10}  target")
     floor = figures.pop("floor")
     print(f"{'(floor)':10} {floor:10.3f}  libraries alone, none of our modules")
@@ -158,7 +298,6 @@ def main() -> int:
         worst = max(worst, seconds) if name != "webhook" else worst
         print(f"{name:10} {seconds:10.3f}  {target} {'ok' if ok else 'OVER'}")
     print(f"slowest non-webhook function: {worst:.3f} s, of which {worst - floor:.3f} s above the floor")
-    return 0
 
 
 if __name__ == "__main__":

@@ -7,11 +7,15 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sheetbrain.http import make_resolver
 from sheetbrain.http.routes import audits, health, stats
 from sheetbrain.observability import logger, metrics, tracer
+from sheetbrain.snapstart import prepare
 
 app = make_resolver()
 app.include_router(health.router)
 app.include_router(stats.router)
 app.include_router(audits.router)
+
+# SnapStart (and provisioned concurrency): the first request's imports and models, done in init.
+prepare(app, modules=("sheetbrain.audit", "sheetbrain.auditing.ai_review", "boto3", "botocore.exceptions"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

@@ -7,9 +7,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from sheetbrain.http import make_resolver
 from sheetbrain.http.routes import webhooks
 from sheetbrain.observability import logger, metrics, tracer
+from sheetbrain.snapstart import prepare
 
 app = make_resolver()
 app.include_router(webhooks.router)
+
+# SnapStart (and provisioned concurrency): the first request's imports and models, done in init.
+prepare(app, modules=("svix.webhooks", "stripe", "sheetbrain.webhooks.clerk", "sheetbrain.webhooks.stripe"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

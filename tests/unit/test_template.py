@@ -69,6 +69,7 @@ SECRETS_BY_FUNCTION = {
     "BillingFunction": {"DatabaseSecretArn", "StripeApiKeySecretArn", "VapidSecretArn"},
     "WebhookFunction": {"SystemDatabaseSecretArn", "ClerkWebhookSecretArn", "StripeWebhookSecretArn"},
     "CleanupFunction": {"SystemDatabaseSecretArn", "VapidSecretArn"},
+    "MigrationFunction": {"MigrationDatabaseSecretArn"},  # the owner: DDL, on deploy only
 }
 
 
@@ -103,3 +104,31 @@ def test_each_function_is_told_of_exactly_the_secrets_it_may_read() -> None:
         }
         # Then they are the secrets its policies grant, no more and no fewer
         assert named == SECRETS_BY_FUNCTION[name], name
+
+
+def test_the_http_api_functions_publish_versions_with_snapstart_and_the_api_invokes_the_alias() -> None:
+    template = load_template()
+    # Given the functions that serve the HTTP API's routes
+    api_functions = {route.function for route in template.routes}
+    assert api_functions == {"AuditFunction", "IngestFunction", "BillingFunction", "WebhookFunction"}
+    for name in api_functions:
+        properties = template.functions[name].properties
+        # Then each publishes a version on deploy behind the alias "live" (SAM points the
+        # function's HttpApi integrations and their permissions at the alias)
+        assert properties["AutoPublishAlias"] == "live", name
+        # And snapshots it unless the stack's SnapStart parameter says off
+        assert properties["SnapStart"] == {"ApplyOn": {"Fn::If": ["UseSnapStart", "PublishedVersions", "None"]}}, name
+
+
+def test_each_api_instance_holds_one_connection_and_each_function_may_reserve_its_concurrency() -> None:
+    template = load_template()
+    for name in ("AuditFunction", "IngestFunction", "BillingFunction", "WebhookFunction"):
+        function = template.functions[name]
+        # Then its pool holds one connection (an instance serves one request at a time)
+        assert function.environment["DB_POOL_MAX_SIZE"] == "1", name
+        # And its concurrency, which is then its connections, is a stack parameter
+        parameter = name.replace("Function", "ReservedConcurrency")
+        reserved = name.replace("Function", "Reserved")
+        assert function.properties["ReservedConcurrentExecutions"] == {
+            "Fn::If": [reserved, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]
+        }, name

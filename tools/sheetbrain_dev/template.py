@@ -4,7 +4,7 @@ what API Gateway would: a route added to the template is served without code cha
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +59,7 @@ class Function:
     timeout_s: int = 3  # Lambda's default when the template names none
     template_path: Path = TEMPLATE  # where a worker process reads this function again
     policies: tuple[Any, ...] = ()  # its SAM policy templates and statements, as written
+    properties: dict[str, Any] = field(default_factory=dict)  # as written, Globals not applied
 
 
 @dataclass(frozen=True)
@@ -131,5 +132,6 @@ def load_template(path: Path = TEMPLATE) -> Template:
             timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
             template_path=path,
             policies=tuple(props.get("Policies", ())),
+            properties=props,
         )
     return Template(functions=functions, routes=routes)

@@ -48,6 +48,9 @@ class Settings(BaseModel):
     # webhook sync and maintenance. Only the webhook and cleanup functions are given one.
     system_database_url: SecretStr | None = None
     system_database_secret_arn: str | None = None
+    # The owner login (DDL) of the migration function that runs on deploy; nothing else has it.
+    migration_database_url: SecretStr | None = None
+    migration_database_secret_arn: str | None = None
     db_pool_min_size: int = Field(default=0, ge=0)
     db_pool_max_size: int = Field(default=4, ge=1)
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -212,6 +215,16 @@ class Settings(BaseModel):
                 "SYSTEM_DATABASE_SECRET_ARN (AWS)."
             )
         raise ConfigurationError("No database configured: set DATABASE_URL (local) or DATABASE_SECRET_ARN (AWS).")
+
+    def require_migration_database_url(self) -> str:
+        """The owner login's connection string (the migration function's), TLS settings applied."""
+        if self.migration_database_url is not None:
+            return database_conninfo(self.migration_database_url.get_secret_value(), self)
+        if self.migration_database_secret_arn:
+            return database_conninfo(_database_secret(self.migration_database_secret_arn), self)
+        raise ConfigurationError(
+            "No owner login for migrations: set MIGRATION_DATABASE_URL (local) or MIGRATION_DATABASE_SECRET_ARN (AWS)."
+        )
 
     def tls_settings(self) -> tuple[str | None, str | None]:
         """The sslmode and sslrootcert to apply to database connections (None: leave as is):
@@ -399,8 +412,14 @@ def get_settings() -> Settings:
         raise ConfigurationError(f"Invalid configuration: {exc}") from exc
 
 
+def forget_secrets() -> None:
+    """Forget fetched secrets and the Secrets Manager client that fetched them (its credentials
+    and connections): the next secret read fetches afresh. A SnapStart hook (``snapstart``)."""
+    clear_secret_cache()
+    _secrets_provider.cache_clear()
+
+
 def reset_settings() -> None:
     """Forget cached settings and fetched secrets (tests and the dev server change the environment)."""
     get_settings.cache_clear()
-    clear_secret_cache()
-    _secrets_provider.cache_clear()
+    forget_secrets()

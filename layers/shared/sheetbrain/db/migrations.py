@@ -39,6 +39,14 @@ class MigrationError(SheetBrainError):
     status = 500
 
 
+class DatabaseAheadError(MigrationError):
+    """The database has migrations newer than every file on disk: the code is older than the
+    database (a rollback, or an older release deployed again). Forward-only migrations leave
+    what older code uses, so the caller may treat this as nothing to do."""
+
+    code = "database_ahead"
+
+
 @dataclass(frozen=True)
 class Migration:
     version: int
@@ -99,18 +107,30 @@ def apply_migrations(conninfo: str, directory: Path) -> list[str]:
 
 def _check_landed(migrations: list[Migration], recorded: dict[int, tuple[str, str]]) -> None:
     on_disk = {m.version: m for m in migrations}
+    newest_on_disk = max(on_disk, default=0)
+    missing = sorted(v for v in recorded if v not in on_disk)
+    if missing and missing[0] > newest_on_disk and all(v in recorded for v in on_disk):
+        for version in on_disk:
+            _check_checksum(on_disk[version], recorded[version][1])
+        raise DatabaseAheadError(
+            f"The database has migrations up to {missing[-1]:04d}, newer than this code's {newest_on_disk:04d}."
+        )
     for version, (name, checksum) in sorted(recorded.items()):
         migration = on_disk.get(version)
         if migration is None:
             raise MigrationError(
                 f"Migration {version:04d}_{name}.sql was applied to this database but is missing from disk."
             )
-        if migration.checksum != checksum:
-            raise MigrationError(
-                f"Migration {migration.file_name} was edited after it was applied "
-                f"(checksum {checksum[:12]} recorded, {migration.checksum[:12]} on disk). "
-                "Landed migrations are forward-only: restore the file and add a new migration instead."
-            )
+        _check_checksum(migration, checksum)
+
+
+def _check_checksum(migration: Migration, checksum: str) -> None:
+    if migration.checksum != checksum:
+        raise MigrationError(
+            f"Migration {migration.file_name} was edited after it was applied "
+            f"(checksum {checksum[:12]} recorded, {migration.checksum[:12]} on disk). "
+            "Landed migrations are forward-only: restore the file and add a new migration instead."
+        )
 
 
 def _apply_one(conn: psycopg.Connection, migration: Migration) -> None:

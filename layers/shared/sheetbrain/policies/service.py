@@ -30,6 +30,11 @@ def embedder() -> Embedder:
     return get_embedder(get_settings().embedder)
 
 
+def reset_embedder() -> None:
+    """Forget the embedder and its client (a SnapStart hook; tests)."""
+    embedder.cache_clear()
+
+
 @dataclass
 class _Attempt:
     identity: Identity

@@ -26,6 +26,11 @@ def _verifier(secret: str) -> Any:
     return Webhook(secret)
 
 
+def reset_verifiers() -> None:
+    """Forget the verifiers, and the signing secrets they hold (a SnapStart hook)."""
+    _verifier.cache_clear()
+
+
 def verify_clerk(raw_body: bytes, headers: Mapping[str, str]) -> None:
     """Raise WebhookSignatureError unless Svix's signature and timestamp (5 min) hold."""
     secret = get_settings().clerk_webhook_secret

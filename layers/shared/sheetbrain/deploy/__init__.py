@@ -1,0 +1,1 @@
+"""Deploy-time work run by CloudFormation: custom resources and what they run."""
