@@ -129,12 +129,16 @@ def run_pinned(moment: Moment, pytest_args: Sequence[str], *, library: Path, bas
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sheetbrain_dev.pinned_clock", description=__doc__.split("\n\n")[0])
     parser.add_argument("--at", action="append", type=_utc, help="a moment to pin (ISO 8601); default: the set")
+    parser.add_argument("--library", action="store_true", help="print libfaketime's path (exit 2 when missing)")
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = parser.parse_args(argv)
     library = find_libfaketime()
     if library is None:
         print("libfaketime not found: apt-get install faketime (or set FAKETIME_LIB)", file=sys.stderr)
         return 2
+    if args.library:
+        print(library)
+        return 0
     moments = [Moment(at, "chosen") for at in args.at] if args.at else list(MOMENTS)
     results = []
     for moment in moments:
