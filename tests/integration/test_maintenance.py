@@ -23,6 +23,8 @@ from sheetbrain_dev.database import DatabaseUrls
 
 from tests.maintenance_support import BUCKET, Aws, append_log, aws_stage, consume, new_org
 
+pytestmark = pytest.mark.dates  # every task here reads today's date, this month or the age of rows
+
 TODAY = datetime.now(UTC).date()
 
 
@@ -282,7 +284,6 @@ def test_rollup_corrects_tampered_aggregates_of_closed_periods_and_reports_them(
     assert [c for c in again["corrections"] if c["org_id"] == org] == []
 
 
-@pytest.mark.dates
 @pytest.mark.parametrize("zone", ["Europe/Berlin", "America/Los_Angeles"])
 def test_rollup_keeps_correct_aggregates_whatever_the_database_sessions_time_zone(
     database: DatabaseUrls, zone: str

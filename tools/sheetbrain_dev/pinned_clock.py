@@ -42,6 +42,7 @@ PINNED_AT_VARIABLE = "SHEETBRAIN_PINNED_AT"  # what a pinned run tells the tests
 class Moment:
     at: datetime
     why: str
+    zone: str = "UTC"  # the local time zone of the run (TZ and PGTZ)
 
 
 def _utc(text: str) -> datetime:
@@ -49,13 +50,20 @@ def _utc(text: str) -> datetime:
 
 
 # Moments near a UTC midnight leave the run ten minutes before it crosses the next one: the
-# pinned run of the marked tests takes well under that, so each run sees one date.
+# pinned run of the marked tests takes well under that, so each run sees one date. Each run
+# also has a local time zone (TZ, and PGTZ for the database sessions) whose date is not the
+# UTC one at that moment, so reading a local date or a session-zone midnight where the code
+# means UTC shows (Lambda and RDS run in UTC; a laptop rarely does).
 MOMENTS: tuple[Moment, ...] = (
-    Moment(_utc("2027-02-28T23:50:00Z"), "a month's last day (February, not a leap year), before midnight"),
-    Moment(_utc("2027-03-01T00:00:05Z"), "the 1st, just after midnight: yesterday is last month"),
-    Moment(_utc("2027-03-02T00:05:00Z"), "the 2nd: two days ago is the last day of last month"),
-    Moment(_utc("2028-02-29T12:00:00Z"), "29 February"),
-    Moment(_utc("2027-12-31T23:50:00Z"), "31 December before midnight: next month is next year"),
+    Moment(
+        _utc("2027-02-28T23:50:00Z"), "a month's last day (February, not a leap year), before midnight", "Asia/Tokyo"
+    ),
+    Moment(
+        _utc("2027-03-01T00:00:05Z"), "the 1st, just after midnight: yesterday is last month", "America/Los_Angeles"
+    ),
+    Moment(_utc("2027-03-02T00:05:00Z"), "the 2nd: two days ago is the last day of last month", "America/Los_Angeles"),
+    Moment(_utc("2028-02-29T12:00:00Z"), "29 February", "Pacific/Kiritimati"),
+    Moment(_utc("2027-12-31T23:50:00Z"), "31 December before midnight: next month is next year", "Europe/Berlin"),
 )
 
 _LIBRARY_PATTERNS = (
@@ -116,9 +124,10 @@ def run_pinned(moment: Moment, pytest_args: Sequence[str], *, library: Path, bas
         env.pop(name, None)  # the tests' own server, always
     env["SHEETBRAIN_PGDATA"] = str(PINNED_PGDATA)
     env.update(faketime_environment(moment.at, real_now=time.time(), library=library))
+    env["TZ"] = env["PGTZ"] = moment.zone
     command = [
         *(sys.executable, "-m", "pytest", "-p", "sheetbrain_dev.faketime_sleep", "-p", "no:cacheprovider"),
-        *("-m", "dates", "-q", *pytest_args),
+        *("-m", "dates", "-q", *(pytest_args or ["tests/integration"])),  # where the marked tests are
     ]
     try:
         return subprocess.run(command, cwd=ROOT, env=env, check=False).returncode
@@ -129,6 +138,7 @@ def run_pinned(moment: Moment, pytest_args: Sequence[str], *, library: Path, bas
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m sheetbrain_dev.pinned_clock", description=__doc__.split("\n\n")[0])
     parser.add_argument("--at", action="append", type=_utc, help="a moment to pin (ISO 8601); default: the set")
+    parser.add_argument("--zone", help="the local time zone of --at runs (default UTC)")
     parser.add_argument("--library", action="store_true", help="print libfaketime's path (exit 2 when missing)")
     parser.add_argument("pytest_args", nargs="*", help="passed to pytest (after --)")
     args = parser.parse_args(argv)
@@ -139,10 +149,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.library:
         print(library)
         return 0
-    moments = [Moment(at, "chosen") for at in args.at] if args.at else list(MOMENTS)
+    zone = args.zone or "UTC"
+    moments = [Moment(at, "chosen", zone) for at in args.at] if args.at else list(MOMENTS)
     results = []
     for moment in moments:
-        print(f"== clock pinned to {moment.at:%Y-%m-%dT%H:%M:%SZ}: {moment.why}", flush=True)
+        print(f"== clock pinned to {moment.at:%Y-%m-%dT%H:%M:%SZ} (local zone {moment.zone}): {moment.why}", flush=True)
         started = time.monotonic()
         status = run_pinned(moment, args.pytest_args, library=library, base_env=os.environ)
         results.append((moment, status, time.monotonic() - started))
