@@ -11,13 +11,16 @@ BIN := $(VENV)/bin
 SAM_VENV := .venv-sam
 export SAM_CLI_TELEMETRY := 0
 # sam validate/build need a region and some credentials even offline.
+# Debian packages the tests need (chromium, faketime) are installed when missing: as root, or with sudo.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help serve test lint typecheck validate pytest bench build openapi rds-ca clean browser
+.PHONY: help serve test lint typecheck validate pytest test-dates bench build openapi rds-ca clean browser
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
-	@echo "make test    set up and run every gate: ruff, mypy --strict, sam validate --lint, pytest"
+	@echo "make test    set up and run every gate: ruff, mypy --strict, sam validate --lint, pytest, test-dates"
+	@echo "make test-dates  the date-sensitive tests with the clock pinned to awkward dates (libfaketime)"
 	@echo "make bench   run the benchmarks under bench/"
 	@echo "make build   sam build (needs python3.12 on PATH)"
 	@echo "make openapi regenerate openapi.json from the routes' models"
@@ -55,13 +58,20 @@ validate: $(SAM_VENV)/.installed
 # never skip, without one. Debian's package is installed here when missing (root, or sudo).
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
-		SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium; }
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium; }
 
 pytest: $(BIN)/.installed browser
 	$(BIN)/pytest --cov --cov-branch --cov-report=term -p no:cacheprovider
 
-test: lint typecheck validate pytest
+# The tests marked `dates` again, with the clock of pytest and of its own PostgreSQL pinned to
+# awkward dates by libfaketime (Debian's faketime package, installed here when missing).
+test-dates: $(BIN)/.installed
+	@$(BIN)/python -m sheetbrain_dev.pinned_clock --library >/dev/null || { \
+		echo "libfaketime missing: installing Debian's faketime package"; \
+		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq faketime; }
+	$(BIN)/python -m sheetbrain_dev.pinned_clock
+
+test: lint typecheck validate pytest test-dates
 
 bench: $(BIN)/.installed
 	status=0; for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status

@@ -133,6 +133,7 @@ def test_cursor_pagination_walks_every_audit_once(org: tuple[str, dict[str, str]
     assert call("GET", "/api/audits", claims=claims, query="cursor=garbage!").status == 422
 
 
+@pytest.mark.dates
 def test_the_eleventh_free_audit_is_refused_and_a_failed_audit_consumes_nothing(database: DatabaseUrls) -> None:
     suffix = uuid.uuid4().hex[:8]
     org_id, claims = f"org_q{suffix}", claims_for(f"user_q{suffix}", f"org_q{suffix}", "org:admin")
@@ -331,6 +332,7 @@ def test_ai_review_timeout_is_reported_unavailable(
     assert [f["rule"] for f in body["findings"]] == ["FX14"]
 
 
+@pytest.mark.dates
 def test_ai_review_is_skipped_when_the_token_allowance_is_spent(
     pro_org: tuple[str, dict[str, str]], database: DatabaseUrls
 ) -> None:
@@ -347,6 +349,7 @@ def test_ai_review_is_skipped_when_the_token_allowance_is_spent(
     assert len(tokens(database.owner, org_id)) == 1
 
 
+@pytest.mark.dates
 def test_token_thresholds_notify_once_per_period(
     pro_org: tuple[str, dict[str, str]], database: DatabaseUrls, settings_env: SettingsEnv
 ) -> None:

@@ -112,6 +112,7 @@ def lifecycle(org: str, customer: str, sub: str, t0: int) -> list[dict[str, Any]
     ]
 
 
+@pytest.mark.dates
 def test_full_lifecycle_moves_plan_and_limits(database: DatabaseUrls) -> None:
     org, _, claims = new_org()
     customer, sub = f"cus_{org}", f"sub_{org}"
@@ -264,6 +265,7 @@ def test_checkout_validation_and_provider_outage(standin: StripeStandIn) -> None
     assert recovered.status == 200
 
 
+@pytest.mark.dates
 def test_billing_view_shows_usage_against_limits(database: DatabaseUrls) -> None:
     _, _, claims = new_org()
     body = call("GET", "/api/billing", claims=claims).json()

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from psycopg.rows import dict_row
 from sheetbrain.db import maintenance_repo
+from sheetbrain.db.connection import close_pool
 from sheetbrain.errors import ConfigurationError
 from sheetbrain.maintenance import retention
 from sheetbrain.maintenance.tasks import run_task
@@ -21,6 +22,8 @@ from sheetbrain.webhooks.inbox import MAX_ATTEMPTS, receive, retry_due
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests.maintenance_support import BUCKET, Aws, append_log, aws_stage, consume, new_org
+
+pytestmark = pytest.mark.dates  # every task here reads today's date, this month or the age of rows
 
 TODAY = datetime.now(UTC).date()
 
@@ -279,6 +282,36 @@ def test_rollup_corrects_tampered_aggregates_of_closed_periods_and_reports_them(
     # When it runs again, there is nothing left to correct
     again = run_task("rollup")
     assert [c for c in again["corrections"] if c["org_id"] == org] == []
+
+
+@pytest.mark.parametrize("zone", ["Europe/Berlin", "America/Los_Angeles"])
+def test_rollup_keeps_correct_aggregates_whatever_the_database_sessions_time_zone(
+    database: DatabaseUrls, zone: str
+) -> None:
+    # Given usage half an hour either side of midnight UTC that began today, and a day of last
+    # month, its aggregates right (periods are UTC days and months)
+    org, user = new_org(database.owner, prefix="org_rollz")
+    today = datetime.now(UTC).date()
+    midnight = datetime(today.year, today.month, today.day, tzinfo=UTC)
+    consume(database.owner, org, user, "audits", 1, midnight - timedelta(minutes=30))
+    consume(database.owner, org, user, "audits", 2, midnight + timedelta(minutes=30))
+    consume(database.owner, org, user, "audits", 4, noon(today.replace(day=1) - timedelta(days=1)))
+
+    # When the rollup runs on connections whose session time zone is not UTC (a database
+    # whose TimeZone setting is the machine's, as a local one made on a laptop has)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PGTZ", zone)
+        close_pool()
+        try:
+            summary = run_task("rollup")
+        finally:
+            close_pool()
+
+    # Then it finds nothing to correct: its window is the UTC days, not the session's
+    assert [c for c in summary["corrections"] if c["org_id"] == org] == []
+    with psycopg.connect(database.owner) as conn:
+        daily = conn.execute("SELECT sum(quantity) FROM usage_daily WHERE org_id = %s", (org,)).fetchone()
+    assert daily == (7,)
 
 
 # --- alerts ------------------------------------------------------------------------------

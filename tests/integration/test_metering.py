@@ -128,6 +128,7 @@ def test_the_previous_window_weighs_on_the_sliding_estimate(database: DatabaseUr
         assert [guard(conn, org, user, later)[0] for _ in range(3)] == [True, True, False]
 
 
+@pytest.mark.dates
 def test_quota_consumed_in_a_failed_transaction_is_not_consumed(database: DatabaseUrls) -> None:
     org, user = new_org(database.owner, prefix="org_m", overrides={"audits_per_month": 1})
 

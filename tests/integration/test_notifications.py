@@ -15,6 +15,8 @@ from sheetbrain_dev.database import DatabaseUrls
 
 from tests.maintenance_support import Aws, aws_stage, new_org
 
+pytestmark = pytest.mark.dates  # thresholds are notified once per month
+
 NOW = datetime.now(UTC)
 
 

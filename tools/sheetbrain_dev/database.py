@@ -66,7 +66,14 @@ def _ensure_login(owner_url: str, login: str, group: str) -> str:
     return make_conninfo(**{k: str(v) for k, v in params.items() if v is not None})
 
 
-def ensure_database(dbname: str = "sheetbrain", *, pgdata: Path = PGDATA) -> DatabaseUrls:
+def embedded_pgdata() -> Path:
+    """The embedded server's data directory: ``.pgdata``, or ``SHEETBRAIN_PGDATA`` when set (the
+    pinned-clock runs use a server of their own, so the everyday one keeps the real clock)."""
+    chosen = os.environ.get("SHEETBRAIN_PGDATA")
+    return Path(chosen) if chosen else PGDATA
+
+
+def ensure_database(dbname: str = "sheetbrain", *, pgdata: Path | None = None) -> DatabaseUrls:
     """Start (or reuse) the database, apply migrations, and return the owner, app and system URLs.
 
     With ``DATABASE_URL`` set, that server is used as it is: it is the application connection,
@@ -79,7 +86,7 @@ def ensure_database(dbname: str = "sheetbrain", *, pgdata: Path = PGDATA) -> Dat
         applied = apply_migrations(owner, SQL_DIR)
         system = os.environ.get("SYSTEM_DATABASE_URL", external)
         return DatabaseUrls(owner=owner, app=external, system=system, applied=tuple(applied))
-    owner = _embedded_owner_url(dbname, pgdata)
+    owner = _embedded_owner_url(dbname, pgdata or embedded_pgdata())
     applied = apply_migrations(owner, SQL_DIR)
     return DatabaseUrls(
         owner=owner,

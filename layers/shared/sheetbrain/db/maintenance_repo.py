@@ -149,14 +149,17 @@ def correct_monthly(conn: psycopg.Connection, *, org_id: str, start: date, end: 
 def _correct(
     conn: psycopg.Connection, table: str, column: str, unit: str, org_id: str, start: date, end: date
 ) -> list[Correction]:
+    # The window's bounds are UTC midnights: a date goes to timestamp first, since a date made
+    # timestamptz directly is midnight in the session's TimeZone (a local database's is the
+    # machine's), which moved the bounds by hours and "corrected" right aggregates.
     query = sql.SQL(
         """
         WITH truth AS (
             SELECT metric, date_trunc({unit}, occurred_at AT TIME ZONE 'UTC')::date AS period,
                    sum(quantity)::bigint AS quantity
               FROM usage_events
-             WHERE org_id = %(org)s AND occurred_at >= %(start)s::date AT TIME ZONE 'UTC'
-               AND occurred_at < %(end)s::date AT TIME ZONE 'UTC'
+             WHERE org_id = %(org)s AND occurred_at >= %(start)s::date::timestamp AT TIME ZONE 'UTC'
+               AND occurred_at < %(end)s::date::timestamp AT TIME ZONE 'UTC'
              GROUP BY 1, 2
         ), stored AS (
             SELECT metric, {column} AS period, quantity FROM {table}

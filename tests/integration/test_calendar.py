@@ -1,0 +1,135 @@
+"""What "this month" means, through the real handlers, on whatever date the clock reads: the
+quota's reset, this month's usage and audits, and the usage series across the month's edge.
+``make test-dates`` runs these with the clock pinned to a month's first, second and last days,
+29 February and 31 December. The expected dates are worked out here from the calendar, not by
+the code under test."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import psycopg
+import pytest
+from sheetbrain_dev.database import DatabaseUrls
+
+from tests.maintenance_support import consume, new_org
+from tests.support import call, claims_for
+
+pytestmark = pytest.mark.dates
+
+
+def first_of_next_month(day: date) -> date:
+    # Day 28 exists in every month, and four days on is always in the next one.
+    return (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+
+
+def last_day_of_last_month(day: date) -> date:
+    return day.replace(day=1) - timedelta(days=1)
+
+
+def noon(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 12, tzinfo=UTC)
+
+
+def test_a_used_up_quota_resets_at_the_next_utc_month(database: DatabaseUrls) -> None:
+    # Given an org whose monthly audit quota is 1, used by one audit
+    org, user = new_org(database.owner, prefix="org_cal", overrides={"audits_per_month": 1})
+    claims = claims_for(user, org, "org:admin")
+    assert call("POST", "/api/audit", claims=claims, body={"formulas": ["=A1*2"]}).status == 200
+
+    # When the next audit is asked for
+    before = datetime.now(UTC)
+    refused = call("POST", "/api/audit", claims=claims, body={"formulas": ["=A2*2"]})
+    after = datetime.now(UTC)
+
+    # Then it is refused until midnight UTC of the first of next month (next year's January
+    # on 31 December), and Retry-After counts the seconds to then
+    assert refused.status == 429
+    resets = datetime.combine(first_of_next_month(before.date()), datetime.min.time(), UTC)
+    details = refused.json()["error"]["details"]
+    assert datetime.fromisoformat(details["resets_at"]) == resets
+    retry_after = int(refused.header("Retry-After") or 0)
+    assert int((resets - after).total_seconds()) - 1 <= retry_after <= int((resets - before).total_seconds()) + 1
+    # ...and the billing view names the same moment
+    billing = call("GET", "/api/billing", claims=claims).json()
+    assert datetime.fromisoformat(billing["usage_resets_at"]) == resets
+
+
+def test_this_months_usage_and_audits_start_on_the_first_and_last_months_stay_behind(
+    database: DatabaseUrls,
+) -> None:
+    # Given 4 audits' usage and one audit recorded at noon on the last day of last month
+    org, user = new_org(database.owner, prefix="org_cal")
+    claims = claims_for(user, org, "org:admin")
+    last_month_day = last_day_of_last_month(datetime.now(UTC).date())
+    consume(database.owner, org, user, "audits", 4, noon(last_month_day))
+    with psycopg.connect(database.owner) as conn:
+        conn.execute(
+            """INSERT INTO audits (org_id, user_id, formulas, findings, compliant, score, by_severity,
+                                   duration_ms, rag_used, created_at)
+               VALUES (%s, %s, 1, 0, 1, 100, '{}', 1, false, %s)""",
+            (org, user, noon(last_month_day)),
+        )
+    # ...and one audit now
+    assert call("POST", "/api/audit", claims=claims, body={"formulas": ["=B1+1"]}).status == 200
+    today = datetime.now(UTC).date()
+
+    # When the org reads its billing view, its statistics and its usage series
+    billing = call("GET", "/api/billing", claims=claims).json()
+    stats = call("GET", "/api/stats", claims=claims).json()
+    window = f"from={last_month_day.isoformat()}&to={today.isoformat()}"
+    by_day = call("GET", "/api/usage", claims=claims, query=f"metric=audits&granularity=day&{window}").json()
+    by_month = call("GET", "/api/usage", claims=claims, query=f"metric=audits&granularity=month&{window}").json()
+    recent = call("GET", "/api/usage", claims=claims, query="metric=audits").json()
+
+    # Then this month holds only today's audit, and last month's stay in last month
+    assert {u["feature"]: u["used"] for u in billing["usage"]}["audits_per_month"] == 1
+    assert (stats["audits_total"], stats["audits_this_month"]) == (2, 1)
+    assert [(p["period"], p["quantity"]) for p in by_day["points"]] == [
+        (last_month_day.isoformat(), 4),
+        (today.isoformat(), 1),
+    ]
+    assert [(p["period"], p["quantity"]) for p in by_month["points"]] == [
+        (last_month_day.replace(day=1).isoformat(), 4),
+        (today.replace(day=1).isoformat(), 1),
+    ]
+    # ...and the default series (the last 30 days) ends today, last month's day in it only
+    # when it is one of those 30
+    in_default = (today - last_month_day).days < 30
+    assert [(p["period"], p["quantity"]) for p in recent["points"]] == [
+        *([(last_month_day.isoformat(), 4)] if in_default else []),
+        (today.isoformat(), 1),
+    ]
+
+
+def test_the_default_usage_series_is_the_last_30_days_ending_today(database: DatabaseUrls) -> None:
+    # Given usage on each of the 31 days up to today
+    org, user = new_org(database.owner, prefix="org_cal")
+    claims = claims_for(user, org, "org:admin")
+    today = datetime.now(UTC).date()
+    for back in range(31):
+        consume(database.owner, org, user, "audits", back + 1, noon(today - timedelta(days=back)))
+
+    # When the series is asked for without dates
+    points = call("GET", "/api/usage", claims=claims, query="metric=audits").json()["points"]
+
+    # Then it covers the 30 days ending today, oldest first: 30 days ago is left out
+    assert [(p["period"], p["quantity"]) for p in points] == [
+        ((today - timedelta(days=back)).isoformat(), back + 1) for back in range(29, -1, -1)
+    ]
+
+
+def test_usage_by_month_spans_the_year_boundary(database: DatabaseUrls) -> None:
+    # Given usage on 31 December and 1 January around the current year's start
+    org, user = new_org(database.owner, prefix="org_cal")
+    claims = claims_for(user, org, "org:admin")
+    year = datetime.now(UTC).year
+    consume(database.owner, org, user, "audits", 2, noon(date(year - 1, 12, 31)))
+    consume(database.owner, org, user, "audits", 3, noon(date(year, 1, 1)))
+
+    # When the monthly series from mid-December to mid-January is read
+    query = f"metric=audits&granularity=month&from={year - 1}-12-15&to={year}-01-15"
+    points = call("GET", "/api/usage", claims=claims, query=query).json()["points"]
+
+    # Then December and January are two points, each in its own year
+    assert [(p["period"], p["quantity"]) for p in points] == [(f"{year - 1}-12-01", 2), (f"{year}-01-01", 3)]
