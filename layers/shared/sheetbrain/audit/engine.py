@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sheetbrain.audit.ast import Node
+from sheetbrain.audit.budget import SHEET_CHECK_BUDGET, CheckStopped, WorkBudget
 from sheetbrain.audit.checks.catalogue import CHECKS
 from sheetbrain.audit.checks.formula import FORMULA_CHECKS, FORMULA_GATES, Hit, tree_features
-from sheetbrain.audit.checks.sheet import SHEET_CHECKS, SheetContext
+from sheetbrain.audit.checks.sheet import SHEET_CHECKS, CellHit, SheetContext
 from sheetbrain.audit.copies import MovedTrees, copy_key, move_tree
 from sheetbrain.audit.errors import FormulaParseError
 from sheetbrain.audit.grid import Sheet, cell_name, cells_of
@@ -178,21 +180,29 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def audit_sheet(sheet: Sheet, profile: PolicyProfile | None = None) -> list[Finding]:
-    """Audit a sheet grid: formula checks on every formula cell plus region and dependency checks."""
+def audit_sheet(
+    sheet: Sheet, profile: PolicyProfile | None = None, *, work_budget: int = SHEET_CHECK_BUDGET
+) -> list[Finding]:
+    """Audit a sheet grid: formula checks on every formula cell plus region and dependency checks.
+
+    Each sheet check may spend ``work_budget`` units of work; one that stops early reports what it
+    found and an FX90 finding naming the part of the sheet it did not check.
+    """
     with _no_cycle_collection():
-        return _audit_sheet(sheet, profile or DEFAULT_PROFILE)
+        return _audit_sheet(sheet, profile or DEFAULT_PROFILE, work_budget)
 
 
-def _audit_sheet(sheet: Sheet, profile: PolicyProfile) -> list[Finding]:
+def _audit_sheet(sheet: Sheet, profile: PolicyProfile, work_budget: int) -> list[Finding]:
     auditor = _FormulaAuditor(profile)
     cells = cells_of(sheet)
     trees = MovedTrees()
     patterns: dict[tuple[int, int], str] = {}
     per_cell: list[tuple[int, int, Hit]] = []
+    formula_keys: list[tuple[int, int]] = []  # row-major, as the cells are read below
     for (row, col), cell in sorted(cells.items()):
         if cell.formula is None:
             continue
+        formula_keys.append((row, col))
         tree, pattern, hits = auditor.audit_cell(cell.formula, row, col)
         per_cell.extend((row, col, hit) for hit in hits)
         if tree is not None and pattern is not None:
@@ -202,22 +212,48 @@ def _audit_sheet(sheet: Sheet, profile: PolicyProfile) -> list[Finding]:
     max_col = max((c for _, c in cells), default=sheet.origin_col)
     ctx = SheetContext(sheet.name, cells, trees, patterns, max_row, max_col)
     for rules, check in SHEET_CHECKS:
-        if any(profile.is_enabled(rule) for rule in rules):
-            params = {rule: profile.params(rule) for rule in rules}
-            try:
-                found = [h for h in check(ctx, params) if profile.is_enabled(h[2].rule)]
-            except RecursionError:
-                # Trees are at most MAX_DEPTH high, which walkers handle from any ordinary call
-                # depth; called from deeper still, a sheet check that moves or prints trees is
-                # skipped rather than failing the whole audit.
-                continue
-            per_cell.extend(found)
+        if not any(profile.is_enabled(rule) for rule in rules):
+            continue
+        params = {rule: profile.params(rule) for rule in rules}
+        ctx.budget = WorkBudget(work_budget)
+        try:
+            for cell_hit in check(ctx, params):
+                if profile.is_enabled(cell_hit[2].rule):
+                    per_cell.append(cell_hit)
+        except CheckStopped as stop:
+            if profile.is_enabled("FX90"):
+                per_cell.append(
+                    _stopped(ctx, rules, formula_keys, stop.at, f"at its work budget ({work_budget:,} units)")
+                )
+        except RecursionError:
+            # Trees are at most MAX_DEPTH high, which walkers handle from any ordinary call depth;
+            # called from deeper still, a sheet check that moves or prints trees stops there, and
+            # says so, rather than failing the whole audit.
+            at = ctx.budget.at or (formula_keys[0] if formula_keys else None)
+            if at is not None and profile.is_enabled("FX90"):
+                per_cell.append(_stopped(ctx, rules, formula_keys, at, "on a formula nested too deeply to walk"))
     findings = []
     for row, col, hit in per_cell:
-        formula = cells[(row, col)].formula or _constant_text(cells[(row, col)].value)
+        source = cells.get((row, col))
+        formula = "" if source is None else source.formula or _constant_text(source.value)
         findings.append(_finalise(hit, profile, cell_name(sheet.name, row, col), None, formula))
     findings.sort(key=lambda f: (_sort_key(f.cell), f.rule, f.message))
     return findings
+
+
+def _stopped(
+    ctx: SheetContext, rules: tuple[str, ...], formula_keys: list[tuple[int, int]], at: tuple[int, int], why: str
+) -> CellHit:
+    # FX90 on the first cell the check did not finish: which check, where it stopped, what is left.
+    done = bisect_left(formula_keys, at)
+    checks = "/".join(rules)
+    titles = ", ".join(CHECKS[rule].title.lower() for rule in rules)
+    left = f"rows {at[0]:,}-{ctx.max_row:,}" if at[0] < ctx.max_row else f"row {at[0]:,}"
+    message = (
+        f"{checks} stopped {why} after {done:,} of {len(formula_keys):,} formula cells: "
+        f"from {cell_name(ctx.name, *at)} on ({left} of {ctx.name}) not checked for {titles}"
+    )
+    return at[0], at[1], Hit("FX90", message, "audit the rest of the sheet as a smaller range")
 
 
 def _constant_text(value: Any) -> str:

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sheetbrain.audit.ast import CellAddr, Func, Node, Ref
+from sheetbrain.audit.budget import WorkBudget
+from sheetbrain.audit.checks.cycles import check_circular
 from sheetbrain.audit.checks.formula import Hit, Params, replace
 from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
 from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
@@ -20,7 +22,7 @@ from sheetbrain.audit.printer import format_ref, to_formula
 from sheetbrain.audit.refs import a1, ref_bounds
 from sheetbrain.audit.regions import Deviation, find_deviations, is_aggregate, structure_of
 
-MAX_RANGE_CELLS = 20_000  # dependency edges of larger ranges are not expanded (whole columns)
+MAX_RANGE_CELLS = 20_000  # larger ranges are not read cell by cell (whole columns)
 
 
 @dataclass
@@ -33,6 +35,9 @@ class SheetContext:
     patterns: dict[tuple[int, int], str]
     max_row: int
     max_col: int
+    # The running check's work budget (the engine gives each check its own); the per-cell readers
+    # below spend from it, one unit per call and per reference they return.
+    budget: WorkBudget = field(default_factory=WorkBudget)
     _refs: dict[tuple[int, int], tuple[Ref, ...]] = field(default_factory=dict)
     _aggregates: dict[tuple[int, int], tuple[tuple[Func, Ref], ...]] = field(default_factory=dict)
     # Per unmoved tree (by id) of MovedTrees copies: its local refs and aggregate ranges, moved per copy.
@@ -41,6 +46,7 @@ class SheetContext:
 
     def shape_at(self, key: tuple[int, int]) -> Node:
         """A tree of the same shape as the formula's at ``key`` (possibly another copy: addresses differ)."""
+        self.budget.spend(1, key)
         if isinstance(self.trees, MovedTrees):
             return self.trees.origin(key)[0]
         return self.trees[key]
@@ -56,6 +62,7 @@ class SheetContext:
             else:
                 found = tuple(self.local_refs(self.trees[key]))
             self._refs[key] = found
+        self.budget.spend(1 + len(found), key)
         return found
 
     def aggregates_at(self, key: tuple[int, int]) -> tuple[tuple[Func, Ref], ...]:
@@ -71,6 +78,7 @@ class SheetContext:
             else:
                 found = tuple(_aggregate_ranges(self, self.trees[key]))
             self._aggregates[key] = found
+        self.budget.spend(1 + len(found), key)
         return found
 
     def shape_refs_at(self, key: tuple[int, int]) -> tuple[Ref, ...]:
@@ -90,6 +98,7 @@ class SheetContext:
         else:
             refs = self.shape_refs_at(key)
             dr, dc = self.trees.origin(key)[1:]
+            self.budget.spend(1 + len(refs), key)
         out = []
         for ref in refs:
             start = ref.start
@@ -102,8 +111,10 @@ class SheetContext:
         if key in self._refs or not isinstance(self.trees, MovedTrees):
             return [ref_bounds(ref, self.max_row, self.max_col) for ref in self.refs_at(key)]
         dr, dc = self.trees.origin(key)[1:]
+        refs = self.shape_refs_at(key)
+        self.budget.spend(1 + len(refs), key)
         out = []
-        for ref in self.shape_refs_at(key):
+        for ref in refs:
             start, end = ref.start, ref.end or ref.start
             sr, sc, er, ec = start.row, start.col, end.row, end.col
             if sr is None or sc is None or er is None or ec is None:
@@ -510,117 +521,6 @@ def _sections(ctx: SheetContext, line: list[tuple[int, int]], across: list[tuple
         inside = True
         has_data = has_data or _is_data(cell)
     return sections + (inside and has_data)
-
-
-def _formula_rows(ctx: SheetContext) -> dict[int, list[int]]:
-    # Rows of the formula cells of each column, sorted: a range then finds its formulas by bisection.
-    by_col: dict[int, list[int]] = {}
-    for row, col in ctx.trees:
-        by_col.setdefault(col, []).append(row)
-    for rows in by_col.values():
-        rows.sort()
-    return by_col
-
-
-def _deps(ctx: SheetContext, key: tuple[int, int], by_col: dict[int, list[int]]) -> set[tuple[int, int]]:
-    # The formula cells (only they can close a cycle) inside the references of the formula at ``key``.
-    out: set[tuple[int, int]] = set()
-    for r1, c1, r2, c2 in ctx.bounds_at(key):
-        if r1 == r2 and c1 == c2:
-            if (r1, c1) in ctx.trees:
-                out.add((r1, c1))
-            continue
-        for c in range(c1, c2 + 1) if c2 - c1 < len(by_col) else sorted(by_col):
-            if not c1 <= c <= c2:
-                continue
-            rows = by_col.get(c)
-            if rows:
-                out.update((r, c) for r in rows[bisect_left(rows, r1) : bisect_right(rows, r2)])
-    return out
-
-
-def _strip_acyclic(graph: dict[tuple[int, int], set[tuple[int, int]]]) -> set[tuple[int, int]]:
-    # Cells that reach a cycle: repeatedly drop cells whose dependencies were all dropped (sinks).
-    waiting = {key: len(deps) for key, deps in graph.items()}
-    users: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for key, deps in graph.items():
-        for dep in deps:
-            users.setdefault(dep, []).append(key)
-    ready = [key for key, n in waiting.items() if n == 0]
-    while ready:
-        key = ready.pop()
-        del waiting[key]
-        for user in users.get(key, ()):
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                ready.append(user)
-    return set(waiting)
-
-
-def check_circular(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
-    """FX26: cells on a dependency cycle within the sheet (iterative Tarjan SCC).
-
-    Cells that reach no cycle (sinks, and cells depending only on them) are stripped first, so the
-    search runs on the (usually empty) rest of the dependency graph.
-    """
-    by_col = _formula_rows(ctx)
-    full = {key: _deps(ctx, key, by_col) for key in ctx.trees}
-    kept = _strip_acyclic(full)
-    graph = {key: full[key] & kept for key in kept}
-    index: dict[tuple[int, int], int] = {}
-    low: dict[tuple[int, int], int] = {}
-    on_stack: set[tuple[int, int]] = set()
-    stack: list[tuple[int, int]] = []
-    cyclic: set[tuple[int, int]] = set()
-    counter = 0
-    for root in sorted(graph):
-        if root in index:
-            continue
-        work: list[tuple[tuple[int, int], Iterator[tuple[int, int]]]] = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph.get(child, ())))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1 or node in graph.get(node, ()):
-                    cyclic.update(component)
-    for row, col in sorted(cyclic):
-        yield (
-            row,
-            col,
-            Hit(
-                "FX26",
-                "the formula depends on its own result",
-                "break the cycle: reference inputs, not this result",
-            ),
-        )
 
 
 def check_empty_refs(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
