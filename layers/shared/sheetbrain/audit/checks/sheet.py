@@ -333,9 +333,10 @@ def check_range_short(ctx: SheetContext, params: Mapping[str, Params]) -> Iterat
             if ref.is_whole_column or ref.is_whole_row or ref.is_open_ended:
                 continue
             r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
-            if c1 == c2 == col and r2 < row - 1:
+            # (the gap is bounded before it is listed: a range far above its formula costs nothing)
+            if c1 == c2 == col and row - 1 - max_gap <= r2 < row - 1:
                 gap = [(r, col) for r in range(r2 + 1, row)]
-            elif r1 == r2 == row and c2 < col - 1:
+            elif r1 == r2 == row and col - 1 - max_gap <= c2 < col - 1:
                 gap = [(row, c) for c in range(c2 + 1, col)]
             else:
                 continue
@@ -379,26 +380,28 @@ def _extended_formula(tree: Node, ref: Ref, extended: Ref) -> str:
 
 
 def check_double_counting(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
-    """FX29: a SUM whose range contains subtotals together with the rows they add up."""
-    # Subtotal cells by column, rows sorted: each SUM range then looks only at its own columns.
-    subtotals: dict[int, list[tuple[int, list[tuple[int, int, int, int]]]]] = {}
+    """FX29: a SUM whose range contains subtotals together with the rows they add up.
+
+    Rationale: double counting is among the most common spreadsheet errors in published risk lists
+    (Panko; EuSpRIG); a grand total over detail rows and their subtotals counts every line twice.
+    A subtotal and the range it adds lie inside a SUM's range exactly when the box around both does,
+    so each SUM asks one question of the subtotals: is any such box inside mine?
+    """
+    index = _SubtotalBoxes()
     sums: list[tuple[int, int, Ref, tuple[int, int, int, int]]] = []
     for row, col in sorted(ctx.trees):
-        inner_boxes = []
         for func, ref in ctx.aggregates_at((row, col)):
             box = ref_bounds(ref, ctx.max_row, ctx.max_col)
             if func.base in ("SUM", "SUBTOTAL"):
-                inner_boxes.append(box)
+                index.add((row, col), box)
             if func.base == "SUM" and (box[2] - box[0] + 1) * (box[3] - box[1] + 1) <= MAX_RANGE_CELLS:
                 sums.append((row, col, ref, box))
-        if inner_boxes:
-            subtotals.setdefault(col, []).append((row, inner_boxes))
-    rows_of = {col: [r for r, _ in entries] for col, entries in subtotals.items()}
+    index.freeze()
     reported: set[tuple[int, int]] = set()
-    for row, col, ref, (r1, c1, r2, c2) in sums:
+    for row, col, ref, box in sums:
         if (row, col) in reported:
             continue
-        hit = _first_subtotal_inside(subtotals, rows_of, (row, col), (r1, c1, r2, c2))
+        hit = index.inside(box, (row, col), ctx.budget)
         if hit is not None:
             reported.add((row, col))
             yield (
@@ -412,26 +415,66 @@ def check_double_counting(ctx: SheetContext, params: Mapping[str, Params]) -> It
             )
 
 
-def _first_subtotal_inside(
-    subtotals: dict[int, list[tuple[int, list[tuple[int, int, int, int]]]]],
-    rows_of: dict[int, list[int]],
-    owner: tuple[int, int],
-    box: tuple[int, int, int, int],
-) -> tuple[int, int] | None:
-    r1, c1, r2, c2 = box
-    for c in range(c1, c2 + 1):
-        entries = subtotals.get(c)
-        if not entries:
-            continue
-        rows = rows_of[c]
-        for i in range(bisect_left(rows, r1), bisect_right(rows, r2)):
-            r, inner_boxes = entries[i]
-            if (r, c) == owner:
+_NOWHERE = (1 << 62, (0, 0))
+
+
+class _SubtotalBoxes:
+    """Boxes around each subtotal cell and one range it adds, queried for "any inside this box?".
+
+    Boxes are grouped by their columns; a group sorted by first row keeps, for each suffix, the two
+    smallest last rows of distinct subtotal cells (the SUM asking may itself be one of them). A query
+    is then one bisection per group whose columns fit: O(log n), where scanning the subtotals in the
+    range cost O(n) per SUM (a running total of a column of row totals: quadratic).
+    """
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[int, int], list[tuple[int, int, tuple[int, int]]]] = {}
+        self.keys: list[tuple[int, int]] = []
+        self.firsts: dict[tuple[int, int], list[int]] = {}
+        self.best: dict[tuple[int, int], list[tuple[tuple[int, tuple[int, int]], tuple[int, tuple[int, int]]]]] = {}
+
+    def add(self, cell: tuple[int, int], inner: tuple[int, int, int, int]) -> None:
+        row, col = cell
+        ir1, ic1, ir2, ic2 = inner
+        box = (min(row, ir1), min(col, ic1), max(row, ir2), max(col, ic2))
+        self.groups.setdefault((box[1], box[3]), []).append((box[0], box[2], cell))
+
+    def freeze(self) -> None:
+        self.keys = sorted(self.groups)
+        for key, boxes in self.groups.items():
+            boxes.sort()
+            self.firsts[key] = [first for first, _, _ in boxes]
+            suffix: list[tuple[tuple[int, tuple[int, int]], tuple[int, tuple[int, int]]]] = [
+                (_NOWHERE, _NOWHERE)
+            ] * len(boxes)
+            one, two = _NOWHERE, _NOWHERE
+            for i in range(len(boxes) - 1, -1, -1):
+                _, last, cell = boxes[i]
+                if last < one[0]:
+                    if cell != one[1]:
+                        two = one
+                    one = (last, cell)
+                elif cell != one[1] and last < two[0]:
+                    two = (last, cell)
+                suffix[i] = (one, two)
+            self.best[key] = suffix
+
+    def inside(
+        self, box: tuple[int, int, int, int], owner: tuple[int, int], budget: WorkBudget
+    ) -> tuple[int, int] | None:
+        """A subtotal cell other than ``owner`` that lies, with a range it adds, inside ``box``."""
+        r1, c1, r2, c2 = box
+        for key in self.keys[bisect_left(self.keys, (c1, c1)) : bisect_right(self.keys, (c2, c2))]:
+            budget.spend(1, owner)
+            if key[1] > c2:
                 continue
-            for ir1, ic1, ir2, ic2 in inner_boxes:
-                if r1 <= ir1 and ir2 <= r2 and c1 <= ic1 and ic2 <= c2:
-                    return r, c
-    return None
+            i = bisect_left(self.firsts[key], r1)
+            if i == len(self.firsts[key]):
+                continue
+            for last, cell in self.best[key][i]:
+                if cell != owner and last <= r2:
+                    return cell
+        return None
 
 
 def check_sections_total(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
@@ -465,6 +508,7 @@ def check_sections_total(ctx: SheetContext, params: Mapping[str, Params]) -> Ite
             across = [(r - row, 0) for r in _table_span(ctx, row, col, False, spans)]
         else:
             continue
+        ctx.budget.spend(len(line), (row, col))  # _sections walks the range: a running total costs its length
         sections = _sections(ctx, line, across)
         if sections is not None and sections >= min_sections:
             yield (
