@@ -78,11 +78,16 @@ class _FormulaAuditor:
         # R1C1 copy key -> (tree, its cell, its R1C1 pattern, hits): copies are moved, not re-parsed.
         self.copies: dict[str, tuple[Node, int, int, str, list[Hit]]] = {}
 
-    def run_checks(self, tree: Node, text: str) -> list[Hit]:
-        """Hits of the enabled rules, at most ``MAX_HITS_PER_RULE`` per rule, suggestions printed."""
+    def run_checks(self, tree: Node, text: str, only: set[str] | None = None) -> list[Hit]:
+        """Hits of the enabled rules, at most ``MAX_HITS_PER_RULE`` per rule, suggestions printed.
+
+        ``only``: run just the checks that may emit one of these rules.
+        """
         hits: list[Hit] = []
         types, bases = tree_features(tree)
         for check, params, gate, rules in self.checks:
+            if only is not None and only.isdisjoint(rules):
+                continue
             if gate is not None and not (any(t in types for t in gate[0]) or not bases.isdisjoint(gate[1])):
                 continue
             counts = dict.fromkeys(rules, 0)
@@ -132,11 +137,14 @@ class _FormulaAuditor:
         if known is not None:
             base_tree, base_row, base_col, pattern, base_hits = known
             dr, dc = row - base_row, col - base_col
-            # Formula checks look at shapes, not addresses: a clean copy stays clean (length aside).
-            if not base_hits and (self.max_length is None or len(text) <= self.max_length):
+            # Formula checks look at shapes, not addresses: a copy gets hits only from the checks
+            # that hit its first copy (length aside), rerun for its own addresses in messages and fixes.
+            rules = {hit.rule for hit in base_hits}
+            if self.max_length is not None and len(text) > self.max_length:
+                rules.add("FX11")
+            if not rules:
                 return (base_tree, dr, dc), pattern, []
-            tree = move_tree(base_tree, dr, dc)
-            return (tree, 0, 0), pattern, self.run_checks(tree, text)
+            return (base_tree, dr, dc), pattern, self.run_checks(move_tree(base_tree, dr, dc), text, rules)
         parsed, hits = self.audit(text)
         if parsed is None:
             return None, None, hits
@@ -199,15 +207,16 @@ def _audit_sheet(sheet: Sheet, profile: PolicyProfile, work_budget: int) -> list
     patterns: dict[tuple[int, int], str] = {}
     per_cell: list[tuple[int, int, Hit]] = []
     formula_keys: list[tuple[int, int]] = []  # row-major, as the cells are read below
-    for (row, col), cell in sorted(cells.items()):
+    for key, cell in sorted(cells.items()):
         if cell.formula is None:
             continue
-        formula_keys.append((row, col))
+        row, col = key
+        formula_keys.append(key)  # the grid's own key tuple: per-cell structures share it
         tree, pattern, hits = auditor.audit_cell(cell.formula, row, col)
         per_cell.extend((row, col, hit) for hit in hits)
         if tree is not None and pattern is not None:
-            trees.put((row, col), *tree)
-            patterns[(row, col)] = pattern
+            trees.put(key, *tree)
+            patterns[key] = pattern
     max_row = max((r for r, _ in cells), default=sheet.origin_row)
     max_col = max((c for _, c in cells), default=sheet.origin_col)
     ctx = SheetContext(sheet.name, cells, trees, patterns, max_row, max_col)

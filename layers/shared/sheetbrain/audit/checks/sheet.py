@@ -589,11 +589,15 @@ def check_empty_refs(ctx: SheetContext, params: Mapping[str, Params]) -> Iterato
 def check_duplicates(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX32: the same absolute computation repeated in several cells."""
     by_text: dict[str, list[tuple[int, int]]] = {}
+    absolute: dict[int, bool] = {}  # per shape (its cached tuple of references): all of them absolute
     for key in ctx.trees:
+        ctx.budget.spend(1, key)
         refs = ctx.shape_refs_at(key)
-        if not refs or any(not (r.start.row_abs and r.start.col_abs) for r in refs):
-            continue
-        by_text.setdefault(ctx.cells[key].formula or "", []).append(key)
+        fixed = absolute.get(id(refs))
+        if fixed is None:
+            fixed = absolute[id(refs)] = bool(refs) and all(r.start.row_abs and r.start.col_abs for r in refs)
+        if fixed:
+            by_text.setdefault(ctx.cells[key].formula or "", []).append(key)
     counts = Counter({text: len(keys) for text, keys in by_text.items()})
     for text, count in sorted(counts.items()):
         if count < int(params["FX32"]["min_copies"]):
