@@ -56,7 +56,7 @@ def test_given_the_default_budget_when_audited_then_both_cycles_and_no_fx90() ->
 
 
 def test_given_every_check_on_a_small_budget_when_audited_twice_then_each_stop_is_reported_the_same_way() -> None:
-    # Given a sheet of copies with a typed value and a short total, and a budget of 40 units
+    # Given 40 rows of copies and running totals, each check allowed 40 units, all of them 120
     formulas: list[list[str | None]] = [[None, f"=A{r}*2", f"=SUM($B$1:B{r})"] for r in range(1, 41)]
     values: list[list[object]] = [[r, None, None] for r in range(1, 41)]
     sheet = Sheet("S", formulas, values)
@@ -65,11 +65,15 @@ def test_given_every_check_on_a_small_budget_when_audited_twice_then_each_stop_i
     first = audit_sheet(sheet, work_budget=40)
     second = audit_sheet(sheet, work_budget=40)
 
-    # Then the stops are counted, not timed: the same findings both times; each stop names its check
+    # Then the stops are counted, not timed: the same findings both times
     assert first == second
-    stops = [f for f in first if f.rule == "FX90"]
-    assert {f.message.split(" ", 1)[0] for f in stops} >= {"FX26", "FX27"}
-    assert all("stopped at its work budget (40 units)" in f.message and f.severity == "info" for f in stops)
+    stops = {f.message.split(" ", 1)[0]: f.message for f in first if f.rule == "FX90"}
+    # And the first three checks use their 40 units each, so the sheet's 120 are gone for the rest,
+    # which stop on their first cell; the region check reads no cell through the budget and finishes
+    assert set(stops) == {"FX26", "FX27", "FX28", "FX29", "FX32", "FX35"}
+    assert all("stopped at its work budget (40 units)" in stops[rule] for rule in ("FX26", "FX27", "FX28"))
+    for rule in ("FX29", "FX32", "FX35"):
+        assert f"{rule} stopped at the work budget left to this sheet's checks (0 units) after 0 of 80" in stops[rule]
 
 
 def test_given_fx90_disabled_when_a_check_stops_then_no_stop_finding() -> None:

@@ -8,11 +8,24 @@ checked (finding FX90), so nothing is skipped silently.
 
 from __future__ import annotations
 
-# Units one sheet check may spend on one sheet. A unit is about a microsecond and 100 bytes at
-# most (a reference read, an edge of the dependency graph): 4,000,000 keeps each check of a sheet
-# the API accepts within seconds and tens of megabytes (README, "Limits"), while the 200,000-formula
-# sheets of bench/engine_scale.py are checked whole (1.0-1.6 million units for the largest check).
-SHEET_CHECK_BUDGET = 4_000_000
+# What one unit costs, measured on the checks (bench/engine_scale.py's sheets, one core of the
+# development machine): 0.8-2.8 microseconds and at most ~100 bytes (a reference read, an edge or
+# a node of the dependency graph, a cell walked).
+#
+# A check may spend UNITS_PER_CELL per non-empty cell of the sheet, and never less than
+# SHEET_CHECK_BUDGET: linear checks never stop (the largest, FX26, spends 4-5 units per formula
+# cell), while work that grows faster than the sheet (a range walked per copy) is cut off at a
+# size-proportional amount. All the checks of one sheet together may spend SHEET_CHECKS_FACTOR
+# check budgets: whatever a hostile grid does, the sheet checks of an API request (README,
+# "Limits") stay within 6,000,000 units, a few seconds.
+SHEET_CHECK_BUDGET = 2_000_000
+UNITS_PER_CELL = 16
+SHEET_CHECKS_FACTOR = 3
+
+
+def check_budget(cells: int) -> int:
+    """The work budget of one sheet check on a sheet of ``cells`` non-empty cells."""
+    return max(SHEET_CHECK_BUDGET, UNITS_PER_CELL * cells)
 
 
 class CheckStopped(Exception):  # a signal the engine turns into FX90, not an error: no Error suffix

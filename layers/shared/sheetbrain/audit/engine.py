@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from sheetbrain.audit.ast import Node
-from sheetbrain.audit.budget import SHEET_CHECK_BUDGET, CheckStopped, WorkBudget
+from sheetbrain.audit.budget import SHEET_CHECKS_FACTOR, CheckStopped, WorkBudget, check_budget
 from sheetbrain.audit.checks.catalogue import CHECKS
 from sheetbrain.audit.checks.formula import FORMULA_CHECKS, FORMULA_GATES, Hit, tree_features
 from sheetbrain.audit.checks.sheet import SHEET_CHECKS, CellHit, SheetContext
@@ -188,19 +188,18 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def audit_sheet(
-    sheet: Sheet, profile: PolicyProfile | None = None, *, work_budget: int = SHEET_CHECK_BUDGET
-) -> list[Finding]:
+def audit_sheet(sheet: Sheet, profile: PolicyProfile | None = None, *, work_budget: int | None = None) -> list[Finding]:
     """Audit a sheet grid: formula checks on every formula cell plus region and dependency checks.
 
-    Each sheet check may spend ``work_budget`` units of work; one that stops early reports what it
-    found and an FX90 finding naming the part of the sheet it did not check.
+    Each sheet check may spend ``work_budget`` units of work (default: ``check_budget`` of the
+    sheet's size), and all of them together ``SHEET_CHECKS_FACTOR`` times that; a check that stops
+    early reports what it found and an FX90 finding naming the part of the sheet it did not check.
     """
     with _no_cycle_collection():
         return _audit_sheet(sheet, profile or DEFAULT_PROFILE, work_budget)
 
 
-def _audit_sheet(sheet: Sheet, profile: PolicyProfile, work_budget: int) -> list[Finding]:
+def _audit_sheet(sheet: Sheet, profile: PolicyProfile, work_budget: int | None) -> list[Finding]:
     auditor = _FormulaAuditor(profile)
     cells = cells_of(sheet)
     trees = MovedTrees()
@@ -220,20 +219,25 @@ def _audit_sheet(sheet: Sheet, profile: PolicyProfile, work_budget: int) -> list
     max_row = max((r for r, _ in cells), default=sheet.origin_row)
     max_col = max((c for _, c in cells), default=sheet.origin_col)
     ctx = SheetContext(sheet.name, cells, trees, patterns, max_row, max_col)
+    per_check = check_budget(len(cells)) if work_budget is None else work_budget
+    left = SHEET_CHECKS_FACTOR * per_check  # for all the checks of this sheet together
     for rules, check in SHEET_CHECKS:
         if not any(profile.is_enabled(rule) for rule in rules):
             continue
         params = {rule: profile.params(rule) for rule in rules}
-        ctx.budget = WorkBudget(work_budget)
+        ctx.budget = WorkBudget(min(per_check, left))
         try:
             for cell_hit in check(ctx, params):
                 if profile.is_enabled(cell_hit[2].rule):
                     per_cell.append(cell_hit)
         except CheckStopped as stop:
             if profile.is_enabled("FX90"):
-                per_cell.append(
-                    _stopped(ctx, rules, formula_keys, stop.at, f"at its work budget ({work_budget:,} units)")
+                why = (
+                    f"at its work budget ({per_check:,} units)"
+                    if ctx.budget.limit == per_check
+                    else f"at the work budget left to this sheet's checks ({ctx.budget.limit:,} units)"
                 )
+                per_cell.append(_stopped(ctx, rules, formula_keys, stop.at, why))
         except RecursionError:
             # Trees are at most MAX_DEPTH high, which walkers handle from any ordinary call depth;
             # called from deeper still, a sheet check that moves or prints trees stops there, and
@@ -241,6 +245,7 @@ def _audit_sheet(sheet: Sheet, profile: PolicyProfile, work_budget: int) -> list
             at = ctx.budget.at or (formula_keys[0] if formula_keys else None)
             if at is not None and profile.is_enabled("FX90"):
                 per_cell.append(_stopped(ctx, rules, formula_keys, at, "on a formula nested too deeply to walk"))
+        left -= min(ctx.budget.spent, ctx.budget.limit)
     findings = []
     for row, col, hit in per_cell:
         source = cells.get((row, col))
