@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from sheetbrain.audit import FormulaParseError, parse
-from sheetbrain.audit.copies import _PIECE_RE, _UNSURE_RE, copy_key, move_tree
+from sheetbrain.audit.copies import _PIECE_RE, _unsure, copy_key, move_tree
 from sheetbrain.audit.refs import r1c1_pattern
 from sheetbrain.audit.tokenizer import MAX_COL, MAX_ROW, col_to_index
 
@@ -45,7 +45,11 @@ def test_copies_down_a_column_share_a_key_and_moving_equals_parsing() -> None:
         ('="B5"&B5', '="B6"&B6'),  # text inside strings is not an address
         ("=Q3!B5", "=Q4!B6"),  # unquoted sheet names are not addresses
         ("=LOG10(B5)", "=LOG11(B6)"),  # nor are function names
-        ("=SUM(A:A)+B5", "=SUM(B:B)+C6"),  # whole columns: the key abstains
+        ("=SUM(A:A)+B5", "=SUM(B:B)+C6"),  # relative whole columns: the key abstains
+        ("=SUM(A:A)+B5", "=SUM(A:A)+B6"),
+        ("=SUM(5:5)+B5", "=SUM(6:6)+B6"),  # relative whole rows too
+        ("=SUM($A:A)+B5", "=SUM($A:B)+B6"),  # a whole column with one side relative
+        ("=SUM($A:$A)+B5", "=SUM($B:$B)+B6"),  # absolute, but another column
         ("=Table1[[#This Row],[Q1]]", "=Table1[[#This Row],[Q2]]"),
     ],
 )
@@ -55,6 +59,23 @@ def test_texts_that_are_not_copies_never_share_a_key(a: str, b: str) -> None:
 
     # Then they do not share a key (or the key abstains)
     assert key_a is None or key_a != key_b
+
+
+@pytest.mark.parametrize(
+    ("text", "copy", "dr", "dc"),
+    [
+        ("=COUNTIF($E:$E,E5)", "=COUNTIF($E:$E,E9)", 4, 0),
+        ("=SUMIF(Data!$B:$B,A5,Data!$E:$E)", "=SUMIF(Data!$B:$B,B6,Data!$E:$E)", 1, 1),
+        ("=SUM($2:$4)-C5", "=SUM($2:$4)-C6", 1, 0),
+    ],
+)
+def test_absolute_whole_columns_and_rows_share_the_key_of_their_copies(text: str, copy: str, dr: int, dc: int) -> None:
+    # Given a formula reading an absolute whole column or row, and its copy dr rows down, dc right
+    # When keyed in its cell (C5) and in the copy's
+    key = copy_key(text, 5, 3)
+    # Then both share one key, and moving the tree gives what parsing the copy gives
+    assert key is not None and copy_key(copy, 5 + dr, 3 + dc) == key
+    assert move_tree(parse(text), dr, dc) == parse(copy)
 
 
 def test_absolute_parts_stay_put_when_moved() -> None:
@@ -89,7 +110,7 @@ def _scan_key(text: str, row: int, col: int) -> str | None:
     prev_was_cell = False
     for m in _PIECE_RE.finditer(text):
         gap = text[last : m.start()]
-        if _UNSURE_RE.search(gap) and not (gap == ":" and prev_was_cell):
+        if _unsure(gap) and not (gap == ":" and prev_was_cell):
             return None
         parts.append(gap)
         last = m.end()
@@ -107,7 +128,7 @@ def _scan_key(text: str, row: int, col: int) -> str | None:
         parts.append("\x00" + r_part + c_part + "\x00")
         prev_was_cell = True
     tail = text[last:]
-    if _UNSURE_RE.search(tail):
+    if _unsure(tail):
         return None
     parts.append(tail)
     return "".join(parts)

@@ -27,6 +27,14 @@ _PIECE_RE = re.compile(
     re.VERBOSE,
 )
 _UNSURE_RE = re.compile(r"[\[\]{}:]")  # brackets, array constants or ranges the key cannot vouch for
+# Whole columns and rows with both sides absolute ($C:$C, $2:$5) read the same from every cell:
+# the key keeps them verbatim. Relative ones (C:C) move with the copy and make the key abstain.
+_ABSOLUTE_LINES_RE = re.compile(r"(?<![\w.$])(?:\$[A-Za-z]{1,3}:\$[A-Za-z]{1,3}|\$\d+:\$\d+)(?![\w(!.$:])")
+
+
+def _unsure(gap: str) -> bool:
+    """Whether text between two addresses holds something the key cannot vouch for."""
+    return _UNSURE_RE.search(_ABSOLUTE_LINES_RE.sub("", gap) if ":" in gap else gap) is not None
 
 
 def copy_key(text: str, row: int, col: int) -> str | None:
@@ -84,7 +92,7 @@ def _template(text: str, pieces: list[str]) -> list[_Slot] | None:
     prev_was_cell = False
     for m in _PIECE_RE.finditer(text):
         gap = text[last : m.start()]
-        if _UNSURE_RE.search(gap) and not (gap == ":" and prev_was_cell):
+        if _unsure(gap) and not (gap == ":" and prev_was_cell):
             return None
         last = m.end()
         if m.group("quoted") is not None:
@@ -95,7 +103,7 @@ def _template(text: str, pieces: list[str]) -> list[_Slot] | None:
             return None
         slots[ends[m.end()]] = (m.start("row") - m.start(), c, bool(m.group("cabs")), bool(m.group("rabs")))
         prev_was_cell = True
-    if _UNSURE_RE.search(text[last:]):
+    if _unsure(text[last:]):
         return None
     return slots
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import gc
+from bisect import bisect_left
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sheetbrain.audit.ast import Node
+from sheetbrain.audit.budget import SHEET_CHECKS_FACTOR, CheckStopped, WorkBudget, check_budget
 from sheetbrain.audit.checks.catalogue import CHECKS
 from sheetbrain.audit.checks.formula import FORMULA_CHECKS, FORMULA_GATES, Hit, tree_features
-from sheetbrain.audit.checks.sheet import SHEET_CHECKS, SheetContext
+from sheetbrain.audit.checks.sheet import SHEET_CHECKS, CellHit, SheetContext
 from sheetbrain.audit.copies import MovedTrees, copy_key, move_tree
 from sheetbrain.audit.errors import FormulaParseError
 from sheetbrain.audit.grid import Sheet, cell_name, cells_of
@@ -76,11 +78,16 @@ class _FormulaAuditor:
         # R1C1 copy key -> (tree, its cell, its R1C1 pattern, hits): copies are moved, not re-parsed.
         self.copies: dict[str, tuple[Node, int, int, str, list[Hit]]] = {}
 
-    def run_checks(self, tree: Node, text: str) -> list[Hit]:
-        """Hits of the enabled rules, at most ``MAX_HITS_PER_RULE`` per rule, suggestions printed."""
+    def run_checks(self, tree: Node, text: str, only: set[str] | None = None) -> list[Hit]:
+        """Hits of the enabled rules, at most ``MAX_HITS_PER_RULE`` per rule, suggestions printed.
+
+        ``only``: run just the checks that may emit one of these rules.
+        """
         hits: list[Hit] = []
         types, bases = tree_features(tree)
         for check, params, gate, rules in self.checks:
+            if only is not None and only.isdisjoint(rules):
+                continue
             if gate is not None and not (any(t in types for t in gate[0]) or not bases.isdisjoint(gate[1])):
                 continue
             counts = dict.fromkeys(rules, 0)
@@ -130,11 +137,14 @@ class _FormulaAuditor:
         if known is not None:
             base_tree, base_row, base_col, pattern, base_hits = known
             dr, dc = row - base_row, col - base_col
-            # Formula checks look at shapes, not addresses: a clean copy stays clean (length aside).
-            if not base_hits and (self.max_length is None or len(text) <= self.max_length):
+            # Formula checks look at shapes, not addresses: a copy gets hits only from the checks
+            # that hit its first copy (length aside), rerun for its own addresses in messages and fixes.
+            rules = {hit.rule for hit in base_hits}
+            if self.max_length is not None and len(text) > self.max_length:
+                rules.add("FX11")
+            if not rules:
                 return (base_tree, dr, dc), pattern, []
-            tree = move_tree(base_tree, dr, dc)
-            return (tree, 0, 0), pattern, self.run_checks(tree, text)
+            return (base_tree, dr, dc), pattern, self.run_checks(move_tree(base_tree, dr, dc), text, rules)
         parsed, hits = self.audit(text)
         if parsed is None:
             return None, None, hits
@@ -178,46 +188,86 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def audit_sheet(sheet: Sheet, profile: PolicyProfile | None = None) -> list[Finding]:
-    """Audit a sheet grid: formula checks on every formula cell plus region and dependency checks."""
+def audit_sheet(sheet: Sheet, profile: PolicyProfile | None = None, *, work_budget: int | None = None) -> list[Finding]:
+    """Audit a sheet grid: formula checks on every formula cell plus region and dependency checks.
+
+    Each sheet check may spend ``work_budget`` units of work (default: ``check_budget`` of the
+    sheet's size), and all of them together ``SHEET_CHECKS_FACTOR`` times that; a check that stops
+    early reports what it found and an FX90 finding naming the part of the sheet it did not check.
+    """
     with _no_cycle_collection():
-        return _audit_sheet(sheet, profile or DEFAULT_PROFILE)
+        return _audit_sheet(sheet, profile or DEFAULT_PROFILE, work_budget)
 
 
-def _audit_sheet(sheet: Sheet, profile: PolicyProfile) -> list[Finding]:
+def _audit_sheet(sheet: Sheet, profile: PolicyProfile, work_budget: int | None) -> list[Finding]:
     auditor = _FormulaAuditor(profile)
     cells = cells_of(sheet)
     trees = MovedTrees()
     patterns: dict[tuple[int, int], str] = {}
     per_cell: list[tuple[int, int, Hit]] = []
-    for (row, col), cell in sorted(cells.items()):
+    formula_keys: list[tuple[int, int]] = []  # row-major, as the cells are read below
+    for key, cell in sorted(cells.items()):
         if cell.formula is None:
             continue
+        row, col = key
+        formula_keys.append(key)  # the grid's own key tuple: per-cell structures share it
         tree, pattern, hits = auditor.audit_cell(cell.formula, row, col)
         per_cell.extend((row, col, hit) for hit in hits)
         if tree is not None and pattern is not None:
-            trees.put((row, col), *tree)
-            patterns[(row, col)] = pattern
+            trees.put(key, *tree)
+            patterns[key] = pattern
     max_row = max((r for r, _ in cells), default=sheet.origin_row)
     max_col = max((c for _, c in cells), default=sheet.origin_col)
     ctx = SheetContext(sheet.name, cells, trees, patterns, max_row, max_col)
+    per_check = check_budget(len(cells)) if work_budget is None else work_budget
+    left = SHEET_CHECKS_FACTOR * per_check  # for all the checks of this sheet together
     for rules, check in SHEET_CHECKS:
-        if any(profile.is_enabled(rule) for rule in rules):
-            params = {rule: profile.params(rule) for rule in rules}
-            try:
-                found = [h for h in check(ctx, params) if profile.is_enabled(h[2].rule)]
-            except RecursionError:
-                # Trees are at most MAX_DEPTH high, which walkers handle from any ordinary call
-                # depth; called from deeper still, a sheet check that moves or prints trees is
-                # skipped rather than failing the whole audit.
-                continue
-            per_cell.extend(found)
+        if not any(profile.is_enabled(rule) for rule in rules):
+            continue
+        params = {rule: profile.params(rule) for rule in rules}
+        ctx.budget = WorkBudget(min(per_check, left))
+        try:
+            for cell_hit in check(ctx, params):
+                if profile.is_enabled(cell_hit[2].rule):
+                    per_cell.append(cell_hit)
+        except CheckStopped as stop:
+            if profile.is_enabled("FX90"):
+                why = (
+                    f"at its work budget ({per_check:,} units)"
+                    if ctx.budget.limit == per_check
+                    else f"at the work budget left to this sheet's checks ({ctx.budget.limit:,} units)"
+                )
+                per_cell.append(_stopped(ctx, rules, formula_keys, stop.at, why))
+        except RecursionError:
+            # Trees are at most MAX_DEPTH high, which walkers handle from any ordinary call depth;
+            # called from deeper still, a sheet check that moves or prints trees stops there, and
+            # says so, rather than failing the whole audit.
+            at = ctx.budget.at or (formula_keys[0] if formula_keys else None)
+            if at is not None and profile.is_enabled("FX90"):
+                per_cell.append(_stopped(ctx, rules, formula_keys, at, "on a formula nested too deeply to walk"))
+        left -= min(ctx.budget.spent, ctx.budget.limit)
     findings = []
     for row, col, hit in per_cell:
-        formula = cells[(row, col)].formula or _constant_text(cells[(row, col)].value)
+        source = cells.get((row, col))
+        formula = "" if source is None else source.formula or _constant_text(source.value)
         findings.append(_finalise(hit, profile, cell_name(sheet.name, row, col), None, formula))
     findings.sort(key=lambda f: (_sort_key(f.cell), f.rule, f.message))
     return findings
+
+
+def _stopped(
+    ctx: SheetContext, rules: tuple[str, ...], formula_keys: list[tuple[int, int]], at: tuple[int, int], why: str
+) -> CellHit:
+    # FX90 on the first cell the check did not finish: which check, where it stopped, what is left.
+    done = bisect_left(formula_keys, at)
+    checks = "/".join(rules)
+    titles = ", ".join(CHECKS[rule].title.lower() for rule in rules)
+    left = f"rows {at[0]:,}-{ctx.max_row:,}" if at[0] < ctx.max_row else f"row {at[0]:,}"
+    message = (
+        f"{checks} stopped {why} after {done:,} of {len(formula_keys):,} formula cells: "
+        f"from {cell_name(ctx.name, *at)} on ({left} of {ctx.name}) not checked for {titles}"
+    )
+    return at[0], at[1], Hit("FX90", message, "audit the rest of the sheet as a smaller range")
 
 
 def _constant_text(value: Any) -> str:

@@ -31,9 +31,9 @@ class Sheet:
         return parse_a1(self.origin)[1]
 
 
-@dataclass
+@dataclass(slots=True)
 class Cell:
-    """One non-empty cell in absolute sheet coordinates (1-based)."""
+    """One non-empty cell in absolute sheet coordinates (1-based); slotted: a sheet holds 100,000s."""
 
     row: int
     col: int
@@ -61,6 +61,7 @@ def cells_of(sheet: Sheet) -> dict[tuple[int, int], Cell]:
     for i in range(height):
         frow = sheet.formulas[i] if i < len(sheet.formulas) else []
         vrow = sheet.values[i] if i < len(sheet.values) else []
+        row = base_row + i  # one int object per row, shared by its cells and their keys
         for j in range(max(len(frow), len(vrow))):
             text = frow[j] if j < len(frow) else None
             value = vrow[j] if j < len(vrow) else None
@@ -71,7 +72,8 @@ def cells_of(sheet: Sheet) -> dict[tuple[int, int], Cell]:
                     value = text
                 else:
                     continue
-            out[(base_row + i, base_col + j)] = Cell(base_row + i, base_col + j, formula, value)
+            col = base_col + j
+            out[(row, col)] = Cell(row, col, formula, value)
     return out
 
 

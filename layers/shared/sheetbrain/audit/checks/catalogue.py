@@ -385,6 +385,16 @@ _SPECS = [
         '2 digits"): read as a date, its century is guessed.',
         cases=(("medium", "a formula on the sheet reads the cell"),),
     ),
+    _spec(
+        "FX90",
+        "Check stopped at its work budget",
+        "info",
+        "sheet",
+        "coverage",
+        "A sheet check used up its work budget (units of work counted, not time: the same sheet always stops "
+        "at the same cell) or met a formula nested too deeply to walk. The finding names the check and the "
+        "part of the sheet it did not check; what it found before stopping is reported.",
+    ),
 ]
 
 CHECKS: dict[str, CheckSpec] = {spec.id: spec for spec in _SPECS}

@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sheetbrain.audit.ast import CellAddr, Func, Node, Ref
+from sheetbrain.audit.budget import WorkBudget
+from sheetbrain.audit.checks.cycles import check_circular
 from sheetbrain.audit.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
 from sheetbrain.audit.checks.formula import Hit, Params, replace
 from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
@@ -22,7 +24,7 @@ from sheetbrain.audit.printer import format_ref, to_formula
 from sheetbrain.audit.refs import a1, ref_bounds
 from sheetbrain.audit.regions import Deviation, find_deviations, is_aggregate, structure_of
 
-MAX_RANGE_CELLS = 20_000  # dependency edges of larger ranges are not expanded (whole columns)
+MAX_RANGE_CELLS = 20_000  # larger ranges are not read cell by cell (whole columns)
 
 
 @dataclass
@@ -35,6 +37,9 @@ class SheetContext:
     patterns: dict[tuple[int, int], str]
     max_row: int
     max_col: int
+    # The running check's work budget (the engine gives each check its own); the per-cell readers
+    # below spend from it, one unit per call and per reference they return.
+    budget: WorkBudget = field(default_factory=WorkBudget)
     _refs: dict[tuple[int, int], tuple[Ref, ...]] = field(default_factory=dict)
     _aggregates: dict[tuple[int, int], tuple[tuple[Func, Ref], ...]] = field(default_factory=dict)
     # Per unmoved tree (by id) of MovedTrees copies: its local refs and aggregate ranges, moved per copy.
@@ -43,6 +48,7 @@ class SheetContext:
 
     def shape_at(self, key: tuple[int, int]) -> Node:
         """A tree of the same shape as the formula's at ``key`` (possibly another copy: addresses differ)."""
+        self.budget.spend(1, key)
         if isinstance(self.trees, MovedTrees):
             return self.trees.origin(key)[0]
         return self.trees[key]
@@ -58,6 +64,7 @@ class SheetContext:
             else:
                 found = tuple(self.local_refs(self.trees[key]))
             self._refs[key] = found
+        self.budget.spend(1 + len(found), key)
         return found
 
     def aggregates_at(self, key: tuple[int, int]) -> tuple[tuple[Func, Ref], ...]:
@@ -73,6 +80,7 @@ class SheetContext:
             else:
                 found = tuple(_aggregate_ranges(self, self.trees[key]))
             self._aggregates[key] = found
+        self.budget.spend(1 + len(found), key)
         return found
 
     def shape_refs_at(self, key: tuple[int, int]) -> tuple[Ref, ...]:
@@ -92,6 +100,7 @@ class SheetContext:
         else:
             refs = self.shape_refs_at(key)
             dr, dc = self.trees.origin(key)[1:]
+            self.budget.spend(1 + len(refs), key)
         out = []
         for ref in refs:
             start = ref.start
@@ -104,8 +113,10 @@ class SheetContext:
         if key in self._refs or not isinstance(self.trees, MovedTrees):
             return [ref_bounds(ref, self.max_row, self.max_col) for ref in self.refs_at(key)]
         dr, dc = self.trees.origin(key)[1:]
+        refs = self.shape_refs_at(key)
+        self.budget.spend(1 + len(refs), key)
         out = []
-        for ref in self.shape_refs_at(key):
+        for ref in refs:
             start, end = ref.start, ref.end or ref.start
             sr, sc, er, ec = start.row, start.col, end.row, end.col
             if sr is None or sc is None or er is None or ec is None:
@@ -458,9 +469,10 @@ def check_range_short(ctx: SheetContext, params: Mapping[str, Params]) -> Iterat
             if ref.is_whole_column or ref.is_whole_row or ref.is_open_ended:
                 continue
             r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
-            if c1 == c2 == col and r2 < row - 1:
+            # (the gap is bounded before it is listed: a range far above its formula costs nothing)
+            if c1 == c2 == col and row - 1 - max_gap <= r2 < row - 1:
                 gap = [(r, col) for r in range(r2 + 1, row)]
-            elif r1 == r2 == row and c2 < col - 1:
+            elif r1 == r2 == row and col - 1 - max_gap <= c2 < col - 1:
                 gap = [(row, c) for c in range(c2 + 1, col)]
             else:
                 continue
@@ -528,26 +540,28 @@ def _extended_formula(tree: Node, ref: Ref, extended: Ref) -> str:
 
 
 def check_double_counting(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
-    """FX29: a SUM whose range contains subtotals together with the rows they add up."""
-    # Subtotal cells by column, rows sorted: each SUM range then looks only at its own columns.
-    subtotals: dict[int, list[tuple[int, list[tuple[int, int, int, int]]]]] = {}
+    """FX29: a SUM whose range contains subtotals together with the rows they add up.
+
+    Rationale: double counting is among the most common spreadsheet errors in published risk lists
+    (Panko; EuSpRIG); a grand total over detail rows and their subtotals counts every line twice.
+    A subtotal and the range it adds lie inside a SUM's range exactly when the box around both does,
+    so each SUM asks one question of the subtotals: is any such box inside mine?
+    """
+    index = _SubtotalBoxes()
     sums: list[tuple[int, int, Ref, tuple[int, int, int, int]]] = []
     for row, col in sorted(ctx.trees):
-        inner_boxes = []
         for func, ref in ctx.aggregates_at((row, col)):
             box = ref_bounds(ref, ctx.max_row, ctx.max_col)
             if func.base in ("SUM", "SUBTOTAL"):
-                inner_boxes.append(box)
+                index.add((row, col), box)
             if func.base == "SUM" and (box[2] - box[0] + 1) * (box[3] - box[1] + 1) <= MAX_RANGE_CELLS:
                 sums.append((row, col, ref, box))
-        if inner_boxes:
-            subtotals.setdefault(col, []).append((row, inner_boxes))
-    rows_of = {col: [r for r, _ in entries] for col, entries in subtotals.items()}
+    index.freeze()
     reported: set[tuple[int, int]] = set()
-    for row, col, ref, (r1, c1, r2, c2) in sums:
+    for row, col, ref, box in sums:
         if (row, col) in reported:
             continue
-        hit = _first_subtotal_inside(subtotals, rows_of, (row, col), (r1, c1, r2, c2))
+        hit = index.inside(box, (row, col), ctx.budget)
         if hit is not None:
             reported.add((row, col))
             yield (
@@ -561,26 +575,66 @@ def check_double_counting(ctx: SheetContext, params: Mapping[str, Params]) -> It
             )
 
 
-def _first_subtotal_inside(
-    subtotals: dict[int, list[tuple[int, list[tuple[int, int, int, int]]]]],
-    rows_of: dict[int, list[int]],
-    owner: tuple[int, int],
-    box: tuple[int, int, int, int],
-) -> tuple[int, int] | None:
-    r1, c1, r2, c2 = box
-    for c in range(c1, c2 + 1):
-        entries = subtotals.get(c)
-        if not entries:
-            continue
-        rows = rows_of[c]
-        for i in range(bisect_left(rows, r1), bisect_right(rows, r2)):
-            r, inner_boxes = entries[i]
-            if (r, c) == owner:
+_NOWHERE = (1 << 62, (0, 0))
+
+
+class _SubtotalBoxes:
+    """Boxes around each subtotal cell and one range it adds, queried for "any inside this box?".
+
+    Boxes are grouped by their columns; a group sorted by first row keeps, for each suffix, the two
+    smallest last rows of distinct subtotal cells (the SUM asking may itself be one of them). A query
+    is then one bisection per group whose columns fit: O(log n), where scanning the subtotals in the
+    range cost O(n) per SUM (a running total of a column of row totals: quadratic).
+    """
+
+    def __init__(self) -> None:
+        self.groups: dict[tuple[int, int], list[tuple[int, int, tuple[int, int]]]] = {}
+        self.keys: list[tuple[int, int]] = []
+        self.firsts: dict[tuple[int, int], list[int]] = {}
+        self.best: dict[tuple[int, int], list[tuple[tuple[int, tuple[int, int]], tuple[int, tuple[int, int]]]]] = {}
+
+    def add(self, cell: tuple[int, int], inner: tuple[int, int, int, int]) -> None:
+        row, col = cell
+        ir1, ic1, ir2, ic2 = inner
+        box = (min(row, ir1), min(col, ic1), max(row, ir2), max(col, ic2))
+        self.groups.setdefault((box[1], box[3]), []).append((box[0], box[2], cell))
+
+    def freeze(self) -> None:
+        self.keys = sorted(self.groups)
+        for key, boxes in self.groups.items():
+            boxes.sort()
+            self.firsts[key] = [first for first, _, _ in boxes]
+            suffix: list[tuple[tuple[int, tuple[int, int]], tuple[int, tuple[int, int]]]] = [
+                (_NOWHERE, _NOWHERE)
+            ] * len(boxes)
+            one, two = _NOWHERE, _NOWHERE
+            for i in range(len(boxes) - 1, -1, -1):
+                _, last, cell = boxes[i]
+                if last < one[0]:
+                    if cell != one[1]:
+                        two = one
+                    one = (last, cell)
+                elif cell != one[1] and last < two[0]:
+                    two = (last, cell)
+                suffix[i] = (one, two)
+            self.best[key] = suffix
+
+    def inside(
+        self, box: tuple[int, int, int, int], owner: tuple[int, int], budget: WorkBudget
+    ) -> tuple[int, int] | None:
+        """A subtotal cell other than ``owner`` that lies, with a range it adds, inside ``box``."""
+        r1, c1, r2, c2 = box
+        for key in self.keys[bisect_left(self.keys, (c1, c1)) : bisect_right(self.keys, (c2, c2))]:
+            budget.spend(1, owner)
+            if key[1] > c2:
                 continue
-            for ir1, ic1, ir2, ic2 in inner_boxes:
-                if r1 <= ir1 and ir2 <= r2 and c1 <= ic1 and ic2 <= c2:
-                    return r, c
-    return None
+            i = bisect_left(self.firsts[key], r1)
+            if i == len(self.firsts[key]):
+                continue
+            for last, cell in self.best[key][i]:
+                if cell != owner and last <= r2:
+                    return cell
+        return None
 
 
 def check_sections_total(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
@@ -619,6 +673,7 @@ def check_sections_total(ctx: SheetContext, params: Mapping[str, Params]) -> Ite
             across = [(r - row, 0) for r in _table_span(ctx, row, col, False, spans)]
         else:
             continue
+        ctx.budget.spend(len(line), (row, col))  # _sections walks the range: a running total costs its length
         sections = _sections(ctx, line, across)
         if sections is not None and sections >= min_sections:
             yield (
@@ -677,117 +732,6 @@ def _sections(ctx: SheetContext, line: list[tuple[int, int]], across: list[tuple
     return sections + (inside and has_data)
 
 
-def _formula_rows(ctx: SheetContext) -> dict[int, list[int]]:
-    # Rows of the formula cells of each column, sorted: a range then finds its formulas by bisection.
-    by_col: dict[int, list[int]] = {}
-    for row, col in ctx.trees:
-        by_col.setdefault(col, []).append(row)
-    for rows in by_col.values():
-        rows.sort()
-    return by_col
-
-
-def _deps(ctx: SheetContext, key: tuple[int, int], by_col: dict[int, list[int]]) -> set[tuple[int, int]]:
-    # The formula cells (only they can close a cycle) inside the references of the formula at ``key``.
-    out: set[tuple[int, int]] = set()
-    for r1, c1, r2, c2 in ctx.bounds_at(key):
-        if r1 == r2 and c1 == c2:
-            if (r1, c1) in ctx.trees:
-                out.add((r1, c1))
-            continue
-        for c in range(c1, c2 + 1) if c2 - c1 < len(by_col) else sorted(by_col):
-            if not c1 <= c <= c2:
-                continue
-            rows = by_col.get(c)
-            if rows:
-                out.update((r, c) for r in rows[bisect_left(rows, r1) : bisect_right(rows, r2)])
-    return out
-
-
-def _strip_acyclic(graph: dict[tuple[int, int], set[tuple[int, int]]]) -> set[tuple[int, int]]:
-    # Cells that reach a cycle: repeatedly drop cells whose dependencies were all dropped (sinks).
-    waiting = {key: len(deps) for key, deps in graph.items()}
-    users: dict[tuple[int, int], list[tuple[int, int]]] = {}
-    for key, deps in graph.items():
-        for dep in deps:
-            users.setdefault(dep, []).append(key)
-    ready = [key for key, n in waiting.items() if n == 0]
-    while ready:
-        key = ready.pop()
-        del waiting[key]
-        for user in users.get(key, ()):
-            waiting[user] -= 1
-            if waiting[user] == 0:
-                ready.append(user)
-    return set(waiting)
-
-
-def check_circular(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
-    """FX26: cells on a dependency cycle within the sheet (iterative Tarjan SCC).
-
-    Cells that reach no cycle (sinks, and cells depending only on them) are stripped first, so the
-    search runs on the (usually empty) rest of the dependency graph.
-    """
-    by_col = _formula_rows(ctx)
-    full = {key: _deps(ctx, key, by_col) for key in ctx.trees}
-    kept = _strip_acyclic(full)
-    graph = {key: full[key] & kept for key in kept}
-    index: dict[tuple[int, int], int] = {}
-    low: dict[tuple[int, int], int] = {}
-    on_stack: set[tuple[int, int]] = set()
-    stack: list[tuple[int, int]] = []
-    cyclic: set[tuple[int, int]] = set()
-    counter = 0
-    for root in sorted(graph):
-        if root in index:
-            continue
-        work: list[tuple[tuple[int, int], Iterator[tuple[int, int]]]] = [(root, iter(sorted(graph[root])))]
-        index[root] = low[root] = counter
-        counter += 1
-        stack.append(root)
-        on_stack.add(root)
-        while work:
-            node, children = work[-1]
-            advanced = False
-            for child in children:
-                if child not in index:
-                    index[child] = low[child] = counter
-                    counter += 1
-                    stack.append(child)
-                    on_stack.add(child)
-                    work.append((child, iter(sorted(graph.get(child, ())))))
-                    advanced = True
-                    break
-                if child in on_stack:
-                    low[node] = min(low[node], index[child])
-            if advanced:
-                continue
-            work.pop()
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-            if low[node] == index[node]:
-                component = []
-                while True:
-                    member = stack.pop()
-                    on_stack.discard(member)
-                    component.append(member)
-                    if member == node:
-                        break
-                if len(component) > 1 or node in graph.get(node, ()):
-                    cyclic.update(component)
-    for row, col in sorted(cyclic):
-        yield (
-            row,
-            col,
-            Hit(
-                "FX26",
-                "the formula depends on its own result",
-                "break the cycle: reference inputs, not this result",
-            ),
-        )
-
-
 def check_empty_refs(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX27: single-cell references to cells of the grid that hold nothing."""
     for row, col in sorted(ctx.trees):
@@ -810,11 +754,15 @@ def check_empty_refs(ctx: SheetContext, params: Mapping[str, Params]) -> Iterato
 def check_duplicates(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX32: the same absolute computation repeated in several cells."""
     by_text: dict[str, list[tuple[int, int]]] = {}
+    absolute: dict[int, bool] = {}  # per shape (its cached tuple of references): all of them absolute
     for key in ctx.trees:
+        ctx.budget.spend(1, key)
         refs = ctx.shape_refs_at(key)
-        if not refs or any(not (r.start.row_abs and r.start.col_abs) for r in refs):
-            continue
-        by_text.setdefault(ctx.cells[key].formula or "", []).append(key)
+        fixed = absolute.get(id(refs))
+        if fixed is None:
+            fixed = absolute[id(refs)] = bool(refs) and all(r.start.row_abs and r.start.col_abs for r in refs)
+        if fixed:
+            by_text.setdefault(ctx.cells[key].formula or "", []).append(key)
     counts = Counter({text: len(keys) for text, keys in by_text.items()})
     for text, count in sorted(counts.items()):
         if count < int(params["FX32"]["min_copies"]):

@@ -21,9 +21,14 @@ from sheetbrain.http.resolver import authenticate
 
 router = APIGatewayHttpRouter()
 
+# Grid limits, from bench/engine_scale.py and the measurements in the README ("Limits"): the audit
+# function (1 GB, 29 s, ~0.6 vCPU) must hold the worst grid, 50,000 distinct formulas parsed one
+# by one (4-8 s of one core, ~120 MB), plus its sheet checks' bounded work (audit/budget.py).
+# Copies of one formula cost a fifth of that. The work follows the cells, not the shape: a
+# 50,000-row column costs what 5,000 rows of 10 do, so rows are bounded by the cell count only.
 MAX_FORMULAS = 2_000
 MAX_CELLS = 50_000
-MAX_ROWS = 5_000
+MAX_ROWS = MAX_CELLS
 MAX_COLUMNS = 500
 MAX_FORMULA_CHARS = 8_192  # Excel's own limit
 RANGE_PATTERN = r"^\$?[A-Za-z]{1,3}\$?\d{1,7}(:\$?[A-Za-z]{1,3}\$?\d{1,7})?$"
