@@ -13,11 +13,12 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate/build need a region and some credentials even offline.
 AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help serve test lint typecheck validate pytest bench build openapi clean
+.PHONY: help serve test lint typecheck validate pytest contract bench build openapi clean
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
 	@echo "make test    set up and run every gate: ruff, mypy --strict, sam validate --lint, pytest"
+	@echo "make contract schemathesis against sheetbrain serve and its openapi.json (CONTRACT_EXAMPLES per operation)"
 	@echo "make bench   run the benchmarks under bench/"
 	@echo "make build   sam build (needs python3.12 on PATH)"
 	@echo "make openapi regenerate openapi.json from the routes' models"
@@ -53,7 +54,14 @@ validate: $(SAM_VENV)/.installed
 pytest: $(BIN)/.installed
 	$(BIN)/pytest --cov --cov-branch --cov-report=term -p no:cacheprovider
 
-test: lint typecheck validate pytest
+# schemathesis (pinned in pyproject's dev extras) against the local server, every check but
+# unsupported_method; tests/contract/run.py sets up server, database, org and token, and tears down.
+# Before pytest, so that pytest's summary stays the closing line of `make test`.
+CONTRACT_EXAMPLES ?= 10
+contract: $(BIN)/.installed
+	$(BIN)/python -m tests.contract.run --max-examples $(CONTRACT_EXAMPLES)
+
+test: lint typecheck validate contract pytest
 
 bench: $(BIN)/.installed
 	status=0; for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status

@@ -19,7 +19,7 @@ from sheetbrain_dev.cli import main
 from sheetbrain_dev.server import ApiServer
 from sheetbrain_dev.template import Route, Template, load_template
 
-ERROR_STATUSES = {"400", "401", "403", "404", "413", "422", "429", "500", "503"}
+ERROR_STATUSES = {"400", "401", "403", "404", "409", "413", "422", "429", "500", "503"}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_every_error_response_references_the_error_schema(document: dict[str, An
         ("GET /api/health", {"500", "503"}),
         ("POST /api/webhooks/clerk", {"400", "413", "500", "503"}),
         ("GET /api/stats", {"401", "403", "429", "500", "503"}),
-        ("POST /api/billing/checkout", {"400", "401", "403", "413", "422", "429", "500", "503"}),
+        ("POST /api/billing/checkout", {"400", "401", "403", "409", "413", "422", "429", "500", "503"}),
         ("GET /api/usage", {"401", "403", "422", "429", "500", "503"}),
         ("GET /api/policies/{}", {"401", "403", "404", "422", "429", "500", "503"}),
     ],
