@@ -15,11 +15,12 @@ export SAM_CLI_TELEMETRY := 0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help serve test lint typecheck validate pytest test-dates bench build openapi rds-ca clean browser
+.PHONY: help serve test lint typecheck validate pytest test-dates contract bench build openapi rds-ca clean browser
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
-	@echo "make test    set up and run every gate: ruff, mypy --strict, sam validate --lint, pytest, test-dates"
+	@echo "make test    set up and run every gate: ruff, mypy --strict, sam validate --lint, contract, pytest, test-dates"
+	@echo "make contract schemathesis against sheetbrain serve and its openapi.json (CONTRACT_EXAMPLES per operation)"
 	@echo "make test-dates  the date-sensitive tests with the clock pinned to awkward dates (libfaketime)"
 	@echo "make bench   run the benchmarks under bench/"
 	@echo "make build   sam build (needs python3.12 on PATH)"
@@ -71,7 +72,14 @@ test-dates: $(BIN)/.installed
 		$(SUDO) apt-get update -qq && DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq faketime; }
 	$(BIN)/python -m sheetbrain_dev.pinned_clock
 
-test: lint typecheck validate pytest test-dates
+# schemathesis (pinned in pyproject's dev extras) against the local server, every check but
+# unsupported_method; tests/contract/run.py sets up server, database, org and token, and tears down.
+# Before pytest, so that pytest's summary stays the closing line of `make test`.
+CONTRACT_EXAMPLES ?= 10
+contract: $(BIN)/.installed
+	$(BIN)/python -m tests.contract.run --max-examples $(CONTRACT_EXAMPLES)
+
+test: lint typecheck validate contract pytest test-dates
 
 bench: $(BIN)/.installed
 	status=0; for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status

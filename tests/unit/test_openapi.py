@@ -19,7 +19,7 @@ from sheetbrain_dev.cli import main
 from sheetbrain_dev.server import ApiServer
 from sheetbrain_dev.template import Route, Template, load_template
 
-ERROR_STATUSES = {"400", "401", "403", "404", "413", "422", "429", "500", "503"}
+ERROR_STATUSES = {"400", "401", "403", "404", "409", "413", "422", "429", "500", "503"}
 
 
 @pytest.fixture(scope="module")
@@ -140,7 +140,7 @@ def test_every_error_response_references_the_error_schema(document: dict[str, An
         ("GET /api/health", {"500", "503"}),
         ("POST /api/webhooks/clerk", {"400", "413", "500", "503"}),
         ("GET /api/stats", {"401", "403", "429", "500", "503"}),
-        ("POST /api/billing/checkout", {"400", "401", "403", "413", "422", "429", "500", "503"}),
+        ("POST /api/billing/checkout", {"400", "401", "403", "409", "413", "422", "429", "500", "503"}),
         ("GET /api/usage", {"401", "403", "422", "429", "500", "503"}),
         ("GET /api/policies/{}", {"401", "403", "404", "422", "429", "500", "503"}),
     ],
@@ -269,3 +269,101 @@ def test_the_dev_server_serves_a_swagger_ui(base_url: str, document: dict[str, A
 def test_other_methods_on_the_documentation_paths_are_not_routes(base_url: str) -> None:
     status, _, body = fetch(f"{base_url}/api/openapi.json", method="POST")
     assert (status, json.loads(body)) == (404, {"message": "Not Found"})
+
+
+# What schemathesis found the document did not state (issue 15, item 7): each is stated now.
+
+
+def _parameter(operation: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(p for p in operation["parameters"] if p["name"] == name)
+
+
+@pytest.mark.parametrize("shape", ["GET /api/audits", "GET /api/policies"])
+def test_the_cursor_format_is_stated(document: dict[str, Any], shape: str) -> None:
+    cursor = _parameter(operations(document)[shape], "cursor")["schema"]["anyOf"][0]
+    assert cursor["pattern"] == r"^([0-9]{1,16}-[0-9a-f]{32})?$"
+
+
+def test_the_usage_window_states_its_years_and_its_pages(document: dict[str, Any]) -> None:
+    usage = operations(document)["GET /api/usage"]
+    for name in ("from", "to"):
+        assert _parameter(usage, name)["schema"]["pattern"] == "^(?:20[0-9]{2}|2100)-"
+    reply = resolve(document, usage["responses"]["200"]["content"]["application/json"]["schema"])
+    assert "next_from" in reply["properties"]
+    assert "400 days" in reply["properties"]["next_from"]["description"]
+
+
+def test_an_audit_body_carries_exactly_one_of_formulas_and_sheet(document: dict[str, Any]) -> None:
+    body = operations(document)["POST /api/audit"]["requestBody"]["content"]["application/json"]["schema"]
+    audit = resolve(document, body)
+    assert audit["oneOf"] == [
+        {"required": ["formulas"], "properties": {"formulas": {"type": "array"}, "sheet": {"type": "null"}}},
+        {"required": ["sheet"], "properties": {"sheet": {"type": "object"}, "formulas": {"type": "null"}}},
+    ]
+
+
+@pytest.mark.parametrize(
+    ("cell_range", "on_the_sheet"),
+    [
+        ("A1:D20", True),
+        ("$XFD$1048576", True),
+        ("xfd1048576", True),
+        ("A1048576:XFD1", True),
+        ("A0", False),
+        ("XFE1", False),
+        ("A1048577", False),
+        ("ZZZ1", False),
+        ("A01", False),
+    ],
+)
+def test_sheet_range_is_bounded_by_the_last_cell_in_its_pattern(
+    document: dict[str, Any], cell_range: str, on_the_sheet: bool
+) -> None:
+    sheet = document["components"]["schemas"]["SheetIn"]["properties"]["range"]["anyOf"][0]
+    assert (re.search(sheet["pattern"], cell_range) is not None) is on_the_sheet
+
+
+def test_ingest_states_its_json_and_multipart_bodies_and_its_422s(document: dict[str, Any]) -> None:
+    ingest = operations(document)["POST /api/ingest"]
+    body = ingest["requestBody"]
+    assert body["required"] is True
+    assert set(body["content"]) == {"application/json", "multipart/form-data"}
+    assert body["content"]["application/json"]["schema"]["required"] == ["title", "content"]
+    form = body["content"]["multipart/form-data"]["schema"]
+    assert (form["required"], set(form["properties"]), form["additionalProperties"]) == (
+        ["file"],
+        {"file", "title", "category"},
+        False,
+    )
+    refused = ingest["responses"]["422"]["description"]
+    for stated in ("3 multipart parts", "8192 bytes of headers", "document_too_large"):
+        assert stated in refused
+
+
+@pytest.mark.parametrize(
+    ("shape", "headers"),
+    [
+        ("POST /api/webhooks/clerk", {"svix-id", "svix-timestamp", "svix-signature"}),
+        ("POST /api/webhooks/stripe", {"Stripe-Signature"}),
+    ],
+)
+def test_webhooks_state_their_signature_headers_as_required(
+    document: dict[str, Any], shape: str, headers: set[str]
+) -> None:
+    operation = operations(document)[shape]
+    stated = {p["name"] for p in operation["parameters"] if p["in"] == "header" and p["required"]}
+    assert stated == headers
+    assert operation["requestBody"]["required"] is True
+    assert "422" not in operation["responses"]  # a delivery is refused by its signature: 400
+
+
+def test_every_free_text_request_string_states_that_it_holds_no_nul(document: dict[str, Any]) -> None:
+    schemas = document["components"]["schemas"]
+    assert schemas["SheetIn"]["properties"]["name"]["pattern"] == "^[^\\u0000]*$"
+    assert schemas["ContextIn"]["properties"]["purpose"]["anyOf"][0]["pattern"] == "^[^\\u0000]*$"
+
+
+def test_a_deleted_policy_is_documented_as_204_without_a_body(document: dict[str, Any]) -> None:
+    responses = operations(document)["DELETE /api/policies/{}"]["responses"]
+    assert "200" not in responses
+    assert "content" not in responses["204"]

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from sheetbrain.config import VERSION
 from sheetbrain.errors import (
     BadRequestError,
+    ConflictError,
     DependencyUnavailableError,
     ForbiddenError,
     NotFoundError,
@@ -34,6 +35,7 @@ from sheetbrain.errors import (
     UnauthorizedError,
     ValidationError,
 )
+from sheetbrain.http.models import OPENAPI_EXTENSION
 
 from sheetbrain_dev.lambda_runtime import load_module
 from sheetbrain_dev.paths import ROOT
@@ -132,6 +134,7 @@ _ERROR_RESPONSES: dict[str, tuple[str, str, tuple[str, ...]]] = {
         f"Unknown id, also for another organization's id ({_codes(NotFoundError)}).",
         (),
     ),
+    "409": ("Conflict", f"The request conflicts with the current state ({_codes(ConflictError)}).", ()),
     "413": ("PayloadTooLarge", f"The request body is too large ({_codes(PayloadTooLargeError)}).", ()),
     "422": (
         "ValidationFailed",
@@ -253,6 +256,56 @@ def _pending_operation(route: Route) -> dict[str, Any]:
     }
 
 
+def _stated(operation: dict[str, Any]) -> None:
+    """Move what a route states beyond its signature (``OPENAPI_EXTENSION``) into the operation:
+    the request body and header parameters it reads itself, and its own error responses."""
+    raw = operation.pop(OPENAPI_EXTENSION, None)
+    if raw is None:
+        return
+    if "requestBody" in raw:
+        operation["requestBody"] = raw["requestBody"]
+    operation["parameters"] = [*operation.get("parameters", []), *raw.get("parameters", [])]
+    if not operation["parameters"]:
+        del operation["parameters"]
+    for status, description in raw.get("errors", {}).items():
+        headers = _ERROR_RESPONSES[status][2]
+        operation.setdefault("responses", {})[status] = {
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+            "headers": {header: _header_ref(header) for header in ("X-Request-Id", *headers)},
+        }
+
+
+# A request's strings are stored as text: NUL is refused in each (sheetbrain.http.models).
+_NO_NUL = "^[^\\u0000]*$"
+
+
+def _no_nul(schema: Any, components: dict[str, Any], seen: set[str]) -> None:
+    """State the NUL rule on every free-text string of a request schema (and the components it
+    refers to); strings of a format or an enum cannot hold one anyway."""
+    if isinstance(schema, list):
+        for item in schema:
+            _no_nul(item, components, seen)
+        return
+    if not isinstance(schema, dict):
+        return
+    ref = schema.get("$ref", "")
+    if ref.startswith("#/components/schemas/") and ref not in seen:
+        seen.add(ref)
+        _no_nul(components.get(ref.rsplit("/", 1)[1]), components, seen)
+    if schema.get("type") == "string" and not ({"format", "enum", "const"} & schema.keys()):
+        if "pattern" not in schema:
+            schema["pattern"] = _NO_NUL
+        elif schema["pattern"] != _NO_NUL and {"pattern": _NO_NUL} not in schema.get("allOf", []):
+            schema.setdefault("allOf", []).append({"pattern": _NO_NUL})
+    for key, value in schema.items():
+        if key in ("properties", "$defs", "patternProperties"):
+            for child in value.values():
+                _no_nul(child, components, seen)
+        elif key in ("items", "contains", "additionalProperties", "not", "anyOf", "oneOf", "allOf", "prefixItems"):
+            _no_nul(value, components, seen)
+
+
 def _document_operation(route: Route, operation: dict[str, Any]) -> dict[str, Any]:
     operation = copy.deepcopy(operation)
     responses: dict[str, Any] = operation.setdefault("responses", {})
@@ -263,12 +316,17 @@ def _document_operation(route: Route, operation: dict[str, Any]) -> dict[str, An
     for status, response in responses.items():
         if "$ref" in response:
             continue
+        if status == "204":  # No Content: Powertools documents a JSON body for every response
+            response.pop("content", None)
         headers = response.setdefault("headers", {})
         headers.setdefault("X-Request-Id", _header_ref("X-Request-Id"))
         if route.authorized and status.startswith("2"):
             for name in _RATE_LIMIT_HEADERS:
                 headers.setdefault(name, _header_ref(name))
+    # From what Powertools validates: a signed webhook's stated headers are checked with its
+    # signature (400), never as a 422.
     statuses = _error_statuses(route, operation)
+    _stated(operation)
     if operation.get(PENDING_EXTENSION) and "404" not in statuses:
         statuses.append("404")
     for status in statuses:
@@ -345,6 +403,11 @@ def build_document(template: Template | None = None) -> dict[str, Any]:
         ],
     }
     _drop_unreferenced_validation_schemas(document)
+    seen: set[str] = set()
+    for item in paths.values():
+        for operation in item.values():
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                _no_nul(media.get("schema"), components.get("schemas", {}), seen)
     return document
 
 

@@ -4,12 +4,25 @@ PostgreSQL text cannot hold NUL, and a lone surrogate cannot be encoded as UTF-8
 otherwise fail deep in a query as a 500. Top-level request models derive from RequestModel,
 which checks every string of the parsed body (nested models stay plain BaseModel)."""
 
+import re
 import uuid
 from typing import Any, Self
 
 from pydantic import BaseModel, model_validator
 
 from sheetbrain.errors import NotFoundError
+
+# What a route states for the OpenAPI document beyond what Powertools generates from its
+# signature, under this operation extension: {"requestBody", "parameters"} of a route that reads
+# its body or headers itself (multipart, signed webhooks), and "errors" {status: description} it
+# answers besides the contract's usual ones. The document's builder moves them into place.
+OPENAPI_EXTENSION = "x-sheetbrain-openapi"
+
+# Text with a character other than white space, white space as JSON Schema's (ECMA-262) \s has
+# it, so that the document and the check agree on every string (Python's own \s and str.strip
+# also take \x1c-\x1f for white space).
+NOT_BLANK_PATTERN = "[^\\t\\n\\v\\f\\r \\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]"
+NOT_BLANK = re.compile(NOT_BLANK_PATTERN)
 
 
 def text_problem(value: str) -> str | None:

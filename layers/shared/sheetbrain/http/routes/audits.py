@@ -11,12 +11,12 @@ from aws_lambda_powertools.event_handler.openapi.constants import DEFAULT_OPENAP
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, ValidationInfo, field_validator, model_validator
 
 from sheetbrain.auditing import service
 from sheetbrain.db.audits_repo import AuditRecord
-from sheetbrain.http.models import RequestModel, path_id
-from sheetbrain.http.pagination import decode_cursor, encode_cursor
+from sheetbrain.http.models import NOT_BLANK, NOT_BLANK_PATTERN, RequestModel, path_id
+from sheetbrain.http.pagination import CURSOR_DESCRIPTION, CURSOR_PATTERN, decode_cursor, encode_cursor
 from sheetbrain.http.resolver import authenticate
 
 router = APIGatewayHttpRouter()
@@ -31,13 +31,18 @@ MAX_CELLS = 50_000
 MAX_ROWS = MAX_CELLS
 MAX_COLUMNS = 500
 MAX_FORMULA_CHARS = 8_192  # Excel's own limit
-RANGE_PATTERN = r"^\$?[A-Za-z]{1,3}\$?\d{1,7}(:\$?[A-Za-z]{1,3}\$?\d{1,7})?$"
+# A cell of a sheet, A1 to Excel's last cell XFD1048576 (column 16,384, row 1,048,576): the
+# bounds are in the pattern, so the document states them.
+_COLUMN = r"(?:[A-Za-z]{1,2}|[A-Wa-w][A-Za-z]{2}|[Xx][A-Ea-e][A-Za-z]|[Xx][Ff][A-Da-d])"
+_ROW = r"(?:[1-9][0-9]{0,5}|10[0-3][0-9]{4}|104[0-7][0-9]{3}|1048[0-4][0-9]{2}|10485[0-6][0-9]|104857[0-6])"
+_CELL = rf"\$?{_COLUMN}\$?{_ROW}"
+RANGE_PATTERN = rf"^{_CELL}(?::{_CELL})?$"
 # Excel's last cell, XFD1048576: a range or a grid past it names cells no sheet has.
 SHEET_ROWS = 1_048_576
 SHEET_COLUMNS = 16_384
 _RANGE_DESCRIPTION = (
-    "A1 range of the grid, e.g. A1:D20; its top-left cell is the grid's first cell. Within Excel's"
-    " last cell XFD1048576, and so must the grid be, counted from that cell"
+    "A1 range of the grid, e.g. A1:D20; its first cell is the grid's top-left cell. Within Excel's"
+    " last cell XFD1048576, and so must the grid be, counted from that cell (422 otherwise)"
 )
 
 
@@ -60,10 +65,30 @@ def _corner(cell: str) -> tuple[int, int]:
     return int(cell.replace("$", "")[len(letters) :]), column
 
 
+_GRID_DESCRIPTION = f"Rows of cells, at most {MAX_ROWS} rows of {MAX_COLUMNS} cells and {MAX_CELLS} cells in all"
+
+
+def _grid_schema(schema: dict[str, Any]) -> None:
+    """The limits the validators below check, stated in the document: a row's width, a formula's
+    length (the total of cells is a sum over rows, which JSON Schema cannot state: described)."""
+    formula_rows = schema["properties"]["formulas"]["items"]
+    formula_rows["maxItems"] = MAX_COLUMNS
+    formula_rows["items"]["anyOf"][0]["maxLength"] = MAX_FORMULA_CHARS
+    schema["properties"]["values"]["anyOf"][0]["items"]["maxItems"] = MAX_COLUMNS
+
+
 class SheetIn(BaseModel):
+    model_config = ConfigDict(json_schema_extra=_grid_schema)
+
     name: str = Field(min_length=1, max_length=100)
-    formulas: list[list[str | None]] = Field(max_length=MAX_ROWS)
-    values: list[list[Cell]] | None = Field(default=None, max_length=MAX_ROWS)
+    formulas: list[list[str | None]] = Field(
+        max_length=MAX_ROWS,
+        description=_GRID_DESCRIPTION + "; a formula cell starts with '=', and at least one cell is one",
+        json_schema_extra={"contains": {"type": "array", "contains": {"type": "string", "pattern": "^="}}},
+    )
+    values: list[list[Cell]] | None = Field(
+        default=None, max_length=MAX_ROWS, description=_GRID_DESCRIPTION + "; the cells' current values"
+    )
     # After the grids: its check needs their size (pydantic validates fields in this order).
     range: str | None = Field(default=None, pattern=RANGE_PATTERN, description=_RANGE_DESCRIPTION)
 
@@ -111,12 +136,31 @@ class ContextIn(BaseModel):
     purpose: str | None = Field(default=None, max_length=500)
 
 
+def _audit_schema(schema: dict[str, Any]) -> None:
+    """What ``_one_source`` and ``_formulas`` check, stated in the document: exactly one of a flat
+    list and a sheet grid (JSON null counts as absent), and a formula's length."""
+    schema["oneOf"] = [
+        {"required": ["formulas"], "properties": {"formulas": {"type": "array"}, "sheet": {"type": "null"}}},
+        {"required": ["sheet"], "properties": {"sheet": {"type": "object"}, "formulas": {"type": "null"}}},
+    ]
+    schema["properties"]["formulas"]["anyOf"][0]["items"]["maxLength"] = MAX_FORMULA_CHARS
+
+
 class AuditIn(RequestModel):
-    formulas: list[str] | None = Field(default=None, min_length=1, max_length=MAX_FORMULAS)
+    model_config = ConfigDict(json_schema_extra=_audit_schema)
+
+    formulas: list[str] | None = Field(
+        default=None,
+        min_length=1,
+        max_length=MAX_FORMULAS,
+        description="Formulas to audit; at least one holds a character other than white space",
+        json_schema_extra={"contains": {"type": "string", "pattern": NOT_BLANK_PATTERN}},
+    )
     sheet: SheetIn | None = None
     context: ContextIn | None = None
     policy_ids: list[uuid.UUID] | None = Field(default=None, max_length=50, description="Cite only these policies")
-    ai_review: bool | None = Field(default=None, description="Ask for the AI review (when the plan includes it)")
+    # Strict: JSON true or false, as documented (lax pydantic would take 0, 1 or "yes").
+    ai_review: StrictBool | None = Field(default=None, description="Ask for the AI review (when the plan includes it)")
 
     @field_validator("formulas")
     @classmethod
@@ -129,7 +173,7 @@ class AuditIn(RequestModel):
         if (self.formulas is None) == (self.sheet is None):
             raise ValueError("send either 'formulas' or 'sheet', not both or neither")
         # An audit of nothing would still use up a unit of the monthly quota.
-        if self.formulas is not None and not any(text.strip() for text in self.formulas):
+        if self.formulas is not None and not any(NOT_BLANK.search(text) for text in self.formulas):
             raise ValueError("'formulas' holds no formula")
         if self.sheet is not None and not any(
             isinstance(cell, str) and cell.startswith("=") for row in self.sheet.formulas for cell in row
@@ -270,7 +314,7 @@ def post_audit(body: AuditIn) -> Response[str]:
 @router.get("/api/audits", summary="This organization's audits, newest first", tags=["audits"])
 def get_audits(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=CURSOR_DESCRIPTION)] = None,
 ) -> AuditListOut:
     rows = service.list_audits(authenticate(router), limit=limit, cursor=decode_cursor(cursor))
     return AuditListOut(

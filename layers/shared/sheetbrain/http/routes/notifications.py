@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt
 
 from sheetbrain.db.push_repo import HistoryRow
 from sheetbrain.http.models import RequestModel, path_id
-from sheetbrain.http.pagination import decode_int_cursor, encode_int_cursor
+from sheetbrain.http.pagination import CURSOR_DESCRIPTION, INT_CURSOR_PATTERN, decode_int_cursor, encode_int_cursor
 from sheetbrain.http.resolver import authenticate
 from sheetbrain.notifications import service
 from sheetbrain.notifications.endpoints import MAX_ENDPOINT_CHARS
@@ -146,7 +146,7 @@ def _eventbridge(row: HistoryRow) -> DeliveryOut:
 @router.get("/api/notifications", summary="The org's notification history, newest first", tags=["notifications"])
 def get_notifications(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=INT_CURSOR_PATTERN, description=CURSOR_DESCRIPTION)] = None,
 ) -> NotificationListOut:
     rows = service.history(authenticate(router), limit=limit, cursor=decode_int_cursor(cursor))
     next_cursor = encode_int_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == limit else None

@@ -1,6 +1,7 @@
 """POST /api/ingest and /api/policies[/{id}] (the ingest function)."""
 
 import json
+import re
 import uuid
 from datetime import datetime
 from email import policy as email_policy
@@ -11,14 +12,21 @@ from typing import Annotated, Any, Literal, TypeVar
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from sheetbrain import untrusted_json
 from sheetbrain.errors import BadRequestError, ValidationError
 from sheetbrain.http.errors import MalformedJsonError, invalid_fields
-from sheetbrain.http.models import RequestModel, path_id, text_problem
-from sheetbrain.http.pagination import decode_cursor, encode_cursor
+from sheetbrain.http.models import (
+    NOT_BLANK,
+    NOT_BLANK_PATTERN,
+    OPENAPI_EXTENSION,
+    RequestModel,
+    path_id,
+    text_problem,
+)
+from sheetbrain.http.pagination import CURSOR_DESCRIPTION, CURSOR_PATTERN, decode_cursor, encode_cursor
 from sheetbrain.http.resolver import authenticate, raw_body
 from sheetbrain.policies import service
 from sheetbrain.tenancy.identity import require_admin
@@ -31,10 +39,47 @@ CATEGORY_MAX_CHARS = 100
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
+# A text document's content: no control characters but tab, line and page breaks (the extractor
+# takes more than a few for binary data), and some character other than white space.
+_CONTROL = re.compile("[\\x00-\\x08\\x0e-\\x1f\\x7f-\\x9f]")
+_DOCUMENT_TEXT: dict[str, Any] = {
+    "allOf": [{"pattern": "^[^\\x00-\\x08\\x0e-\\x1f\\x7f-\\x9f]*$"}, {"pattern": NOT_BLANK_PATTERN}]
+}
+_CONTENT = (
+    "The policy's text (plain text or Markdown): some character other than white space, and no control"
+    " characters but tab, line and page breaks"
+)
+
+
 class IngestJson(RequestModel):
     title: str = Field(min_length=1, max_length=TITLE_MAX_CHARS)
-    content: str = Field(min_length=1)
+    content: str = Field(min_length=1, description=_CONTENT, json_schema_extra=_DOCUMENT_TEXT)
     category: str | None = Field(default=None, max_length=CATEGORY_MAX_CHARS)
+
+    @field_validator("content")
+    @classmethod
+    def _text(cls, content: str) -> str:
+        if _CONTROL.search(content):
+            raise ValueError("the content holds control characters (only tab, line and page breaks are text)")
+        if not NOT_BLANK.search(content):
+            raise ValueError("the content is only white space")
+        return content
+
+
+def _check_text_upload(data: bytes) -> None:
+    """A UTF-8 text upload is held to the JSON content's rule: no control characters but tab,
+    line and page breaks (a PDF, a DOCX or UTF-16 text is left to the extractor)."""
+    if b"%PDF" in data[:1024] or data.startswith((b"PK\x03\x04", b"\xff\xfe", b"\xfe\xff")):
+        return
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return  # binary: the extractor names what it is
+    if _CONTROL.search(text):
+        raise ValidationError(
+            "The file is text with control characters (only tab, line and page breaks are text).",
+            details={"field": "body.file"},
+        )
 
 
 class IngestForm(RequestModel):
@@ -219,6 +264,54 @@ def _multipart(body: bytes, content_type: str) -> dict[str, tuple[bytes, str | N
     return parts
 
 
+# The route reads its body itself (JSON or multipart); this states both forms for the document.
+_INGEST_BODY: dict[str, Any] = {
+    "required": True,
+    "description": (
+        "JSON, or a multipart/form-data upload of at most the three parts below, each with at most"
+        f" {PART_HEADERS_MAX_BYTES} bytes of headers (422 otherwise, before the body is parsed). A PDF or DOCX"
+        " file is held to the extraction budget: past it, 422 `document_too_large` naming the budget"
+    ),
+    "content": {
+        content_types.APPLICATION_JSON: {"schema": IngestJson.model_json_schema()},
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["file"],
+                "additionalProperties": False,
+                "properties": {
+                    "file": {
+                        "type": "string",
+                        **_DOCUMENT_TEXT,
+                        "description": (
+                            "The document: text or Markdown (as stated here), or a PDF or DOCX file sent as its"
+                            " bytes with its file name; its format is read from its bytes"
+                        ),
+                    },
+                    "title": {
+                        "type": "string",
+                        "maxLength": TITLE_MAX_CHARS,
+                        "pattern": "^[^\\x00]*$",
+                        "description": "Default: the file's name",
+                    },
+                    "category": {"type": "string", "maxLength": CATEGORY_MAX_CHARS, "pattern": "^[^\\x00]*$"},
+                },
+            }
+        },
+    },
+}
+
+
+_INGEST_422 = (
+    "The request is invalid (`validation_error`; `details.fields` or `details.field` names the field), or so is"
+    f" the upload: more than {len(FORM_FIELDS)} multipart parts (`details.parts`, `limit`), a part with more than"
+    f" {PART_HEADERS_MAX_BYTES} bytes of headers (`details.limit_bytes`), no `file` part; or the document:"
+    " `unsupported_document`, `empty_document`, `corrupt_document`, or `document_too_large` past the"
+    " extraction budget (`details.budget`: inflated_bytes, inflate_ratio, pages, page_operations,"
+    " archive_members, characters or seconds, with `limit`)"
+)
+
+
 @router.post(
     "/api/ingest",
     summary="Add a policy document (admin): JSON {title, content, category} or multipart file",
@@ -233,6 +326,7 @@ def _multipart(body: bytes, content_type: str) -> dict[str, tuple[bytes, str | N
             "content": {content_types.APPLICATION_JSON: {"model": IngestAcceptedOut}},
         },
     },
+    openapi_extensions={OPENAPI_EXTENSION: {"requestBody": _INGEST_BODY, "errors": {"422": _INGEST_422}}},
 )
 def post_ingest() -> Response[str]:
     identity = authenticate(router)
@@ -246,6 +340,7 @@ def post_ingest() -> Response[str]:
             file = parts.get("file")
             if file is None:
                 raise ValidationError("The multipart body has no 'file' part.", details={"field": "body.file"})
+            _check_text_upload(file[0])
             filename = file[1]
             problem = text_problem(filename) if filename else None
             if problem:  # it is logged, and may become the title: it must be storable text
@@ -318,7 +413,7 @@ def post_upload(body: UploadRequest) -> Response[str]:
 @router.get("/api/policies", summary="List policies (no content)", tags=["policies"])
 def get_policies(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    cursor: Annotated[str | None, Query(pattern=CURSOR_PATTERN, description=CURSOR_DESCRIPTION)] = None,
 ) -> PolicyListOut:
     rows = service.list_policies(authenticate(router), limit=limit, cursor=decode_cursor(cursor))
     next_cursor = encode_cursor(rows[-1].created_at, rows[-1].id) if len(rows) == limit else None
@@ -347,7 +442,10 @@ def get_policy(policy_id: Annotated[str, Path(description=_POLICY_ID)]) -> Polic
 
 
 @router.delete(
-    "/api/policies/<policy_id>", summary="Delete a policy with its chunks and vectors (admin)", tags=["policies"]
+    "/api/policies/<policy_id>",
+    summary="Delete a policy with its chunks and vectors (admin)",
+    tags=["policies"],
+    responses={204: {"description": "Deleted"}},
 )
 def delete_policy(policy_id: Annotated[str, Path(description=_POLICY_ID)]) -> Response[str]:
     identity = authenticate(router)
