@@ -367,3 +367,27 @@ def test_a_deleted_policy_is_documented_as_204_without_a_body(document: dict[str
     responses = operations(document)["DELETE /api/policies/{}"]["responses"]
     assert "200" not in responses
     assert "content" not in responses["204"]
+
+
+def test_thresholds_body_names_exactly_the_metered_metrics() -> None:
+    # One home for the metered metrics: the request model lists the quota module's, no more, no fewer
+    from sheetbrain.http.routes.notifications import ThresholdLevels
+    from sheetbrain.metering.quota import METERED
+
+    assert set(ThresholdLevels.model_fields) == set(METERED) == {"audits_per_month", "ai_tokens_per_month"}
+
+
+@pytest.mark.parametrize(
+    ("levels", "accepted"),
+    [("[80.0, 5]", [80, 5]), ('["5"]', None), ("[true]", None), ("[5.5]", None), ("[0]", None), ("[101]", None)],
+)
+def test_threshold_levels_are_json_integers_from_1_to_100(levels: str, accepted: list[int] | None) -> None:
+    from pydantic import ValidationError
+    from sheetbrain.http.routes.notifications import ThresholdsBody
+
+    body = f'{{"thresholds": {{"ai_tokens_per_month": {levels}}}}}'
+    if accepted is None:
+        with pytest.raises(ValidationError):
+            ThresholdsBody.model_validate_json(body)
+    else:
+        assert ThresholdsBody.model_validate_json(body).thresholds.ai_tokens_per_month == accepted

@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictInt
 
 from sheetbrain.db.push_repo import HistoryRow
 from sheetbrain.http.models import RequestModel, path_id
@@ -35,7 +35,13 @@ class SubscriptionIn(RequestModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    endpoint: str = Field(min_length=1, max_length=MAX_ENDPOINT_CHARS)
+    endpoint: str = Field(
+        min_length=1,
+        max_length=MAX_ENDPOINT_CHARS,
+        description="The push service's URL: https, on a host of this deployment's allow-list "
+        "(WEBPUSH_ALLOWED_HOSTS; by default Google's FCM, Mozilla, Apple and Microsoft's push services), "
+        "resolving to public addresses only; any other is refused with 422.",
+    )
     keys: SubscriptionKeysIn
     expirationTime: float | None = None
 
@@ -44,12 +50,32 @@ class SubscriptionOut(BaseModel):
     subscription_id: str
 
 
+# Whole percentages of a metered limit, 1 to 5 distinct ones per metric (the service refuses
+# repeats; the document says so with uniqueItems).
+def _whole(value: object) -> object:
+    # JSON's integer is a number without a fraction: 80.0 is 80, as JSON Schema's "integer" says.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Levels = Annotated[
+    list[Annotated[Annotated[StrictInt, Field(ge=1, le=100)], BeforeValidator(_whole)]],
+    Field(min_length=1, max_length=5, json_schema_extra={"uniqueItems": True}),
+]
+
+
+class ThresholdLevels(BaseModel):
+    """One entry per metered metric (metering.quota.METERED); a metric left out gets 50, 80, 100."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    audits_per_month: Levels | None = None
+    ai_tokens_per_month: Levels | None = None
+
+
 class ThresholdsBody(RequestModel):
     model_config = ConfigDict(extra="forbid")
 
-    thresholds: dict[
-        Annotated[str, Field(max_length=64)], Annotated[list[StrictInt], Field(min_length=1, max_length=5)]
-    ] = Field(
+    thresholds: ThresholdLevels = Field(
         description="Per metered metric, 1 to 5 whole percentages from 1 to 100; a metric left out gets 50, 80, 100"
     )
 
@@ -135,7 +161,8 @@ def get_thresholds() -> ThresholdsOut:
 
 @router.put("/api/notifications/thresholds", summary="Set the org's alert thresholds (admin)", tags=["notifications"])
 def put_thresholds(body: ThresholdsBody) -> ThresholdsOut:
-    return ThresholdsOut(thresholds=service.replace_thresholds(authenticate(router), body.thresholds))
+    levels = body.thresholds.model_dump(exclude_none=True)
+    return ThresholdsOut(thresholds=service.replace_thresholds(authenticate(router), levels))
 
 
 def _eventbridge(row: HistoryRow) -> DeliveryOut:

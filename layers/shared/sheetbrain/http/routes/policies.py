@@ -12,10 +12,11 @@ from typing import Annotated, Any, Literal, TypeVar
 from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from sheetbrain import untrusted_json
+from sheetbrain.config import DEFAULT_MAX_UPLOAD_BYTES
 from sheetbrain.errors import BadRequestError, ValidationError
 from sheetbrain.http.errors import MalformedJsonError, invalid_fields
 from sheetbrain.http.models import (
@@ -105,9 +106,16 @@ class IngestAcceptedOut(BaseModel):
 
 
 class UploadRequest(RequestModel):
+    model_config = ConfigDict(extra="forbid")
+
     filename: str = Field(min_length=1, max_length=TITLE_MAX_CHARS)
     content_type: str = Field(min_length=1, max_length=200, pattern=r"^[\w.+-]+/[\w.+-]+$")
-    size: int = Field(ge=1, description="The file's size in bytes; at most MAX_UPLOAD_BYTES")
+    size: int = Field(
+        ge=1,
+        le=DEFAULT_MAX_UPLOAD_BYTES,
+        description="The file's size in bytes; at most MAX_UPLOAD_BYTES (a deployment setting, 50 MiB by default: "
+        "a larger size than the deployment's gets 413)",
+    )
     title: str = Field(min_length=1, max_length=TITLE_MAX_CHARS)
     category: str | None = Field(default=None, max_length=CATEGORY_MAX_CHARS)
 
