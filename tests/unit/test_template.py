@@ -132,3 +132,87 @@ def test_each_api_instance_holds_one_connection_and_each_function_may_reserve_it
         assert function.properties["ReservedConcurrentExecutions"] == {
             "Fn::If": [reserved, {"Ref": parameter}, {"Ref": "AWS::NoValue"}]
         }, name
+
+
+ALARM_TOPIC = {"Ref": "AlarmTopicArn"}
+
+
+def _alarm_conditions_include_has_alarms(template_conditions: dict[str, Any], condition: str) -> bool:
+    """Whether the named condition is HasAlarms, or an And of conditions one of which is."""
+    if condition == "HasAlarms":
+        return True
+    definition = template_conditions.get(condition, {})
+    return any(
+        isinstance(part, dict) and _alarm_conditions_include_has_alarms(template_conditions, part.get("Condition", ""))
+        for part in definition.get("Fn::And", [])
+    )
+
+
+def _lambda_alarms(alarms: dict[str, dict[str, Any]], metric: str) -> dict[str, dict[str, Any]]:
+    """The Lambda alarms on ``metric``, by the function (logical id) whose FunctionName they watch."""
+    found: dict[str, dict[str, Any]] = {}
+    for alarm in alarms.values():
+        properties = alarm["Properties"]
+        if properties.get("Namespace") == "AWS/Lambda" and properties.get("MetricName") == metric:
+            (dimension,) = properties["Dimensions"]
+            assert dimension["Name"] == "FunctionName"
+            found[dimension["Value"]["Ref"]] = properties
+    return found
+
+
+def test_every_function_has_an_errors_and_a_throttles_alarm_sent_to_the_topic() -> None:
+    template = load_template()
+    alarms = template.resources_of_type("AWS::CloudWatch::Alarm")
+    # Given the template's functions, all seven of them
+    assert set(template.functions) == {
+        "AuditFunction",
+        "IngestFunction",
+        "BillingFunction",
+        "WebhookFunction",
+        "CleanupFunction",
+        "IngestWorkerFunction",
+        "MigrationFunction",
+    }
+    for metric in ("Errors", "Throttles"):
+        by_function = _lambda_alarms(alarms, metric)
+        # Then each function has an alarm on its own metric, and no alarm watches anything else
+        assert set(by_function) == set(template.functions), metric
+        for name, properties in by_function.items():
+            # When one invocation in five minutes fails (or is throttled)
+            assert (properties["Statistic"], properties["Period"], properties["EvaluationPeriods"]) == ("Sum", 300, 1)
+            assert (properties["Threshold"], properties["ComparisonOperator"]) == (1, "GreaterThanOrEqualToThreshold")
+            # Then the topic hears of it, and again when it clears
+            assert properties["AlarmActions"] == [ALARM_TOPIC], name
+            assert properties["OKActions"] == [ALARM_TOPIC], name
+
+
+def test_the_dead_letter_queue_alarm_counts_visible_and_in_flight_records() -> None:
+    alarm = load_template().resources_of_type("AWS::CloudWatch::Alarm")["IngestDeadLetterDepthAlarm"]["Properties"]
+    metrics = {m["Id"]: m for m in alarm["Metrics"]}
+    # Given the alarm's metrics: both counts of the dead-letter queue, summed
+    assert metrics["depth"]["Expression"] == "visible + inflight"
+    for metric_id, metric_name in (
+        ("visible", "ApproximateNumberOfMessagesVisible"),
+        ("inflight", "ApproximateNumberOfMessagesNotVisible"),
+    ):
+        metric = metrics[metric_id]["MetricStat"]["Metric"]
+        assert metric["MetricName"] == metric_name
+        assert metric["Dimensions"] == [
+            {"Name": "QueueName", "Value": {"Fn::GetAtt": "IngestDeadLetterQueue.QueueName"}}
+        ]
+    # Then one record left there for three 5-minute periods in a row notifies the topic
+    assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["DatapointsToAlarm"]) == (1, 3, 3)
+    assert alarm["AlarmActions"] == [ALARM_TOPIC] and alarm["OKActions"] == [ALARM_TOPIC]
+
+
+def test_no_alarm_exists_without_a_topic_and_every_alarm_notifies_it() -> None:
+    template = load_template()
+    # Given the template's parameter: empty by default
+    assert template.document["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    assert template.document["Conditions"]["HasAlarms"] == {"Fn::Not": [{"Fn::Equals": [ALARM_TOPIC, ""]}]}
+    conditions = template.document["Conditions"]
+    for name, alarm in template.resources_of_type("AWS::CloudWatch::Alarm").items():
+        # Then every alarm exists only with a topic, and notifies it (alarm and recovery)
+        assert _alarm_conditions_include_has_alarms(conditions, alarm.get("Condition", "")), name
+        assert alarm["Properties"]["AlarmActions"] == [ALARM_TOPIC], name
+        assert alarm["Properties"]["OKActions"] == [ALARM_TOPIC], name
