@@ -15,7 +15,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sheetbrain.errors import ConfigurationError, DependencyUnavailableError
 from sheetbrain.observability import logger
@@ -171,6 +180,23 @@ class Settings(BaseModel):
     # Local testing only: also allow http://127.0.0.1 endpoints. Refused in AWS.
     webpush_allow_http: bool = False
     webpush_ttl_s: int = Field(default=86_400, ge=0, le=28 * 86_400)
+
+    # The template declares the local-only variables of `sam local` (env.json, `make sam-env`)
+    # empty, since SAM passes on only declared variables: empty is unset, never a value.
+    @field_validator(
+        "database_url",
+        "system_database_url",
+        "migration_database_url",
+        "clerk_webhook_secret_value",
+        "stripe_webhook_secret_value",
+        "stripe_api_key_value",
+        "vapid_private_key",
+        "vapid_subject",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
 
     @model_validator(mode="after")
     def _no_plain_http_push_in_aws(self) -> Settings:
