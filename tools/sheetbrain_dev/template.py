@@ -24,7 +24,8 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {f"Fn::{suffix}" if suffix != "Ref" else "Ref": value}
+    # CloudFormation's JSON form: Fn::<name>, except Ref and Condition, which take no prefix.
+    return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
 
 
 _CfnLoader.add_multi_constructor("!", _tag)
