@@ -15,7 +15,7 @@ export SAM_CLI_TELEMETRY := 0
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help serve test lint typecheck validate pytest test-dates contract bench build openapi rds-ca clean browser
+.PHONY: help serve test lint typecheck validate pytest test-dates contract bench build openapi rds-ca clean browser sam-env
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
@@ -25,6 +25,7 @@ help:
 	@echo "make bench   run the benchmarks under bench/"
 	@echo "make build   sam build (needs python3.12 on PATH)"
 	@echo "make openapi regenerate openapi.json from the routes' models"
+	@echo "make sam-env the embedded PostgreSQL on a loopback TCP port too, and env.json for sam local (Docker)"
 	@echo "make rds-ca  put the RDS CA bundle into the layer (DB_SSLROOTCERT=rds: an RDS instance reached directly)"
 
 $(BIN)/.installed: pyproject.toml layers/shared/requirements.txt constraints.txt
@@ -83,6 +84,12 @@ test: lint typecheck validate contract pytest test-dates
 
 bench: $(BIN)/.installed
 	status=0; for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status
+
+# `sam local invoke|start-api --env-vars env.json --docker-network host` (needs Docker): the
+# embedded PostgreSQL listens on 127.0.0.1 too (passwords required there), env.json holds each
+# function's local variables. SAM_ENV_ARGS: e.g. --port 55432, or --host host.docker.internal.
+sam-env: $(BIN)/.installed
+	$(BIN)/sheetbrain sam-env $(SAM_ENV_ARGS)
 
 openapi: $(BIN)/.installed
 	$(BIN)/sheetbrain openapi

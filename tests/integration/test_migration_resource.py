@@ -265,3 +265,141 @@ def test_an_event_without_a_response_url_is_refused() -> None:
         custom_resource.handle(
             {"RequestType": "Create"}, Context(), lambda: custom_resource.Outcome("x"), physical_id="p"
         )
+
+
+# --- The stack's own database: the resource makes the application's logins ------------------
+
+
+def _verifies(verifier: str, password: str) -> bool:
+    """Whether PostgreSQL's stored SCRAM verifier is that of ``password`` (what a login checks)."""
+    import base64
+    import hashlib
+    import hmac
+
+    _, head, keys = verifier.split("$")
+    iterations, salt = head.split(":")
+    stored_key = base64.b64decode(keys.split(":")[0])
+    salted = hashlib.pbkdf2_hmac("sha256", password.encode(), base64.b64decode(salt), int(iterations))
+    return hashlib.sha256(hmac.new(salted, b"Client Key", "sha256").digest()).digest() == stored_key
+
+
+@pytest.fixture
+def login_names(owner_secret: str) -> Iterator[tuple[str, str]]:
+    import os
+
+    names = (f"sb_lambda_{os.getpid()}", f"sb_lambda_system_{os.getpid()}")
+    yield names
+    with psycopg.connect(owner_secret, autocommit=True) as conn:
+        for name in names:
+            conn.execute(f'DROP ROLE IF EXISTS "{name}"')
+
+
+def _login_secret(name: str, password: str) -> str:
+    """A login's secret as the template's GenerateSecretString makes it (RDS fields)."""
+    fields = {"username": name, "password": password, "host": "db.example", "port": 5432, "dbname": "sheetbrain"}
+    return boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+        Name=f"login-{name}", SecretString=json.dumps(fields)
+    )["ARN"]
+
+
+def run_with(answers: Answers, request_type: str, properties: dict[str, Any]) -> dict[str, Any]:
+    from sheetbrain.deploy.migrate import login_specs
+
+    found = event(answers, request_type, None if request_type == "Create" else PHYSICAL_ID)
+    found["ResourceProperties"] = {**found["ResourceProperties"], **properties}
+    received = len(answers.received)
+    # As functions/migrate/app.py does: the properties are read inside the work
+    custom_resource.handle(
+        found, Context(), lambda: migrate(SQL_DIR, login_specs(found["ResourceProperties"])), physical_id=PHYSICAL_ID
+    )
+    assert len(answers.received) == received + 1
+    return answers.received[-1][2]
+
+
+def _role(owner: str, name: str) -> tuple[Any, ...] | None:
+    with psycopg.connect(owner) as conn:
+        return conn.execute(
+            "SELECT rolpassword, rolcanlogin, rolsuper, rolbypassrls,"
+            " pg_has_role(rolname, 'sheetbrain_app', 'MEMBER'), pg_has_role(rolname, 'sheetbrain_system', 'MEMBER')"
+            " FROM pg_authid WHERE rolname = %s",
+            (name,),
+        ).fetchone()
+
+
+def test_create_makes_the_logins_of_the_stacks_secrets_and_an_update_sets_rotated_passwords(
+    owner_secret: str, login_names: tuple[str, str], cloudformation: Answers
+) -> None:
+    app, system = login_names
+    client = boto3.client("secretsmanager", region_name="eu-west-1")
+    app_arn = _login_secret(app, "Aa1!app-password-0001")
+    system_arn = _login_secret(system, "Ss1!system-password-01")
+    logins = {
+        "Logins": [
+            {"Group": "sheetbrain_app", "SecretArn": app_arn},
+            {"Group": "sheetbrain_system", "SecretArn": system_arn},
+        ]
+    }
+    # When the stack's resource is created with its two login secrets
+    answer = run_with(cloudformation, "Create", logins)
+    # Then the migrations are applied, then each login is made in its group, with its password
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert answer["Data"]["Logins"] == "2"
+    assert answer["Reason"].endswith(f"Logins: {app} (created), {system} (created).")
+    app_role, system_role = _role(owner_secret, app), _role(owner_secret, system)
+    assert app_role is not None and system_role is not None
+    assert app_role[1:] == (True, False, False, True, False)
+    # (sheetbrain_system holds sheetbrain_app's privileges too: sql/0003)
+    assert system_role[1:] == (True, False, False, True, True)
+    assert app_role[0].startswith("SCRAM-SHA-256$") and _verifies(app_role[0], "Aa1!app-password-0001")
+    assert _verifies(system_role[0], "Ss1!system-password-01")
+
+    # When the app login's secret is rotated and the next deploy updates the resource
+    client.put_secret_value(
+        SecretId=app_arn, SecretString=json.dumps({"username": app, "password": "Rr2#rotated-password-02"})
+    )
+    from sheetbrain.config import clear_secret_cache
+
+    clear_secret_cache()
+    answer = run_with(cloudformation, "Update", logins)
+    # Then the login keeps its group, and only the new password verifies
+    assert answer["Status"] == "SUCCESS", answer["Reason"]
+    assert f"{app} (password set)" in answer["Reason"]
+    app_role = _role(owner_secret, app)
+    assert app_role is not None and app_role[4] is True
+    assert _verifies(app_role[0], "Rr2#rotated-password-02") and not _verifies(app_role[0], "Aa1!app-password-0001")
+
+
+@pytest.mark.parametrize(
+    ("properties", "reason"),
+    [
+        ({"Logins": "sheetbrain_app"}, "ConfigurationError: Logins must be a list"),
+        ({"Logins": [{"Group": "sheetbrain_app"}]}, "ConfigurationError: Each of Logins is {Group, SecretArn}."),
+        ({"Logins": [{"Group": "pg_read_all_data", "SecretArn": "arn:x"}]}, "ConfigurationError: A login joins"),
+    ],
+)
+def test_malformed_logins_fail_the_deploy(
+    owner_secret: str, cloudformation: Answers, properties: dict[str, Any], reason: str
+) -> None:
+    answer = run_with(cloudformation, "Create", properties)
+    assert answer["Status"] == "FAILED"
+    assert answer["Reason"].startswith(reason), answer["Reason"]
+
+
+def test_a_login_secret_naming_a_superuser_fails_the_deploy_and_changes_no_password(
+    owner_secret: str, cloudformation: Answers
+) -> None:
+    # Given a login secret that names the server's superuser (a mistake, or a hostile edit)
+    with psycopg.connect(owner_secret) as conn:
+        superuser, before = conn.execute(
+            "SELECT rolname, rolpassword FROM pg_authid WHERE rolname = current_user"
+        ).fetchone() or ("", None)
+    arn = _login_secret(superuser, "Zz9!superuser-password")
+    # When the resource runs
+    answer = run_with(cloudformation, "Create", {"Logins": [{"Group": "sheetbrain_app", "SecretArn": arn}]})
+    # Then the deploy fails, and the superuser's password is as it was
+    assert answer["Status"] == "FAILED"
+    assert "is a superuser or bypasses row-level security" in answer["Reason"]
+    with psycopg.connect(owner_secret) as conn:
+        assert conn.execute("SELECT rolpassword FROM pg_authid WHERE rolname = %s", (superuser,)).fetchone() == (
+            before,
+        )

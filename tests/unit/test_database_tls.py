@@ -210,3 +210,74 @@ def test_system_roots_are_those_of_ssl_cert_file(
     # (/usr/lib/psycopg-openssl) is not on Lambda; the template points SSL_CERT_FILE at a bundle
     monkeypatch.setenv("SSL_CERT_FILE", str(trusted_ca[2]))
     assert TlsPostgresStandIn.REACHED in _connect_error(_aws_conninfo("localhost", server))
+
+
+def test_the_proxy_endpoint_replaces_the_secrets_host_and_is_verified_in_full() -> None:
+    from psycopg.conninfo import conninfo_to_dict
+    from sheetbrain.config import Settings, database_conninfo
+
+    # Given a function of the stack with its own proxy: a login secret naming the cluster
+    settings = Settings.model_validate(
+        {
+            "environment": "aws",
+            "database_host": "sheetbrain-prod.proxy-abc.eu-west-1.rds.amazonaws.com",
+            "database_port": "5432",
+            "database_name": "sheetbrain",
+            "db_sslrootcert": "system",
+        }
+    )
+    secret_url = (
+        "host=cluster.cluster-xyz.eu-west-1.rds.amazonaws.com port=5433"
+        " user=sheetbrain_lambda password=pw dbname=postgres"
+    )
+    # When its connection string is built
+    params = conninfo_to_dict(database_conninfo(secret_url, settings))
+    # Then it goes to the proxy, on 5432, to the stack's database, verifying the proxy's name
+    assert params == {
+        "host": "sheetbrain-prod.proxy-abc.eu-west-1.rds.amazonaws.com",
+        "port": "5432",
+        "user": "sheetbrain_lambda",
+        "password": "pw",
+        "dbname": "sheetbrain",
+        "sslmode": "verify-full",
+        "sslrootcert": "system",
+    }
+
+
+def test_an_rds_managed_master_secret_without_a_host_needs_database_host(monkeypatch: pytest.MonkeyPatch) -> None:
+    import json
+
+    import boto3
+    from moto import mock_aws
+    from psycopg.conninfo import conninfo_to_dict
+    from sheetbrain import aws
+    from sheetbrain.config import Settings, reset_settings
+    from sheetbrain.errors import ConfigurationError
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-1")
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    with mock_aws():
+        aws.reset_clients()
+        reset_settings()
+        # Given the master secret RDS manages for the stack's cluster: username and password only
+        arn = boto3.client("secretsmanager", region_name="eu-west-1").create_secret(
+            Name="rds!cluster-1", SecretString=json.dumps({"username": "sheetbrain_owner", "password": "pw"})
+        )["ARN"]
+        base = {"environment": "aws", "migration_database_secret_arn": arn}
+        # Then without DATABASE_HOST it is refused, naming what is missing
+        with pytest.raises(ConfigurationError, match="names no host, and DATABASE_HOST is not set"):
+            Settings.model_validate(base).require_migration_database_url()
+        # And with the proxy's endpoint and the database's name, the owner connects through it
+        settings = Settings.model_validate(
+            {**base, "database_host": "p.proxy-abc.eu-west-1.rds.amazonaws.com", "database_name": "sheetbrain"}
+        )
+        params = conninfo_to_dict(settings.require_migration_database_url())
+        assert (params["host"], params["user"], params["dbname"], params["sslmode"]) == (
+            "p.proxy-abc.eu-west-1.rds.amazonaws.com",
+            "sheetbrain_owner",
+            "sheetbrain",
+            "verify-full",
+        )
+        aws.reset_clients()
+        reset_settings()

@@ -196,6 +196,12 @@ def cmd_openapi(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_sam_env(args: argparse.Namespace) -> int:
+    from sheetbrain_dev import sam_env
+
+    return sam_env.run(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="sheetbrain", description=__doc__)
     sub = parser.add_subparsers(dest="command", required=True)
@@ -237,6 +243,16 @@ def build_parser() -> argparse.ArgumentParser:
     api = sub.add_parser("openapi", help="write openapi.json, the OpenAPI document of every function's routes")
     api.add_argument("--check", action="store_true", help="exit 1 if the committed openapi.json is stale")
     api.set_defaults(fn=cmd_openapi)
+    sam = sub.add_parser("sam-env", help="the embedded PostgreSQL on a loopback TCP port, and env.json for `sam local`")
+    sam.add_argument("--port", type=int, help="the TCP port (default: the current one, else a free one)")
+    sam.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="the host the containers connect to (127.0.0.1 with --docker-network host; "
+        "host.docker.internal on Docker Desktop)",
+    )
+    sam.add_argument("--out", type=Path, default=Path("env.json"), help="where to write (default ./env.json)")
+    sam.set_defaults(fn=cmd_sam_env)
     return parser
 
 

@@ -41,8 +41,15 @@ def _embedded_owner_url(dbname: str, pgdata: Path) -> str:
 
         logging.getLogger("pgserver").setLevel(logging.WARNING)
 
+        from pgserver.utils import PostmasterInfo
+
         server = pgserver.get_server(pgdata, cleanup_mode=None)
-    base = server.get_uri()
+    # Read afresh: `make sam-env` restarts the server on a TCP port of its own, and the socket's
+    # name carries the port, which pgserver's URI leaves out (and its handle may hold the old one).
+    info = PostmasterInfo.read_from_pgdata(server.pgdata) or server.get_postmaster_info()
+    base = info.get_uri()
+    if info.port is not None:
+        base = make_conninfo(base, port=str(info.port))
     with psycopg.connect(base, autocommit=True) as conn:
         exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (dbname,)).fetchone()
         if not exists:

@@ -24,7 +24,8 @@ def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Any:
         value = loader.construct_sequence(node, deep=True)
     else:
         value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
-    return {f"Fn::{suffix}" if suffix != "Ref" else "Ref": value}
+    # CloudFormation's JSON form: Fn::<name>, except Ref and Condition, which take no prefix.
+    return {suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}": value}
 
 
 _CfnLoader.add_multi_constructor("!", _tag)
@@ -66,6 +67,14 @@ class Function:
 class Template:
     functions: dict[str, Function]
     routes: list[Route]
+    # The whole template as written (short-form tags as their Fn:: forms): parameters,
+    # conditions and the resources that are not functions (alarms, the database, the proxy).
+    document: dict[str, Any] = field(default_factory=dict)
+
+    def resources_of_type(self, resource_type: str) -> dict[str, dict[str, Any]]:
+        """The template's resources of one CloudFormation type, by logical id."""
+        resources: dict[str, dict[str, Any]] = self.document.get("Resources", {})
+        return {name: r for name, r in resources.items() if r.get("Type") == resource_type}
 
     def find_route(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
         """The matching route; literal routes win over parameterised ones, as in API Gateway."""
@@ -134,4 +143,4 @@ def load_template(path: Path = TEMPLATE) -> Template:
             policies=tuple(props.get("Policies", ())),
             properties=props,
         )
-    return Template(functions=functions, routes=routes)
+    return Template(functions=functions, routes=routes, document=doc)

@@ -15,7 +15,16 @@ import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from sheetbrain.errors import ConfigurationError, DependencyUnavailableError
 from sheetbrain.observability import logger
@@ -53,6 +62,12 @@ class Settings(BaseModel):
     # The owner login (DDL) of the migration function that runs on deploy; nothing else has it.
     migration_database_url: SecretStr | None = None
     migration_database_secret_arn: str | None = None
+    # Where to connect instead of what the URL or secret names: the stack's RDS Proxy (its
+    # endpoint, 5432) and the stack's database name. An RDS-managed master secret holds only the
+    # username and password, and a login's secret names the database itself, not the proxy.
+    database_host: str | None = None
+    database_port: int | None = Field(default=None, ge=1, le=65535)
+    database_name: str | None = None
     db_pool_min_size: int = Field(default=0, ge=0)
     db_pool_max_size: int = Field(default=4, ge=1)
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
@@ -174,6 +189,26 @@ class Settings(BaseModel):
     webpush_allow_http: bool = False
     webpush_ttl_s: int = Field(default=86_400, ge=0, le=28 * 86_400)
 
+    # The template declares the local-only variables of `sam local` (env.json, `make sam-env`)
+    # empty, since SAM passes on only declared variables: empty is unset, never a value.
+    @field_validator(
+        "database_url",
+        "system_database_url",
+        "migration_database_url",
+        "clerk_webhook_secret_value",
+        "stripe_webhook_secret_value",
+        "stripe_api_key_value",
+        "vapid_private_key",
+        "vapid_subject",
+        "database_host",
+        "database_port",
+        "database_name",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if value == "" else value
+
     @model_validator(mode="after")
     def _no_plain_http_push_in_aws(self) -> Settings:
         if self.webpush_allow_http and self.environment == "aws":
@@ -210,7 +245,7 @@ class Settings(BaseModel):
         if url is not None:
             return database_conninfo(url.get_secret_value(), self)
         if arn:
-            return database_conninfo(_database_secret(arn), self)
+            return database_conninfo(_database_secret(arn, host_configured=bool(self.database_host)), self)
         if system:
             raise ConfigurationError(
                 "No system database login configured: set SYSTEM_DATABASE_URL (local) or "
@@ -223,7 +258,9 @@ class Settings(BaseModel):
         if self.migration_database_url is not None:
             return database_conninfo(self.migration_database_url.get_secret_value(), self)
         if self.migration_database_secret_arn:
-            return database_conninfo(_database_secret(self.migration_database_secret_arn), self)
+            return database_conninfo(
+                _database_secret(self.migration_database_secret_arn, host_configured=bool(self.database_host)), self
+            )
         raise ConfigurationError(
             "No owner login for migrations: set MIGRATION_DATABASE_URL (local) or MIGRATION_DATABASE_SECRET_ARN (AWS)."
         )
@@ -249,7 +286,8 @@ def database_conninfo(url: str, settings: Settings) -> str:
     """``url`` (a URL or key=value conninfo) with the TLS settings applied. A Unix-socket host
     (the embedded local server) takes no TLS and is left as it is."""
     mode, rootcert = settings.tls_settings()
-    if mode is None and rootcert is None:
+    overrides = _endpoint_overrides(settings)
+    if mode is None and rootcert is None and not overrides:
         return url
     from psycopg import ProgrammingError
     from psycopg.conninfo import conninfo_to_dict, make_conninfo
@@ -259,6 +297,10 @@ def database_conninfo(url: str, settings: Settings) -> str:
     except ProgrammingError:
         # Not chained: libpq's message quotes the string, password included.
         raise ConfigurationError("The database connection string cannot be parsed.") from None
+    if overrides:
+        params.pop("hostaddr", None)  # the proxy is reached by name: verify-full checks it
+        params.update(overrides)
+        url = make_conninfo(**{key: str(value) for key, value in params.items() if value is not None})
     host = str(params.get("host") or "")
     if host.startswith("/") or (not host and not params.get("hostaddr")):
         return url  # a Unix socket: libpq ignores TLS there
@@ -273,6 +315,17 @@ def database_conninfo(url: str, settings: Settings) -> str:
     if rootcert is not None:
         updates["sslrootcert"] = rootcert
     return make_conninfo(url, **updates)
+
+
+def _endpoint_overrides(settings: Settings) -> dict[str, str]:
+    overrides: dict[str, str] = {}
+    if settings.database_host:
+        overrides["host"] = settings.database_host
+    if settings.database_port:
+        overrides["port"] = str(settings.database_port)
+    if settings.database_name:
+        overrides["dbname"] = settings.database_name
+    return overrides
 
 
 _SECRETS_CONNECT_TIMEOUT_S = 2
@@ -381,20 +434,23 @@ def _provider_secret(value: SecretStr | None, arn: str | None, key: str) -> Secr
     return None
 
 
-def _database_secret(arn: str) -> str:
-    """A database secret: a URL, ``{"url": ...}``, or an RDS-managed secret (JSON with
-    host/port/username/password/dbname), assembled into a conninfo string."""
+def _database_secret(arn: str, *, host_configured: bool = False) -> str:
+    """A database secret: a URL, ``{"url": ...}``, or RDS fields (JSON with username/password
+    and host/port/dbname), assembled into a conninfo string. The host may be missing where
+    ``DATABASE_HOST`` names it (an RDS-managed master secret holds only the login)."""
     raw = _fetch_secret(arn)
     if not raw.lstrip().startswith("{"):
         return raw
     value = _secret_json(arn, raw)
     if "url" in value:
         return str(value["url"])
+    if "host" not in value and not host_configured:
+        raise ConfigurationError(f"Secret {arn} names no host, and DATABASE_HOST is not set.")
     try:
         from psycopg.conninfo import make_conninfo
 
         return make_conninfo(
-            host=str(value["host"]),
+            host=str(value.get("host", "")),
             port=str(value.get("port", 5432)),
             user=str(value["username"]),
             password=str(value["password"]),
@@ -402,6 +458,11 @@ def _database_secret(arn: str) -> str:
         )
     except KeyError as exc:
         raise ConfigurationError(f"Secret {arn} lacks 'url' or the RDS fields ({exc}).") from exc
+
+
+def read_secret_json(arn: str) -> dict[str, Any]:
+    """A secret that is a JSON object (a login's RDS fields), through Powertools' cache."""
+    return _secret_json(arn, _fetch_secret(arn))
 
 
 @functools.cache
