@@ -18,7 +18,7 @@ from sheetbrain.notifications.endpoints import (
     parse_endpoint,
     resolve,
 )
-from sheetbrain.notifications.service import check_thresholds
+from sheetbrain.notifications.service import check_thresholds, reached_when_added
 from sheetbrain.notifications.webpush import urgency, verdict
 
 
@@ -192,6 +192,26 @@ def test_thresholds_outside_the_rules_are_refused(values: dict[str, list[int]], 
     with pytest.raises(ValidationError) as refused:
         check_thresholds(values)
     assert refused.value.message == message
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "used", "limit", "passed"),
+    [
+        ((50, 80, 100), (30, 50, 70, 100), 6, 10, [30]),  # 30 added and reached; 70 added, not reached
+        ((50, 80, 100), (50, 80, 100), 9, 10, []),  # nothing added: kept ones keep their crossings
+        ((100,), (50, 80, 100), 9, 10, [50, 80]),  # added back after being removed
+        ((50,), (60,), 6, 10, [60]),  # exactly reached: a crossing would count it (60 % of 10 = 6)
+        ((50,), (61,), 6, 10, []),  # 61 % of 10 is 6.1: not reached by 6
+        ((50,), (1, 99), 0, 10, []),  # no usage reaches nothing
+        ((50,), (1, 100), 10**12, -1, []),  # unlimited: nothing is ever crossed
+        ((50,), (1, 100), 5, 0, []),  # a zero limit notifies nothing, so nothing to pass
+        ((50,), (3, 1), 3, 100, [1, 3]),  # in order
+    ],
+)
+def test_a_change_passes_the_added_thresholds_the_usage_already_reaches(
+    before: tuple[int, ...], after: tuple[int, ...], used: int, limit: int, passed: list[int]
+) -> None:
+    assert reached_when_added(before, after, used=used, limit=limit) == passed
 
 
 def test_plain_http_push_is_refused_when_the_settings_say_aws() -> None:

@@ -43,6 +43,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for route in template.routes:
         note = "" if route.authorized else "  (no JWT)"
         print(f"  {route.method:6} {route.path:28} -> {route.function}{note}")
+    print(f"Web push example page (this server only): http://localhost:{server.server_port}/dev/push", flush=True)
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -23,7 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sheetbrain_dev import auth, local_bucket
+from sheetbrain_dev import auth, local_bucket, push_page
 from sheetbrain_dev.events import http_event
 from sheetbrain_dev.lambda_runtime import FunctionThrottledError, InstancePool, invoke
 from sheetbrain_dev.template import Function, Route, Template
@@ -36,7 +36,8 @@ SOCKET_TIMEOUT_S = 30
 _NOT_FOUND = (404, {"Content-Type": "application/json"}, b'{"message":"Not Found"}')
 _INTERNAL_ERROR = (500, {"Content-Type": "application/json"}, b'{"message":"Internal Server Error"}')
 _UNAVAILABLE = (503, {"Content-Type": "application/json"}, b'{"message":"Service Unavailable"}')
-# Dev-only pages, answered here before template routing (API Gateway does not serve them).
+# Dev-only pages, answered here before template routing (API Gateway does not serve them);
+# also the web push example page, GET /dev/push and its files (``push_page``).
 OPENAPI_PATH = "/api/openapi.json"
 DOCS_PATH = "/api/docs"
 
@@ -125,6 +126,8 @@ class _Handler(BaseHTTPRequestHandler):
             return body
         if self.command == "GET" and path in (OPENAPI_PATH, DOCS_PATH):
             return self.server.docs(path, url.query)
+        if self.command in ("GET", "HEAD") and push_page.serves(path):
+            return push_page.respond(path) or _NOT_FOUND
         found = self.server.template.find_route(self.command, path)
         if found is None:
             return _NOT_FOUND

@@ -1,5 +1,5 @@
 """Threshold notifications: the history and outbox table of migration 0007 (and the web push
-deliveries of 0018 each new one fans out to)."""
+deliveries of 0018 each new one fans out to, and the suppressions of 0020 it skips)."""
 
 from datetime import date
 from typing import NamedTuple
@@ -22,7 +22,8 @@ def insert_crossings(
     period: date,
 ) -> list[int]:
     """One notification per threshold percent (the org's own or the defaults) that the step
-    from ``used_before`` to ``used_after`` reaches, once per period; the new rows' ids."""
+    from ``used_before`` to ``used_after`` reaches, once per period, except those a threshold
+    change found already reached this period (sql/0020); the new rows' ids."""
     # Each new notification is fanned out, in the same statement, to a web push delivery per
     # subscription of the org (sent later by the alerts task: sheetbrain.notifications.push).
     rows = conn.execute(
@@ -34,6 +35,9 @@ def insert_crossings(
                        (SELECT t.percents FROM usage_thresholds t WHERE t.org_id = %(org)s AND t.feature = %(feature)s),
                        %(defaults)s::integer[])) AS p
              WHERE %(before)s::bigint * 100 < p::bigint * %(lim)s AND p::bigint * %(lim)s <= %(after)s::bigint * 100
+               AND NOT EXISTS (SELECT 1 FROM threshold_suppressions s
+                                WHERE s.org_id = %(org)s AND s.feature = %(feature)s AND s.period = %(period)s
+                                  AND s.threshold = p)
             ORDER BY p
             ON CONFLICT (org_id, kind, feature, threshold, period) DO NOTHING
             RETURNING id

@@ -172,6 +172,12 @@ def history(
         ).fetchall()
 
 
+def lock_thresholds(conn: psycopg.Connection, org_id: str) -> None:
+    """Hold the org's thresholds until the transaction ends: one change at a time, so each
+    compares its thresholds with those the previous change left."""
+    conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 20))", (f"thresholds:{org_id}",))
+
+
 def thresholds(conn: psycopg.Connection, org_id: str) -> dict[str, list[int]]:
     """The org's own thresholds per metric (metrics without a row use the defaults)."""
     rows = conn.execute("SELECT feature, percents FROM usage_thresholds WHERE org_id = %s", (org_id,)).fetchall()
@@ -187,3 +193,27 @@ def replace_thresholds(conn: psycopg.Connection, org_id: str, values: dict[str, 
             "ON CONFLICT (org_id, feature) DO UPDATE SET percents = EXCLUDED.percents",
             (org_id, feature, percents),
         )
+
+
+def suppress_thresholds(
+    conn: psycopg.Connection, org_id: str, feature: str, *, period: date, percents: list[int], used: int, limit: int
+) -> list[int]:
+    """Record ``percents`` as not to be notified for ``feature`` in ``period`` (those notified
+    already need no record, nor those recorded already); the ones recorded, in order."""
+    rows = conn.execute(
+        """INSERT INTO threshold_suppressions (org_id, feature, period, threshold, used, lim)
+           SELECT %(org)s, %(feature)s, %(period)s, p, %(used)s, %(lim)s FROM unnest(%(percents)s::integer[]) AS p
+            WHERE NOT EXISTS (SELECT 1 FROM notifications n
+                               WHERE n.org_id = %(org)s AND n.feature = %(feature)s AND n.period = %(period)s
+                                 AND n.threshold = p)
+           ORDER BY p
+           ON CONFLICT (org_id, feature, period, threshold) DO NOTHING
+           RETURNING threshold""",
+        {"org": org_id, "feature": feature, "period": period, "percents": percents, "used": used, "lim": limit},
+    ).fetchall()
+    return sorted(int(r[0]) for r in rows)
+
+
+def forget_suppressions_before(conn: psycopg.Connection, org_id: str, period: date) -> None:
+    """Delete the org's suppressions of periods before ``period`` (they no longer apply)."""
+    conn.execute("DELETE FROM threshold_suppressions WHERE org_id = %s AND period < %s", (org_id, period))

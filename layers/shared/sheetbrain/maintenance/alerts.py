@@ -2,9 +2,11 @@
 EventBridge events, then as web push messages to the org's subscribed browsers).
 
 The audit route records AI-token and audit crossings as it consumes them; this task catches
-every organization up from its current usage (a threshold lowered, a crossing whose request
-failed to notify) and re-sends what is undelivered. Thresholds are recorded from zero to the
-current usage: those already notified this period hit the unique key and add nothing.
+every organization up from its current usage (a limit lowered by a plan change, a crossing
+that no request recorded) and re-sends what is undelivered. Thresholds are recorded from zero
+to the current usage: those already notified this period hit the unique key and add nothing,
+and so do those an admin added when the usage already reached them (that change recorded them
+as passed: ``notifications.service.replace_thresholds``).
 """
 
 from __future__ import annotations

@@ -6,13 +6,13 @@ from __future__ import annotations
 import functools
 import uuid
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 
 from sheetbrain.config import get_settings
-from sheetbrain.db import push_repo, tenant_transaction
+from sheetbrain.db import metering_repo, push_repo, tenant_transaction
 from sheetbrain.db.notifications_repo import DEFAULT_PERCENTS
 from sheetbrain.errors import ConflictError, NotFoundError, ValidationError
-from sheetbrain.metering.quota import METERED
+from sheetbrain.metering.quota import METERED, month_start
 from sheetbrain.notifications import endpoints
 from sheetbrain.notifications.thresholds import MAX_ATTEMPTS as EVENT_MAX_ATTEMPTS
 from sheetbrain.tenancy.identity import Identity, require_admin
@@ -117,14 +117,48 @@ def check_thresholds(values: Mapping[str, Sequence[int]]) -> dict[str, list[int]
     return checked
 
 
-def replace_thresholds(identity: Identity, values: Mapping[str, Sequence[int]]) -> dict[str, list[int]]:
+def reached_when_added(before: Sequence[int], after: Sequence[int], *, used: int, limit: int) -> list[int]:
+    """The thresholds a change from ``before`` to ``after`` adds that ``used`` of ``limit``
+    already reaches (as a crossing counts them: ``p`` % of the limit at most the usage), in
+    order. A change applies from the next crossing, so these are not notified this period;
+    those kept from ``before`` are untouched (a crossing of theirs belongs to the old
+    thresholds). An unlimited (-1) or zero limit reaches nothing."""
+    if limit <= 0:
+        return []
+    kept = set(before)
+    return sorted(p for p in set(after) - kept if p * limit <= used * 100)
+
+
+def replace_thresholds(
+    identity: Identity, values: Mapping[str, Sequence[int]], *, now: datetime | None = None
+) -> dict[str, list[int]]:
     """Set the org's thresholds (admins): the metrics given get these, the others the
-    defaults. A change applies to crossings from now on; a threshold already notified this
-    period is never notified again (the notifications' unique key)."""
+    defaults. A change applies from the next crossing: a threshold it adds that this period's
+    usage already reaches is recorded as passed, in the same transaction, and is not notified
+    this period; one already notified this period is never notified again (the notifications'
+    unique key), however often it is removed and added back."""
     require_admin(identity)
     checked = check_thresholds(values)
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
-        push_repo.replace_thresholds(conn, identity.org_id, checked)
+    at = now if now is not None else datetime.now(UTC)
+    period = month_start(at)
+    org = identity.org_id
+    with tenant_transaction(org, identity.user_id) as conn:
+        push_repo.lock_thresholds(conn, org)
+        own = push_repo.thresholds(conn, org)
+        push_repo.replace_thresholds(conn, org, checked)
+        push_repo.forget_suppressions_before(conn, org, period)
+        for feature, metric in METERED.items():
+            before = own.get(feature, list(DEFAULT_PERCENTS))
+            after = checked.get(feature, list(DEFAULT_PERCENTS))
+            if not set(after) - set(before):
+                continue
+            entitled, used = metering_repo.entitlement_and_usage(conn, org, feature, metric, period, at).result()
+            limit = -1 if entitled is None else entitled
+            passed = reached_when_added(before, after, used=used, limit=limit)
+            if passed:
+                push_repo.suppress_thresholds(
+                    conn, org, feature, period=period, percents=passed, used=used, limit=limit
+                )
     return {metric: checked.get(metric, list(DEFAULT_PERCENTS)) for metric in METERED}
 
 
