@@ -435,3 +435,25 @@ def test_citations_restricted_to_chosen_policies_search_those_policies(database:
     assert len(cited) == 1, reply.json()
     [finding] = cited
     assert (finding["policy"]["policy_id"], finding["policy"]["match"]) == (chosen, "retrieval")
+
+
+def test_an_audit_past_its_listing_bound_lists_the_most_severe_and_counts_the_rest(
+    org: tuple[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a listing bound of 2 findings and formulas with one critical, one high and low findings
+    from sheetbrain.auditing import service
+
+    monkeypatch.setattr(service, "MAX_LISTED_FINDINGS", 2)
+    _, claims = org
+    formulas = ["=A1/0", "=#REF!+A1", "=TODAY()-A1", "=NOW()-A2"]
+
+    # When it is audited and read back
+    reply = call("POST", "/api/audit", claims=claims, body={"formulas": formulas})
+    again = call("GET", f"/api/audits/{reply.json()['audit_id']}", claims=claims).json()
+
+    # Then the two critical findings (FX14, FX15) are listed, and the summary also counts the two
+    # low ones (FX01: TODAY and NOW are volatile)
+    body = reply.json()
+    assert [(f["rule"], f["severity"]) for f in body["findings"]] == [("FX14", "critical"), ("FX15", "critical")]
+    assert (body["summary"]["findings"], body["findings_omitted"]) == (4, 2)
+    assert (again["findings"], again["findings_omitted"]) == (body["findings"], 2)

@@ -201,6 +201,39 @@ def _release(identity: Identity, audit_id: uuid.UUID, now: datetime) -> None:
         logger.exception("AI token hold not released", audit_id=str(audit_id))
 
 
+# The findings an audit lists: Lambda answers at most 6 MB, and a hostile grid can hold 50,000
+# formulas with several findings each and 8,192 characters apiece. The most severe are listed
+# first, up to a count and a size (with room left for the rest of the reply); the summary still
+# counts every finding, and the reply says how many were left out.
+MAX_LISTED_FINDINGS = 5_000
+MAX_LISTED_BYTES = 3 * 1024 * 1024
+_FINDING_OVERHEAD_BYTES = 160  # JSON keys, cell, rule, severity and a citation's reference
+
+
+def listed_findings(findings: "list[Finding]") -> "list[Finding]":
+    """The findings an audit records and answers, in their order: the most severe first chosen
+    until ``MAX_LISTED_FINDINGS`` or ``MAX_LISTED_BYTES`` (of formula, message and suggestion text)."""
+    if len(findings) <= MAX_LISTED_FINDINGS and _text_bytes(findings) <= MAX_LISTED_BYTES:
+        return findings
+    rank = {severity: i for i, severity in enumerate(SEVERITIES)}
+    chosen: set[int] = set()
+    spent = 0
+    for i in sorted(range(len(findings)), key=lambda i: rank.get(findings[i].severity, len(rank))):
+        size = _text_bytes([findings[i]])
+        if len(chosen) == MAX_LISTED_FINDINGS or spent + size > MAX_LISTED_BYTES:
+            break
+        chosen.add(i)
+        spent += size
+    return [f for i, f in enumerate(findings) if i in chosen]
+
+
+def _text_bytes(findings: "list[Finding]") -> int:
+    return sum(
+        len(f.formula.encode()) + len(f.message.encode()) + len((f.suggestion or "").encode()) + _FINDING_OVERHEAD_BYTES
+        for f in findings
+    )
+
+
 def run_audit(identity: Identity, data: AuditInput, remaining_ms: Callable[[], int] | None = None) -> AuditOutcome:
     """Audit formulas for the caller's org and record everything in one transaction.
     ``remaining_ms``: the function's remaining time (Lambda's context), which bounds the review."""
@@ -223,7 +256,7 @@ def run_audit(identity: Identity, data: AuditInput, remaining_ms: Callable[[], i
             suggestion=f.suggestion,
             policy=policy_by_rule.get(f.rule),
         )
-        for i, f in enumerate(findings)
+        for i, f in enumerate(listed_findings(findings))
     ]
     review = None
     skipped_reason = context.ai_skip_reason

@@ -217,6 +217,11 @@ class AuditOut(BaseModel):
     clauses_used: int
     summary: SummaryOut
     findings: list[FindingOut]
+    findings_omitted: int = Field(
+        default=0,
+        description="Findings counted in the summary but not listed: an audit lists at most 5,000, and about "
+        "3 MB of their text, the most severe first",
+    )
     ai_review: dict[str, Any] | None = Field(default=None, description="status completed|unavailable|skipped")
 
 
@@ -267,6 +272,7 @@ def _out(outcome: service.AuditOutcome) -> AuditOut:
                 }
                 for f in outcome.findings
             ],
+            "findings_omitted": a.findings - len(outcome.findings),
             "ai_review": a.ai_review,
         }
     )
