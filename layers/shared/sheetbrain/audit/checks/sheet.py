@@ -652,6 +652,7 @@ def check_sections_total(ctx: SheetContext, params: Mapping[str, Params]) -> Ite
     """
     min_sections = int(params["FX35"]["min_sections"])
     spans: dict[tuple[bool, int, int], range] = {}
+    scans: dict[tuple[tuple[int, int], tuple[int, int], tuple[tuple[int, int], ...]], _SectionScan] = {}
     for row, col in sorted(ctx.trees):
         tree = ctx.shape_at((row, col))
         if not isinstance(tree, Func) or tree.base not in RANGE_AGGREGATES:
@@ -666,15 +667,19 @@ def check_sections_total(ctx: SheetContext, params: Mapping[str, Params]) -> Ite
         if (r1, c1) in ctx.cells:
             continue  # the range opens on a filled cell, not on a heading line
         if c1 == c2 == col and r2 < row:
-            line = [(r, col) for r in range(r1, r2 + 1)]
-            across = [(0, c - col) for c in _table_span(ctx, row, col, True, spans)]
+            step, length = (1, 0), r2 - r1 + 1
+            across = tuple((0, c - col) for c in _table_span(ctx, row, col, True, spans))
         elif r1 == r2 == row and c2 < col:
-            line = [(row, c) for c in range(c1, c2 + 1)]
-            across = [(r - row, 0) for r in _table_span(ctx, row, col, False, spans)]
+            step, length = (0, 1), c2 - c1 + 1
+            across = tuple((r - row, 0) for r in _table_span(ctx, row, col, False, spans))
         else:
             continue
-        ctx.budget.spend(len(line), (row, col))  # _sections walks the range: a running total costs its length
-        sections = _sections(ctx, line, across)
+        # Ranges that open on the same cell share one scan: running totals cost their total length once.
+        scan = scans.get(((r1, c1), step, across))
+        if scan is None:
+            scan = scans[((r1, c1), step, across)] = _SectionScan(ctx, (r1, c1), step, across)
+        ctx.budget.spend(max(length - scan.scanned, 0) + 1, (row, col))
+        sections = scan.sections(length)
         if sections is not None and sections >= min_sections:
             yield (
                 row,
@@ -711,25 +716,45 @@ def _table_span(
     return span
 
 
-def _sections(ctx: SheetContext, line: list[tuple[int, int]], across: list[tuple[int, int]]) -> int | None:
-    # Blocks of filled cells separated by gaps that are empty across the table; None unless the
-    # range opens on such a gap (a heading line) and every gap is one.
-    if not line or line[0] in ctx.cells:
-        return None
-    sections = 0
-    inside = False
-    has_data = False
-    for key in line:
-        cell = ctx.cells.get(key)
+class _SectionScan:
+    """Blocks of filled cells along a line from ``start``, separated by gaps that are empty across
+    the table (``across``); scanned once, as far as the longest range asks, for every range that
+    opens on ``start``. ``sections(n)`` is None unless the first ``n`` cells open on such a gap (a
+    heading line) and every gap in them is one."""
+
+    def __init__(
+        self, ctx: SheetContext, start: tuple[int, int], step: tuple[int, int], across: tuple[tuple[int, int], ...]
+    ) -> None:
+        self.ctx, self.start, self.step, self.across = ctx, start, step, across
+        self.counts: list[int] = []  # sections among the first i + 1 cells
+        self.closed = 0
+        self.inside = self.has_data = False
+        self.broken = False  # a gap with data across it: no range reaching past it is a sectioned total
+
+    @property
+    def scanned(self) -> int:
+        return len(self.counts)
+
+    def sections(self, length: int) -> int | None:
+        if length <= 0 or self.start in self.ctx.cells:
+            return None
+        while self.scanned < length and not self.broken:
+            self._step()
+        return self.counts[length - 1] if length <= self.scanned else None
+
+    def _step(self) -> None:
+        row, col = self.start[0] + self.step[0] * self.scanned, self.start[1] + self.step[1] * self.scanned
+        cell = self.ctx.cells.get((row, col))
         if cell is None:
-            if any(_is_data(ctx.cells.get((key[0] + dr, key[1] + dc))) for dr, dc in across):
-                return None
-            sections += inside and has_data
-            inside = has_data = False
-            continue
-        inside = True
-        has_data = has_data or _is_data(cell)
-    return sections + (inside and has_data)
+            if any(_is_data(self.ctx.cells.get((row + dr, col + dc))) for dr, dc in self.across):
+                self.broken = True
+                return
+            self.closed += self.inside and self.has_data
+            self.inside = self.has_data = False
+        else:
+            self.inside = True
+            self.has_data = self.has_data or _is_data(cell)
+        self.counts.append(self.closed + (self.inside and self.has_data))
 
 
 def check_empty_refs(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
