@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sheetbrain.audit import CHECKS, Sheet, audit_sheet
 from sheetbrain.audit.equivalence import canonical, reference_texts, skeleton
 from sheetbrain.audit.parser import parse
@@ -179,3 +180,21 @@ def test_given_a_column_of_differences_with_one_sum_when_audited_then_high() -> 
     ]
     values: list[list[object]] = [["x", 10 * r, r, None] for r in range(1, 9)]
     assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {("Q3!D4", "high")}
+
+
+def test_past_the_evaluation_allowance_typed_values_are_reported_without_comparison(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given running totals =SUM(A$1:An) down B with the typed total 15 pasted at B5 (=SUM(A1:A5))
+    from sheetbrain.audit.checks import sheet as sheet_checks
+
+    formulas: list[list[str | None]] = [[None, None if r == 5 else f"=SUM(A$1:A{r})"] for r in range(1, 9)]
+    values: list[list[object]] = [[r, 15 if r == 5 else None] for r in range(1, 9)]
+    grid = Sheet("Q3", formulas, values, "A1")
+    # When evaluating is allowed, the finding says the value equals the formula's result today
+    assert "equals the formula's result today" in next(f.message for f in audit_sheet(grid) if f.rule == "FX31")
+    # When the allowance (a check budget) is smaller than the range, the value is still reported, uncompared
+    monkeypatch.setattr(sheet_checks, "check_budget", lambda cells: 4)
+    finding = next(f for f in audit_sheet(grid) if f.rule == "FX31")
+    assert (finding.cell, finding.severity) == ("Q3!B5", "high")
+    assert "equals the formula's result" not in finding.message

@@ -11,13 +11,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sheetbrain.audit.ast import CellAddr, Func, Node, Ref
-from sheetbrain.audit.budget import WorkBudget
+from sheetbrain.audit.budget import WorkBudget, check_budget
 from sheetbrain.audit.checks.cycles import check_circular
 from sheetbrain.audit.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
 from sheetbrain.audit.checks.formula import Hit, Params, replace
 from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
 from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
 from sheetbrain.audit.equivalence import canonical, reference_texts, skeleton
+from sheetbrain.audit.evaluate import MAX_CELLS as EVALUATED_CELLS
 from sheetbrain.audit.evaluate import agrees, evaluate
 from sheetbrain.audit.grid import Cell
 from sheetbrain.audit.printer import format_ref, to_formula
@@ -25,6 +26,7 @@ from sheetbrain.audit.refs import a1, ref_bounds
 from sheetbrain.audit.regions import Deviation, find_deviations, is_aggregate, structure_of
 
 MAX_RANGE_CELLS = 20_000  # larger ranges are not read cell by cell (whole columns)
+MAX_RANGE_COLUMNS = 1_000  # wider ranges (whole rows) count as reading numbers, unknown which
 
 
 @dataclass
@@ -357,16 +359,24 @@ def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> 
     # what the region's formula gives in their cell (a pasted value, right today), or standing where
     # that formula would read no number at all (a count or code column beside the computed ones).
     out: dict[tuple[int, int], str] = {}
+    data_rows: dict[int, list[int]] | None = None
+    allowance = check_budget(len(ctx.cells))
     for dev in deviations:
         key = (dev.row, dev.col)
         cell = ctx.cells[key]
         if dev.kind not in ("typed-line", "constant") or not cell.is_number or dev.example not in ctx.trees:
             continue
         expected = _shift(ctx.trees[dev.example], dev.row - dev.example[0], dev.col - dev.example[1])
-        if not _reads_numbers(ctx, expected):
+        if data_rows is None:
+            data_rows = _data_rows(ctx)
+        if not _reads_numbers(ctx, expected, data_rows):
             out[key] = _READS_NOTHING
             continue
-        value = evaluate(expected, ctx.cells, ctx.is_local)
+        # Evaluating reads the formula's ranges cell by cell (up to evaluate.MAX_CELLS each): past
+        # an allowance of one check budget, later typed values are not compared (no "equals the
+        # formula's result" note), rather than the whole region check stopping.
+        allowance -= sum(_cells_of_ranges(ctx, expected))
+        value = evaluate(expected, ctx.cells, ctx.is_local) if allowance >= 0 else None
         typed = _as_float(cell.value)
         if value is not None and typed is not None and agrees(typed, value):
             out[key] = _AGREES
@@ -382,19 +392,38 @@ def _as_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _reads_numbers(ctx: SheetContext, tree: Node) -> bool:
+def _reads_numbers(ctx: SheetContext, tree: Node, data_rows: dict[int, list[int]]) -> bool:
     # Whether a formula reads any number or formula result (other sheets count as unknown: yes).
+    # ``data_rows``: rows of the data cells of each column, sorted; a range is one bisection a column.
     for ref in tree.walk():
         if not isinstance(ref, Ref):
             continue
         if not ctx.is_local(ref):
             return True
         r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
-        if (r2 - r1 + 1) * (c2 - c1 + 1) > MAX_RANGE_CELLS:
+        if c2 - c1 + 1 > MAX_RANGE_COLUMNS:
             return True
-        if any(_is_data(ctx.cells.get((r, c))) for r in range(r1, r2 + 1) for c in range(c1, c2 + 1)):
-            return True
+        for c in range(c1, c2 + 1):
+            rows = data_rows.get(c)
+            if rows and bisect_left(rows, r1) < bisect_right(rows, r2):
+                return True
     return False
+
+
+def _cells_of_ranges(ctx: SheetContext, tree: Node) -> Iterator[int]:
+    for ref in ctx.local_refs(tree):
+        r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
+        yield min((r2 - r1 + 1) * (c2 - c1 + 1), EVALUATED_CELLS)
+
+
+def _data_rows(ctx: SheetContext) -> dict[int, list[int]]:
+    by_col: dict[int, list[int]] = {}
+    for (row, col), cell in ctx.cells.items():
+        if _is_data(cell):
+            by_col.setdefault(col, []).append(row)
+    for rows in by_col.values():
+        rows.sort()
+    return by_col
 
 
 def _slipped_aggregate(ctx: SheetContext, dev: Deviation) -> bool:
