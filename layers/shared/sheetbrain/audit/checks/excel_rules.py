@@ -17,6 +17,7 @@ from sheetbrain.audit.ast import Func, Node, Ref
 from sheetbrain.audit.checks.formula import Hit, Params
 from sheetbrain.audit.copies import MovedTrees, move_ref
 from sheetbrain.audit.refs import a1, ref_bounds
+from sheetbrain.audit.tokenizer import ERROR_CODES
 
 if TYPE_CHECKING:
     from sheetbrain.audit.checks.sheet import CellHit, SheetContext
@@ -92,29 +93,9 @@ def _names(keys: list[Key]) -> str:
 
 # --- FX36: formulas that result in an error -----------------------------------------------------
 
-# Error values as Excel and Google Sheets show them (#ERROR! is Sheets' own parse error).
-ERROR_VALUES = frozenset(
-    {
-        "#NULL!",
-        "#DIV/0!",
-        "#VALUE!",
-        "#REF!",
-        "#NAME?",
-        "#NUM!",
-        "#N/A",
-        "#GETTING_DATA",
-        "#SPILL!",
-        "#CALC!",
-        "#FIELD!",
-        "#BLOCKED!",
-        "#CONNECT!",
-        "#UNKNOWN!",
-        "#BUSY!",
-        "#PYTHON!",
-        "#EXTERNAL!",
-        "#ERROR!",
-    }
-)
+# Error values as Excel and Google Sheets show them: the literals a formula may hold (one list,
+# the tokenizer's), and #ERROR!, Sheets' own parse error, which only ever arrives as a value.
+ERROR_VALUES = frozenset((*ERROR_CODES, "#ERROR!"))
 # #N/A means "no value available": what NA() returns on purpose (gaps in a chart) and what a lookup
 # returns for a key not in its table, most often the data's state (an item not listed yet) rather
 # than a broken formula. Advice, not an error of the formula. #GETTING_DATA / #BUSY! are no errors
