@@ -172,13 +172,21 @@ def bench_async(claims: dict[str, str], document: str, model: Any, label: str) -
     with system_transaction() as conn:
         work_queue_repo.delete(conn, [messages[0].id])
         row = conn.execute("SELECT chunks_total FROM policies WHERE id = %s", (reply["policy_id"],)).fetchone()
-    print(f"[{label}] worker     : {outcome} ({chunks}) in {total:.1f} s, {row[0] if row else 0} chunks, "
-          f"{timings.batches} batches  (target < 60 s: {'met' if total < 60 else 'NOT met'})")  # fmt: skip
-    other = total - timings.extract - timings.chunk - timings.embed - timings.write
-    for name, seconds in (("extract", timings.extract), ("chunk + map", timings.chunk), ("embed", timings.embed),
-                          ("writes", timings.write), ("other", other)):  # fmt: skip
+    print(f"[{label}] worker     : {outcome} ({chunks}) in {total:.1f} s, {row[0] if row else 0} chunks "
+          f"(target < 60 s: {'met' if total < 60 else 'NOT met'})")  # fmt: skip
+    # The wall time is the sum of these: writes overlap embedding, and only the embedding loop's
+    # waits for them (a full backlog, the last batches) add to it.
+    serial = (
+        ("extract", timings.extract), ("chunk + map", timings.chunk), ("stage", timings.stage),
+        ("embed", timings.embed), ("write wait", timings.write_wait), ("publish", timings.publish),
+    )  # fmt: skip
+    other = total - sum(seconds for _, seconds in serial)
+    for name, seconds in (*serial, ("other", other)):
         print(f"    {name:<12}: {seconds:7.2f} s  ({seconds / total:5.1%})")
-    print(f"      of writes, publishing (indexing the chunks for search): {timings.publish:.2f} s")
+    print(f"    writes into search (HNSW), overlapping the embedding: {timings.write:.2f} s over "
+          f"{get_settings().ingest_write_connections} connection(s), {timings.batches} transactions")  # fmt: skip
+    if row and row[0]:
+        print(f"      {timings.write / row[0] * 1000:.1f} ms a chunk on one connection")
 
 
 def seed_chunks(
@@ -259,6 +267,7 @@ def main() -> int:
     parser.add_argument("--chunks", type=int, default=10_000)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-ingest", action="store_true", help="skip the local model's ingest")
+    parser.add_argument("--skip-bedrock", action="store_true", help="skip the Bedrock stub's ingest")
     parser.add_argument("--skip-search", action="store_true")
     parser.add_argument("--bedrock-rate", type=float, default=150.0, help="the stub's calls per second")
     args = parser.parse_args()
@@ -268,10 +277,11 @@ def main() -> int:
     stub = StubBedrock(rate=args.bedrock_rate)
     concurrency = get_settings().embed_concurrency
     titan = BedrockTitanEmbedder(client=stub, concurrency=concurrency)
-    org = f"org_ingw{uuid.uuid4().hex[:8]}"
-    bench_async(provision(urls.owner, org), document, titan, "bedrock stub")
-    print(f"    stub: 50 ms a call, {args.bedrock_rate:.0f} calls/s before throttling; {stub.calls:,} calls, "
-          f"{stub.throttled:,} throttled; EMBED_CONCURRENCY {concurrency}, limit {titan.limit.limit}")  # fmt: skip
+    if not args.skip_bedrock:
+        org = f"org_ingw{uuid.uuid4().hex[:8]}"
+        bench_async(provision(urls.owner, org), document, titan, "bedrock stub")
+        print(f"    stub: 50 ms a call, {args.bedrock_rate:.0f} calls/s before throttling; {stub.calls:,} calls, "
+              f"{stub.throttled:,} throttled; EMBED_CONCURRENCY {concurrency}, limit {titan.limit.limit}")  # fmt: skip
     embedder = LocalMiniLMEmbedder(max_seq_length=args.max_seq_length)
     started = time.perf_counter()
     embedder.embed(["warm up"])

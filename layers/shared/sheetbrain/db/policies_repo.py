@@ -287,7 +287,7 @@ def send_hybrid_search(
                 FROM policy_chunks c
                 WHERE %(use_vector)s AND c.org_id = %(org)s AND c.embedding_model = %(model)s
                   AND (%(policies)s::uuid[] IS NULL OR c.policy_id = ANY(%(policies)s::uuid[]))
-                  AND c.policy_id <> ALL ((SELECT ids FROM hidden)::uuid[]) AND {gate}
+                  AND NOT (c.policy_id::text = ANY ((SELECT ids FROM hidden)::text[])) AND {gate}
                 ORDER BY (c.embedding::{cast} <=> %(vec)s::{cast}){order} LIMIT %(pool)s)"""
         ).format(
             cast=cast,
@@ -319,7 +319,11 @@ def send_hybrid_search(
             -- HNSW index) batch by batch, and are never searched. Where the index scan cannot go on
             -- past the candidates they take (pgvector before 0.8, no iterative scan), vector search
             -- is exact while the org has such chunks (for the minutes a policy processes).
-            SELECT coalesce(array_agg(id), '{{}}') AS ids,
+            -- Their ids as text: compared so, the planner has no statistics to estimate how many
+            -- chunks they exclude and assumes few (as is the case). Through policy_id's own
+            -- statistics, a table holding one or two policies was estimated to lose every row,
+            -- and the HNSW index was given up for a scan and sort of the org's chunks.
+            SELECT coalesce(array_agg(id::text), '{{}}') AS ids,
                    coalesce(bool_or(chunks_done > 0), false)
                    AND coalesce(current_setting('hnsw.iterative_scan', true), 'off') = 'off' AS exact
             FROM policies WHERE org_id = %(org)s AND status <> 'ready'
@@ -349,7 +353,8 @@ def send_hybrid_search(
         ), fts AS (
             SELECT c.id, row_number() OVER (ORDER BY ts_rank(c.tsv, q.tsq) DESC, s.score DESC, c.id) AS r
             FROM shortlist s JOIN policy_chunks c ON c.id = s.chunk_id, q
-            WHERE q.tsq IS NOT NULL AND c.org_id = %(org)s AND c.policy_id <> ALL ((SELECT ids FROM hidden)::uuid[])
+            WHERE q.tsq IS NOT NULL AND c.org_id = %(org)s
+              AND NOT (c.policy_id::text = ANY ((SELECT ids FROM hidden)::text[]))
             ORDER BY ts_rank(c.tsv, q.tsq) DESC, s.score DESC, c.id LIMIT %(pool)s
         ), fused AS (
             SELECT coalesce(vec.id, fts.id) AS id, vec.sim, vec.r AS vector_rank, fts.r AS text_rank,
