@@ -383,6 +383,50 @@ def test_a_policy_failed_or_deleted_mid_way_leaves_no_chunks_and_the_statistics_
     assert corpus_statistics(database.owner, org) == before
 
 
+def test_chunks_embedded_before_batches_moved_into_search_are_moved_not_embedded_again(
+    aws_env: Aws, admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a job staged by a worker that then failed, four of whose chunks hold a vector in the
+    # staging table, as the code before chunks moved batch by batch left them
+    _, claims = admin
+    policy_id = call("POST", "/api/ingest", claims=claims, body={"title": "L", "content": policy_text(6)}).json()[
+        "policy_id"
+    ]
+    monkeypatch.setattr(worker, "embedder", Failing)
+    assert run_worker(sqs_records(aws_env.receive(), aws_env.queue_arn))["batchItemFailures"]
+    legacy = "[" + ",".join(["0.05"] * 384) + "]"
+    with psycopg.connect(database.owner) as conn:
+        conn.execute(
+            "UPDATE ingestion_chunks SET embedding = %s::vector WHERE policy_id = %s AND ordinal < 4",
+            (legacy, policy_id),
+        )
+    inner = get_embedder("local-minilm")
+    embedded: list[str] = []
+
+    class Counting:
+        model, dimension = inner.model, inner.dimension
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            embedded.extend(texts)
+            return inner.embed(texts)
+
+    # When the message comes back to a healthy worker
+    monkeypatch.setattr(worker, "embedder", Counting)
+    assert run_worker(sqs_records(aws_env.receive(), aws_env.queue_arn)) == {"batchItemFailures": []}
+
+    # Then every chunk is searchable and the policy ready, the four with the vectors they had
+    total = chunk_counts(database.owner, policy_id)[2]
+    assert total is not None
+    assert chunk_counts(database.owner, policy_id) == (total, 0, total, "ready")
+    assert len(embedded) == total - 4
+    with psycopg.connect(database.owner) as conn:
+        kept = conn.execute(
+            "SELECT ordinal FROM policy_chunks WHERE policy_id = %s AND embedding = %s::vector ORDER BY ordinal",
+            (policy_id, legacy),
+        ).fetchall()
+    assert kept == [(0,), (1,), (2,), (3,)]
+
+
 def job_of(owner: str, policy_id: str) -> str:
     with psycopg.connect(owner) as conn:
         row = conn.execute("SELECT id FROM ingestion_jobs WHERE policy_id = %s", (policy_id,)).fetchone()
