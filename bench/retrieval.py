@@ -24,8 +24,10 @@ from typing import Any
 import psycopg
 from _harness import bench_database, call
 from sheetbrain.config import get_settings, reset_settings
-from sheetbrain.policies import service
+from sheetbrain.db import system_transaction, work_queue_repo
+from sheetbrain.policies import service, worker
 from sheetbrain.policies.embedding import LocalMiniLMEmbedder
+from sheetbrain.policies.work_queue import INGEST_QUEUE
 from sheetbrain.tenancy.identity import Identity
 from sheetbrain_dev import auth
 
@@ -63,9 +65,25 @@ def ingest_all(org: str, owner_url: str) -> dict[uuid.UUID, str]:
             headers={"content-type": "application/json"},
             claims=claims,
         )
-        assert status == 201, (path.name, status, reply)
+        assert status in (201, 202), (path.name, status, reply)
         by_id[uuid.UUID(reply["policy_id"])] = path.name
+    run_queued_jobs()
     return by_id
+
+
+def run_queued_jobs() -> None:
+    """Policies the API handed to the worker (202: its inline budget ran out, as on a loaded
+    machine) made ready by the worker itself, from the local queue."""
+    while True:
+        with system_transaction() as conn:
+            messages = work_queue_repo.receive(conn, queue=INGEST_QUEUE, limit=10, visibility_s=3600)
+        if not messages:
+            return
+        for message in messages:
+            outcome = worker.run_job(uuid.UUID(json.loads(message.body)["job_id"]), deadline=time.monotonic() + 900)
+            assert outcome == "ready", outcome
+        with system_transaction() as conn:
+            work_queue_repo.delete(conn, [m.id for m in messages])
 
 
 def evaluate(

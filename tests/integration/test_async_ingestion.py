@@ -18,8 +18,10 @@ import pytest
 from moto import mock_aws
 from sheetbrain.errors import DependencyUnavailableError
 from sheetbrain.maintenance.tasks import run_task
+from sheetbrain.policies import service as policies_service
 from sheetbrain.policies import uploads, worker
 from sheetbrain.policies.embedding import get_embedder
+from sheetbrain.tenancy.identity import Identity
 from sheetbrain_dev import local_bucket, local_queue
 from sheetbrain_dev.database import DatabaseUrls
 from sheetbrain_dev.lambda_runtime import LocalContext, load_handler
@@ -169,10 +171,16 @@ def test_a_small_document_is_201_and_ready(aws_env: Aws, admin: tuple[str, dict[
 
 
 def test_a_large_document_is_202_then_ready_with_progress_over_time_and_redelivery_applies_once(
-    aws_env: Aws, admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+    aws_env: Aws,
+    admin: tuple[str, dict[str, str]],
+    database: DatabaseUrls,
+    monkeypatch: pytest.MonkeyPatch,
+    settings_env: SettingsEnv,
 ) -> None:
-    # Given a document over the inline size, and a worker committing two texts per batch
+    # Given a document over the inline size, and a worker embedding two texts per batch and
+    # writing them on two connections while it embeds the next
     org, claims = admin
+    settings_env(INGEST_WRITE_CONNECTIONS="2")
     recording = Recording(claims)
     monkeypatch.setattr(worker, "embedder", lambda: recording)
     monkeypatch.setattr(worker, "WORKER_BATCH", 2)
@@ -202,7 +210,13 @@ def test_a_large_document_is_202_then_ready_with_progress_over_time_and_redelive
     searchable, staged, total, status = chunk_counts(database.owner, policy_id)
     assert (searchable, staged, status) == (total, 0, "ready")
     assert total is not None and total >= 6
-    assert recording.seen == [(done, total) for done in range(0, total, 2)]
+    # (before batch i, the 2i chunks embedded so far are written, but for at most two writes a
+    # connection still in flight: 4 writes of 2 chunks)
+    assert len(recording.seen) == total // 2
+    assert [t for _, t in recording.seen] == [total] * (total // 2)
+    done = [d for d, _ in recording.seen]
+    assert done == sorted(done) and done[0] == 0
+    assert all(d % 2 == 0 and max(0, 2 * i - 8) <= d <= 2 * i for i, d in enumerate(done))
     ready = call("GET", f"/api/policies/{policy_id}", claims=claims).json()
     assert (ready["status"], ready["progress"], ready["error"]) == ("ready", None, None)
     assert ready["content"].startswith("# Spreadsheet controls")
@@ -263,6 +277,161 @@ def test_a_worker_that_dies_mid_way_resumes_from_its_last_batch(
     total = progress["chunks_total"]
     assert sum(resumed) == total - 4
     assert chunk_counts(database.owner, policy_id) == (total, 0, total, "ready")
+
+
+def corpus_statistics(owner: str, org: str) -> tuple[Any, ...]:
+    """The org's full-text statistics and postings: (chunks, lexemes, postings, their sums)."""
+    with psycopg.connect(owner) as conn:
+        row = conn.execute(
+            """SELECT (SELECT chunks FROM policy_corpus WHERE org_id = %(org)s),
+                      (SELECT count(*) FROM policy_lexemes WHERE org_id = %(org)s),
+                      (SELECT coalesce(sum(chunks), 0) FROM policy_lexemes WHERE org_id = %(org)s),
+                      (SELECT count(*) FROM policy_postings WHERE org_id = %(org)s)""",
+            {"org": org},
+        ).fetchone()
+    assert row is not None
+    return tuple(row)
+
+
+def test_a_search_while_a_policy_processes_finds_only_ready_policies(
+    aws_env: Aws, admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a ready policy, and a larger one on lookups queued for the worker, which embeds two
+    # texts a batch
+    org, claims = admin
+    small = "# Naming\n\n1.1 Every workbook must have a named owner recorded on its cover sheet.\n"
+    ready = call("POST", "/api/ingest", claims=claims, body={"title": "Naming", "content": small})
+    assert ready.status == 201, ready.json()
+    ready_id = ready.json()["policy_id"]
+    processing = call("POST", "/api/ingest", claims=claims, body={"title": "Lookups", "content": policy_text(6)})
+    assert processing.status == 202
+    processing_id = processing.json()["policy_id"]
+    identity = Identity(user_id=claims["sub"], org_id=org, role="admin")
+    queries = ["approximate VLOOKUP exact match lookups", "named owner on the cover sheet"]
+    inner = get_embedder("local-minilm")
+    seen: list[tuple[int, set[str], set[str]]] = []
+
+    class SearchingBetweenBatches:
+        model, dimension = inner.model, inner.dimension
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            # When a search runs between the worker's batches
+            with psycopg.connect(database.owner) as conn:
+                row = conn.execute("SELECT count(*) FROM policy_chunks WHERE policy_id = %s", (processing_id,))
+                written = int(row.fetchone()[0])  # type: ignore[index]
+            lookups, naming = policies_service.retrieve(identity, queries, k=5)
+            by_vector = {str(h.policy_id) for h in naming if h.vector_rank is not None}
+            seen.append((written, {str(h.policy_id) for h in lookups + naming}, by_vector))
+            return inner.embed(texts)
+
+    monkeypatch.setattr(worker, "embedder", SearchingBetweenBatches)
+    monkeypatch.setattr(worker, "WORKER_BATCH", 2)
+    assert run_worker(sqs_records(aws_env.receive(), aws_env.queue_arn)) == {"batchItemFailures": []}
+
+    # Then the processing policy's chunks were already in the searchable table (indexed) but
+    # never returned, and the ready policy was still found, by vector search too
+    assert max(written for written, _, _ in seen) >= 4
+    assert all(found == {ready_id} and by_vector == {ready_id} for _, found, by_vector in seen)
+    # When it is ready, Then search finds it
+    lookups, _ = policies_service.retrieve(identity, queries, k=5)
+    assert lookups[0].policy_id == uuid.UUID(processing_id)
+
+
+def test_a_policy_failed_or_deleted_mid_way_leaves_no_chunks_and_the_statistics_as_they_were(
+    aws_env: Aws, admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given an org with a ready policy, and two large ones whose worker died after two batches
+    # (4 chunks each already in the searchable table)
+    org, claims = admin
+    assert call("POST", "/api/ingest", claims=claims, body={"title": "S", "content": policy_text(1)}).status == 201
+    before = corpus_statistics(database.owner, org)
+    inner = get_embedder("local-minilm")
+    calls: list[int] = []
+
+    class DiesAfterTwo:
+        model, dimension = inner.model, inner.dimension
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            calls.append(len(texts))
+            if len(calls) % 3 == 0:
+                raise DependencyUnavailableError("The embedding service (Amazon Bedrock) is unavailable.")
+            return inner.embed(texts)
+
+    monkeypatch.setattr(worker, "embedder", DiesAfterTwo)
+    monkeypatch.setattr(worker, "WORKER_BATCH", 2)
+    to_fail, to_delete = (
+        call("POST", "/api/ingest", claims=claims, body={"title": title, "content": policy_text(6)}).json()["policy_id"]
+        for title in ("To fail", "To delete")
+    )
+    messages = aws_env.receive()
+    assert len(messages) == 2
+    assert len(run_worker(sqs_records(messages, aws_env.queue_arn))["batchItemFailures"]) == 2
+    assert chunk_counts(database.owner, to_fail)[0] == 4
+    assert chunk_counts(database.owner, to_delete)[0] == 4
+
+    # When one is failed (from the dead-letter queue) and the other deleted
+    failed = worker.handle_message(json.dumps({"job_id": job_of(database.owner, to_fail)}),
+                                   source_arn=aws_env.dlq_arn, deadline=0.0)  # fmt: skip
+    assert failed == "failed"
+    assert call("DELETE", f"/api/policies/{to_delete}", claims=claims).status == 204
+
+    # Then neither leaves a chunk behind, and the org's statistics are those of its ready policy
+    assert chunk_counts(database.owner, to_fail)[:2] == (0, 0)
+    with psycopg.connect(database.owner) as conn:
+        left = conn.execute("SELECT count(*) FROM policy_chunks WHERE policy_id = %s", (to_delete,)).fetchone()
+    assert left == (0,)
+    assert corpus_statistics(database.owner, org) == before
+
+
+def test_chunks_embedded_before_batches_moved_into_search_are_moved_not_embedded_again(
+    aws_env: Aws, admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a job staged by a worker that then failed, four of whose chunks hold a vector in the
+    # staging table, as the code before chunks moved batch by batch left them
+    _, claims = admin
+    policy_id = call("POST", "/api/ingest", claims=claims, body={"title": "L", "content": policy_text(6)}).json()[
+        "policy_id"
+    ]
+    monkeypatch.setattr(worker, "embedder", Failing)
+    assert run_worker(sqs_records(aws_env.receive(), aws_env.queue_arn))["batchItemFailures"]
+    legacy = "[" + ",".join(["0.05"] * 384) + "]"
+    with psycopg.connect(database.owner) as conn:
+        conn.execute(
+            "UPDATE ingestion_chunks SET embedding = %s::vector WHERE policy_id = %s AND ordinal < 4",
+            (legacy, policy_id),
+        )
+    inner = get_embedder("local-minilm")
+    embedded: list[str] = []
+
+    class Counting:
+        model, dimension = inner.model, inner.dimension
+
+        def embed(self, texts: list[str]) -> list[list[float]]:
+            embedded.extend(texts)
+            return inner.embed(texts)
+
+    # When the message comes back to a healthy worker
+    monkeypatch.setattr(worker, "embedder", Counting)
+    assert run_worker(sqs_records(aws_env.receive(), aws_env.queue_arn)) == {"batchItemFailures": []}
+
+    # Then every chunk is searchable and the policy ready, the four with the vectors they had
+    total = chunk_counts(database.owner, policy_id)[2]
+    assert total is not None
+    assert chunk_counts(database.owner, policy_id) == (total, 0, total, "ready")
+    assert len(embedded) == total - 4
+    with psycopg.connect(database.owner) as conn:
+        kept = conn.execute(
+            "SELECT ordinal FROM policy_chunks WHERE policy_id = %s AND embedding = %s::vector ORDER BY ordinal",
+            (policy_id, legacy),
+        ).fetchall()
+    assert kept == [(0,), (1,), (2,), (3,)]
+
+
+def job_of(owner: str, policy_id: str) -> str:
+    with psycopg.connect(owner) as conn:
+        row = conn.execute("SELECT id FROM ingestion_jobs WHERE policy_id = %s", (policy_id,)).fetchone()
+    assert row is not None
+    return str(row[0])
 
 
 def test_a_message_that_keeps_failing_lands_in_the_dlq_and_the_policy_fails(

@@ -122,6 +122,10 @@ class Settings(BaseModel):
     embed_concurrency: int = Field(default=8, ge=1, le=64)
     worker_extract_seconds: float = Field(default=120.0, gt=0, le=600)
     ingest_lease_s: int = Field(default=300, ge=10)
+    # Connections the worker writes embedded batches on, side by side and while the next batch
+    # is embedded (each batch's vectors go into the HNSW index as it commits). The worker's
+    # system pool (DB_POOL_MAX_SIZE) must hold them; 0 writes each batch before embedding the next.
+    ingest_write_connections: int = Field(default=2, ge=0, le=8)
     # Presigned uploads: the bucket (S3, or the local server's stand-in at S3_ENDPOINT_URL with
     # LOCAL_BUCKET_DIR and LOCAL_BUCKET_SECRET), the largest file, how long a URL lasts, and how
     # long after that an upload that never arrived is given up (the cleanup task).

@@ -98,6 +98,26 @@ def test_batching_does_not_change_a_vector(minilm: LocalMiniLMEmbedder) -> None:
 
 
 @pytest.mark.slow
+def test_texts_of_like_length_padded_together_get_their_own_vectors(minilm: LocalMiniLMEmbedder) -> None:
+    # Given texts a few tokens apart in length (attention runs them as one group, the shorter
+    # ones padded and their padding masked), in an order that is not by length
+    texts = [
+        "Formulas must not nest more than four functions deep in any sheet.",
+        "Formulas must not nest more than three functions deep in it.",
+        "Formulas must not nest more than five functions deep in a model.",
+    ]
+    assert [minilm.count_tokens(t) for t in texts] == [15, 14, 15]
+
+    # When embedded together and each alone
+    together = minilm.embed(texts)
+    alone = [minilm.embed([t])[0] for t in texts]
+
+    # Then each keeps its own vector, in input order
+    assert all(cosine(a, b) == pytest.approx(1.0, abs=1e-6) for a, b in zip(together, alone, strict=True))
+    assert cosine(together[0], together[1]) < 0.999
+
+
+@pytest.mark.slow
 def test_repeated_texts_get_identical_vectors_in_order(minilm: LocalMiniLMEmbedder) -> None:
     # Given a batch repeating boilerplate between two different texts
     texts = ["Reviewed quarterly.", "VAT is 20%.", "Reviewed quarterly.", "No external links."]

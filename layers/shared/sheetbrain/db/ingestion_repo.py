@@ -244,61 +244,84 @@ def pending_chunks(conn: psycopg.Connection, policy_id: uuid.UUID) -> list[Pendi
         ).fetchall()
 
 
+def embedded_staged_chunks(conn: psycopg.Connection, policy_id: uuid.UUID) -> list[int]:
+    """Ordinals of staged chunks that already hold a vector but are not yet searchable: left by
+    a job that ran before chunks moved into search batch by batch (sql/0019's design)."""
+    rows = conn.execute(
+        "SELECT ordinal FROM ingestion_chunks WHERE policy_id = %s AND embedding IS NOT NULL ORDER BY ordinal",
+        (policy_id,),
+    ).fetchall()
+    return [int(r[0]) for r in rows]
+
+
 def store_vectors(
-    conn: psycopg.Connection, *, policy_id: uuid.UUID, vectors: Sequence[tuple[int, Sequence[float]]]
+    conn: psycopg.Connection,
+    *,
+    policy_id: uuid.UUID,
+    model: str,
+    dim: int,
+    vectors: Sequence[tuple[int, Sequence[float] | None]],
 ) -> int:
-    """Vectors for staged chunks (those still without one: a redelivered batch writes nothing
-    twice); the policy's progress counts them. Returns how many were written."""
-    document = [{"o": ordinal, "v": vector_literal(vector)} for ordinal, vector in vectors]
+    """Move staged chunks, with their vectors (None: the vector already staged), into
+    ``policy_chunks``, where the HNSW index takes them now rather than all at once when the
+    policy is made ready; search leaves out chunks of policies that are not ready. The
+    policy's progress counts them. A chunk moved already (a redelivered batch) is not written
+    twice. Returns how many were moved; 0 when the policy is no longer processing.
+
+    The policy row is held FOR KEY SHARE: batches of one policy are written side by side from
+    several connections, while failing, publishing or deleting it (which lock the row FOR
+    UPDATE) waits for batches in flight, and a batch that starts after them writes nothing."""
+    row = conn.execute("SELECT status FROM policies WHERE id = %s FOR KEY SHARE", (policy_id,)).fetchone()
+    if row is None or row[0] != "processing":
+        return 0
+    document = [{"o": ordinal, "v": None if vector is None else vector_literal(vector)} for ordinal, vector in vectors]
     written = conn.execute(
-        """WITH done AS (
-               UPDATE ingestion_chunks c SET embedding = u.v::vector
-               FROM jsonb_to_recordset(%s::jsonb) AS u(o integer, v text)
-               WHERE c.policy_id = %s AND c.ordinal = u.o AND c.embedding IS NULL
+        """WITH u AS (
+               SELECT * FROM jsonb_to_recordset(%(rows)s::jsonb) AS u(o integer, v text)
+           ), moved AS (
+               DELETE FROM ingestion_chunks c USING u
+               WHERE c.policy_id = %(policy)s AND c.ordinal = u.o
+               RETURNING c.policy_id, c.org_id, c.ordinal, c.clause, c.heading_path, c.text, c.start_offset,
+                         c.end_offset, coalesce(u.v::vector, c.embedding) AS embedding
+           ), added AS (
+               INSERT INTO policy_chunks (policy_id, org_id, ordinal, clause, heading_path, heading, text,
+                                          start_offset, end_offset, embedding, embedding_model, embedding_dim)
+               SELECT policy_id, org_id, ordinal, clause, heading_path, array_to_string(heading_path, ' > '), text,
+                      start_offset, end_offset, embedding, %(model)s, %(dim)s
+               FROM moved ORDER BY ordinal
+               ON CONFLICT (policy_id, ordinal) DO NOTHING
                RETURNING 1
            )
-           UPDATE policies SET chunks_done = chunks_done + (SELECT count(*) FROM done), updated_at = now()
-           WHERE id = %s
-           RETURNING (SELECT count(*) FROM done)""",
-        (Jsonb(document), policy_id, policy_id),
+           UPDATE policies SET chunks_done = chunks_done + (SELECT count(*) FROM added), updated_at = now()
+           WHERE id = %(policy)s
+           RETURNING (SELECT count(*) FROM added)""",
+        {"rows": Jsonb(document), "policy": policy_id, "model": model, "dim": dim},
     ).fetchone()
     return int(written[0]) if written else 0
 
 
-PUBLISH_TIMEOUT_S = 600
-
-
-def publish(conn: psycopg.Connection, *, policy_id: uuid.UUID, org_id: str, model: str, dim: int) -> int | None:
-    """Move a fully embedded policy's staged chunks into search and make it ready, in one
-    transaction under the org lock that ingestion and deletion take. Returns the chunks moved,
-    or None when the policy is gone or no longer processing (nothing is changed)."""
-    # One statement indexes every chunk (HNSW and full text): for a large document that is
-    # minutes, not the API's 15 s statement limit. Only the worker publishes large documents.
-    conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{PUBLISH_TIMEOUT_S}s",))
+def publish(conn: psycopg.Connection, *, policy_id: uuid.UUID, org_id: str) -> int | None:
+    """Make a processing policy whose chunks are all searchable ready: its chunks join the org's
+    lexeme statistics and full-text postings, and search starts to return them. A small
+    transaction (the chunks were indexed as their batches committed), under the org lock that
+    ingestion and deletion take. Returns the policy's chunks, or None when it is gone, no longer
+    processing, or still has staged chunks (nothing is changed)."""
     conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (org_id,))
     row = conn.execute(
-        """SELECT status, (SELECT count(*) FROM ingestion_chunks WHERE policy_id = %s AND embedding IS NULL)
+        """SELECT status, EXISTS (SELECT FROM ingestion_chunks WHERE policy_id = %s)
            FROM policies WHERE id = %s FOR UPDATE""",
         (policy_id, policy_id),
     ).fetchone()
     if row is None or row[0] != "processing" or row[1]:
         return None
-    moved = conn.execute(
-        """INSERT INTO policy_chunks (policy_id, org_id, ordinal, clause, heading_path, heading, text, start_offset,
-                                      end_offset, embedding, embedding_model, embedding_dim)
-           SELECT policy_id, org_id, ordinal, clause, heading_path, array_to_string(heading_path, ' > '), text,
-                  start_offset, end_offset, embedding, %s, %s
-           FROM ingestion_chunks WHERE policy_id = %s ORDER BY ordinal""",
-        (model, dim, policy_id),
-    ).rowcount
     _corpus_apply(conn, org_id, policy_id, 1)
-    conn.execute("DELETE FROM ingestion_chunks WHERE policy_id = %s", (policy_id,))
-    conn.execute(
+    ready = conn.execute(
         """UPDATE policies SET status = 'ready', chunks_done = coalesce(chunks_total, 0), updated_at = now()
-           WHERE id = %s""",
-        (policy_id,),
-    )
-    return moved
+           WHERE id = %s
+           RETURNING (SELECT count(*) FROM policy_chunks WHERE policy_id = %s)""",
+        (policy_id, policy_id),
+    ).fetchone()
+    return int(ready[0]) if ready else None
 
 
 def finish_job(conn: psycopg.Connection, job_id: uuid.UUID) -> None:
@@ -310,14 +333,21 @@ def finish_job(conn: psycopg.Connection, job_id: uuid.UUID) -> None:
 
 
 def fail_policy(conn: psycopg.Connection, *, policy_id: uuid.UUID, code: str, message: str) -> bool:
-    """Mark a policy not yet ready as failed with its reason; its staged chunks and its job's
-    document go. False when it is ready, failed already, or gone."""
+    """Mark a policy not yet ready as failed with its reason; its chunks (staged or moved into
+    search) and its job's document go. False when it is ready, failed already, or gone."""
+    # FOR UPDATE: batches being written (store_vectors, FOR KEY SHARE) finish first, and later
+    # ones find the policy failed.
+    conn.execute("SELECT FROM policies WHERE id = %s FOR UPDATE", (policy_id,))
     failed = conn.execute(
         """UPDATE policies SET status = 'failed', error_code = %s, error_message = %s, updated_at = now()
            WHERE id = %s AND status IN ('awaiting_upload', 'processing')""",
         (code[:100], message[:1000], policy_id),
     ).rowcount
     conn.execute("DELETE FROM ingestion_chunks WHERE policy_id = %s", (policy_id,))
+    if failed:
+        # Chunks moved into search batch by batch: never searched (the policy was not ready),
+        # never in the lexeme statistics (those are added when it becomes ready).
+        conn.execute("DELETE FROM policy_chunks WHERE policy_id = %s", (policy_id,))
     conn.execute(
         """UPDATE ingestion_jobs SET finished_at = coalesce(finished_at, now()), document = NULL, lease_until = NULL
            WHERE policy_id = %s""",

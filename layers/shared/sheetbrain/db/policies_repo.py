@@ -183,10 +183,19 @@ def _corpus_apply(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID, s
 
 
 def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> bool:
-    """Delete a policy; its chunks and vectors go by cascade (after leaving the org's lexeme
-    statistics, under the org lock ingestion takes too). False when it does not exist."""
+    """Delete a policy; its chunks and vectors go by cascade (a ready one's after leaving the
+    org's lexeme statistics, under the org lock ingestion takes too). False when it does not
+    exist."""
     conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (org_id,))
-    _corpus_apply(conn, org_id, policy_id, -1)
+    row = conn.execute(
+        "SELECT status FROM policies WHERE org_id = %s AND id = %s FOR UPDATE", (org_id, policy_id)
+    ).fetchone()
+    if row is None:
+        return False
+    if row[0] == "ready":
+        # Only a ready policy's chunks are in the statistics: one still processing already has
+        # chunks in policy_chunks (moved batch by batch) that were never added.
+        _corpus_apply(conn, org_id, policy_id, -1)
     return conn.execute("DELETE FROM policies WHERE org_id = %s AND id = %s", (org_id, policy_id)).rowcount > 0
 
 
@@ -225,14 +234,20 @@ POSTINGS_PER_SHORTLISTED = 2
 # Names the hybrid search as it is (the SQL below, these constants, the candidate pool of
 # policies.service.retrieve): change it with any of them, and every citation remembered from
 # the old search is searched again (sql/0012).
-SEARCH_VERSION = "hybrid-1"
+SEARCH_VERSION = "hybrid-2"
 
 
 def prepare_search(conn: psycopg.Connection, *, pool: int) -> None:
-    """Once per transaction before ``send_hybrid_search``: the HNSW scan filters by org after the
-    fact, so its candidate list is widened for a tenant with few chunks among many others to
-    still get its own nearest neighbours."""
+    """Once per transaction before ``send_hybrid_search``: the HNSW scan filters by org (and
+    leaves out policies not ready) after the fact, so its candidate list is widened for a tenant
+    with few chunks among many others to still get its own nearest neighbours; with pgvector
+    >= 0.8 the scan also goes on (iteratively) until enough candidates pass those filters."""
     conn.execute("SELECT set_config('hnsw.ef_search', %s, true)", (str(max(40, pool * 4)),))
+    # Set only where the setting exists: pgvector before 0.8 reserves the prefix and refuses it.
+    conn.execute(
+        """SELECT set_config('hnsw.iterative_scan', 'relaxed_order', true) FROM pg_extension
+           WHERE extname = 'vector' AND string_to_array(extversion, '.')::int[] >= '{0,8,0}'"""
+    )
 
 
 def send_hybrid_search(
@@ -265,6 +280,24 @@ def send_hybrid_search(
     cast = sql.SQL("vector({})").format(sql.Literal(dim))
     use_vector = vector is not None and mode in ("hybrid", "vector")
     use_text = mode in ("hybrid", "text")
+
+    def vector_branch(exact: bool) -> sql.Composed:
+        return sql.SQL(
+            """(SELECT c.id, c.embedding::{cast} <=> %(vec)s::{cast} AS dist
+                FROM policy_chunks c
+                WHERE %(use_vector)s AND c.org_id = %(org)s AND c.embedding_model = %(model)s
+                  AND (%(policies)s::uuid[] IS NULL OR c.policy_id = ANY(%(policies)s::uuid[]))
+                  AND NOT (c.policy_id::text = ANY ((SELECT ids FROM hidden)::text[])) AND {gate}
+                ORDER BY (c.embedding::{cast} <=> %(vec)s::{cast}){order} LIMIT %(pool)s)"""
+        ).format(
+            cast=cast,
+            gate=sql.SQL("(SELECT exact FROM hidden)" if exact else "NOT (SELECT exact FROM hidden)"),
+            # "+ 0": an order the HNSW index cannot serve, so the org's chunks are scanned and
+            # ranked exactly. Chosen policies are always searched so: filtered after the graph's
+            # scan, they could lose all their chunks to nearer ones of others.
+            order=sql.SQL(" + 0") if exact or policy_ids is not None else sql.SQL(""),
+        )
+
     query_sql = sql.SQL(
         """
         WITH terms AS (
@@ -281,18 +314,26 @@ def send_hybrid_search(
         ), q AS (
             -- The lexemes as they are (to_tsquery would stem them again, and stemming is not idempotent).
             SELECT string_agg(quote_literal(lexeme), ' | ')::tsquery AS tsq FROM kept
+        ), hidden AS (
+            -- Policies not ready: a processing one's chunks are written into policy_chunks (and its
+            -- HNSW index) batch by batch, and are never searched. Where the index scan cannot go on
+            -- past the candidates they take (pgvector before 0.8, no iterative scan), vector search
+            -- is exact while the org has such chunks (for the minutes a policy processes).
+            -- Their ids as text: compared so, the planner has no statistics to estimate how many
+            -- chunks they exclude and assumes few (as is the case). Through policy_id's own
+            -- statistics, a table holding one or two policies was estimated to lose every row,
+            -- and the HNSW index was given up for a scan and sort of the org's chunks.
+            SELECT coalesce(array_agg(id::text), '{{}}') AS ids,
+                   coalesce(bool_or(chunks_done > 0), false)
+                   AND coalesce(current_setting('hnsw.iterative_scan', true), 'off') = 'off' AS exact
+            FROM policies WHERE org_id = %(org)s AND status <> 'ready'
         ), vec AS (
             -- Ordered by distance to the parameter itself (not to a column of another relation,
             -- which is a join the HNSW index cannot serve: every org row would be scored and
-            -- sorted), and ranked only after the LIMIT.
+            -- sorted), and ranked only after the LIMIT. Of the two branches, one runs: the other's
+            -- condition on `hidden` is a one-time filter, false before any row is read.
             SELECT n.id, row_number() OVER (ORDER BY n.dist, n.id) AS r, 1 - n.dist AS sim
-            FROM (
-                SELECT c.id, c.embedding::{cast} <=> %(vec)s::{cast} AS dist
-                FROM policy_chunks c
-                WHERE %(use_vector)s AND c.org_id = %(org)s AND c.embedding_model = %(model)s
-                  AND (%(policies)s::uuid[] IS NULL OR c.policy_id = ANY(%(policies)s::uuid[]))
-                ORDER BY (c.embedding::{cast} <=> %(vec)s::{cast}){exact} LIMIT %(pool)s
-            ) AS n
+            FROM ({indexed} UNION ALL {exhaustive}) AS n
         ), shortlist AS (
             -- The chunks holding any kept lexeme, through policy_postings (sql/0009: under row-level
             -- security, tsv @@ tsquery cannot use an index), best first by the query's rarer lexemes
@@ -313,6 +354,7 @@ def send_hybrid_search(
             SELECT c.id, row_number() OVER (ORDER BY ts_rank(c.tsv, q.tsq) DESC, s.score DESC, c.id) AS r
             FROM shortlist s JOIN policy_chunks c ON c.id = s.chunk_id, q
             WHERE q.tsq IS NOT NULL AND c.org_id = %(org)s
+              AND NOT (c.policy_id::text = ANY ((SELECT ids FROM hidden)::text[]))
             ORDER BY ts_rank(c.tsv, q.tsq) DESC, s.score DESC, c.id LIMIT %(pool)s
         ), fused AS (
             SELECT coalesce(vec.id, fts.id) AS id, vec.sim, vec.r AS vector_rank, fts.r AS text_rank,
@@ -328,12 +370,7 @@ def send_hybrid_search(
         FROM fused f JOIN policy_chunks c ON c.id = f.id JOIN policies p ON p.id = c.policy_id AND p.status = 'ready'
         ORDER BY f.score DESC, c.id
         """
-    ).format(
-        cast=cast,
-        # Chosen policies are searched exactly (an order the HNSW index cannot serve): filtered
-        # after the graph's scan, they could lose all their chunks to nearer ones of others.
-        exact=sql.SQL(" + 0") if policy_ids is not None else sql.SQL(""),
-    )
+    ).format(indexed=vector_branch(False), exhaustive=vector_branch(True))
     vec_text = "[" + ",".join(f"{v:.7g}" for v in vector) + "]" if vector is not None else None
     return conn.cursor(row_factory=class_row(SearchHit)).execute(
         query_sql,

@@ -183,7 +183,7 @@ def ingest(attempt: _Attempt, *, title: str, category: str | None, data: bytes, 
         )
         if done:
             moved = pipeline.publish(
-                scoped, policy_id=policy_id, org_id=identity.org_id, job_id=job_id, model=model, timings=timings
+                scoped, policy_id=policy_id, org_id=identity.org_id, job_id=job_id, timings=timings
             )
             chunks = moved or 0
             duration_ms = _log(attempt, policy_id, chunks, chunks, error=None)

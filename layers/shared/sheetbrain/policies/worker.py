@@ -4,9 +4,10 @@ A message is a job (``{"job_id"}``: inline overflow, a continuation) or an S3 ev
 uploaded object. Each is idempotent: a job is leased before any work and done once finished, so
 a redelivery finds nothing left to do; an upload event makes the policy's one job (keyed by the
 policy, tied to the object's key and version), so a second event, or another version of the
-key, changes nothing. Progress commits batch by batch: a worker that dies is resumed by the
-message's next delivery. A message from the dead-letter queue (delivered too often without
-success) marks its policy failed.
+key, changes nothing. Progress commits batch by batch, each batch's chunks written into search
+(not yet searched) on ``INGEST_WRITE_CONNECTIONS`` connections while the next batch embeds: a
+worker that dies is resumed by the message's next delivery. A message from the dead-letter
+queue (delivered too often without success) marks its policy failed.
 """
 
 from __future__ import annotations
@@ -162,9 +163,11 @@ def _work(job: ingestion_repo.Job, *, deadline: float, lease_s: float, timings: 
         # Every bound of the API's extraction holds here but its time: the worker has minutes.
         budget = ExtractionBudget(seconds=settings.worker_extract_seconds)
         document = pipeline.prepare(data, job.filename, job.content_type, budget, timings)
+        started = time.perf_counter()
         with system_transaction() as conn:
             pipeline.stage(conn, policy_id=job.policy_id, org_id=job.org_id, document=document)
             ingestion_repo.renew_lease(conn, job.id, lease_s=lease_s)
+        timings.stage += time.perf_counter() - started
     model = embedder()
     done = pipeline.embed_staged(
         system_transaction,
@@ -174,6 +177,7 @@ def _work(job: ingestion_repo.Job, *, deadline: float, lease_s: float, timings: 
         timings=timings,
         deadline=deadline,
         after_batch=lambda conn: ingestion_repo.renew_lease(conn, job.id, lease_s=lease_s),
+        writers=settings.ingest_write_connections,
     )
     if not done:
         with system_transaction() as conn:
@@ -181,7 +185,7 @@ def _work(job: ingestion_repo.Job, *, deadline: float, lease_s: float, timings: 
             ingestion_repo.release_job(conn, job.id, enqueued=True)
         return "continued"
     moved = pipeline.publish(
-        system_transaction, policy_id=job.policy_id, org_id=job.org_id, job_id=job.id, model=model, timings=timings
+        system_transaction, policy_id=job.policy_id, org_id=job.org_id, job_id=job.id, timings=timings
     )
     return "ready" if moved is not None else "done"
 
