@@ -23,6 +23,7 @@ from sheetbrain.notifications.thresholds import deliver_pending, inline_events_c
 from sheetbrain.observability import logger, metrics
 from sheetbrain.policies import service as policies
 from sheetbrain.reporting.grid_map import GridMap, map_from_findings, map_grid, split_cell
+from sheetbrain.severity import NON_COMPLIANT, SEVERITIES
 from sheetbrain.tenancy.identity import Identity
 
 if TYPE_CHECKING:
@@ -33,9 +34,6 @@ if TYPE_CHECKING:
     # Loaded only when a review runs: most plans have none, and its models cost cold start.
     from sheetbrain.auditing import ai_review
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-# A formula is compliant when nothing of at least this severity was found in it.
-_NON_COMPLIANT = frozenset({"critical", "high", "medium"})
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
 
 
@@ -105,7 +103,7 @@ def _summary(findings: "list[Finding]", formulas: int) -> tuple[dict[str, int], 
     failing: set[Any] = set()
     for f in findings:
         by_severity[f.severity] += 1
-        if f.severity in _NON_COMPLIANT:
+        if f.severity in NON_COMPLIANT:
             failing.add(f.cell if f.cell is not None else f.index)
     compliant = max(0, formulas - len(failing))
     score = round(100 * compliant / formulas) if formulas else 100

@@ -21,14 +21,12 @@ from typing import Any
 
 import psycopg
 
-from sheetbrain.billing.plans import plan_for_price
+from sheetbrain.billing.plans import FREE_PLAN, plan_for_price
 from sheetbrain.billing.subscription_order import SubscriptionFacts, decide
 from sheetbrain.db import billing_repo as repo
 from sheetbrain.errors import ValidationError
 from sheetbrain.observability import logger
 from sheetbrain.webhooks.inbox import NeedsReviewError
-
-FREE_PLAN = "free"
 
 
 class StripePayloadError(ValidationError):

@@ -9,12 +9,8 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from sheetbrain.db.pgvector import vector_literal
 from sheetbrain.db.policies_repo import ChunkRow, _corpus_apply
-
-
-def vector_literal(vector: Sequence[float]) -> str:
-    """A vector as pgvector's text form (7 significant digits, as policy_chunks stores them)."""
-    return "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
 
 
 def insert_pending_policy(

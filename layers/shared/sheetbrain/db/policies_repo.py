@@ -11,6 +11,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from sheetbrain.db.connection import Pending
+from sheetbrain.db.pgvector import vector_literal
 
 
 # Against the plan's limit of policies counts every policy but a failed one: one awaiting its
@@ -68,7 +69,7 @@ def insert_chunks(
     returns the number of vectors written."""
     rows = []
     for c in chunks:
-        vector = "[" + ",".join(f"{v:.7g}" for v in c.embedding) + "]" if c.embedding is not None else None
+        vector = vector_literal(c.embedding) if c.embedding is not None else None
         rows.append(
             (
                 policy_id, org_id, c.ordinal, c.clause, list(c.heading_path), " > ".join(c.heading_path), c.text,
@@ -334,7 +335,7 @@ def send_hybrid_search(
         # after the graph's scan, they could lose all their chunks to nearer ones of others.
         exact=sql.SQL(" + 0") if policy_ids is not None else sql.SQL(""),
     )
-    vec_text = "[" + ",".join(f"{v:.7g}" for v in vector) + "]" if vector is not None else None
+    vec_text = vector_literal(vector) if vector is not None else None
     return conn.cursor(row_factory=class_row(SearchHit)).execute(
         query_sql,
         {
@@ -413,7 +414,7 @@ def set_embeddings(
            WHERE id IN (SELECT org_id FROM policy_chunks WHERE id = ANY(%s)) ORDER BY id FOR NO KEY UPDATE""",
         (ids,),
     )
-    document = [{"id": chunk_id, "v": "[" + ",".join(f"{x:.7g}" for x in vector) + "]"} for chunk_id, vector in vectors]
+    document = [{"id": chunk_id, "v": vector_literal(vector)} for chunk_id, vector in vectors]
     orgs = conn.execute(
         """UPDATE policy_chunks c SET embedding = u.v::vector, embedding_model = %s, embedding_dim = %s
            FROM jsonb_to_recordset(%s::jsonb) AS u(id bigint, v text)

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sheetbrain.policies import concepts as cm
+from sheetbrain.severity import STRENGTH as _RANK
 
 if TYPE_CHECKING:
     from sheetbrain.audit import PolicyProfile
     from sheetbrain.policies.clause_map import ClauseRule
 
-_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 # A clause that governs a concept makes its checks at least this severe: the policy turned
 # advice into a rule of the house.
