@@ -22,7 +22,7 @@ from typing import Any
 import psycopg
 
 from sheetbrain.billing.plans import FREE_PLAN, plan_for_price
-from sheetbrain.billing.subscription_order import SubscriptionFacts, decide
+from sheetbrain.billing.subscription_order import SubscriptionFacts, decide, past_due_since
 from sheetbrain.db import billing_repo as repo
 from sheetbrain.errors import ValidationError
 from sheetbrain.observability import logger
@@ -204,7 +204,14 @@ def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) ->
     )
     verdict = decide(current, stored.source_event_created, incoming, created)
     if verdict.apply:
-        repo.write_subscription(conn, org_id, state, plan, created)
+        repo.write_subscription(
+            conn,
+            org_id,
+            state,
+            plan,
+            created,
+            past_due_since=past_due_since(stored.past_due_since, state.status, created),
+        )
     before = (stored.plan_code, stored.status)
     after = (plan, state.status) if verdict.apply else before
     if state.plan_code is None:
