@@ -10,6 +10,7 @@ from pathlib import Path
 from sheetbrain.billing.plans import FREE_PLAN, PAID_PLANS
 from sheetbrain.config import Settings
 from sheetbrain.http.error_body import Error, error_body
+from sheetbrain.maintenance.tasks import TASKS
 from sheetbrain.severity import BLOCKING, NON_COMPLIANT, RANK, SEVERITIES, STRENGTH
 from sheetbrain.webhooks.providers import APPLIERS
 
@@ -64,3 +65,11 @@ def test_the_error_body_is_the_documented_shape() -> None:
     assert error_body("route_not_found", "No such route.") == (
         '{"error": {"code": "route_not_found", "message": "No such route.", "details": {}}}'
     )
+
+
+def test_each_scheduled_task_name_is_a_registered_task() -> None:
+    # Given the cleanup function's EventBridge schedules
+    template = (ROOT / "template.yaml").read_text()
+    scheduled = re.findall(r"""Input: '\{"task": "([a-z]+)"\}'""", template)
+    # Then the registry maps exactly those names, once each
+    assert sorted(scheduled) == sorted(TASKS) == ["alerts", "cleanup", "purge", "reembed", "retention", "rollup"]

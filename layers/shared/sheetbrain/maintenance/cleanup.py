@@ -11,7 +11,6 @@ import psycopg
 from sheetbrain.config import get_settings
 from sheetbrain.db import inbox_repo, metering_repo, system_transaction
 from sheetbrain.maintenance.batches import BatchClock
-from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import metrics
 from sheetbrain.webhooks.inbox import redacted_error, retry_due
 from sheetbrain.webhooks.providers import APPLIERS
@@ -69,7 +68,6 @@ def expire_ingestions(now: datetime, clock: BatchClock) -> dict[str, int]:
     return {"uploads_expired": expired, "ingestion_jobs_requeued": len(stalled)}
 
 
-@task("cleanup")
 def cleanup() -> dict[str, Any]:
     """Expired rate-limit buckets and processed webhook rows past retention deleted in
     batches; failed webhook rows past retention redacted (payload dropped, error reduced to
