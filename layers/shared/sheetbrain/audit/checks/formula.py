@@ -29,7 +29,8 @@ from sheetbrain.audit.ast import (
     binary,
     map_children,
 )
-from sheetbrain.audit.checks.functions import (
+from sheetbrain.audit.printer import format_ref, to_formula, unparse
+from sheetbrain.audit.vocabulary import (
     AGGREGATES,
     KNOWN_FUNCTIONS,
     MARKET_DATA_FUNCTIONS,
@@ -37,7 +38,6 @@ from sheetbrain.audit.checks.functions import (
     VOLATILE_FUNCTIONS,
     WEB_FUNCTIONS,
 )
-from sheetbrain.audit.printer import format_ref, to_formula, unparse
 
 
 @dataclass(frozen=True)

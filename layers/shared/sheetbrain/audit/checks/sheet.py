@@ -15,7 +15,6 @@ from sheetbrain.audit.budget import WorkBudget
 from sheetbrain.audit.checks.cycles import check_circular
 from sheetbrain.audit.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
 from sheetbrain.audit.checks.formula import Hit, Params, replace
-from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
 from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
 from sheetbrain.audit.equivalence import canonical, reference_texts, skeleton
 from sheetbrain.audit.evaluate import agrees, evaluate
@@ -23,6 +22,7 @@ from sheetbrain.audit.grid import Cell
 from sheetbrain.audit.printer import format_ref, to_formula
 from sheetbrain.audit.refs import a1, ref_bounds
 from sheetbrain.audit.regions import Deviation, find_deviations, is_aggregate, structure_of
+from sheetbrain.audit.vocabulary import RANGE_AGGREGATES
 
 MAX_RANGE_CELLS = 20_000  # larger ranges are not read cell by cell (whole columns)
 
