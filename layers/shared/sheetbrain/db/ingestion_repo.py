@@ -267,7 +267,8 @@ PUBLISH_TIMEOUT_S = 600
 def publish(conn: psycopg.Connection, *, policy_id: uuid.UUID, org_id: str, model: str, dim: int) -> int | None:
     """Move a fully embedded policy's staged chunks into search and make it ready, in one
     transaction under the org lock that ingestion and deletion take. Returns the chunks moved,
-    or None when the policy is gone or no longer processing (nothing is changed)."""
+    or None when the policy is gone or no longer processing (nothing is changed).
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     # One statement indexes every chunk (HNSW and full text): for a large document that is
     # minutes, not the API's 15 s statement limit. Only the worker publishes large documents.
     conn.execute("SELECT set_config('statement_timeout', %s, true)", (f"{PUBLISH_TIMEOUT_S}s",))
@@ -307,7 +308,8 @@ def finish_job(conn: psycopg.Connection, job_id: uuid.UUID) -> None:
 
 def fail_policy(conn: psycopg.Connection, *, policy_id: uuid.UUID, code: str, message: str) -> bool:
     """Mark a policy not yet ready as failed with its reason; its staged chunks and its job's
-    document go. False when it is ready, failed already, or gone."""
+    document go. False when it is ready, failed already, or gone.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     failed = conn.execute(
         """UPDATE policies SET status = 'failed', error_code = %s, error_message = %s, updated_at = now()
            WHERE id = %s AND status IN ('awaiting_upload', 'processing')""",

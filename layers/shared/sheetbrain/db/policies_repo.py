@@ -185,7 +185,8 @@ def _corpus_apply(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID, s
 
 def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> bool:
     """Delete a policy; its chunks and vectors go by cascade (after leaving the org's lexeme
-    statistics, under the org lock ingestion takes too). False when it does not exist."""
+    statistics, under the org lock ingestion takes too). False when it does not exist.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (org_id,))
     _corpus_apply(conn, org_id, policy_id, -1)
     return conn.execute("DELETE FROM policies WHERE org_id = %s AND id = %s", (org_id, policy_id)).rowcount > 0
