@@ -24,9 +24,8 @@ import psycopg
 from sheetbrain.billing.plans import FREE_PLAN, plan_for_price
 from sheetbrain.billing.subscription_order import SubscriptionFacts, decide, past_due_since
 from sheetbrain.db import billing_repo as repo
-from sheetbrain.errors import ValidationError
+from sheetbrain.errors import NeedsReviewError, ValidationError
 from sheetbrain.observability import logger
-from sheetbrain.webhooks.inbox import NeedsReviewError
 
 
 class StripePayloadError(ValidationError):
