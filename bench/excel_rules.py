@@ -15,8 +15,8 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from sheetbrain.audit import audit_sheet
-from sheetbrain.audit.refs import parse_a1
+from sheetbrain.engine import audit_sheet
+from sheetbrain.engine.refs import parse_a1
 from sheetbrain.severity import BLOCKING
 from sheetbrain_dev.workbook import load_workbook_sheets
 

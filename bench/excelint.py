@@ -30,8 +30,8 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sheetbrain.audit import audit_sheet
-from sheetbrain.audit.refs import parse_a1
+from sheetbrain.engine import audit_sheet
+from sheetbrain.engine.refs import parse_a1
 from sheetbrain.severity import BLOCKING
 from sheetbrain_dev.workbook import load_workbook_sheets
 

@@ -1,7 +1,7 @@
 """The layer's floors, read from its imports with ``ast`` (nothing is imported or run).
 
 From the top: the edge (``http`` and the other entry points), the use cases, the repositories
-(``db``), the engine (``audit``, and ``reporting``, a pure renderer) and the base (settings,
+(``db``), the engine (``engine``, and ``reporting``, a pure renderer) and the base (settings,
 errors, observability, small shared vocabularies). A module imports only from its own floor or
 one below, and the packages form no circle: within a floor, one package may use another, never
 both each other. Only imports that run count: those under ``if TYPE_CHECKING:`` do not."""
@@ -27,7 +27,7 @@ FLOORS: dict[str, tuple[str, ...]] = {
         "tenancy",
     ),
     "repositories": ("db",),
-    "engine": ("audit", "reporting"),
+    "engine": ("engine", "reporting"),
     "base": ("config", "errors", "observability", "severity", "aws", "untrusted_json"),
 }
 LEVEL = {unit: level for level, units in enumerate(reversed(FLOORS.values())) for unit in units}

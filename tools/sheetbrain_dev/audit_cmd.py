@@ -20,7 +20,7 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from sheetbrain.audit import Finding, Sheet, audit_sheet
+from sheetbrain.engine import Finding, Sheet, audit_sheet
 from sheetbrain.severity import BLOCKING, SEVERITIES
 
 from sheetbrain_dev.workbook import UnreadableWorkbookError, check_xlsx, load_workbook_sheets

@@ -3,10 +3,10 @@ registration, and a mismatch fails here rather than as a KeyError in an audit.""
 
 from __future__ import annotations
 
-from sheetbrain.audit.checks.catalogue import CHECKS
-from sheetbrain.audit.checks.formula import FORMULA_CHECKS
-from sheetbrain.audit.checks.sheet import SHEET_CHECKS
-from sheetbrain.audit.engine import ENGINE_RULES
+from sheetbrain.engine.checks.catalogue import CHECKS
+from sheetbrain.engine.checks.formula import FORMULA_CHECKS
+from sheetbrain.engine.checks.sheet import SHEET_CHECKS
+from sheetbrain.engine.engine import ENGINE_RULES
 
 FORMULA_RULES = [rule for rules, _ in FORMULA_CHECKS for rule in rules]
 SHEET_RULES = [rule for rules, _ in SHEET_CHECKS for rule in rules]

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sheetbrain.audit import CHECKS, Sheet, audit_sheet
-from sheetbrain.audit.equivalence import canonical, reference_texts, skeleton
-from sheetbrain.audit.parser import parse
+from sheetbrain.engine import CHECKS, Sheet, audit_sheet
+from sheetbrain.engine.equivalence import canonical, reference_texts, skeleton
+from sheetbrain.engine.parser import parse
 
 
 def _column_of_products(override: dict[int, str | float] | None = None) -> Sheet:

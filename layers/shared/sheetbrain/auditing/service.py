@@ -29,10 +29,9 @@ from sheetbrain.tenancy.identity import Identity
 if TYPE_CHECKING:
     # The engine loads on the first audit, not with the function: its other routes (health,
     # stats, listing audits) never need it.
-    from sheetbrain.audit import Finding, PolicyProfile
-
     # Loaded only when a review runs: most plans have none, and its models cost cold start.
     from sheetbrain.auditing import ai_review
+    from sheetbrain.engine import Finding, PolicyProfile
 
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
 
@@ -86,7 +85,7 @@ def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
 
 def _run_engine(data: AuditInput, profile: "PolicyProfile") -> "tuple[list[Finding], int]":
     """The findings and the number of formulas audited, under the org's policy profile."""
-    from sheetbrain.audit import Sheet, audit_formulas, audit_sheet
+    from sheetbrain.engine import Sheet, audit_formulas, audit_sheet
 
     if data.formulas is not None:
         findings = audit_formulas(data.formulas, profile)

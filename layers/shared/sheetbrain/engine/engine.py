@@ -9,17 +9,17 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sheetbrain.audit.ast import Node
-from sheetbrain.audit.budget import SHEET_CHECKS_FACTOR, CheckStopped, WorkBudget, check_budget
-from sheetbrain.audit.checks.catalogue import CHECKS
-from sheetbrain.audit.checks.formula import FORMULA_CHECKS, FORMULA_GATES, Hit, tree_features
-from sheetbrain.audit.checks.sheet import SHEET_CHECKS, CellHit, SheetContext
-from sheetbrain.audit.copies import MovedTrees, copy_key, move_tree
-from sheetbrain.audit.errors import FormulaParseError
-from sheetbrain.audit.grid import Sheet, cell_name, cells_of
-from sheetbrain.audit.parser import parse
-from sheetbrain.audit.profile import DEFAULT_PROFILE, PolicyProfile
-from sheetbrain.audit.refs import r1c1_pattern
+from sheetbrain.engine.ast import Node
+from sheetbrain.engine.budget import SHEET_CHECKS_FACTOR, CheckStopped, WorkBudget, check_budget
+from sheetbrain.engine.checks.catalogue import CHECKS
+from sheetbrain.engine.checks.formula import FORMULA_CHECKS, FORMULA_GATES, Hit, tree_features
+from sheetbrain.engine.checks.sheet import SHEET_CHECKS, CellHit, SheetContext
+from sheetbrain.engine.copies import MovedTrees, copy_key, move_tree
+from sheetbrain.engine.errors import FormulaParseError
+from sheetbrain.engine.grid import Sheet, cell_name, cells_of
+from sheetbrain.engine.parser import parse
+from sheetbrain.engine.profile import DEFAULT_PROFILE, PolicyProfile
+from sheetbrain.engine.refs import r1c1_pattern
 
 
 @dataclass(frozen=True)
@@ -280,7 +280,7 @@ def _constant_text(value: Any) -> str:
 
 
 def _sort_key(cell: str | None) -> tuple[int, int]:
-    from sheetbrain.audit.refs import parse_a1
+    from sheetbrain.engine.refs import parse_a1
 
     if cell is None:
         return (0, 0)
