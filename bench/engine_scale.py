@@ -33,7 +33,7 @@ import tracemalloc
 from pathlib import Path
 
 import openpyxl
-from sheetbrain.audit import audit_sheet
+from sheetbrain.engine import audit_sheet
 from sheetbrain_dev.workbook import load_workbook_sheets
 
 ROOT = Path(__file__).resolve().parents[1]

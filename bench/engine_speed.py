@@ -26,8 +26,8 @@ import sys
 import time
 from pathlib import Path
 
-from sheetbrain.audit import Sheet, audit_formulas, audit_sheet, parse
-from sheetbrain.audit.refs import col_letters
+from sheetbrain.engine import Sheet, audit_formulas, audit_sheet, parse
+from sheetbrain.engine.refs import col_letters
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "tests" / "unit" / "audit" / "fixtures" / "benchmark_formulas.txt"

@@ -15,12 +15,12 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from sheetbrain.audit import audit_sheet
-from sheetbrain.audit.refs import parse_a1
+from sheetbrain.engine import audit_sheet
+from sheetbrain.engine.refs import parse_a1
+from sheetbrain.severity import BLOCKING
 from sheetbrain_dev.workbook import load_workbook_sheets
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "excelint-dev"
-FLAG_SEVERITIES = {"high", "critical"}
 RULES = {
     "FX27": "rule 8, formulas referring to empty cells",
     "FX28": "rule 6, formulas which omit cells in a region",
@@ -48,7 +48,7 @@ def main(argv: list[str]) -> int:
                     continue
                 row, col = parse_a1(f.cell.rsplit("!", 1)[1])
                 key = (book, sheet.name.strip(), col, row)
-                high = f.severity in FLAG_SEVERITIES
+                high = f.severity in BLOCKING
                 if f.rule in RULES:
                     severities[f.rule][f.severity] += 1
                     if high:

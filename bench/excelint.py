@@ -30,12 +30,12 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from sheetbrain.audit import audit_sheet
-from sheetbrain.audit.refs import parse_a1
+from sheetbrain.engine import audit_sheet
+from sheetbrain.engine.refs import parse_a1
+from sheetbrain.severity import BLOCKING
 from sheetbrain_dev.workbook import load_workbook_sheets
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "excelint-dev"
-FLAG_SEVERITIES = {"high", "critical"}
 EXCELINT = {"flagged": 265, "tp": 52, "precision": 0.196, "recall": 0.133, "mean_p": 0.681, "mean_r": 0.569}
 BOOTSTRAP_ROUNDS = 2000
 
@@ -93,7 +93,7 @@ def run_engine(root: Path) -> list[Book]:
         book = Book(name, labelled)
         for sheet in load_workbook_sheets(str(root / "workbooks" / name)):
             for f in audit_sheet(sheet):
-                if f.severity in FLAG_SEVERITIES and f.cell:
+                if f.severity in BLOCKING and f.cell:
                     row, col = parse_a1(f.cell.rsplit("!", 1)[1])
                     book.rules_at.setdefault((sheet.name.strip(), col, row), set()).add(f.rule)
         books.append(book)

@@ -21,7 +21,8 @@ import uuid
 from _harness import bench_database, call, handler_call, percentiles
 from sheetbrain.auditing import service
 from sheetbrain.reporting.grid_map import map_grid
-from sheetbrain.reporting.html_report import SEVERITIES, ReportFinding, ReportInput, render
+from sheetbrain.reporting.html_report import ReportFinding, ReportInput, render
+from sheetbrain.severity import SEVERITIES
 from sheetbrain.tenancy.identity import Identity
 from sheetbrain_dev import auth
 

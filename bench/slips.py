@@ -30,14 +30,14 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from sheetbrain.audit import Sheet, audit_sheet
-from sheetbrain.audit.ast import Ref
-from sheetbrain.audit.errors import FormulaParseError
-from sheetbrain.audit.grid import cells_of
-from sheetbrain.audit.parser import parse
-from sheetbrain.audit.printer import format_ref
-from sheetbrain.audit.refs import parse_a1, r1c1_pattern
-from sheetbrain.audit.tokenizer import Kind, Tokenizer
+from sheetbrain.engine import Sheet, audit_sheet
+from sheetbrain.engine.ast import Ref
+from sheetbrain.engine.errors import FormulaParseError
+from sheetbrain.engine.grid import cells_of
+from sheetbrain.engine.parser import parse
+from sheetbrain.engine.printer import format_ref
+from sheetbrain.engine.refs import parse_a1, r1c1_pattern
+from sheetbrain.engine.tokenizer import Kind, Tokenizer
 from sheetbrain_dev.workbook import load_workbook_sheets
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "benchmarks" / "excelint-dev"

@@ -15,7 +15,7 @@ app.include_router(stats.router)
 app.include_router(audits.router)
 
 # SnapStart (and provisioned concurrency): the first request's imports and models, done in init.
-prepare(app, modules=("sheetbrain.audit", "sheetbrain.auditing.ai_review", "boto3", "botocore.exceptions"))
+prepare(app, modules=("sheetbrain.engine", "sheetbrain.auditing.ai_review", "boto3", "botocore.exceptions"))
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)

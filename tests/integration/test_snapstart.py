@@ -147,10 +147,10 @@ def test_a_primed_init_loads_what_the_first_request_needs_without_a_connection(
     connection.close_pool()
     monkeypatch.setenv("AWS_LAMBDA_INITIALIZATION_TYPE", "snap-start")
     # When the audit function's init prepares
-    primed = snapstart.prepare(modules=("sheetbrain.audit",))
+    primed = snapstart.prepare(modules=("sheetbrain.engine",))
     # Then it primed, the engine is loaded, and no connection was opened
     assert primed is True
-    assert "sheetbrain.audit.engine" in sys.modules
+    assert "sheetbrain.engine.engine" in sys.modules
     assert connection._pools == {}
 
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sheetbrain.audit import Finding
 from sheetbrain.auditing import service
+from sheetbrain.engine import Finding
 
 
 def _finding(i: int, severity: str, formula: str = "=A1") -> Finding:

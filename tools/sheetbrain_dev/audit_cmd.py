@@ -20,11 +20,11 @@ import tempfile
 from collections import Counter
 from pathlib import Path
 
-from sheetbrain.audit import SEVERITIES, Finding, Sheet, audit_sheet
+from sheetbrain.engine import Finding, Sheet, audit_sheet
+from sheetbrain.severity import BLOCKING, SEVERITIES
 
 from sheetbrain_dev.workbook import UnreadableWorkbookError, check_xlsx, load_workbook_sheets
 
-BLOCKING = frozenset({"critical", "high"})
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_NOT_AUDITED = 0, 1, 2
 _WIDTHS = (18, 5, 8, 60)
 

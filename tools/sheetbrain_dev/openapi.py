@@ -20,7 +20,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
 from sheetbrain.config import VERSION
 from sheetbrain.errors import (
     BadRequestError,
@@ -35,6 +34,7 @@ from sheetbrain.errors import (
     UnauthorizedError,
     ValidationError,
 )
+from sheetbrain.http.error_body import Error
 from sheetbrain.http.models import OPENAPI_EXTENSION
 
 from sheetbrain_dev.lambda_runtime import load_module
@@ -90,29 +90,6 @@ TAG_DESCRIPTIONS = {
     "tenancy": "The caller's organization",
     "webhooks": "Signed provider callbacks: Clerk (Svix) and Stripe (no token)",
 }
-
-
-class ErrorBody(BaseModel):
-    """The inside of every error response."""
-
-    code: str = Field(
-        description="Stable snake_case identifier of the error",
-        pattern=r"^[a-z][a-z0-9_]*$",
-        examples=["validation_error", "rate_limited", "quota_exceeded"],
-    )
-    message: str = Field(description="A human sentence; never a stack trace")
-    details: dict[str, Any] = Field(
-        description=(
-            "Machine-readable context: `fields` for validation errors; `plan`, `limit`, `used`, "
-            "`resets_at` for `quota_exceeded`"
-        ),
-    )
-
-
-class Error(BaseModel):
-    """Every error response of the API."""
-
-    error: ErrorBody
 
 
 def _codes(*errors: type[SheetBrainError]) -> str:

@@ -44,11 +44,13 @@ DOCS_PATH = "/api/docs"
 
 def _error(status: int, code: str, message: str) -> tuple[int, dict[str, str], bytes]:
     # API Gateway answers these itself (before any function); we keep the contract's shape.
-    body = {"error": {"code": code, "message": message, "details": {}}}
+    # Imported here, as ``docs`` imports the layer: the server starts without loading it.
+    from sheetbrain.http.error_body import error_body
+
     headers = {"Content-Type": "application/json", "X-Request-Id": uuid.uuid4().hex[:20]}
     if status == 401:
         headers["WWW-Authenticate"] = 'Bearer realm="sheetbrain"'
-    return status, headers, json.dumps(body).encode()
+    return status, headers, error_body(code, message).encode()
 
 
 class _Handler(BaseHTTPRequestHandler):

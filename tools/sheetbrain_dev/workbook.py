@@ -29,7 +29,7 @@ from openpyxl.formula.translate import Translator
 from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format, is_timedelta_format
 from openpyxl.utils.cell import column_index_from_string, get_column_letter
 from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel, from_ISO8601
-from sheetbrain.audit import Sheet
+from sheetbrain.engine import Sheet
 
 MAX_CELLS = 20_000_000  # a sheet beyond this is refused rather than filling memory (Excel: 17 billion)
 

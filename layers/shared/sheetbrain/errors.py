@@ -58,6 +58,11 @@ class ValidationError(SheetBrainError):
     status = 422
 
 
+class NeedsReviewError(ValidationError):
+    """A verified event that must not be applied as it stands and that no retry can fix: kept
+    failed, with its error, for a person to review (never retried)."""
+
+
 class RateLimitedError(SheetBrainError):
     code = "rate_limited"
     status = 429

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 
 import pytest
-from sheetbrain.audit import CHECKS, PolicyProfile, Sheet, audit_sheet
-from sheetbrain.audit import engine as engine_module
-from sheetbrain.audit.checks.formula import Hit, Params
-from sheetbrain.audit.checks.sheet import CellHit, SheetContext
+from sheetbrain.engine import CHECKS, PolicyProfile, Sheet, audit_sheet
+from sheetbrain.engine import engine as engine_module
+from sheetbrain.engine.checks.formula import Hit, Params
+from sheetbrain.engine.checks.sheet import CellHit, SheetContext
 
 CYCLES_ONLY = PolicyProfile(enabled=("FX26", "FX90"))
 

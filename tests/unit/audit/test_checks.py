@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sheetbrain.audit import CHECKS, PolicyProfile, Sheet, audit_formulas, audit_sheet
+from sheetbrain.engine import CHECKS, PolicyProfile, Sheet, audit_formulas, audit_sheet
 
 FORMULA_CASES = [
     ("FX00", "=SUM(A1", "=SUM(A1)"),

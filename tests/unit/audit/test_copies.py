@@ -6,10 +6,10 @@ import re
 from pathlib import Path
 
 import pytest
-from sheetbrain.audit import FormulaParseError, parse
-from sheetbrain.audit.copies import _PIECE_RE, _unsure, copy_key, move_tree
-from sheetbrain.audit.refs import r1c1_pattern
-from sheetbrain.audit.tokenizer import MAX_COL, MAX_ROW, col_to_index
+from sheetbrain.engine import FormulaParseError, parse
+from sheetbrain.engine.copies import _PIECE_RE, _unsure, copy_key, move_tree
+from sheetbrain.engine.refs import r1c1_pattern
+from sheetbrain.engine.tokenizer import MAX_COL, MAX_ROW, col_to_index
 
 CORPUS = Path(__file__).parent / "fixtures" / "benchmark_formulas.txt"
 _ROW_RE = re.compile(r"(?<![\w.$'])([A-Z]{1,3})(\d+)\b")

@@ -5,9 +5,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sheetbrain.audit import parse
-from sheetbrain.audit.ast import Func, Ref
-from sheetbrain.audit.printer import format_ref
+from sheetbrain.engine import parse
+from sheetbrain.engine.ast import Func, Ref
+from sheetbrain.engine.printer import format_ref
 from xlcalculator import tokenizer as xl_tokenizer  # a dev dependency: missing is a failure, not a skip
 
 CORPUS = Path(__file__).parent / "fixtures" / "benchmark_formulas.txt"

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 
 import pytest
-from sheetbrain.audit import Sheet, audit_sheet
-from sheetbrain.audit.checks.cycles import DependencyGraph
-from sheetbrain.audit.refs import a1, col_letters
+from sheetbrain.engine import Sheet, audit_sheet
+from sheetbrain.engine.checks.cycles import DependencyGraph
+from sheetbrain.engine.refs import a1, col_letters
 
 
 def _cyclic_cells(formulas: list[list[str | None]], name: str = "S") -> set[str]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import random
 
-from sheetbrain.audit import Sheet, audit_sheet
-from sheetbrain.audit.refs import a1
+from sheetbrain.engine import Sheet, audit_sheet
+from sheetbrain.engine.refs import a1
 
 
 def test_given_random_sums_when_audited_then_fx29_flags_exactly_the_sums_holding_a_subtotal_and_its_range() -> None:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sheetbrain.audit import PolicyProfile, Sheet, audit_formulas, audit_sheet, parser
-from sheetbrain.audit.engine import MAX_HITS_PER_RULE
+from sheetbrain.engine import PolicyProfile, Sheet, audit_formulas, audit_sheet, parser
+from sheetbrain.engine.engine import MAX_HITS_PER_RULE
 from sheetbrain.errors import ValidationError
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-from sheetbrain.audit import Sheet, audit_sheet
+from sheetbrain.engine import Sheet, audit_sheet
 
 # Measured: ~610 bytes per non-empty cell (the cell, its key, its tree's reference and R1C1
 # pattern, its node and edges in the dependency graph), flat from 5,000 to 80,000 formulas:

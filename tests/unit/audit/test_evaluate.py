@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from sheetbrain.audit.ast import Ref
-from sheetbrain.audit.evaluate import agrees, evaluate
-from sheetbrain.audit.grid import Cell
-from sheetbrain.audit.parser import parse
+from sheetbrain.engine.ast import Ref
+from sheetbrain.engine.evaluate import agrees, evaluate
+from sheetbrain.engine.grid import Cell
+from sheetbrain.engine.parser import parse
 
 CELLS = {
     (1, 1): Cell(1, 1, None, 2),

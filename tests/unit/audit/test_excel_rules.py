@@ -6,8 +6,8 @@ from __future__ import annotations
 import tracemalloc
 
 import pytest
-from sheetbrain.audit import PolicyProfile, Sheet, audit_sheet
-from sheetbrain.audit.checks.excel_rules import is_numeric_text, two_digit_year_date
+from sheetbrain.engine import PolicyProfile, Sheet, audit_sheet
+from sheetbrain.engine.checks.excel_rules import is_numeric_text, two_digit_year_date
 
 Row = list[object]
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from sheetbrain.audit import FormulaParseError, parse, unparse
-from sheetbrain.audit.ast import (
+from sheetbrain.engine import FormulaParseError, parse, unparse
+from sheetbrain.engine.ast import (
     Array,
     Bool,
     Call,
@@ -28,8 +28,8 @@ from sheetbrain.audit.ast import (
     Union,
     binary,
 )
-from sheetbrain.audit.ast import Node as TreeNode
-from sheetbrain.audit.parser import MAX_DEPTH, MAX_FUNCTION_NESTING
+from sheetbrain.engine.ast import Node as TreeNode
+from sheetbrain.engine.parser import MAX_DEPTH, MAX_FUNCTION_NESTING
 from sheetbrain.errors import SheetBrainError
 
 CORPUS = Path(__file__).parent / "fixtures" / "benchmark_formulas.txt"

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sheetbrain.audit import CHECKS, Sheet, audit_sheet
-from sheetbrain.audit.equivalence import canonical, reference_texts, skeleton
-from sheetbrain.audit.parser import parse
+from sheetbrain.engine import CHECKS, Sheet, audit_sheet
+from sheetbrain.engine.equivalence import canonical, reference_texts, skeleton
+from sheetbrain.engine.parser import parse
 
 
 def _column_of_products(override: dict[int, str | float] | None = None) -> Sheet:
@@ -186,7 +186,7 @@ def test_past_the_evaluation_allowance_typed_values_are_reported_without_compari
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     # Given running totals =SUM(A$1:An) down B with the typed total 15 pasted at B5 (=SUM(A1:A5))
-    from sheetbrain.audit.checks import sheet as sheet_checks
+    from sheetbrain.engine.checks import sheet as sheet_checks
 
     formulas: list[list[str | None]] = [[None, None if r == 5 else f"=SUM(A$1:A{r})"] for r in range(1, 9)]
     values: list[list[object]] = [[r, 15 if r == 5 else None] for r in range(1, 9)]

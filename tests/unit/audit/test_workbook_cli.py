@@ -11,7 +11,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from sheetbrain.audit import Finding
+from sheetbrain.engine import Finding
 from sheetbrain_dev.audit_cmd import run
 from sheetbrain_dev.cli import main
 from sheetbrain_dev.workbook import MAX_INFLATED_BYTES, MAX_RATIO, load_workbook_sheets

@@ -19,9 +19,9 @@ from pydantic import BaseModel, Field
 from pydantic import ValidationError as PydanticValidationError
 
 from sheetbrain import aws
-from sheetbrain.audit import SEVERITIES
 from sheetbrain.config import Settings, get_settings
 from sheetbrain.observability import logger
+from sheetbrain.severity import RANK
 
 # USD per million tokens (input, output), by model family; the longest matching prefix wins.
 PRICES_PER_MTOK: dict[str, tuple[float, float]] = {
@@ -107,7 +107,6 @@ def cost_micros(model: str, input_tokens: int, output_tokens: int) -> int:
 FRAMING_TOKENS = 32
 # Connecting to Bedrock is bounded on its own, and counted in the call's time.
 CONNECT_TIMEOUT_S = 1.0
-_SEVERITY_RANK = {severity: rank for rank, severity in enumerate(SEVERITIES)}
 
 
 def input_tokens_bound(system: str, message: str) -> int:
@@ -159,7 +158,7 @@ def build_prompt(
     # Room for the rest: the skeleton, and the summary of every finding (a subset's summary has
     # no more rules and no larger counts, so it is never longer).
     budget = max_input_tokens - input_tokens_bound(SYSTEM_PROMPT, _render([], [], _omitted_summary(findings)))
-    order = sorted(range(len(findings)), key=lambda i: (_SEVERITY_RANK.get(str(findings[i].get("severity")), 99), i))
+    order = sorted(range(len(findings)), key=lambda i: (RANK.get(str(findings[i].get("severity")), 99), i))
     chosen: set[int] = set()
     rules: set[str] = set()
     for i in order:

@@ -22,7 +22,7 @@ from sheetbrain.policies.profiles import CHECKS_BY_CONCEPT
 from sheetbrain.tenancy.identity import Identity
 
 if TYPE_CHECKING:
-    from sheetbrain.audit import Finding
+    from sheetbrain.engine import Finding
 
 EXCERPT_CHARS = 300
 
@@ -118,7 +118,7 @@ def cite(
                 by_rule[rule] = Citation(policy.id, policy.title, mapped.get("clause"), _excerpt(mapped["text"]), 1.0,
                                          "rule")  # fmt: skip
                 break
-    from sheetbrain.audit import CHECKS
+    from sheetbrain.engine import CHECKS
 
     pending = [r for r in rules if r not in by_rule]
     searchable = any(p.searchable for p in org_policies)

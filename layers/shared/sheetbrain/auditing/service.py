@@ -23,19 +23,16 @@ from sheetbrain.notifications.thresholds import deliver_pending, inline_events_c
 from sheetbrain.observability import logger, metrics
 from sheetbrain.policies import service as policies
 from sheetbrain.reporting.grid_map import GridMap, map_from_findings, map_grid, split_cell
+from sheetbrain.severity import NON_COMPLIANT, SEVERITIES
 from sheetbrain.tenancy.identity import Identity
 
 if TYPE_CHECKING:
     # The engine loads on the first audit, not with the function: its other routes (health,
     # stats, listing audits) never need it.
-    from sheetbrain.audit import Finding, PolicyProfile
-
     # Loaded only when a review runs: most plans have none, and its models cost cold start.
     from sheetbrain.auditing import ai_review
+    from sheetbrain.engine import Finding, PolicyProfile
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
-# A formula is compliant when nothing of at least this severity was found in it.
-_NON_COMPLIANT = frozenset({"critical", "high", "medium"})
 _CELL = re.compile(r"^\$?([A-Za-z]{1,3})\$?(\d{1,7})$")
 
 
@@ -88,7 +85,7 @@ def _context(identity: Identity, data: AuditInput, now: datetime) -> _Context:
 
 def _run_engine(data: AuditInput, profile: "PolicyProfile") -> "tuple[list[Finding], int]":
     """The findings and the number of formulas audited, under the org's policy profile."""
-    from sheetbrain.audit import Sheet, audit_formulas, audit_sheet
+    from sheetbrain.engine import Sheet, audit_formulas, audit_sheet
 
     if data.formulas is not None:
         findings = audit_formulas(data.formulas, profile)
@@ -105,7 +102,7 @@ def _summary(findings: "list[Finding]", formulas: int) -> tuple[dict[str, int], 
     failing: set[Any] = set()
     for f in findings:
         by_severity[f.severity] += 1
-        if f.severity in _NON_COMPLIANT:
+        if f.severity in NON_COMPLIANT:
             failing.add(f.cell if f.cell is not None else f.index)
     compliant = max(0, formulas - len(failing))
     score = round(100 * compliant / formulas) if formulas else 100

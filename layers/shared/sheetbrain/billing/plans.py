@@ -1,20 +1,27 @@
-"""Which Stripe price sells which plan (price ids are settings, plans are data)."""
+"""The plans we sell and which Stripe price sells each (price ids are settings, plans are data).
+
+The one home of the list of plans on the Python side: checkout's request model, the Stripe
+sync and the settings' ``STRIPE_PRICE_<PLAN>`` import it. A plan's limits are rows of
+``plan_entitlements`` (sql/0004, changed by a new migration: README, "Where to change what").
+"""
 
 from __future__ import annotations
+
+from typing import Literal, get_args
 
 from sheetbrain.config import get_settings
 from sheetbrain.errors import ConfigurationError, ValidationError
 
-PAID_PLANS = ("pro", "business", "enterprise")
+# The plan an organization has without a subscription (and the database's default).
+FREE_PLAN = "free"
+PaidPlan = Literal["pro", "business", "enterprise"]
+PAID_PLANS: tuple[str, ...] = get_args(PaidPlan)
 
 
 def _prices() -> dict[str, str | None]:
     settings = get_settings()
-    return {
-        "pro": settings.stripe_price_pro,
-        "business": settings.stripe_price_business,
-        "enterprise": settings.stripe_price_enterprise,
-    }
+    # Each paid plan has its setting, STRIPE_PRICE_<PLAN> (tests/unit/test_one_home.py holds them together).
+    return {plan: getattr(settings, f"stripe_price_{plan}") for plan in PAID_PLANS}
 
 
 def price_for_plan(plan: str) -> str:

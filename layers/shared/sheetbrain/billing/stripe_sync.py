@@ -21,14 +21,11 @@ from typing import Any
 
 import psycopg
 
-from sheetbrain.billing.plans import plan_for_price
-from sheetbrain.billing.subscription_order import SubscriptionFacts, decide
+from sheetbrain.billing.plans import FREE_PLAN, plan_for_price
+from sheetbrain.billing.subscription_order import SubscriptionFacts, decide, past_due_since
 from sheetbrain.db import billing_repo as repo
-from sheetbrain.errors import ValidationError
+from sheetbrain.errors import NeedsReviewError, ValidationError
 from sheetbrain.observability import logger
-from sheetbrain.webhooks.inbox import NeedsReviewError
-
-FREE_PLAN = "free"
 
 
 class StripePayloadError(ValidationError):
@@ -206,7 +203,14 @@ def _subscription_changed(conn: psycopg.Connection, event: Mapping[str, Any]) ->
     )
     verdict = decide(current, stored.source_event_created, incoming, created)
     if verdict.apply:
-        repo.write_subscription(conn, org_id, state, plan, created)
+        repo.write_subscription(
+            conn,
+            org_id,
+            state,
+            plan,
+            created,
+            past_due_since=past_due_since(stored.past_due_since, state.status, created),
+        )
     before = (stored.plan_code, stored.status)
     after = (plan, state.status) if verdict.apply else before
     if state.plan_code is None:

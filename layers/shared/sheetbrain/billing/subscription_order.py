@@ -84,6 +84,14 @@ def replaces(incoming_status: str, current_status: str) -> bool:
     return current_status in ENDED or (incoming_status in LIVE and current_status not in LIVE)
 
 
+def past_due_since(stored_since: datetime | None, status: str, event_created: datetime) -> datetime | None:
+    """Since when a subscription is past due once ``status`` is stored: from the first
+    ``past_due`` event (a later one keeps it), and not at all under any other status."""
+    if status != "past_due":
+        return None
+    return stored_since if stored_since is not None else event_created
+
+
 def decide(
     current: SubscriptionFacts,
     watermark: datetime | None,

@@ -91,6 +91,7 @@ class StoredSubscription(NamedTuple):
     current_period_end: datetime | None
     cancel_at_period_end: bool
     canceled_at: datetime | None
+    past_due_since: datetime | None
     source_event_created: datetime | None  # watermark: Stripe's created of the newest applied event
 
 
@@ -102,7 +103,7 @@ def lock_subscription(conn: psycopg.Connection, org_id: str) -> StoredSubscripti
         row = cur.execute(
             """SELECT stripe_subscription_id AS subscription_id, stripe_customer_id AS customer_id, plan_code,
                       status, current_period_start, current_period_end, cancel_at_period_end, canceled_at,
-                      source_event_created
+                      past_due_since, source_event_created
                FROM subscriptions WHERE org_id = %s FOR UPDATE""",
             (org_id,),
         ).fetchone()
@@ -111,10 +112,16 @@ def lock_subscription(conn: psycopg.Connection, org_id: str) -> StoredSubscripti
 
 
 def write_subscription(
-    conn: psycopg.Connection, org_id: str, state: SubscriptionState, plan: str, event_created: datetime
+    conn: psycopg.Connection,
+    org_id: str,
+    state: SubscriptionState,
+    plan: str,
+    event_created: datetime,
+    *,
+    past_due_since: datetime | None,
 ) -> None:
-    """Store a subscription's state as the org's (the caller decided it wins); ``past_due_since``
-    starts with the first past_due event and ends with any other status."""
+    """Store a subscription's state as the org's, as the caller decided it (which state wins,
+    its plan, since when it is past due: ``billing.subscription_order``)."""
     conn.execute(
         """UPDATE subscriptions SET
                stripe_subscription_id = %(sub)s,
@@ -122,8 +129,7 @@ def write_subscription(
                plan_code = %(plan)s, status = %(status)s,
                current_period_start = %(start)s, current_period_end = %(end)s,
                cancel_at_period_end = %(cancel)s, canceled_at = %(canceled)s,
-               past_due_since = CASE WHEN %(status)s = 'past_due'
-                                     THEN coalesce(past_due_since, %(at)s) END,
+               past_due_since = %(past_due_since)s,
                source_event_created = %(at)s
            WHERE org_id = %(org)s""",
         {
@@ -136,6 +142,7 @@ def write_subscription(
             "end": state.current_period_end,
             "cancel": state.cancel_at_period_end,
             "canceled": state.canceled_at,
+            "past_due_since": past_due_since,
             "at": event_created,
         },
     )

@@ -78,7 +78,8 @@ def record_failure(
 
 
 def delete_processed_before(conn: psycopg.Connection, *, older_than_days: int, batch: int) -> int:
-    """Delete up to ``batch`` applied rows older than the retention; returns the count."""
+    """Delete up to ``batch`` applied rows older than the retention; returns the count.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     cur = conn.execute(
         """DELETE FROM webhook_inbox WHERE id IN (
                SELECT id FROM webhook_inbox
@@ -107,7 +108,8 @@ def failed_payloads_before(
 def redact(conn: psycopg.Connection, errors: list[tuple[int, str | None]]) -> int:
     """Drop the payload (parsed and raw) of these rows and set their ``last_error`` as given;
     id, provider, event id and type, status, attempts and timestamps stay. A row without its
-    payload is never retried."""
+    payload is never retried.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     if not errors:
         return 0
     cur = conn.execute(

@@ -9,12 +9,8 @@ import psycopg
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
+from sheetbrain.db.pgvector import vector_literal
 from sheetbrain.db.policies_repo import ChunkRow, _corpus_apply
-
-
-def vector_literal(vector: Sequence[float]) -> str:
-    """A vector as pgvector's text form (7 significant digits, as policy_chunks stores them)."""
-    return "[" + ",".join(f"{v:.7g}" for v in vector) + "]"
 
 
 def insert_pending_policy(
@@ -334,7 +330,8 @@ def finish_job(conn: psycopg.Connection, job_id: uuid.UUID) -> None:
 
 def fail_policy(conn: psycopg.Connection, *, policy_id: uuid.UUID, code: str, message: str) -> bool:
     """Mark a policy not yet ready as failed with its reason; its chunks (staged or moved into
-    search) and its job's document go. False when it is ready, failed already, or gone."""
+    search) and its job's document go. False when it is ready, failed already, or gone.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     # FOR UPDATE: batches being written (store_vectors, FOR KEY SHARE) finish first, and later
     # ones find the policy failed.
     conn.execute("SELECT FROM policies WHERE id = %s FOR UPDATE", (policy_id,))

@@ -266,7 +266,8 @@ def purgeable_orgs(conn: psycopg.Connection, *, deleted_before: datetime, limit:
 
 def delete_org_rows(conn: psycopg.Connection, *, table: str, org_id: str, batch: int) -> int:
     """Delete up to ``batch`` of an organization's rows of one table (append-only tables
-    included: this transaction is a purge)."""
+    included: this transaction is a purge).
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     query = sql.SQL("DELETE FROM {t} WHERE ctid = ANY (ARRAY(SELECT ctid FROM {t} WHERE org_id = %s LIMIT %s))").format(
         t=sql.Identifier(table)
     )
@@ -274,7 +275,8 @@ def delete_org_rows(conn: psycopg.Connection, *, table: str, org_id: str, batch:
 
 
 def delete_org(conn: psycopg.Connection, org_id: str) -> bool:
-    """Delete a soft-deleted organization's row; what still refers to it cascades."""
+    """Delete a soft-deleted organization's row; what still refers to it cascades.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     query: LiteralString = "DELETE FROM organizations WHERE id = %s AND deleted_at IS NOT NULL"
     return _with_setting(conn, "app.purge", "on", query, (org_id,)).rowcount > 0
 

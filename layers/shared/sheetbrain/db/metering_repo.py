@@ -234,7 +234,8 @@ def usage_series(
 
 
 def delete_expired_buckets(conn: psycopg.Connection, *, now: datetime, batch: int) -> int:
-    """Delete up to ``batch`` rate-limit buckets whose window is over; returns the count."""
+    """Delete up to ``batch`` rate-limit buckets whose window is over; returns the count.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     cur = conn.execute(
         """DELETE FROM rate_limit_buckets WHERE ctid = ANY (ARRAY(
                SELECT ctid FROM rate_limit_buckets WHERE expires_at < %s LIMIT %s))""",

@@ -11,6 +11,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from sheetbrain.db.connection import Pending
+from sheetbrain.db.pgvector import vector_literal
 
 
 # Against the plan's limit of policies counts every policy but a failed one: one awaiting its
@@ -68,7 +69,7 @@ def insert_chunks(
     returns the number of vectors written."""
     rows = []
     for c in chunks:
-        vector = "[" + ",".join(f"{v:.7g}" for v in c.embedding) + "]" if c.embedding is not None else None
+        vector = vector_literal(c.embedding) if c.embedding is not None else None
         rows.append(
             (
                 policy_id, org_id, c.ordinal, c.clause, list(c.heading_path), " > ".join(c.heading_path), c.text,
@@ -185,7 +186,8 @@ def _corpus_apply(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID, s
 def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -> bool:
     """Delete a policy; its chunks and vectors go by cascade (a ready one's after leaving the
     org's lexeme statistics, under the org lock ingestion takes too). False when it does not
-    exist."""
+    exist.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     conn.execute("SELECT 1 FROM organizations WHERE id = %s FOR UPDATE", (org_id,))
     row = conn.execute(
         "SELECT status FROM policies WHERE org_id = %s AND id = %s FOR UPDATE", (org_id, policy_id)
@@ -371,7 +373,7 @@ def send_hybrid_search(
         ORDER BY f.score DESC, c.id
         """
     ).format(indexed=vector_branch(False), exhaustive=vector_branch(True))
-    vec_text = "[" + ",".join(f"{v:.7g}" for v in vector) + "]" if vector is not None else None
+    vec_text = vector_literal(vector) if vector is not None else None
     return conn.cursor(row_factory=class_row(SearchHit)).execute(
         query_sql,
         {
@@ -450,7 +452,7 @@ def set_embeddings(
            WHERE id IN (SELECT org_id FROM policy_chunks WHERE id = ANY(%s)) ORDER BY id FOR NO KEY UPDATE""",
         (ids,),
     )
-    document = [{"id": chunk_id, "v": "[" + ",".join(f"{x:.7g}" for x in vector) + "]"} for chunk_id, vector in vectors]
+    document = [{"id": chunk_id, "v": vector_literal(vector)} for chunk_id, vector in vectors]
     orgs = conn.execute(
         """UPDATE policy_chunks c SET embedding = u.v::vector, embedding_model = %s, embedding_dim = %s
            FROM jsonb_to_recordset(%s::jsonb) AS u(id bigint, v text)

@@ -49,7 +49,8 @@ def subscribe(
 
 
 def delete_own(conn: psycopg.Connection, *, org_id: str, user_id: str, subscription_id: uuid.UUID) -> bool:
-    """Delete the caller's own subscription; False when none of theirs has this id."""
+    """Delete the caller's own subscription; False when none of theirs has this id.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     cur = conn.execute(
         "DELETE FROM push_subscriptions WHERE id = %s AND org_id = %s AND user_id = %s",
         (subscription_id, org_id, user_id),

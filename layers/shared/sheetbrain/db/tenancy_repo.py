@@ -38,7 +38,8 @@ class OrgFields(NamedTuple):
 
 
 def upsert_user(conn: psycopg.Connection, user: UserFields, watermark: datetime) -> bool:
-    """Insert or update a user unless the row is deleted or holds newer data; True if applied."""
+    """Insert or update a user unless the row is deleted or holds newer data; True if applied.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     cur = conn.execute(
         """
         INSERT INTO users (id, email, first_name, last_name, image_url, source_updated_at)
@@ -96,7 +97,8 @@ _USER_REFERENCES = (
 
 
 def upsert_org(conn: psycopg.Connection, org: OrgFields, watermark: datetime) -> bool:
-    """Insert or update an organization unless deleted or newer; True if applied."""
+    """Insert or update an organization unless deleted or newer; True if applied.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     cur = conn.execute(
         """
         INSERT INTO organizations (id, name, slug, image_url, source_updated_at)
@@ -141,7 +143,8 @@ def upsert_membership(
     conn: psycopg.Connection, *, org_id: str, user_id: str, role: str, clerk_id: str, watermark: datetime
 ) -> bool:
     """Create or update a membership. Newer wins; a deleted membership comes back only as a new
-    Clerk membership (another id, the user re-invited), never through a late event of the old one."""
+    Clerk membership (another id, the user re-invited), never through a late event of the old one.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     cur = conn.execute(
         """
         INSERT INTO memberships (org_id, user_id, role, clerk_id, source_updated_at)
@@ -158,7 +161,8 @@ def upsert_membership(
 
 
 def delete_membership(conn: psycopg.Connection, *, org_id: str, user_id: str, clerk_id: str, at: datetime) -> bool:
-    """End a membership unless a newer one (a re-invitation) replaced it."""
+    """End a membership unless a newer one (a re-invitation) replaced it.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     cur = conn.execute(
         """
         INSERT INTO memberships (org_id, user_id, clerk_id, source_updated_at, deleted_at)

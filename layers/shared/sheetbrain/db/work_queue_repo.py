@@ -42,12 +42,15 @@ def receive(conn: psycopg.Connection, *, queue: str, limit: int, visibility_s: f
 
 
 def delete(conn: psycopg.Connection, ids: list[int]) -> int:
+    """Delete these queue rows; returns the count.
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     return conn.execute("DELETE FROM work_queue WHERE id = ANY(%s)", (ids,)).rowcount
 
 
 def redrive(conn: psycopg.Connection, *, queue: str, dead_letter_queue: str, max_receive_count: int) -> int:
     """Move visible messages received ``max_receive_count`` times to the dead-letter queue (as
-    SQS does when such a message would be received once more)."""
+    SQS does when such a message would be received once more).
+    Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""
     return conn.execute(
         """UPDATE work_queue SET queue = %s, receive_count = 0, visible_at = now()
            WHERE id IN (SELECT id FROM work_queue WHERE queue = %s AND visible_at <= now() AND receive_count >= %s

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
@@ -11,6 +10,7 @@ from aws_lambda_powertools.event_handler import Response, content_types
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from sheetbrain.errors import BadRequestError, RateLimitedError, SheetBrainError
+from sheetbrain.http.error_body import error_body
 from sheetbrain.observability import logger
 
 
@@ -31,11 +31,10 @@ def error_response(
     headers: dict[str, str] | None = None,
 ) -> Response[str]:
     """A JSON error response in the contract's shape."""
-    body = {"error": {"code": code, "message": message, "details": details or {}}}
     return Response(
         status_code=status,
         content_type=content_types.APPLICATION_JSON,
-        body=json.dumps(body),
+        body=error_body(code, message, details),
         headers=headers or {},
     )
 

@@ -16,7 +16,6 @@ from typing import Any
 
 from sheetbrain.db import maintenance_repo, system_transaction
 from sheetbrain.maintenance.batches import BatchClock, Scan
-from sheetbrain.maintenance.tasks import task
 from sheetbrain.metering.quota import METERED, month_start
 from sheetbrain.notifications import deliver_pending, record_crossings
 from sheetbrain.notifications.push import deliver_push_pending
@@ -29,7 +28,6 @@ PUSH_BATCH = 20
 RECORD_SHARE = 0.75
 
 
-@task("alerts")
 def alerts() -> dict[str, Any]:
     """Record the threshold crossings of this month's usage for every org, then deliver."""
     now = datetime.now(UTC)

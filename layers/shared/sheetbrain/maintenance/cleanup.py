@@ -8,14 +8,12 @@ from typing import Any
 
 import psycopg
 
-from sheetbrain.billing.stripe_sync import apply_stripe_event
 from sheetbrain.config import get_settings
 from sheetbrain.db import inbox_repo, metering_repo, system_transaction
 from sheetbrain.maintenance.batches import BatchClock
-from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import metrics
-from sheetbrain.tenancy.clerk_sync import apply_clerk_event
 from sheetbrain.webhooks.inbox import redacted_error, retry_due
+from sheetbrain.webhooks.providers import APPLIERS
 
 # Longer than Stripe's 3-day retry window, so a redelivery still finds its row.
 INBOX_RETENTION_DAYS = 7
@@ -70,7 +68,6 @@ def expire_ingestions(now: datetime, clock: BatchClock) -> dict[str, int]:
     return {"uploads_expired": expired, "ingestion_jobs_requeued": len(stalled)}
 
 
-@task("cleanup")
 def cleanup() -> dict[str, Any]:
     """Expired rate-limit buckets and processed webhook rows past retention deleted in
     batches; failed webhook rows past retention redacted (payload dropped, error reduced to
@@ -82,7 +79,7 @@ def cleanup() -> dict[str, Any]:
         clock, lambda conn: inbox_repo.delete_processed_before(conn, older_than_days=INBOX_RETENTION_DAYS, batch=BATCH)
     )
     redacted = _in_batches(clock, _redact_failed_payloads)
-    retried = retry_due({"clerk": apply_clerk_event, "stripe": apply_stripe_event})
+    retried = retry_due(APPLIERS)
     ingestion = expire_ingestions(now, clock)
     metrics.add_metric(name="Cleanup.RateLimitBucketsDeleted", unit="Count", value=buckets)
     metrics.add_metric(name="Cleanup.WebhookInboxDeleted", unit="Count", value=inbox)

@@ -15,14 +15,12 @@ from typing import Any
 from sheetbrain.config import get_settings
 from sheetbrain.db import maintenance_repo, system_transaction
 from sheetbrain.maintenance.batches import BatchClock
-from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import logger, metrics
 
 ORG_PAGE = 50
 REPORTED_ORGS = 100
 
 
-@task("purge")
 def purge() -> dict[str, Any]:
     """Delete the data of organizations soft-deleted before the grace period, in batches."""
     now = datetime.now(UTC)

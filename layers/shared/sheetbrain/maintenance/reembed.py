@@ -8,7 +8,6 @@ from typing import Any
 
 from sheetbrain.db import policies_repo, system_transaction
 from sheetbrain.maintenance.batches import BatchClock
-from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import metrics
 from sheetbrain.policies.chunking import embedding_input
 from sheetbrain.policies.service import embedder
@@ -16,7 +15,6 @@ from sheetbrain.policies.service import embedder
 BATCH = 128
 
 
-@task("reembed")
 def reembed() -> dict[str, Any]:
     """Re-embed stale chunks in batches: read, embed outside any transaction, write back."""
     model = embedder()

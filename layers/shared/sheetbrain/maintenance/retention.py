@@ -28,7 +28,6 @@ from sheetbrain.db import maintenance_repo, system_transaction
 from sheetbrain.errors import ConfigurationError
 from sheetbrain.maintenance import archive
 from sheetbrain.maintenance.batches import BatchClock
-from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import logger, metrics
 
 ORG_PAGE = 100
@@ -37,7 +36,6 @@ DELETE_BATCH = 5_000
 REPORTED_OBJECTS = 100
 
 
-@task("retention")
 def retention() -> dict[str, Any]:
     """Archive, verify and delete audit-log rows past each org's retention (see module doc)."""
     now = datetime.now(UTC)

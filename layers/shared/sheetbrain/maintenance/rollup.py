@@ -16,14 +16,12 @@ from sheetbrain.config import get_settings
 from sheetbrain.db import maintenance_repo, system_transaction
 from sheetbrain.errors import SheetBrainError
 from sheetbrain.maintenance.batches import BatchClock, Scan
-from sheetbrain.maintenance.tasks import task
 from sheetbrain.observability import logger, metrics
 
 ORG_PAGE = 200
 REPORTED_CORRECTIONS = 100
 
 
-@task("rollup")
 def rollup() -> dict[str, Any]:
     """Compare closed periods' aggregates with the raw events, one org per transaction; correct
     and report the differences."""

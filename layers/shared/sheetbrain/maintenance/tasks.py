@@ -1,4 +1,5 @@
-"""The task registry of the cleanup function: ``{"task": name}`` → a JSON summary.
+"""The task registry of the cleanup function, ``{"task": name}`` → a JSON summary: one explicit
+mapping; the task modules know nothing of it.
 
 Each task takes a per-task advisory lock (``pg_try_advisory_lock``) so a second concurrent run
 returns at once with ``"skipped": "already running"`` instead of doing the work twice.
@@ -8,31 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from sheetbrain.db.connection import get_pool, translate_errors
 from sheetbrain.errors import ValidationError
+from sheetbrain.maintenance import alerts, cleanup, purge, reembed, retention, rollup
 from sheetbrain.observability import logger, metrics
 
 TaskFn = Callable[[], dict[str, Any]]
-TASKS: dict[str, TaskFn] = {}
-
-
-def task(name: str) -> Callable[[TaskFn], TaskFn]:
-    """Register a maintenance task under the name its EventBridge rule passes."""
-
-    def register(fn: TaskFn) -> TaskFn:
-        TASKS[name] = fn
-        return fn
-
-    return register
-
-
-def _register_all() -> None:
-    # Task modules register themselves on import; imported here, not at module import, so
-    # they can depend on this registry without a cycle.
-    from sheetbrain.maintenance import alerts, cleanup, purge, reembed, retention, rollup  # noqa: F401
+# The name each EventBridge rule passes (template.yaml, CleanupFunction's schedules) → its task.
+# A new task: its module here, an entry below, a schedule in the template.
+TASKS: Mapping[str, TaskFn] = {
+    "cleanup": cleanup.cleanup,
+    "retention": retention.retention,
+    "rollup": rollup.rollup,
+    "alerts": alerts.alerts,
+    "purge": purge.purge,
+    "reembed": reembed.reembed,
+}
 
 
 def _lock_key(name: str) -> int:
@@ -41,7 +36,6 @@ def _lock_key(name: str) -> int:
 
 def run_task(name: str) -> dict[str, Any]:
     """Run one task under its advisory lock and return its summary."""
-    _register_all()
     fn = TASKS.get(name)
     if fn is None:
         raise ValidationError(f"Unknown task {name!r}.", details={"field": "task", "known": sorted(TASKS)})

@@ -8,12 +8,12 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from sheetbrain.policies import concepts as cm
+from sheetbrain.severity import STRENGTH as _RANK
 
 if TYPE_CHECKING:
-    from sheetbrain.audit import PolicyProfile
+    from sheetbrain.engine import PolicyProfile
     from sheetbrain.policies.clause_map import ClauseRule
 
-_RANK = {"info": 0, "low": 1, "medium": 2, "high": 3, "critical": 4}
 
 # A clause that governs a concept makes its checks at least this severe: the policy turned
 # advice into a rule of the house.
@@ -43,7 +43,7 @@ def _constant_key(name: str) -> str:
 
 def profile_from_rules(rules: Iterable[ClauseRule]) -> PolicyProfile:
     """The profile one policy's rules make."""
-    from sheetbrain.audit import PolicyProfile  # the engine package loads on first use
+    from sheetbrain.engine import PolicyProfile  # the engine package loads on first use
 
     severities: dict[str, str] = {}
     params: dict[str, dict[str, Any]] = {}
@@ -64,7 +64,7 @@ def profile_from_rules(rules: Iterable[ClauseRule]) -> PolicyProfile:
 
 def merge_profiles(profiles: Iterable[PolicyProfile]) -> PolicyProfile:
     """One profile for an org: the strictest severity, the tightest limits, every watched constant."""
-    from sheetbrain.audit import PolicyProfile
+    from sheetbrain.engine import PolicyProfile
 
     severities: dict[str, str] = {}
     params: dict[str, dict[str, Any]] = {}

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     import psycopg
 
     # The audit engine is the audit function's; the ingest function only needs its profile type.
-    from sheetbrain.audit import PolicyProfile
+    from sheetbrain.engine import PolicyProfile
 
 
 @functools.cache
@@ -306,7 +306,7 @@ def org_profile(identity: Identity) -> "PolicyProfile":
 
 def profile_of(stored_profiles: Sequence[dict[str, object]]) -> "PolicyProfile":
     """One audit profile from the profiles stored with policies (strictest wins)."""
-    from sheetbrain.audit import PolicyProfile
+    from sheetbrain.engine import PolicyProfile
     from sheetbrain.policies.profiles import merge_profiles
 
     return merge_profiles(PolicyProfile.from_dict(dict(p)) for p in stored_profiles)

@@ -61,7 +61,7 @@ def _empty(value: Any) -> bool:
 
 
 def _kind(text: Any, value: Any) -> str:
-    # As the engine reads a grid (sheetbrain.audit.grid.cells_of): a formula is text starting
+    # As the engine reads a grid (sheetbrain.engine.grid.cells_of): a formula is text starting
     # with "=" and more; otherwise a value, or a constant typed in the formulas grid.
     if isinstance(text, str) and len(text) > 1 and text[0] == "=":
         return FORMULA

@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from sheetbrain.reporting.grid_map import EMPTY, GridMap, column_letters, split_cell
+from sheetbrain.severity import RANK as _RANK
+from sheetbrain.severity import SEVERITIES
 
 if TYPE_CHECKING:
     import jinja2
 
-SEVERITIES = ("critical", "high", "medium", "low", "info")
 GLYPHS = {"critical": "C", "high": "H", "medium": "M", "low": "L", "info": "i"}
-_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 TABLE_LIMIT = 500
 # Characters of each text shown in the table (formulas may hold 8,192; excerpts a paragraph).
 CLIP = {"formula": 200, "message": 400, "suggestion": 200, "excerpt": 240}

@@ -10,8 +10,8 @@ from typing import Any
 from sheetbrain import untrusted_json
 from sheetbrain.config import get_settings
 from sheetbrain.errors import BadRequestError, ConfigurationError
-from sheetbrain.tenancy.clerk_sync import apply_clerk_event
 from sheetbrain.webhooks.inbox import Receipt, receive
+from sheetbrain.webhooks.providers import APPLIERS, CLERK
 
 
 class WebhookSignatureError(BadRequestError):
@@ -68,7 +68,7 @@ def handle_clerk_webhook(raw_body: bytes, headers: Mapping[str, str]) -> Receipt
         event = parsed if isinstance(parsed, dict) else None
     except json.JSONDecodeError:
         event = None
-    receipt = receive(provider="clerk", event_id=event_id, event=event, raw_body=text, apply=apply_clerk_event)
+    receipt = receive(provider=CLERK, event_id=event_id, event=event, raw_body=text, apply=APPLIERS[CLERK])
     if event is None:
         raise BadRequestError("The webhook body is not a JSON object.", details={"event_id": event_id})
     return receipt

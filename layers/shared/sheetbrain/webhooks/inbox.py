@@ -17,7 +17,7 @@ from typing import Any, Literal, NamedTuple
 import psycopg
 
 from sheetbrain.db import inbox_repo, system_transaction, system_transaction_opening
-from sheetbrain.errors import DependencyUnavailableError, SheetBrainError, ValidationError
+from sheetbrain.errors import DependencyUnavailableError, NeedsReviewError, SheetBrainError, ValidationError
 from sheetbrain.observability import logger, metrics
 
 Outcome = Literal["processed", "ignored", "duplicate", "failed"]
@@ -36,11 +36,6 @@ class Receipt(NamedTuple):
     provider: str
     event_id: str
     outcome: Outcome
-
-
-class NeedsReviewError(ValidationError):
-    """A verified event that must not be applied as it stands and that no retry can fix: kept
-    failed, with its error, for a person to review (never retried)."""
 
 
 class _AlreadyApplied(Exception):

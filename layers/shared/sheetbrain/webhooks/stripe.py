@@ -8,11 +8,11 @@ from collections.abc import Mapping
 from typing import Any
 
 from sheetbrain import untrusted_json
-from sheetbrain.billing.stripe_sync import apply_stripe_event
 from sheetbrain.config import get_settings
 from sheetbrain.errors import BadRequestError, ConfigurationError
 from sheetbrain.webhooks.clerk import WebhookSignatureError
 from sheetbrain.webhooks.inbox import Receipt, receive
+from sheetbrain.webhooks.providers import APPLIERS, STRIPE
 
 TOLERANCE_S = 300
 
@@ -43,7 +43,7 @@ def handle_stripe_webhook(raw_body: bytes, headers: Mapping[str, str]) -> Receip
         event = None
     # A body without an event id is kept under the digest of its bytes (same body, same row).
     event_id = event["id"] if event else "malformed:" + hashlib.sha256(raw_body).hexdigest()[:32]
-    receipt = receive(provider="stripe", event_id=event_id, event=event, raw_body=text, apply=apply_stripe_event)
+    receipt = receive(provider=STRIPE, event_id=event_id, event=event, raw_body=text, apply=APPLIERS[STRIPE])
     if event is None:
         raise BadRequestError("The webhook body is not a Stripe event object.", details={"event_id": event_id})
     return receipt

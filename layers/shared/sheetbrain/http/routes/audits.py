@@ -23,7 +23,7 @@ router = APIGatewayHttpRouter()
 
 # Grid limits, from bench/engine_scale.py and the measurements in the README ("Limits"): the audit
 # function (1 GB, 29 s, ~0.6 vCPU) must hold the worst grid, 50,000 distinct formulas parsed one
-# by one (4-8 s of one core, ~120 MB), plus its sheet checks' bounded work (audit/budget.py).
+# by one (4-8 s of one core, ~120 MB), plus its sheet checks' bounded work (engine/budget.py).
 # Copies of one formula cost a fifth of that. The work follows the cells, not the shape: a
 # 50,000-row column costs what 5,000 rows of 10 do, so rows are bounded by the cell count only.
 MAX_FORMULAS = 2_000

@@ -8,6 +8,7 @@ from aws_lambda_powertools.event_handler.router import APIGatewayHttpRouter
 from pydantic import AfterValidator, AnyHttpUrl, BaseModel, Field
 
 from sheetbrain.billing import service
+from sheetbrain.billing.plans import PaidPlan
 from sheetbrain.billing.redirects import check_redirect_url, parse_origins
 from sheetbrain.config import get_settings
 from sheetbrain.http.models import OPENAPI_EXTENSION, RequestModel
@@ -50,7 +51,7 @@ RedirectUrl = Annotated[
 
 
 class CheckoutIn(RequestModel):
-    plan: Literal["pro", "business", "enterprise"]
+    plan: PaidPlan
     success_url: RedirectUrl
     cancel_url: RedirectUrl
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from sheetbrain.audit.ast import (
+from sheetbrain.engine.ast import (
     PERCENT_POWER,
     UNARY_POWER,
     Array,

@@ -1,4 +1,5 @@
-"""Function-name catalogues: Excel's, Google Sheets-only ones, volatile, web-importing and market-data ones."""
+"""Function-name vocabulary of the engine (Excel's, Google Sheets-only ones, volatile, web-importing,
+market-data and aggregating ones): below the checks and the region analysis, which both read it."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from sheetbrain.audit.ast import Bool, CellAddr, ErrorLit, Name, Node, Number, Ref, String, StructRef
-from sheetbrain.audit.errors import FormulaParseError
+from sheetbrain.engine.ast import Bool, CellAddr, ErrorLit, Name, Node, Number, Ref, String, StructRef
+from sheetbrain.engine.errors import FormulaParseError
 
 MAX_COL = 16384
 MAX_ROW = 1048576

@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
-from sheetbrain.audit.grid import Cell
+from sheetbrain.engine.grid import Cell
+from sheetbrain.engine.vocabulary import RANGE_AGGREGATES
 
 _OFFSET_RE = re.compile(r"([RC])(\[-?\d+\]|\d+)?")
 # A bare link: one reference (a cell or a range, maybe on another sheet), nothing computed.

@@ -11,9 +11,9 @@ recursion per term.
 
 from __future__ import annotations
 
-from sheetbrain.audit.ast import CellAddr, Chain, Func, Node, Ref, Unary
-from sheetbrain.audit.printer import Printer
-from sheetbrain.audit.refs import r1c1_pattern
+from sheetbrain.engine.ast import CellAddr, Chain, Func, Node, Ref, Unary
+from sheetbrain.engine.printer import Printer
+from sheetbrain.engine.refs import r1c1_pattern
 
 # Ranges up to this many cells are written out as their cells inside a sum (SUM(B1:B3) = B1+B2+B3).
 MAX_EXPANDED_CELLS = 64

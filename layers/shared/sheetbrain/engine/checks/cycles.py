@@ -23,11 +23,11 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from sheetbrain.audit.budget import CheckStopped
-from sheetbrain.audit.checks.formula import Hit, Params
+from sheetbrain.engine.budget import CheckStopped
+from sheetbrain.engine.checks.formula import Hit, Params
 
 if TYPE_CHECKING:
-    from sheetbrain.audit.checks.sheet import SheetContext
+    from sheetbrain.engine.checks.sheet import SheetContext
 
 # Runs of at most this many formula cells are referenced cell by cell (a node would cost more).
 SMALL_RUN = 4

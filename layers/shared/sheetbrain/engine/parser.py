@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sheetbrain.audit.ast import (
+from sheetbrain.engine.ast import (
     BINARY_POWER,
     PERCENT_POWER,
     UNARY_POWER,
@@ -21,8 +21,8 @@ from sheetbrain.audit.ast import (
     Union,
     map_children,
 )
-from sheetbrain.audit.errors import FormulaParseError
-from sheetbrain.audit.tokenizer import Kind, Token, Tokenizer
+from sheetbrain.engine.errors import FormulaParseError
+from sheetbrain.engine.tokenizer import Kind, Token, Tokenizer
 
 MAX_FORMULA_LENGTH = 32_767  # a cell's cap; Excel itself accepts formulas of up to 8,192 characters
 MAX_FUNCTION_NESTING = 64  # Excel's limit on nested levels of functions

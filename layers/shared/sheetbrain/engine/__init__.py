@@ -5,13 +5,14 @@ Pure Python with no I/O at import, so it loads fast in a Lambda cold start.
 
 from __future__ import annotations
 
-from sheetbrain.audit.checks.catalogue import CHECKS, SEVERITIES, CheckSpec
-from sheetbrain.audit.engine import Finding, audit_formulas, audit_sheet
-from sheetbrain.audit.errors import FormulaParseError
-from sheetbrain.audit.grid import Sheet
-from sheetbrain.audit.parser import parse
-from sheetbrain.audit.printer import to_formula, unparse
-from sheetbrain.audit.profile import PolicyProfile
+from sheetbrain.engine.checks.catalogue import CHECKS, CheckSpec
+from sheetbrain.engine.engine import Finding, audit_formulas, audit_sheet
+from sheetbrain.engine.errors import FormulaParseError
+from sheetbrain.engine.grid import Sheet
+from sheetbrain.engine.parser import parse
+from sheetbrain.engine.printer import to_formula, unparse
+from sheetbrain.engine.profile import PolicyProfile
+from sheetbrain.severity import SEVERITIES
 
 __all__ = [
     "CHECKS",

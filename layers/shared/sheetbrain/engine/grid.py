@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sheetbrain.audit.refs import a1, parse_a1
+from sheetbrain.engine.refs import a1, parse_a1
 
 
 @dataclass(frozen=True)

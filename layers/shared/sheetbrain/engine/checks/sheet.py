@@ -10,20 +10,20 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sheetbrain.audit.ast import CellAddr, Func, Node, Ref
-from sheetbrain.audit.budget import WorkBudget, check_budget
-from sheetbrain.audit.checks.cycles import check_circular
-from sheetbrain.audit.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
-from sheetbrain.audit.checks.formula import Hit, Params, replace
-from sheetbrain.audit.checks.functions import RANGE_AGGREGATES
-from sheetbrain.audit.copies import MovedTrees, move_ref, move_tree
-from sheetbrain.audit.equivalence import canonical, reference_texts, skeleton
-from sheetbrain.audit.evaluate import MAX_CELLS as EVALUATED_CELLS
-from sheetbrain.audit.evaluate import agrees, evaluate
-from sheetbrain.audit.grid import Cell
-from sheetbrain.audit.printer import format_ref, to_formula
-from sheetbrain.audit.refs import a1, ref_bounds
-from sheetbrain.audit.regions import Deviation, find_deviations, is_aggregate, structure_of
+from sheetbrain.engine.ast import CellAddr, Func, Node, Ref
+from sheetbrain.engine.budget import WorkBudget, check_budget
+from sheetbrain.engine.checks.cycles import check_circular
+from sheetbrain.engine.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
+from sheetbrain.engine.checks.formula import Hit, Params, replace
+from sheetbrain.engine.copies import MovedTrees, move_ref, move_tree
+from sheetbrain.engine.equivalence import canonical, reference_texts, skeleton
+from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
+from sheetbrain.engine.evaluate import agrees, evaluate
+from sheetbrain.engine.grid import Cell
+from sheetbrain.engine.printer import format_ref, to_formula
+from sheetbrain.engine.refs import a1, ref_bounds
+from sheetbrain.engine.regions import Deviation, find_deviations, is_aggregate, structure_of
+from sheetbrain.engine.vocabulary import RANGE_AGGREGATES
 
 MAX_RANGE_CELLS = 20_000  # larger ranges are not read cell by cell (whole columns)
 MAX_RANGE_COLUMNS = 1_000  # wider ranges (whole rows) count as reading numbers, unknown which
@@ -456,7 +456,7 @@ def _copy_of(ctx: SheetContext, source: tuple[int, int], target: tuple[int, int]
 def _shift(node: Node, dr: int, dc: int) -> Node:
     from dataclasses import replace as dc_replace
 
-    from sheetbrain.audit.ast import map_children
+    from sheetbrain.engine.ast import map_children
 
     if isinstance(node, Ref):
 

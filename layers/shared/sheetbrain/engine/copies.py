@@ -15,8 +15,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 
-from sheetbrain.audit.ast import CellAddr, Chain, Func, Node, Ref, map_children
-from sheetbrain.audit.tokenizer import MAX_COL, MAX_ROW, col_to_index
+from sheetbrain.engine.ast import CellAddr, Chain, Func, Node, Ref, map_children
+from sheetbrain.engine.tokenizer import MAX_COL, MAX_ROW, col_to_index
 
 _PIECE_RE = re.compile(
     r"""

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sheetbrain.audit.ast import (
+from sheetbrain.engine.ast import (
     ARITHMETIC_OPS,
     Array,
     Bool,
@@ -29,7 +29,8 @@ from sheetbrain.audit.ast import (
     binary,
     map_children,
 )
-from sheetbrain.audit.checks.functions import (
+from sheetbrain.engine.printer import format_ref, to_formula, unparse
+from sheetbrain.engine.vocabulary import (
     AGGREGATES,
     KNOWN_FUNCTIONS,
     MARKET_DATA_FUNCTIONS,
@@ -37,7 +38,6 @@ from sheetbrain.audit.checks.functions import (
     VOLATILE_FUNCTIONS,
     WEB_FUNCTIONS,
 )
-from sheetbrain.audit.printer import format_ref, to_formula, unparse
 
 
 @dataclass(frozen=True)

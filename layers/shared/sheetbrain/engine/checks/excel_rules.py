@@ -13,14 +13,14 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from sheetbrain.audit.ast import Func, Node, Ref
-from sheetbrain.audit.checks.formula import Hit, Params
-from sheetbrain.audit.copies import MovedTrees, move_ref
-from sheetbrain.audit.refs import a1, ref_bounds
-from sheetbrain.audit.tokenizer import ERROR_CODES
+from sheetbrain.engine.ast import Func, Node, Ref
+from sheetbrain.engine.checks.formula import Hit, Params
+from sheetbrain.engine.copies import MovedTrees, move_ref
+from sheetbrain.engine.refs import a1, ref_bounds
+from sheetbrain.engine.tokenizer import ERROR_CODES
 
 if TYPE_CHECKING:
-    from sheetbrain.audit.checks.sheet import CellHit, SheetContext
+    from sheetbrain.engine.checks.sheet import CellHit, SheetContext
 
 Key = tuple[int, int]
 Box = tuple[int, int, int, int]

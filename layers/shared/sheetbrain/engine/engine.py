@@ -9,17 +9,17 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sheetbrain.audit.ast import Node
-from sheetbrain.audit.budget import SHEET_CHECKS_FACTOR, CheckStopped, WorkBudget, check_budget
-from sheetbrain.audit.checks.catalogue import CHECKS
-from sheetbrain.audit.checks.formula import FORMULA_CHECKS, FORMULA_GATES, Hit, tree_features
-from sheetbrain.audit.checks.sheet import SHEET_CHECKS, CellHit, SheetContext
-from sheetbrain.audit.copies import MovedTrees, copy_key, move_tree
-from sheetbrain.audit.errors import FormulaParseError
-from sheetbrain.audit.grid import Sheet, cell_name, cells_of
-from sheetbrain.audit.parser import parse
-from sheetbrain.audit.profile import DEFAULT_PROFILE, PolicyProfile
-from sheetbrain.audit.refs import r1c1_pattern
+from sheetbrain.engine.ast import Node
+from sheetbrain.engine.budget import SHEET_CHECKS_FACTOR, CheckStopped, WorkBudget, check_budget
+from sheetbrain.engine.checks.catalogue import CHECKS
+from sheetbrain.engine.checks.formula import FORMULA_CHECKS, FORMULA_GATES, Hit, tree_features
+from sheetbrain.engine.checks.sheet import SHEET_CHECKS, CellHit, SheetContext
+from sheetbrain.engine.copies import MovedTrees, copy_key, move_tree
+from sheetbrain.engine.errors import FormulaParseError
+from sheetbrain.engine.grid import Sheet, cell_name, cells_of
+from sheetbrain.engine.parser import parse
+from sheetbrain.engine.profile import DEFAULT_PROFILE, PolicyProfile
+from sheetbrain.engine.refs import r1c1_pattern
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,11 @@ class Finding:
 # Hits of one rule reported per formula. More mostly repeat the first (a formula dividing by one
 # cell 300 times), and each suggestion reprints the whole formula: time quadratic in its length.
 MAX_HITS_PER_RULE = 10
+# The rules the engine emits itself, beside the checks of FORMULA_CHECKS and SHEET_CHECKS: with
+# them, every id of the catalogue (tests/unit/audit/test_catalogue_registry.py holds them together).
+PARSE_FAILED = "FX00"
+CHECK_STOPPED = "FX90"
+ENGINE_RULES = (PARSE_FAILED, CHECK_STOPPED)
 
 
 def _finalise(hit: Hit, profile: PolicyProfile, cell: str | None, index: int | None, formula: str) -> Finding:
@@ -54,7 +59,7 @@ def _finalise(hit: Hit, profile: PolicyProfile, cell: str | None, index: int | N
 
 
 def _parse_hit(exc: FormulaParseError) -> Hit:
-    return Hit("FX00", f"formula does not parse: {exc.reason} at position {exc.position}", None)
+    return Hit(PARSE_FAILED, f"formula does not parse: {exc.reason} at position {exc.position}", None)
 
 
 def _too_deep(text: str) -> FormulaParseError:
@@ -105,7 +110,7 @@ class _FormulaAuditor:
         return hits
 
     def parse_error_hits(self, exc: FormulaParseError) -> list[Hit]:
-        return [_parse_hit(exc)] if self.profile.is_enabled("FX00") else []
+        return [_parse_hit(exc)] if self.profile.is_enabled(PARSE_FAILED) else []
 
     def audit(self, text: str) -> tuple[Node | None, list[Hit]]:
         cached = self.cache.get(text)
@@ -231,7 +236,7 @@ def _audit_sheet(sheet: Sheet, profile: PolicyProfile, work_budget: int | None) 
                 if profile.is_enabled(cell_hit[2].rule):
                     per_cell.append(cell_hit)
         except CheckStopped as stop:
-            if profile.is_enabled("FX90"):
+            if profile.is_enabled(CHECK_STOPPED):
                 why = (
                     f"at its work budget ({per_check:,} units)"
                     if ctx.budget.limit == per_check
@@ -243,7 +248,7 @@ def _audit_sheet(sheet: Sheet, profile: PolicyProfile, work_budget: int | None) 
             # called from deeper still, a sheet check that moves or prints trees stops there, and
             # says so, rather than failing the whole audit.
             at = ctx.budget.at or (formula_keys[0] if formula_keys else None)
-            if at is not None and profile.is_enabled("FX90"):
+            if at is not None and profile.is_enabled(CHECK_STOPPED):
                 per_cell.append(_stopped(ctx, rules, formula_keys, at, "on a formula nested too deeply to walk"))
         left -= min(ctx.budget.spent, ctx.budget.limit)
     findings = []
@@ -267,7 +272,7 @@ def _stopped(
         f"{checks} stopped {why} after {done:,} of {len(formula_keys):,} formula cells: "
         f"from {cell_name(ctx.name, *at)} on ({left} of {ctx.name}) not checked for {titles}"
     )
-    return at[0], at[1], Hit("FX90", message, "audit the rest of the sheet as a smaller range")
+    return at[0], at[1], Hit(CHECK_STOPPED, message, "audit the rest of the sheet as a smaller range")
 
 
 def _constant_text(value: Any) -> str:
@@ -275,7 +280,7 @@ def _constant_text(value: Any) -> str:
 
 
 def _sort_key(cell: str | None) -> tuple[int, int]:
-    from sheetbrain.audit.refs import parse_a1
+    from sheetbrain.engine.refs import parse_a1
 
     if cell is None:
         return (0, 0)

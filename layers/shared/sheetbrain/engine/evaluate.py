@@ -10,8 +10,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 
-from sheetbrain.audit.ast import ARITHMETIC_OPS, Chain, Func, Node, Number, Percent, Ref, Unary
-from sheetbrain.audit.grid import Cell
+from sheetbrain.engine.ast import ARITHMETIC_OPS, Chain, Func, Node, Number, Percent, Ref, Unary
+from sheetbrain.engine.grid import Cell
 
 MAX_CELLS = 10_000  # larger ranges are not summed: the answer is unknown
 # Published figures are rounded line by line, so a typed total may differ from the sum of its typed

@@ -10,8 +10,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from sheetbrain.audit.checks.catalogue import CHECKS, SEVERITIES
+from sheetbrain.engine.checks.catalogue import CHECKS
 from sheetbrain.errors import ValidationError
+from sheetbrain.severity import SEVERITIES
 
 
 @dataclass(frozen=True)

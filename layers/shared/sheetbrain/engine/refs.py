@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from sheetbrain.audit.ast import CellAddr, Node, Ref
-from sheetbrain.audit.printer import Printer, col_letters, sheet_prefix
-from sheetbrain.audit.tokenizer import col_to_index
+from sheetbrain.engine.ast import CellAddr, Node, Ref
+from sheetbrain.engine.printer import Printer, col_letters, sheet_prefix
+from sheetbrain.engine.tokenizer import col_to_index
 
 _A1_RE = re.compile(r"\$?([A-Za-z]{1,3})\$?(\d+)")
 
