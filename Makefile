@@ -19,7 +19,7 @@ AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
-	@echo "make test    set up and run every gate: ruff, mypy --strict, sam validate --lint, contract, pytest, test-dates"
+	@echo "make test    set up and run every gate: ruff, mypy --strict, sam validate --lint, sam build, contract, pytest, test-dates"
 	@echo "make contract schemathesis against sheetbrain serve and its openapi.json (CONTRACT_EXAMPLES per operation)"
 	@echo "make test-dates  the date-sensitive tests with the clock pinned to awkward dates (libfaketime)"
 	@echo "make bench   run the benchmarks under bench/"
@@ -80,7 +80,7 @@ CONTRACT_EXAMPLES ?= 10
 contract: $(BIN)/.installed
 	$(BIN)/python -m tests.contract.run --max-examples $(CONTRACT_EXAMPLES)
 
-test: lint typecheck validate contract pytest test-dates
+test: lint typecheck validate build contract pytest test-dates
 
 bench: $(BIN)/.installed
 	status=0; for b in bench/[!_]*.py; do echo "== $$b"; $(BIN)/python $$b || status=1; done; exit $$status
