@@ -7,8 +7,8 @@ from collections.abc import Iterator, Mapping
 import pytest
 from sheetbrain.engine import CHECKS, PolicyProfile, Sheet, audit_sheet
 from sheetbrain.engine import engine as engine_module
+from sheetbrain.engine.checks.context import CellHit, SheetContext
 from sheetbrain.engine.checks.formula import Hit, Params
-from sheetbrain.engine.checks.sheet import CellHit, SheetContext
 
 CYCLES_ONLY = PolicyProfile(enabled=("FX26", "FX90"))
 

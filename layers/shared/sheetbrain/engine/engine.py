@@ -12,8 +12,9 @@ from typing import Any
 from sheetbrain.engine.ast import Node
 from sheetbrain.engine.budget import SHEET_CHECKS_FACTOR, CheckStopped, WorkBudget, check_budget
 from sheetbrain.engine.checks.catalogue import CHECKS
+from sheetbrain.engine.checks.context import CellHit, SheetContext
 from sheetbrain.engine.checks.formula import FORMULA_CHECKS, FORMULA_GATES, Hit, tree_features
-from sheetbrain.engine.checks.sheet import SHEET_CHECKS, CellHit, SheetContext
+from sheetbrain.engine.checks.sheet import SHEET_CHECKS
 from sheetbrain.engine.copies import MovedTrees, copy_key, move_tree
 from sheetbrain.engine.errors import FormulaParseError
 from sheetbrain.engine.grid import Sheet, cell_name, cells_of

@@ -27,7 +27,7 @@ from sheetbrain.engine.budget import CheckStopped
 from sheetbrain.engine.checks.formula import Hit, Params
 
 if TYPE_CHECKING:
-    from sheetbrain.engine.checks.sheet import SheetContext
+    from sheetbrain.engine.checks.context import SheetContext
 
 # Runs of at most this many formula cells are referenced cell by cell (a node would cost more).
 SMALL_RUN = 4

@@ -20,7 +20,7 @@ from sheetbrain.engine.refs import a1, ref_bounds
 from sheetbrain.engine.tokenizer import ERROR_CODES
 
 if TYPE_CHECKING:
-    from sheetbrain.engine.checks.sheet import CellHit, SheetContext
+    from sheetbrain.engine.checks.context import CellHit, SheetContext
 
 Key = tuple[int, int]
 Box = tuple[int, int, int, int]
