@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate/build need a region and some credentials even offline.
 AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help serve test lint typecheck validate pytest bench build openapi rds-ca clean
+.PHONY: help serve test lint typecheck validate pytest bench build openapi rds-ca clean mutation
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
@@ -21,6 +21,7 @@ help:
 	@echo "make bench   run the benchmarks under bench/"
 	@echo "make build   sam build (needs python3.12 on PATH)"
 	@echo "make openapi regenerate openapi.json from the routes' models"
+	@echo "make mutation mutation scores of the layer's core, checked against mutation/equivalent.md (not in make test)"
 	@echo "make rds-ca  put the RDS CA bundle into the layer (DB_SSLROOTCERT=rds: an RDS instance reached directly)"
 
 $(BIN)/.installed: pyproject.toml layers/shared/requirements.txt constraints.txt
@@ -64,6 +65,15 @@ openapi: $(BIN)/.installed
 
 build: $(SAM_VENV)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(AWS_OFFLINE) $(SAM_VENV)/bin/sam build
+
+# Mutation testing of the layer's core: scope, tests and why mutmut in mutation/pyproject.toml. Each run
+# starts afresh; the table and the check against the floor come from sheetbrain_dev.mutation_report.
+MUTATION_JOBS ?= 2
+mutation: $(BIN)/.installed
+	rm -rf mutation/mutants
+	cd mutation && PYTHONPATH=$(CURDIR)/tools $(CURDIR)/$(BIN)/mutmut run --max-children $(MUTATION_JOBS) >mutants.log 2>&1 \
+		|| { tail -n 30 mutants.log; exit 1; }
+	PYTHONPATH=$(CURDIR)/tools $(BIN)/python -m sheetbrain_dev.mutation_report mutation
 
 # The CA bundle of every RDS region (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html),
 # shipped in the layer for DB_SSLROOTCERT=rds; refused unless it parses as certificates.
