@@ -1,0 +1,91 @@
+"""A1 addresses, R1C1 patterns (the key of region analysis) and reference bounds."""
+
+from __future__ import annotations
+
+import pytest
+from sheetbrain.audit import parse
+from sheetbrain.audit.ast import Func, Ref
+from sheetbrain.audit.copies import copy_key, move_tree
+from sheetbrain.audit.refs import a1, parse_a1, r1c1_pattern, ref_bounds
+
+
+@pytest.mark.parametrize(
+    ("text", "cell"), [("B3", (3, 2)), (" $AB$12 ", (12, 28)), ("xfd1048576", (1048576, 16384)), ("A$7", (7, 1))]
+)
+def test_an_a1_address_reads_as_row_and_column(text: str, cell: tuple[int, int]) -> None:
+    # Given an A1 address; When parsed; Then (row, column)
+    assert parse_a1(text) == cell
+
+
+@pytest.mark.parametrize("text", ["B", "3B", "ABCD1", "B3:C4", "", "B 3"])
+def test_anything_else_is_refused_naming_it(text: str) -> None:
+    # Given text that is not one A1 cell address; When parsed; Then ValueError quoting it
+    with pytest.raises(ValueError, match=r"^not an A1 cell address: ") as refused:
+        parse_a1(text)
+    assert str(refused.value) == f"not an A1 cell address: {text!r}"
+
+
+@pytest.mark.parametrize(("cell", "text"), [((3, 2), "B3"), ((12, 28), "AB12"), ((1, 16384), "XFD1")])
+def test_row_and_column_write_as_a1(cell: tuple[int, int], text: str) -> None:
+    assert a1(*cell) == text
+
+
+@pytest.mark.parametrize(
+    ("formula", "row", "col", "pattern"),
+    [
+        ("=A1+$B$2+C$3+$D4", 2, 2, "R[-1]C[-1]+R2C2+R3C[1]+R[2]C4"),
+        ("=B2", 2, 2, "RC"),
+        ("=SUM(A1:A3)", 4, 1, "SUM(R[-3]C:R[-1]C)"),
+        ("=SUM(A1:A4)", 4, 1, "SUM(R[-3]C:RC)"),
+        ("=SUM(A1:$C$9)", 1, 1, "SUM(RC:R9C3)"),
+        ("=Sheet2!B2", 2, 2, "Sheet2!RC"),
+        ("=A1#", 1, 1, "RC#"),
+        ("=SUM(A:A)", 1, 2, "SUM(C[-1]:C[-1])"),
+        ("=SUM(2:3)", 1, 1, "SUM(R[1]:R[2])"),
+    ],
+)
+def test_references_are_written_relative_to_their_cell(formula: str, row: int, col: int, pattern: str) -> None:
+    # Given a formula at a cell; When its pattern is taken; Then relative parts are offsets, absolute ones stay
+    assert r1c1_pattern(parse(formula), row, col) == pattern
+
+
+def test_ranges_that_end_in_different_rows_have_different_patterns_and_keys() -> None:
+    # Given two sums at A4 that start alike and end one row apart
+    short, long = "=SUM(A1:A3)", "=SUM(A1:A4)"
+
+    # When their patterns and copy keys are taken
+    # Then neither matches the other's: where a range ends is part of the formula
+    assert r1c1_pattern(parse(short), 4, 1) != r1c1_pattern(parse(long), 4, 1)
+    assert copy_key(short, 4, 1) == "=SUM(\x00R[-3]C[0]\x00:\x00R[-1]C[0]\x00)"
+    assert copy_key(long, 4, 1) == "=SUM(\x00R[-3]C[0]\x00:\x00R[0]C[0]\x00)"
+
+
+def test_moving_a_range_moves_both_its_ends_and_keeps_absolute_parts() -> None:
+    # Given a sum over A1:B$2 moved 3 rows down and 2 columns right
+    moved = move_tree(parse("=SUM(A1:B$2)"), 3, 2)
+
+    # Then the start and the relative parts of the end moved, the absolute row did not
+    assert moved == parse("=SUM(C4:D$2)")
+    assert isinstance(moved, Func)
+    ref = moved.args[0]
+    assert isinstance(ref, Ref)
+    assert ref.end is not None
+    assert (ref.end.col, ref.end.row) == (4, 2)
+
+
+@pytest.mark.parametrize(
+    ("formula", "bounds"),
+    [
+        ("=B3", (3, 2, 3, 2)),
+        ("=SUM(C3:A1)", (1, 1, 3, 3)),
+        ("=SUM(B:B)", (1, 2, 50, 2)),
+        ("=SUM(2:4)", (2, 1, 4, 9)),
+        ("=SUM(A2:C7)", (2, 1, 7, 3)),
+    ],
+)
+def test_bounds_are_ordered_and_open_sides_clipped_to_the_sheet(formula: str, bounds: tuple[int, ...]) -> None:
+    # Given a reference on a sheet of 50 rows and 9 columns; When bounded; Then (row1, col1, row2, col2)
+    tree = parse(formula)
+    ref = tree.args[0] if isinstance(tree, Func) else tree
+    assert isinstance(ref, Ref)
+    assert ref_bounds(ref, 50, 9) == bounds
