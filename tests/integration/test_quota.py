@@ -9,7 +9,7 @@ from typing import Any
 import psycopg
 import pytest
 from sheetbrain.db import tenant_transaction
-from sheetbrain.errors import QuotaExceededError
+from sheetbrain.errors import ConfigurationError, QuotaExceededError
 from sheetbrain.metering import quota
 from sheetbrain_dev.database import DatabaseUrls
 
@@ -141,3 +141,25 @@ def test_an_audit_over_quota_is_refused_before_the_engine_runs(
     assert runs == []
     with psycopg.connect(database.owner) as conn:
         assert conn.execute("SELECT count(*) FROM audits WHERE org_id = %s", (org,)).fetchone() == (0,)
+
+
+def test_a_plan_without_the_features_limit_is_a_configuration_error_naming_it(database: DatabaseUrls) -> None:
+    # Given an org on the free plan, and the free plan's audits_per_month row removed (rolled back at the end)
+    org, user = new_org(database.owner, prefix="org_qn")
+    with psycopg.connect(database.owner) as conn:
+        conn.execute("DELETE FROM plan_features WHERE plan_code = 'free' AND feature = 'audits_per_month'")
+        # When it is checked and consumed
+        errors = []
+        for attempt in (
+            lambda: quota.check(conn, org_id=org, feature="audits_per_month", now=NOW),
+            lambda: quota.consume(conn, org_id=org, user_id=user, feature="audits_per_month", quantity=1,
+                                  idempotency_key="k", now=NOW),
+        ):  # fmt: skip
+            with pytest.raises(ConfigurationError) as refused:
+                attempt()
+            errors.append((refused.value.code, refused.value.message, refused.value.details))
+        conn.rollback()
+
+    # Then both name the feature
+    named = ("configuration_error", "The plan defines no limit for audits_per_month.", {"feature": "audits_per_month"})
+    assert errors == [named, named]

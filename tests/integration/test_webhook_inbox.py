@@ -44,6 +44,15 @@ def make_due(owner: str, event_id: str) -> None:
         )
 
 
+def park_other_due_failures(owner: str) -> None:
+    """Earlier tests may leave failed deliveries due: postpone them, so the counts are this test's."""
+    with psycopg.connect(owner) as conn:
+        conn.execute(
+            "UPDATE webhook_inbox SET next_attempt_at = now() + interval '1 day'"
+            " WHERE status = 'failed' AND next_attempt_at <= now()"
+        )
+
+
 class Recorder:
     """An applier that records each call and does what it is told."""
 
@@ -165,6 +174,7 @@ def test_a_retry_that_succeeds_is_processed_and_counted(database: DatabaseUrls) 
     event_id = new_event_id()
     event = {"type": EVENT_TYPE, "data": {"id": "user_r"}}
     refuse = Recorder(raises=ValidationError("x"))
+    park_other_due_failures(database.owner)
     receive(provider="clerk", event_id=event_id, event=event, raw_body="{}", apply=refuse)
     make_due(database.owner, event_id)
 
@@ -193,6 +203,7 @@ def test_a_due_retry_of_a_provider_without_an_applier_is_skipped_and_not_counted
     event_id = new_event_id()
     event = {"type": EVENT_TYPE, "data": {}}
     refuse = Recorder(raises=ValidationError("x"))
+    park_other_due_failures(database.owner)
     receive(provider="clerk", event_id=event_id, event=event, raw_body="{}", apply=refuse)
     make_due(database.owner, event_id)
 
@@ -224,3 +235,28 @@ def test_a_body_that_is_not_json_is_kept_raw_and_not_retried(database: DatabaseU
         "raw_body": "[1, 2]",
         "retry_in_min": None,
     }
+
+
+def test_the_retry_task_takes_at_most_its_batch_and_100_by_default(database: DatabaseUrls) -> None:
+    # Given 103 failed Clerk deliveries, all due
+    park_other_due_failures(database.owner)
+    prefix = new_event_id()
+    with psycopg.connect(database.owner) as conn:
+        conn.execute(
+            "INSERT INTO webhook_inbox (provider, event_id, event_type, payload, status, attempts, last_error,"
+            " next_attempt_at) SELECT 'clerk', %s || i, 'user.updated', '{\"type\": \"user.updated\"}',"
+            " 'failed', 1, 'validation_error: x', now() - interval '1 minute' FROM generate_series(1, 103) i",
+            (prefix,),
+        )
+    applier = Recorder()
+
+    # When the task runs with a batch of 2, then with its default, then again
+    runs = [retry_due({"clerk": applier}, batch=2), retry_due({"clerk": applier}), retry_due({"clerk": applier})]
+
+    # Then 2, then 100, then the last 1 are applied
+    assert runs == [
+        {"retried": 2, "processed": 2, "failed": 0},
+        {"retried": 100, "processed": 100, "failed": 0},
+        {"retried": 1, "processed": 1, "failed": 0},
+    ]
+    assert applier.calls == 103

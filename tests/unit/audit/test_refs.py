@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sheetbrain.audit import parse
 from sheetbrain.audit.ast import Func, Ref
-from sheetbrain.audit.copies import copy_key, move_tree
+from sheetbrain.audit.copies import MovedTrees, copy_key, move_ref, move_tree
 from sheetbrain.audit.refs import a1, parse_a1, r1c1_pattern, ref_bounds
 
 
@@ -89,3 +89,40 @@ def test_bounds_are_ordered_and_open_sides_clipped_to_the_sheet(formula: str, bo
     ref = tree.args[0] if isinstance(tree, Func) else tree
     assert isinstance(ref, Ref)
     assert ref_bounds(ref, 50, 9) == bounds
+
+
+@pytest.mark.parametrize(
+    ("formula", "dr", "dc", "moved"),
+    [
+        ("=A1", 1, 0, "=A2"),
+        ("=A1", 0, 1, "=B1"),
+        ("=A1", 0, 0, "=A1"),
+        ("=Sheet1:Sheet3!A1", 1, 0, "=Sheet1:Sheet3!A2"),
+        ("=A1#", 1, 1, "=B2#"),
+        ("=[1]Sheet1!A1", 2, 0, "=[1]Sheet1!A3"),
+    ],
+)
+def test_a_moved_reference_keeps_its_sheets_book_and_spill(formula: str, dr: int, dc: int, moved: str) -> None:
+    # Given a reference moved by (dr, dc); When moved as a tree and as a reference
+    tree = parse(formula)
+    assert isinstance(tree, Ref)
+
+    # Then both are the reference written at the new place, with everything but the cell kept
+    assert move_tree(tree, dr, dc) == parse(moved)
+    assert move_ref(tree, dr, dc) == parse(moved)
+
+
+def test_a_copy_is_moved_once_and_then_served_as_moved() -> None:
+    # Given a tree stored for a cell 2 rows below its first copy
+    trees = MovedTrees()
+    first = parse("=SUM(A1:B1)")
+    trees.put((3, 3), first, 2, 0)
+
+    # When it is read twice
+    once, twice = trees[(3, 3)], trees[(3, 3)]
+
+    # Then it is the moved tree, the same object both times (moved once, not per read)
+    assert once == parse("=SUM(A3:B3)")
+    assert once is twice
+    assert trees.origin((3, 3)) == (first, 2, 0)
+    assert ((3, 3) in trees, (1, 1) in trees, len(trees), list(trees)) == (True, False, 1, [(3, 3)])
