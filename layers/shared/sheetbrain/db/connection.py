@@ -111,6 +111,27 @@ def _unstorable_text(exc: Exception) -> ValidationError:
     )
 
 
+def domain_error(exc: Exception) -> SheetBrainError | None:
+    """The domain error a driver error stands for (None: not a driver error, let it pass as it
+    is). A pure rule, kept apart from ``translate_errors`` so that it can be tested alone."""
+    if isinstance(exc, _TRANSIENT):
+        return DependencyUnavailableError("The database is unavailable; try again shortly.")
+    if isinstance(exc, pg_errors.UniqueViolation):
+        return ConflictError("The record already exists.", details={"constraint": exc.diag.constraint_name})
+    if isinstance(exc, pg_errors.ForeignKeyViolation | pg_errors.CheckViolation | pg_errors.NotNullViolation):
+        return ValidationError("The data violates a constraint.", details={"constraint": exc.diag.constraint_name})
+    if isinstance(exc, pg_errors.InvalidTextRepresentation | pg_errors.NumericValueOutOfRange):
+        return ValidationError("A value has the wrong form.", details={"reason": exc.diag.message_primary})
+    if isinstance(exc, pg_errors.UntranslatableCharacter | pg_errors.CharacterNotInRepertoire | UnicodeEncodeError):
+        return _unstorable_text(exc)
+    if isinstance(exc, psycopg.DataError) and exc.sqlstate is None:
+        return _unstorable_text(exc)  # psycopg refused to send a value (a NUL character)
+    if isinstance(exc, psycopg.Error):
+        # Any other server error, a data error among them, is our statement's, not the input's.
+        return SheetBrainError("Internal database error.")
+    return None
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Turn driver errors into domain errors; the only place that knows psycopg's exceptions."""
@@ -118,27 +139,15 @@ def translate_errors() -> Iterator[None]:
         yield
     except SheetBrainError:
         raise
-    except _TRANSIENT as exc:
-        logger.warning("database unavailable", error=type(exc).__name__)
-        raise DependencyUnavailableError("The database is unavailable; try again shortly.") from exc
-    except pg_errors.UniqueViolation as exc:
-        raise ConflictError("The record already exists.", details={"constraint": exc.diag.constraint_name}) from exc
-    except (pg_errors.ForeignKeyViolation, pg_errors.CheckViolation, pg_errors.NotNullViolation) as exc:
-        raise ValidationError(
-            "The data violates a constraint.", details={"constraint": exc.diag.constraint_name}
-        ) from exc
-    except (pg_errors.InvalidTextRepresentation, pg_errors.NumericValueOutOfRange) as exc:
-        raise ValidationError("A value has the wrong form.", details={"reason": exc.diag.message_primary}) from exc
-    except (pg_errors.UntranslatableCharacter, pg_errors.CharacterNotInRepertoire, UnicodeEncodeError) as exc:
-        raise _unstorable_text(exc) from exc
-    except psycopg.DataError as exc:
-        if exc.sqlstate is not None:  # a data error the server raised: our statement's, not the input's
+    except Exception as exc:
+        error = domain_error(exc)
+        if error is None:
+            raise
+        if isinstance(error, DependencyUnavailableError):
+            logger.warning("database unavailable", error=type(exc).__name__)
+        elif type(error) is SheetBrainError:
             logger.exception("database error")
-            raise SheetBrainError("Internal database error.") from exc
-        raise _unstorable_text(exc) from exc  # psycopg refused to send a value (a NUL character)
-    except psycopg.Error as exc:
-        logger.exception("database error")
-        raise SheetBrainError("Internal database error.") from exc
+        raise error from exc
 
 
 @contextmanager
