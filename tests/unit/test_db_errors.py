@@ -6,7 +6,8 @@ import psycopg
 import pytest
 from psycopg import errors as pg_errors
 from psycopg_pool import PoolTimeout
-from sheetbrain.db.connection import domain_error, translate_errors
+from sheetbrain.db.connection import translate_errors
+from sheetbrain.db.errors import domain_error
 from sheetbrain.errors import ConflictError, DependencyUnavailableError, SheetBrainError, ValidationError
 
 UNSTORABLE = "A text value holds a character that cannot be stored (NUL or an unpaired surrogate)."
