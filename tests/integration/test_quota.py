@@ -163,3 +163,26 @@ def test_a_plan_without_the_features_limit_is_a_configuration_error_naming_it(da
     # Then both name the feature
     named = ("configuration_error", "The plan defines no limit for audits_per_month.", {"feature": "audits_per_month"})
     assert errors == [named, named]
+
+
+def test_without_an_instant_the_quota_runs_on_the_current_utc_time_and_counts_the_user(database: DatabaseUrls) -> None:
+    # Given an org with 1 audit a month and nothing used
+    org, user = new_org(database.owner, prefix="org_qc", overrides={"audits_per_month": 1})
+
+    # When one is consumed and then another asked for, with no instant given
+    with tenant_transaction(org, user) as conn:
+        consumed = quota.consume(conn, org_id=org, user_id=user, feature="audits_per_month", quantity=1,
+                                 idempotency_key="now-1")  # fmt: skip
+    with pytest.raises(QuotaExceededError) as checked, tenant_transaction(org, user) as conn:
+        quota.check(conn, org_id=org, feature="audits_per_month")
+    with pytest.raises(QuotaExceededError) as refused, tenant_transaction(org, user) as conn:
+        quota.consume(conn, org_id=org, user_id=user, feature="audits_per_month", quantity=1, idempotency_key="now-2")
+
+    # Then the first counts against this month, under the user, and both refusals reset next month
+    assert consumed == (1, 1, False)
+    with psycopg.connect(database.owner) as conn:
+        assert conn.execute("SELECT user_id FROM usage_events WHERE org_id = %s", (org,)).fetchall() == [(user,)]
+    today = datetime.now(UTC)
+    next_month = (today.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    assert checked.value.details["resets_at"] == next_month.isoformat()
+    assert refused.value.details["resets_at"] == next_month.isoformat()

@@ -158,3 +158,13 @@ def test_v2_object_id_follows_the_same_rule(raw_id: object) -> None:
 def test_member_is_refused_admin_actions() -> None:
     with pytest.raises(ForbiddenError):
         require_admin(identity_from_claims({"sub": "u", "org_id": "org_1", "org_role": "org:member"}))
+
+
+def test_the_refusal_of_an_admin_action_names_the_role_it_needs() -> None:
+    # Given a member; When an admin action is asked; Then 403 naming the admin role
+    with pytest.raises(ForbiddenError) as refused:
+        require_admin(Identity(user_id="user_1", org_id="org_1", role="member"))
+    assert (refused.value.code, refused.value.status) == ("forbidden", 403)
+    assert refused.value.message == "This action needs the admin role in the organization."
+    assert refused.value.details == {"required_role": "admin"}
+    require_admin(Identity(user_id="user_1", org_id="org_1", role="admin"))

@@ -42,6 +42,9 @@ def test_row_and_column_write_as_a1(cell: tuple[int, int], text: str) -> None:
         ("=A1#", 1, 1, "RC#"),
         ("=SUM(A:A)", 1, 2, "SUM(C[-1]:C[-1])"),
         ("=SUM(2:3)", 1, 1, "SUM(R[1]:R[2])"),
+        ("=Sheet1:Sheet3!A1", 1, 1, "Sheet1:Sheet3!RC"),
+        ("=[1]Sheet1!A1", 1, 1, "[1]Sheet1!RC"),
+        ("='C:\\data\\[Book1.xlsx]Sheet1'!B2", 1, 1, "'C:\\data\\[Book1.xlsx]Sheet1'!R[1]C[1]"),
     ],
 )
 def test_references_are_written_relative_to_their_cell(formula: str, row: int, col: int, pattern: str) -> None:
@@ -126,3 +129,29 @@ def test_a_copy_is_moved_once_and_then_served_as_moved() -> None:
     assert once is twice
     assert trees.origin((3, 3)) == (first, 2, 0)
     assert ((3, 3) in trees, (1, 1) in trees, len(trees), list(trees)) == (True, False, 1, [(3, 3)])
+
+
+@pytest.mark.parametrize(("dr", "dc", "moved"), [(0, 0, "=SUM(A1:B1)"), (1, 0, "=SUM(A2:B2)"), (0, 1, "=SUM(B1:C1)")])
+def test_a_stored_tree_is_served_moved_by_its_distance(dr: int, dc: int, moved: str) -> None:
+    # Given a tree stored at a cell with a distance (none by default)
+    trees = MovedTrees()
+    first = parse("=SUM(A1:B1)")
+    if (dr, dc) == (0, 0):
+        trees.put((1, 1), first)
+    else:
+        trees.put((1, 1), first, dr, dc)
+
+    # When it is read, Then it is the tree moved by that distance
+    assert trees[(1, 1)] == parse(moved)
+
+
+def test_a_cell_stored_again_is_served_as_stored_last() -> None:
+    # Given a cell stored unmoved and read, then stored again one row down
+    trees = MovedTrees()
+    first = parse("=A1")
+    trees.put((2, 1), first)
+    assert trees[(2, 1)] == parse("=A1")
+    trees.put((2, 1), first, 1, 0)
+
+    # When it is read again, Then it is the tree stored last, moved
+    assert trees[(2, 1)] == parse("=A2")
