@@ -71,7 +71,7 @@ build: $(SAM_VENV)/.installed
 MUTATION_JOBS ?= 2
 mutation: $(BIN)/.installed
 	rm -rf mutation/mutants
-	cd mutation && PYTHONPATH=$(CURDIR)/tools $(CURDIR)/$(BIN)/mutmut run --max-children $(MUTATION_JOBS) >mutants.log 2>&1 \
+	cd mutation && PYTHONPATH=$(CURDIR)/tools $(abspath $(BIN))/mutmut run --max-children $(MUTATION_JOBS) >mutants.log 2>&1 \
 		|| { tail -n 30 mutants.log; exit 1; }
 	PYTHONPATH=$(CURDIR)/tools $(BIN)/python -m sheetbrain_dev.mutation_report mutation
 

@@ -186,3 +186,22 @@ def test_without_an_instant_the_quota_runs_on_the_current_utc_time_and_counts_th
     next_month = (today.replace(day=28) + timedelta(days=4)).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
     assert checked.value.details["resets_at"] == next_month.isoformat()
     assert refused.value.details["resets_at"] == next_month.isoformat()
+
+
+def test_a_refusal_names_the_orgs_own_paid_plan(database: DatabaseUrls) -> None:
+    # Given an org on an active pro subscription whose audits (overridden to 1) are used up
+    org, user = org_at_limit(database, 1, 1)
+    with psycopg.connect(database.owner) as conn:
+        conn.execute(
+            "INSERT INTO subscriptions (org_id, plan_code, status) VALUES (%s, 'pro', 'active')"
+            " ON CONFLICT (org_id) DO UPDATE SET plan_code = 'pro', status = 'active'",
+            (org,),
+        )
+
+    # When one more is consumed
+    with pytest.raises(QuotaExceededError) as refused, tenant_transaction(org, user) as conn:
+        quota.consume(conn, org_id=org, user_id=user, feature="audits_per_month", quantity=1,
+                      idempotency_key="pro-2", now=NOW)  # fmt: skip
+
+    # Then the refusal names the pro plan
+    assert refused.value.details["plan"] == "pro"

@@ -260,3 +260,34 @@ def test_the_retry_task_takes_at_most_its_batch_and_100_by_default(database: Dat
         {"retried": 1, "processed": 1, "failed": 0},
     ]
     assert applier.calls == 103
+
+
+def test_a_retry_that_fails_again_is_counted_failed_and_one_without_an_applier_does_not_stop_the_others(
+    database: DatabaseUrls,
+) -> None:
+    # Given a due Stripe delivery (no applier will be given) due before a due Clerk delivery
+    park_other_due_failures(database.owner)
+    stripe_id, clerk_id = new_event_id(), new_event_id()
+    event = {"type": EVENT_TYPE, "data": {}}
+    refuse = Recorder(raises=ValidationError("still no"))
+    receive(provider="stripe", event_id=stripe_id, event=event, raw_body="{}", apply=refuse)
+    receive(provider="clerk", event_id=clerk_id, event=event, raw_body="{}", apply=refuse)
+    with psycopg.connect(database.owner) as conn:
+        conn.execute(
+            "UPDATE webhook_inbox SET next_attempt_at = now() - interval '2 minutes' WHERE event_id = %s", (stripe_id,)
+        )
+    make_due(database.owner, clerk_id)
+
+    # When the retry task runs with only Clerk's applier, which fails again
+    counts = retry_due({"clerk": refuse})
+
+    # Then the Clerk delivery was retried and counted failed, with its second attempt 2 minutes off
+    assert counts == {"retried": 1, "processed": 0, "failed": 1}
+    row = inbox_row(database.owner, clerk_id)
+    assert row is not None
+    assert (row["status"], row["attempts"], row["last_error"], row["retry_in_min"]) == (
+        "failed",
+        2,
+        "validation_error: still no",
+        2,
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sheetbrain.audit import parse
 from sheetbrain.audit.ast import Func, Ref
@@ -155,3 +157,15 @@ def test_a_cell_stored_again_is_served_as_stored_last() -> None:
 
     # When it is read again, Then it is the tree stored last, moved
     assert trees[(2, 1)] == parse("=A2")
+
+
+def test_the_first_and_later_copies_of_a_new_shape_get_their_keys() -> None:
+    # Given copies of a formula whose shape no earlier text had (a word of its own in a string)
+    word = "".join(chr(ord("a") + int(d, 16)) for d in uuid.uuid4().hex)
+    first, second = f'=A1*2&"{word}"', f'=A2*2&"{word}"'
+
+    # When the key of each is taken, the first twice
+    keys = [copy_key(first, 1, 2), copy_key(first, 1, 2), copy_key(second, 2, 2)]
+
+    # Then all three are the one key of the copies
+    assert keys == [f'=\x00R[0]C[-1]\x00*2&"{word}"'] * 3
