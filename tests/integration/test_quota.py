@@ -188,14 +188,19 @@ def test_without_an_instant_the_quota_runs_on_the_current_utc_time_and_counts_th
     assert refused.value.details["resets_at"] == next_month.isoformat()
 
 
-def test_a_refusal_names_the_orgs_own_paid_plan(database: DatabaseUrls) -> None:
-    # Given an org on an active pro subscription whose audits (overridden to 1) are used up
+@pytest.mark.parametrize(("status", "past_due_since"), [("active", None), ("past_due", NOW - timedelta(days=1))])
+def test_a_refusal_names_the_orgs_own_paid_plan(
+    database: DatabaseUrls, status: str, past_due_since: datetime | None
+) -> None:
+    # Given an org on a pro subscription, active or one day past due (within the plan's grace at
+    # the refusal's instant), whose audits (overridden to 1) are used up
     org, user = org_at_limit(database, 1, 1)
     with psycopg.connect(database.owner) as conn:
         conn.execute(
-            "INSERT INTO subscriptions (org_id, plan_code, status) VALUES (%s, 'pro', 'active')"
-            " ON CONFLICT (org_id) DO UPDATE SET plan_code = 'pro', status = 'active'",
-            (org,),
+            "INSERT INTO subscriptions (org_id, plan_code, status, past_due_since) VALUES (%s, 'pro', %s, %s)"
+            " ON CONFLICT (org_id) DO UPDATE SET plan_code = 'pro', status = EXCLUDED.status,"
+            " past_due_since = EXCLUDED.past_due_since",
+            (org, status, past_due_since),
         )
 
     # When one more is consumed

@@ -169,3 +169,10 @@ def test_the_first_and_later_copies_of_a_new_shape_get_their_keys() -> None:
 
     # Then all three are the one key of the copies
     assert keys == [f'=\x00R[0]C[-1]\x00*2&"{word}"'] * 3
+
+
+def test_the_last_column_of_the_grid_is_a_cell_address_and_one_past_it_is_not() -> None:
+    # Given formulas that reach column XFD (16384, the last) and XFE (past it)
+    # Then the first has a key, and the key abstains on the second
+    assert copy_key("=XFD1+1", 1, 1) == "=\x00R[0]C[16383]\x00+1"
+    assert copy_key("=XFE1+1", 1, 1) is None
