@@ -208,5 +208,42 @@ def test_a_refusal_names_the_orgs_own_paid_plan(
         quota.consume(conn, org_id=org, user_id=user, feature="audits_per_month", quantity=1,
                       idempotency_key="pro-2", now=NOW)  # fmt: skip
 
-    # Then the refusal names the pro plan
-    assert refused.value.details["plan"] == "pro"
+    with pytest.raises(QuotaExceededError) as checked, tenant_transaction(org, user) as conn:
+        quota.check(conn, org_id=org, feature="audits_per_month", now=NOW)
+
+    # Then both refusals name the pro plan
+    assert refused.value.details["plan"] == checked.value.details["plan"] == "pro"
+
+
+def test_the_month_is_utcs_whatever_the_machines_time_zone(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Given a process whose local time zone is 13 hours ahead of UTC
+    import time
+
+    monkeypatch.setenv("TZ", "Pacific/Tongatapu")
+    time.tzset()
+    try:
+        # When the month of 30 November 12:00 UTC (1 December 01:00 local) is asked
+        month = quota.month_start(datetime(2026, 11, 30, 12, 0, tzinfo=UTC))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    # Then it is November
+    assert month == date(2026, 11, 1)
+
+
+def test_the_check_counts_a_grant_valid_at_its_instant(database: DatabaseUrls) -> None:
+    # Given a free org (10 audits) with a grant of 5 more for November, 12 used
+    org, user = org_at_limit(database, 10, 12)
+    with psycopg.connect(database.owner) as conn:
+        conn.execute("DELETE FROM entitlement_overrides WHERE org_id = %s", (org,))
+        conn.execute(
+            """INSERT INTO entitlement_grants (org_id, feature, amount, valid_from, valid_until, reason)
+               VALUES (%s, 'audits_per_month', 5, %s, %s, 'goodwill')""",
+            (org, datetime(2026, 11, 1, tzinfo=UTC), datetime(2026, 12, 1, tzinfo=UTC)),
+        )
+
+    # When checked on 22 November
+    # Then it admits (12 of 15): no QuotaExceededError
+    with tenant_transaction(org, user) as conn:
+        quota.check(conn, org_id=org, feature="audits_per_month", now=NOW)

@@ -144,3 +144,19 @@ def test_without_signing_secrets_the_handlers_are_misconfigured(no_secrets: None
         handle_stripe_webhook(b"{}", {"stripe-signature": "t=1,v1=00"})
     assert clerk.value.message == "CLERK_WEBHOOK_SECRET is not configured."
     assert stripe.value.message == "STRIPE_WEBHOOK_SECRET is not configured."
+
+
+def test_a_signed_stripe_body_that_is_not_json_is_refused_and_kept(database: DatabaseUrls) -> None:
+    # Given a signed Stripe body that is not JSON
+    body = '{"id": "evt_broken", '
+    kept_as = "malformed:" + hashlib.sha256(body.encode()).hexdigest()[:32]
+
+    # When it is handled, Then a 400 naming the digest id, and the bytes kept as failed
+    with pytest.raises(BadRequestError) as refused:
+        handle_stripe_webhook(body.encode(), {"Stripe-Signature": se.signature(body)})
+    assert refused.value.details == {"event_id": kept_as}
+    with psycopg.connect(database.owner) as conn:
+        row = conn.execute(
+            "SELECT status, raw_body FROM webhook_inbox WHERE provider = 'stripe' AND event_id = %s", (kept_as,)
+        ).fetchone()
+    assert row == ("failed", body)

@@ -291,3 +291,39 @@ def test_a_retry_that_fails_again_is_counted_failed_and_one_without_an_applier_d
         "validation_error: still no",
         2,
     )
+
+
+@pytest.mark.parametrize(
+    ("event_id", "event_type", "kept_id", "kept_type"),
+    [
+        ("evt_nul_type_{}", "user.\x00created", "evt_nul_type_{}", "user.\\u0000created"),
+        ("evt_nul_\x00id_{}", "user.created", "evt_nul_\\u0000id_{}", "user.created"),
+    ],
+)
+def test_an_id_or_type_the_database_cannot_store_is_kept_escaped_not_refused(
+    database: DatabaseUrls, event_id: str, event_type: str, kept_id: str, kept_type: str
+) -> None:
+    # Given a verified event whose type (or, for Stripe, its own id) holds a NUL character
+    unique = uuid.uuid4().hex[:8]
+    event = {"type": event_type, "data": {}}
+
+    # When it is received
+    receipt = receive(provider="clerk", event_id=event_id.format(unique), event=event, raw_body="{}", apply=Recorder())
+
+    # Then it is answered as failed, and kept with the id and type escaped, never retried
+    assert receipt.outcome == "failed"
+    with psycopg.connect(database.owner) as conn:
+        row = conn.execute(
+            "SELECT status, event_type, payload, raw_body, next_attempt_at, last_error FROM webhook_inbox"
+            " WHERE provider = 'clerk' AND event_id = %s",
+            (kept_id.format(unique),),
+        ).fetchone()
+    assert row == (
+        "failed",
+        kept_type,
+        None,
+        '{"type": "user.' + ("\\u0000created" if "\x00" in event_type else "created") + '", "data": {}}',
+        None,
+        "validation_error: A text value holds a character that cannot be stored (NUL or an unpaired surrogate)."
+        " (payload not storable as sent)",
+    )
