@@ -5,6 +5,7 @@ body without one is kept under."""
 from __future__ import annotations
 
 import hashlib
+import hmac
 import time
 import uuid
 from collections.abc import Iterator
@@ -160,3 +161,16 @@ def test_a_signed_stripe_body_that_is_not_json_is_refused_and_kept(database: Dat
             "SELECT status, raw_body FROM webhook_inbox WHERE provider = 'stripe' AND event_id = %s", (kept_as,)
         ).fetchone()
     assert row == ("failed", body)
+
+
+def test_a_stripe_body_that_is_not_utf8_is_a_signature_failure_not_a_server_error() -> None:
+    # Given a body that is not UTF-8, unsigned or signed alike (Stripe's verifier decodes it first)
+    body = b'{"id": "evt_\xff"}'
+    ts = int(time.time())
+    signed = f"t={ts},v1=" + hmac.new(se.SECRET.encode(), f"{ts}.".encode() + body, hashlib.sha256).hexdigest()
+
+    # When each is handled, Then a 400 invalid_signature saying the body is malformed (not a 500)
+    for header in ("t=1,v1=00", signed):
+        with pytest.raises(WebhookSignatureError) as refused:
+            handle_stripe_webhook(body, {"Stripe-Signature": header})
+        assert refused.value.message == "Webhook signature verification failed: malformed signature or body."

@@ -176,3 +176,9 @@ def test_the_last_column_of_the_grid_is_a_cell_address_and_one_past_it_is_not() 
     # Then the first has a key, and the key abstains on the second
     assert copy_key("=XFD1+1", 1, 1) == "=\x00R[0]C[16383]\x00+1"
     assert copy_key("=XFE1+1", 1, 1) is None
+
+
+@pytest.mark.parametrize("text", ["{A1", ":A1", "A1:", "=SUM(:A1)"])
+def test_a_bracket_or_a_colon_that_does_not_join_two_cells_makes_the_key_abstain(text: str) -> None:
+    # Given a text whose brackets or colons the key cannot vouch for; Then no key
+    assert copy_key(text, 1, 1) is None
