@@ -90,11 +90,12 @@ def test_a_transient_database_fault_propagates_and_leaves_no_row_so_the_redelive
     assert up.calls == 1
     row = inbox_row(database.owner, event_id)
     assert row is not None
-    assert (row["status"], row["attempts"], row["event_type"], row["last_error"]) == (
+    assert (row["status"], row["attempts"], row["event_type"], row["last_error"], row["payload"]) == (
         "processed",
         1,
         EVENT_TYPE,
         None,
+        event,
     )
 
 
@@ -141,6 +142,7 @@ def test_an_event_for_review_and_an_unusable_payload_are_never_retried(database:
     assert unusable is not None
     assert (review["last_error"], review["retry_in_min"]) == ("validation_error: names another org", None)
     assert (unusable["last_error"], unusable["retry_in_min"]) == ("unusable payload: KeyError('id')", None)
+    assert (review["payload"], unusable["payload"]) == (event, event)
 
 
 def test_an_unhandled_type_is_ignored_and_a_redelivery_of_an_applied_event_runs_nothing(
@@ -327,3 +329,27 @@ def test_an_id_or_type_the_database_cannot_store_is_kept_escaped_not_refused(
         "validation_error: A text value holds a character that cannot be stored (NUL or an unpaired surrogate)."
         " (payload not storable as sent)",
     )
+
+
+def test_an_event_without_a_type_is_stored_with_an_empty_type_and_counted_in_the_metrics(
+    database: DatabaseUrls,
+) -> None:
+    # Given an event with no type, which no applier handles, and the metrics emptied
+    from sheetbrain.observability import metrics
+
+    event_id = new_event_id()
+    metrics.clear_metrics()
+
+    # When it is received
+    receipt = receive(
+        provider="clerk", event_id=event_id, event={"data": {}}, raw_body="{}", apply=Recorder(handles=False)
+    )
+
+    # Then it is ignored, stored with an empty type, and counted once as Webhook.ignored
+    assert receipt.outcome == "ignored"
+    row = inbox_row(database.owner, event_id)
+    assert row is not None
+    assert (row["status"], row["event_type"], row["payload"]) == ("ignored", "", {"data": {}})
+    recorded = metrics.metric_set["Webhook.ignored"]
+    assert (recorded["Unit"], recorded["Value"]) == ("Count", [1.0])
+    metrics.clear_metrics()

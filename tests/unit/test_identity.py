@@ -168,3 +168,21 @@ def test_the_refusal_of_an_admin_action_names_the_role_it_needs() -> None:
     assert refused.value.message == "This action needs the admin role in the organization."
     assert refused.value.details == {"required_role": "admin"}
     require_admin(Identity(user_id="user_1", org_id="org_1", role="admin"))
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        (None, "A valid bearer token is required."),
+        ({}, "A valid bearer token is required."),
+        ({"sub": "  "}, "The token has no subject."),
+        ({"org_id": "org_1"}, "The token has no subject."),
+        ({"sub": "user_\x001"}, "The token carries an unusable claim."),
+        ({"sub": "user_1", "org_id": "org_1", "org_slug": "a\x00b"}, "The token carries an unusable claim."),
+    ],
+)
+def test_each_unusable_token_is_refused_saying_why(claims: dict[str, str] | None, message: str) -> None:
+    # Given claims that name no usable user; When read; Then 401 with the reason
+    with pytest.raises(UnauthorizedError) as refused:
+        identity_from_claims(claims)
+    assert (refused.value.code, refused.value.status, refused.value.message) == ("unauthorized", 401, message)
