@@ -4,6 +4,7 @@ body without one is kept under."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import time
@@ -174,3 +175,17 @@ def test_a_stripe_body_that_is_not_utf8_is_a_signature_failure_not_a_server_erro
         with pytest.raises(WebhookSignatureError) as refused:
             handle_stripe_webhook(body, {"Stripe-Signature": header})
         assert refused.value.message == "Webhook signature verification failed: malformed signature or body."
+
+
+def test_a_clerk_body_that_is_not_utf8_is_a_signature_failure() -> None:
+    # Given a body that is not UTF-8, signed as Svix signs (over the raw bytes)
+    body = b'{"type": "user.created", "data": {"id": "user_\xff"}}'
+    msg_id, ts = "msg_not_utf8", str(int(time.time()))
+    key = base64.b64decode(ce.SECRET.removeprefix("whsec_"))
+    mac = hmac.new(key, msg_id.encode() + b"." + ts.encode() + b"." + body, hashlib.sha256).digest()
+    headers = {"svix-id": msg_id, "svix-timestamp": ts, "svix-signature": "v1," + base64.b64encode(mac).decode()}
+
+    # When it is handled, Then a 400 invalid_signature saying the body is malformed
+    with pytest.raises(WebhookSignatureError) as refused:
+        handle_clerk_webhook(body, headers)
+    assert refused.value.message == "Webhook signature verification failed: malformed signature or body."
