@@ -13,7 +13,7 @@ export SAM_CLI_TELEMETRY := 0
 # sam validate/build need a region and some credentials even offline.
 AWS_OFFLINE := AWS_DEFAULT_REGION=eu-west-1 AWS_REGION=eu-west-1 AWS_ACCESS_KEY_ID=offline AWS_SECRET_ACCESS_KEY=offline
 
-.PHONY: help serve test lint typecheck validate pytest bench build openapi rds-ca clean mutation
+.PHONY: help serve test lint typecheck validate pytest bench build openapi rds-ca clean
 
 help:
 	@echo "make serve   set up and serve the API on http://127.0.0.1:$(PORT) (embedded PostgreSQL)"
@@ -69,6 +69,7 @@ build: $(SAM_VENV)/.installed
 # Mutation testing of the layer's core: scope, tests and why mutmut in mutation/pyproject.toml. Each run
 # starts afresh; the table and the check against the floor come from sheetbrain_dev.mutation_report.
 MUTATION_JOBS ?= 2
+.PHONY: mutation
 mutation: $(BIN)/.installed
 	rm -rf mutation/mutants
 	cd mutation && PYTHONPATH=$(CURDIR)/tools $(abspath $(BIN))/mutmut run --max-children $(MUTATION_JOBS) >mutants.log 2>&1 \
