@@ -353,3 +353,23 @@ def test_an_event_without_a_type_is_stored_with_an_empty_type_and_counted_in_the
     recorded = metrics.metric_set["Webhook.ignored"]
     assert (recorded["Unit"], recorded["Value"]) == ("Count", [1.0])
     metrics.clear_metrics()
+
+
+def test_an_error_text_quoting_an_unstorable_character_is_kept_escaped(database: DatabaseUrls) -> None:
+    # Given an applier whose refusal quotes a value holding a NUL (from a payload of its own)
+    event_id = new_event_id()
+    event = {"type": EVENT_TYPE, "data": {"name": "Ada"}}
+    refuse = Recorder(raises=ValidationError("bad name A\u0000da"))
+
+    # When the event is received
+    receipt = receive(provider="clerk", event_id=event_id, event=event, raw_body="{}", apply=refuse)
+
+    # Then it is failed and kept, its error escaped, never retried
+    assert receipt.outcome == "failed"
+    row = inbox_row(database.owner, event_id)
+    assert row is not None
+    assert (row["status"], row["last_error"], row["retry_in_min"]) == (
+        "failed",
+        "validation_error: bad name A\\u0000da (payload not storable as sent)",
+        None,
+    )

@@ -182,3 +182,8 @@ def test_the_last_column_of_the_grid_is_a_cell_address_and_one_past_it_is_not() 
 def test_a_bracket_or_a_colon_that_does_not_join_two_cells_makes_the_key_abstain(text: str) -> None:
     # Given a text whose brackets or colons the key cannot vouch for; Then no key
     assert copy_key(text, 1, 1) is None
+
+
+def test_a_colon_after_a_quoted_text_does_not_start_a_range() -> None:
+    # Given a colon between a string and a cell (no range joins them); Then no key
+    assert copy_key('="x":A1', 1, 1) is None

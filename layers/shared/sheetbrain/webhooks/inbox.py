@@ -119,10 +119,11 @@ def _record_failure(
         # The database refuses the payload itself (a NUL character, an unpaired surrogate): keep
         # an ASCII-escaped JSON copy for inspection. Retrying the same bytes cannot help. The id
         # and type come from the payload too (a Stripe event's id, any event's type), so they are
-        # escaped alike: a delivery is kept, never refused for a character we cannot store.
+        # escaped alike, and so is the error (an applier's message may quote the payload): a
+        # delivery is kept, never refused for a character we cannot store.
         kept = json.dumps(raw_body if raw_body is not None else event)
         _record_failure(provider, _escaped(event_id), _escaped(event_type), None, kept,
-                        f"{error} (payload not storable as sent)", retry=False, escaped=True)  # fmt: skip
+                        f"{_escaped(error)} (payload not storable as sent)", retry=False, escaped=True)  # fmt: skip
 
 
 def _escaped(text: str) -> str:

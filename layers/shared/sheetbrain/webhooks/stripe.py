@@ -40,7 +40,7 @@ def handle_stripe_webhook(raw_body: bytes, headers: Mapping[str, str]) -> Receip
     event: dict[str, Any] | None
     try:
         parsed = untrusted_json.loads(text)
-        event = parsed if isinstance(parsed, dict) and isinstance(parsed.get("id"), str) else None
+        event = parsed if isinstance(parsed, dict) and isinstance(parsed.get("id"), str) and parsed["id"] else None
     except json.JSONDecodeError:
         event = None
     # A body without an event id is kept under the digest of its bytes (same body, same row).
