@@ -26,6 +26,7 @@ help:
 	@echo "make build   sam build (needs python3.12 on PATH)"
 	@echo "make openapi regenerate openapi.json from the routes' models"
 	@echo "make sam-env the embedded PostgreSQL on a loopback TCP port too, and env.json for sam local (Docker)"
+	@echo "make mutation mutation scores of the layer's core, checked against mutation/equivalent.md (not in make test)"
 	@echo "make rds-ca  put the RDS CA bundle into the layer (DB_SSLROOTCERT=rds: an RDS instance reached directly)"
 
 $(BIN)/.installed: pyproject.toml layers/shared/requirements.txt constraints.txt
@@ -96,6 +97,16 @@ openapi: $(BIN)/.installed
 
 build: $(SAM_VENV)/.installed
 	PATH="$(dir $(PYTHON)):$$PATH" $(AWS_OFFLINE) $(SAM_VENV)/bin/sam build
+
+# Mutation testing of the layer's core: scope, tests and why mutmut in mutation/pyproject.toml. Each run
+# starts afresh; the table and the check against the floor come from sheetbrain_dev.mutation_report.
+MUTATION_JOBS ?= 2
+.PHONY: mutation
+mutation: $(BIN)/.installed
+	rm -rf mutation/mutants
+	cd mutation && PYTHONPATH=$(CURDIR)/tools $(abspath $(BIN))/mutmut run --max-children $(MUTATION_JOBS) >mutants.log 2>&1 \
+		|| { tail -n 30 mutants.log; exit 1; }
+	PYTHONPATH=$(CURDIR)/tools $(BIN)/python -m sheetbrain_dev.mutation_report mutation
 
 # The CA bundle of every RDS region (https://docs.aws.amazon.com/AmazonRDS/latest/UserGuide/UsingWithRDS.SSL.html),
 # shipped in the layer for DB_SSLROOTCERT=rds; refused unless it parses as certificates.

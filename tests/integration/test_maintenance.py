@@ -18,7 +18,7 @@ from sheetbrain.db.connection import close_pool
 from sheetbrain.errors import ConfigurationError
 from sheetbrain.maintenance import retention
 from sheetbrain.maintenance.tasks import run_task
-from sheetbrain.webhooks.inbox import MAX_ATTEMPTS, receive, retry_due
+from sheetbrain.webhooks.inbox import receive, retry_due
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests.maintenance_support import BUCKET, Aws, append_log, aws_stage, consume, new_org
@@ -518,16 +518,18 @@ def test_failed_webhook_rows_are_retried_with_backoff_up_to_the_limit_then_kept(
 
     # When it is retried each time its backoff has elapsed
     delays = [inbox_row()[2]]
-    while inbox_row()[2] is not None:
+    counts = []
+    while inbox_row()[2] is not None and len(delays) <= 20:
         make_due()
-        retry_due({"clerk": failing})
+        counts.append(retry_due({"clerk": failing}))
         delays.append(inbox_row()[2])
 
-    # Then the delays doubled until the attempt limit, and the row is kept for inspection
+    # Then the delays doubled over the 8 attempts (1 to 64 minutes), and the row is kept for inspection
     status, attempts, _, error = inbox_row()
-    assert (status, attempts) == ("failed", MAX_ATTEMPTS)
+    assert (status, attempts) == ("failed", 8)
     minutes = [round(d.total_seconds() / 60) for d in delays[:-1]]
-    assert minutes == [2**i for i in range(MAX_ATTEMPTS - 1)]
-    assert "cannot apply" in error
+    assert minutes == [1, 2, 4, 8, 16, 32, 64]
+    assert counts == [{"retried": 1, "processed": 0, "failed": 1}] * 7
+    assert error == "validation_error: cannot apply"
     run_task("cleanup")
-    assert inbox_row()[:2] == ("failed", MAX_ATTEMPTS)
+    assert inbox_row()[:2] == ("failed", 8)

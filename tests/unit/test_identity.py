@@ -158,3 +158,31 @@ def test_v2_object_id_follows_the_same_rule(raw_id: object) -> None:
 def test_member_is_refused_admin_actions() -> None:
     with pytest.raises(ForbiddenError):
         require_admin(identity_from_claims({"sub": "u", "org_id": "org_1", "org_role": "org:member"}))
+
+
+def test_the_refusal_of_an_admin_action_names_the_role_it_needs() -> None:
+    # Given a member; When an admin action is asked; Then 403 naming the admin role
+    with pytest.raises(ForbiddenError) as refused:
+        require_admin(Identity(user_id="user_1", org_id="org_1", role="member"))
+    assert (refused.value.code, refused.value.status) == ("forbidden", 403)
+    assert refused.value.message == "This action needs the admin role in the organization."
+    assert refused.value.details == {"required_role": "admin"}
+    require_admin(Identity(user_id="user_1", org_id="org_1", role="admin"))
+
+
+@pytest.mark.parametrize(
+    ("claims", "message"),
+    [
+        (None, "A valid bearer token is required."),
+        ({}, "A valid bearer token is required."),
+        ({"sub": "  "}, "The token has no subject."),
+        ({"org_id": "org_1"}, "The token has no subject."),
+        ({"sub": "user_\x001"}, "The token carries an unusable claim."),
+        ({"sub": "user_1", "org_id": "org_1", "org_slug": "a\x00b"}, "The token carries an unusable claim."),
+    ],
+)
+def test_each_unusable_token_is_refused_saying_why(claims: dict[str, str] | None, message: str) -> None:
+    # Given claims that name no usable user; When read; Then 401 with the reason
+    with pytest.raises(UnauthorizedError) as refused:
+        identity_from_claims(claims)
+    assert (refused.value.code, refused.value.status, refused.value.message) == ("unauthorized", 401, message)

@@ -52,6 +52,16 @@ SAME_SECOND = [
     # that arrival order does not decide
     ("plans of one second: by code", facts("active", plan="business"), facts("active"), APPLY),
     ("... in either order", facts("active"), facts("active", plan="business"), KEEP),
+    ("a status we do not know ranks lowest", facts("mystery"), facts("incomplete"), APPLY),
+    ("... in either order", facts("incomplete"), facts("mystery"), KEEP),
+    ("a later cancellation time is the newer state", facts("canceled", canceled_at=T),
+     facts("canceled", canceled_at=T + timedelta(seconds=1)), APPLY),
+    ("... in either order", facts("canceled", canceled_at=T + timedelta(seconds=1)),
+     facts("canceled", canceled_at=T), KEEP),
+    ("a later period start is the newer state", SubscriptionFacts("sub_1", "pro", "active", T, PERIOD_END, False, None),
+     SubscriptionFacts("sub_1", "pro", "active", T + timedelta(days=1), PERIOD_END, False, None), APPLY),
+    ("... in either order", SubscriptionFacts("sub_1", "pro", "active", T + timedelta(days=1), PERIOD_END, False, None),
+     SubscriptionFacts("sub_1", "pro", "active", T, PERIOD_END, False, None), KEEP),
 ]  # fmt: skip
 
 

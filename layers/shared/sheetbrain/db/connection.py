@@ -15,21 +15,16 @@ from contextlib import contextmanager
 from typing import Any, Generic, LiteralString, TypeVar
 
 import psycopg
-from psycopg import errors as pg_errors
-from psycopg_pool import ConnectionPool, PoolTimeout
+from psycopg_pool import ConnectionPool
 
 from sheetbrain.config import get_settings
-from sheetbrain.errors import ConflictError, DependencyUnavailableError, SheetBrainError, ValidationError
+from sheetbrain.db.errors import domain_error
+from sheetbrain.errors import DependencyUnavailableError, SheetBrainError
 from sheetbrain.observability import logger
 
 # One pool per login: the application's, and the system login's (webhook and cleanup only).
 _pools: dict[bool, ConnectionPool] = {}
 _pool_lock = threading.Lock()
-
-# Errors that mean "try again later" rather than "your request is wrong": OperationalError is
-# the base of serialization failures, deadlocks, lock and statement timeouts, shutdowns and
-# refused connections.
-_TRANSIENT = (psycopg.OperationalError, PoolTimeout)
 
 
 # When each pooled connection last finished a unit of work. A connection used moments ago
@@ -103,14 +98,6 @@ def close_pool() -> None:
         _pools.clear()
 
 
-def _unstorable_text(exc: Exception) -> ValidationError:
-    """Text PostgreSQL cannot store: a NUL character, or an unpaired surrogate escape."""
-    return ValidationError(
-        "A text value holds a character that cannot be stored (NUL or an unpaired surrogate).",
-        details={"reason": str(exc).splitlines()[0][:200]},
-    )
-
-
 @contextmanager
 def translate_errors() -> Iterator[None]:
     """Turn driver errors into domain errors; the only place that knows psycopg's exceptions."""
@@ -118,27 +105,15 @@ def translate_errors() -> Iterator[None]:
         yield
     except SheetBrainError:
         raise
-    except _TRANSIENT as exc:
-        logger.warning("database unavailable", error=type(exc).__name__)
-        raise DependencyUnavailableError("The database is unavailable; try again shortly.") from exc
-    except pg_errors.UniqueViolation as exc:
-        raise ConflictError("The record already exists.", details={"constraint": exc.diag.constraint_name}) from exc
-    except (pg_errors.ForeignKeyViolation, pg_errors.CheckViolation, pg_errors.NotNullViolation) as exc:
-        raise ValidationError(
-            "The data violates a constraint.", details={"constraint": exc.diag.constraint_name}
-        ) from exc
-    except (pg_errors.InvalidTextRepresentation, pg_errors.NumericValueOutOfRange) as exc:
-        raise ValidationError("A value has the wrong form.", details={"reason": exc.diag.message_primary}) from exc
-    except (pg_errors.UntranslatableCharacter, pg_errors.CharacterNotInRepertoire, UnicodeEncodeError) as exc:
-        raise _unstorable_text(exc) from exc
-    except psycopg.DataError as exc:
-        if exc.sqlstate is not None:  # a data error the server raised: our statement's, not the input's
+    except Exception as exc:
+        error = domain_error(exc)
+        if error is None:
+            raise
+        if isinstance(error, DependencyUnavailableError):
+            logger.warning("database unavailable", error=type(exc).__name__)
+        elif type(error) is SheetBrainError:
             logger.exception("database error")
-            raise SheetBrainError("Internal database error.") from exc
-        raise _unstorable_text(exc) from exc  # psycopg refused to send a value (a NUL character)
-    except psycopg.Error as exc:
-        logger.exception("database error")
-        raise SheetBrainError("Internal database error.") from exc
+        raise error from exc
 
 
 @contextmanager

@@ -112,10 +112,18 @@ def _record_failure(
         if escaped:
             raise
         # The database refuses the payload itself (a NUL character, an unpaired surrogate): keep
-        # an ASCII-escaped JSON copy for inspection. Retrying the same bytes cannot help.
+        # an ASCII-escaped JSON copy for inspection. Retrying the same bytes cannot help. The id
+        # and type come from the payload too (a Stripe event's id, any event's type), so they are
+        # escaped alike, and so is the error (an applier's message may quote the payload): a
+        # delivery is kept, never refused for a character we cannot store.
         kept = json.dumps(raw_body if raw_body is not None else event)
-        _record_failure(provider, event_id, event_type, None, kept, f"{error} (payload not storable as sent)",
-                        retry=False, escaped=True)  # fmt: skip
+        _record_failure(provider, _escaped(event_id), _escaped(event_type), None, kept,
+                        f"{_escaped(error)} (payload not storable as sent)", retry=False, escaped=True)  # fmt: skip
+
+
+def _escaped(text: str) -> str:
+    """``text`` with every character outside printable ASCII written as a JSON escape."""
+    return json.dumps(text)[1:-1]
 
 
 def redacted_error(error: str | None) -> str | None:

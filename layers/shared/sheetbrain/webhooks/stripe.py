@@ -29,6 +29,8 @@ def verify_stripe(raw_body: bytes, headers: Mapping[str, str]) -> None:
         stripe.WebhookSignature.verify_header(raw_body, header, secret.get_secret_value(), tolerance=TOLERANCE_S)
     except stripe.SignatureVerificationError as exc:
         raise WebhookSignatureError(f"Webhook signature verification failed: {exc.user_message or exc}.") from exc
+    except ValueError as exc:  # a body not UTF-8: Stripe's verifier decodes it before any check
+        raise WebhookSignatureError("Webhook signature verification failed: malformed signature or body.") from exc
 
 
 def handle_stripe_webhook(raw_body: bytes, headers: Mapping[str, str]) -> Receipt:
@@ -38,7 +40,7 @@ def handle_stripe_webhook(raw_body: bytes, headers: Mapping[str, str]) -> Receip
     event: dict[str, Any] | None
     try:
         parsed = untrusted_json.loads(text)
-        event = parsed if isinstance(parsed, dict) and isinstance(parsed.get("id"), str) else None
+        event = parsed if isinstance(parsed, dict) and isinstance(parsed.get("id"), str) and parsed["id"] else None
     except json.JSONDecodeError:
         event = None
     # A body without an event id is kept under the digest of its bytes (same body, same row).

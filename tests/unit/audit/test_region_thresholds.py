@@ -1,0 +1,76 @@
+"""Region analysis at its thresholds: a clear majority is 75 % of the votes, and a line is
+half typed from a quarter of typed values on. Each case sits on a threshold or next to it."""
+
+from __future__ import annotations
+
+import pytest
+from sheetbrain.engine.grid import Cell
+from sheetbrain.engine.regions import Deviation, find_deviations
+
+COPY = "RC[-2]*RC[-1]"  # the column's formula: its own row's two cells to the left
+SLIPPED = "RC[-2]*RC[-2]"  # the same shape with an offset that moved
+OTHER = "RC[-1]+1"  # another computation
+
+
+def column(items: list[str | int]) -> list[Deviation]:
+    """Deviations of a column C from row 1 down: a pattern is a formula cell, a number a typed value."""
+    cells: dict[tuple[int, int], Cell] = {}
+    patterns: dict[tuple[int, int], str] = {}
+    for row, item in enumerate(items, start=1):
+        if isinstance(item, str):
+            cells[(row, 3)] = Cell(row, 3, "=formula", None)
+            patterns[(row, 3)] = item
+        else:
+            cells[(row, 3)] = Cell(row, 3, None, item)
+    return find_deviations(cells, patterns)
+
+
+def found(*cells: tuple[int, str], copies: int) -> list[Deviation]:
+    return [Deviation(row, 3, kind, COPY, (1, 3), "column", copies) for row, kind in cells]
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        # 3 of 4 copies agree: exactly the clear majority, the slipped copy is reported
+        ([COPY, COPY, COPY, SLIPPED], found((4, "pattern"), copies=4)),
+        # 2 of 3 agree: no clear majority, and a product is no aggregate: nothing reported
+        ([COPY, COPY, SLIPPED], []),
+        # one pattern over 3 of the 4 cells of its span: another computation wedged between copies
+        ([COPY, COPY, OTHER, COPY], found((3, "pattern"), copies=3)),
+        # a typed value among 4 copies is a fifth of the line (under a quarter): 4 of 5 votes, reported
+        ([COPY, COPY, 7, COPY, COPY], found((3, "constant"), copies=4)),
+    ],
+)
+def test_deviations_are_reported_from_a_majority_of_three_quarters_on(
+    items: list[str | int], expected: list[Deviation]
+) -> None:
+    # Given a column of copies with one cell that differs; When analysed; Then exactly these deviations
+    assert column(items) == expected
+
+
+@pytest.mark.parametrize(
+    ("items", "expected"),
+    [
+        # 1 typed value in 4 cells: exactly a quarter, the whole line is half typed
+        ([COPY, COPY, COPY, 7], found((1, "typed-line"), (2, "typed-line"), (3, "typed-line"), (4, "typed-line"),
+                                      copies=3)),
+        # 2 typed values in 4 cells
+        ([COPY, COPY, 7, 7], found((1, "typed-line"), (2, "typed-line"), (3, "typed-line"), (4, "typed-line"),
+                                   copies=2)),
+    ],
+)  # fmt: skip
+def test_a_line_a_quarter_typed_is_reported_whole(items: list[str | int], expected: list[Deviation]) -> None:
+    # Given a column of one per-row computation with typed values; When analysed; Then every cell of it
+    assert column(items) == expected
+
+
+def test_a_line_that_is_not_per_row_is_never_a_typed_line() -> None:
+    # Given copies that read the row above (a running total), the third of 4 cells typed (a quarter)
+    running = "R[-1]C+RC[-1]"
+    cells = {(r, 3): Cell(r, 3, "=formula", None) for r in (2, 3, 5)}
+    cells[(4, 3)] = Cell(4, 3, None, 9)
+    patterns = dict.fromkeys(((2, 3), (3, 3), (5, 3)), running)
+
+    # When analysed, Then only the typed value is reported, as a constant among copies (3 of 4 votes)
+    assert find_deviations(cells, patterns) == [Deviation(4, 3, "constant", running, (2, 3), "column", 3)]
