@@ -33,8 +33,6 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.parameters import SecretsProvider
 
 VERSION = "0.1.0"
-# Presigned uploads take files up to this by default (MAX_UPLOAD_BYTES); the API document states it.
-DEFAULT_MAX_UPLOAD_BYTES = 50 * 1024 * 1024
 
 
 class Settings(BaseModel):
@@ -130,7 +128,7 @@ class Settings(BaseModel):
     # LOCAL_BUCKET_DIR and LOCAL_BUCKET_SECRET), the largest file, how long a URL lasts, and how
     # long after that an upload that never arrived is given up (the cleanup task).
     upload_bucket: str | None = None
-    max_upload_bytes: int = Field(default=DEFAULT_MAX_UPLOAD_BYTES, gt=0)
+    max_upload_bytes: int = Field(default=50 * 1024 * 1024, gt=0)
     upload_url_expiry_s: int = Field(default=900, ge=60, le=7 * 24 * 3600)
     upload_abandon_after_s: int = Field(default=3600, ge=0)
     s3_endpoint_url: str | None = None

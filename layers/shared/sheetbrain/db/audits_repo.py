@@ -210,9 +210,10 @@ def orgs_with_log(conn: psycopg.Connection) -> list[str]:
 
 
 def org_audit_counts(conn: psycopg.Connection, org_id: str, month_start: datetime) -> tuple[int, int, int]:
-    """(policies, audits in total, audits since month_start) of an org."""
+    """(policies, audits in total, audits since month_start) of an org; policies counted as the
+    plan's limit counts them (a failed ingestion holds no place)."""
     row = conn.execute(
-        """SELECT (SELECT count(*) FROM policies WHERE org_id = %(org)s),
+        """SELECT (SELECT count(*) FROM policies WHERE org_id = %(org)s AND status <> 'failed'),
                   (SELECT count(*) FROM audits WHERE org_id = %(org)s),
                   (SELECT count(*) FROM audits WHERE org_id = %(org)s AND created_at >= %(since)s)""",
         {"org": org_id, "since": month_start},

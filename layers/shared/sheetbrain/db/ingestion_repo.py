@@ -10,7 +10,7 @@ from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from sheetbrain.db.pgvector import vector_literal
-from sheetbrain.db.policies_repo import ChunkRow, _corpus_apply
+from sheetbrain.db.policies_repo import ChunkRow, corpus_apply
 
 
 def insert_pending_policy(
@@ -310,7 +310,7 @@ def publish(conn: psycopg.Connection, *, policy_id: uuid.UUID, org_id: str) -> i
     ).fetchone()
     if row is None or row[0] != "processing" or row[1]:
         return None
-    _corpus_apply(conn, org_id, policy_id, 1)
+    corpus_apply(conn, org_id, policy_id, 1)
     ready = conn.execute(
         """UPDATE policies SET status = 'ready', chunks_done = coalesce(chunks_total, 0), updated_at = now()
            WHERE id = %s

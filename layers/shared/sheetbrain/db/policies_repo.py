@@ -83,7 +83,7 @@ def insert_chunks(
                VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s)""",
             rows,
         )
-    _corpus_apply(conn, org_id, policy_id, 1)
+    corpus_apply(conn, org_id, policy_id, 1)
     return sum(1 for r in rows if r[9] is not None)
 
 
@@ -176,7 +176,7 @@ def policy_count(conn: psycopg.Connection, org_id: str) -> int:
     return int(row[0]) if row else 0
 
 
-def _corpus_apply(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID, sign: int) -> None:
+def corpus_apply(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID, sign: int) -> None:
     """Add (1, after its chunks are written) or remove (-1, before they are deleted) a policy's
     chunks from its org's lexeme statistics; either is a new version of the org's corpus."""
     conn.execute("SELECT policy_lexemes_apply(%s, %s, %s)", (org_id, policy_id, sign))
@@ -197,7 +197,7 @@ def delete_policy(conn: psycopg.Connection, org_id: str, policy_id: uuid.UUID) -
     if row[0] == "ready":
         # Only a ready policy's chunks are in the statistics: one still processing already has
         # chunks in policy_chunks (moved batch by batch) that were never added.
-        _corpus_apply(conn, org_id, policy_id, -1)
+        corpus_apply(conn, org_id, policy_id, -1)
     return conn.execute("DELETE FROM policies WHERE org_id = %s AND id = %s", (org_id, policy_id)).rowcount > 0
 
 

@@ -126,7 +126,7 @@ def run_job(job_id: uuid.UUID, *, deadline: float, timings: pipeline.Timings | N
     started = time.perf_counter()
     timings = timings if timings is not None else pipeline.Timings()
     try:
-        outcome = _work(job, deadline=deadline - DEADLINE_MARGIN_S, lease_s=lease_s, timings=timings)
+        outcome, chunks = _work(job, deadline=deadline - DEADLINE_MARGIN_S, lease_s=lease_s, timings=timings)
     except Exception as exc:
         if not uploads.is_client_error(exc):
             # Transient or a bug: the lease goes (the next delivery need not wait for it) and
@@ -142,14 +142,12 @@ def run_job(job_id: uuid.UUID, *, deadline: float, timings: pipeline.Timings | N
         return "failed"
     logger.info("ingestion job", job_id=str(job.id), outcome=outcome, timings=timings.as_ms())
     if outcome == "ready":
-        with system_transaction() as conn:
-            row = conn.execute("SELECT chunks_total FROM policies WHERE id = %s", (job.policy_id,)).fetchone()
-        _log(job, started, int(row[0] or 0) if row else 0, error=None)
+        _log(job, started, chunks, error=None)
         metrics.add_metric(name="PolicyIngested", unit="Count", value=1)
     return outcome
 
 
-def _work(job: ingestion_repo.Job, *, deadline: float, lease_s: float, timings: pipeline.Timings) -> str:
+def _work(job: ingestion_repo.Job, *, deadline: float, lease_s: float, timings: pipeline.Timings) -> tuple[str, int]:
     from sheetbrain.policies.extract import ExtractionBudget
 
     settings = get_settings()
@@ -183,11 +181,11 @@ def _work(job: ingestion_repo.Job, *, deadline: float, lease_s: float, timings: 
         with system_transaction() as conn:
             work_queue.send_job(conn, job.id)
             ingestion_repo.release_job(conn, job.id, enqueued=True)
-        return "continued"
+        return "continued", 0
     moved = pipeline.publish(
         system_transaction, policy_id=job.policy_id, org_id=job.org_id, job_id=job.id, timings=timings
     )
-    return "ready" if moved is not None else "done"
+    return ("ready", moved) if moved is not None else ("done", 0)
 
 
 def _dead_letter(message: dict[str, Any]) -> str:

@@ -16,7 +16,6 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from sheetbrain import untrusted_json
-from sheetbrain.config import DEFAULT_MAX_UPLOAD_BYTES
 from sheetbrain.errors import BadRequestError, ValidationError
 from sheetbrain.http.errors import MalformedJsonError, invalid_fields
 from sheetbrain.http.models import (
@@ -112,9 +111,8 @@ class UploadRequest(RequestModel):
     content_type: str = Field(min_length=1, max_length=200, pattern=r"^[\w.+-]+/[\w.+-]+$")
     size: int = Field(
         ge=1,
-        le=DEFAULT_MAX_UPLOAD_BYTES,
-        description="The file's size in bytes; at most MAX_UPLOAD_BYTES (a deployment setting, 50 MiB by default: "
-        "a larger size than the deployment's gets 413)",
+        description="The file's size in bytes; at most MAX_UPLOAD_BYTES, a deployment setting (50 MiB by default): "
+        "a larger size gets 413",
     )
     title: str = Field(min_length=1, max_length=TITLE_MAX_CHARS)
     category: str | None = Field(default=None, max_length=CATEGORY_MAX_CHARS)
