@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 from sheetbrain.engine import CHECKS, Sheet, audit_sheet
-from sheetbrain.engine.equivalence import canonical, reference_texts, skeleton
+from sheetbrain.engine.equivalence import canonical, reference_texts
 from sheetbrain.engine.parser import parse
+from sheetbrain.engine.refs import r1c1_pattern
+from sheetbrain.engine.regions import skeleton_of
 
 
 def _column_of_products(override: dict[int, str | float] | None = None) -> Sheet:
@@ -133,8 +135,12 @@ def test_canonical_flattens_a_long_chain_without_recursion_per_term() -> None:
 
 
 def test_skeleton_and_references() -> None:
-    assert skeleton(parse("=B6*C5")) == skeleton(parse("=B5*C5")) == "R*R"
-    assert skeleton(parse("=SUM(A1:A3)/B1")) == "SUM(R:R)/R"
+    def skeleton(formula: str) -> str:
+        return skeleton_of(r1c1_pattern(parse(formula), 5, 4))
+
+    assert skeleton("=B6*C5") == skeleton("=B5*C5") == "R*R"
+    assert skeleton("=SUM(A1:A3)/B1") == "SUM(R:R)/R"
+    assert skeleton("=SUM(A:A)/Other!$B$2") == "SUM(R:R)/R"
     assert reference_texts(parse("=B5/C5"), 5, 4) == reference_texts(parse("=C5*B5"), 5, 4) == ["RC[-1]", "RC[-2]"]
 
 

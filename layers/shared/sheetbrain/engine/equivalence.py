@@ -12,7 +12,6 @@ recursion per term.
 from __future__ import annotations
 
 from sheetbrain.engine.ast import CellAddr, Chain, Func, Node, Ref, Unary
-from sheetbrain.engine.printer import Printer
 from sheetbrain.engine.refs import r1c1_pattern
 
 # Ranges up to this many cells are written out as their cells inside a sum (SUM(B1:B3) = B1+B2+B3).
@@ -35,15 +34,6 @@ def canonical(node: Node, row: int, col: int) -> str:
     if isinstance(node, Ref):
         return _cells_text(node, row, col)
     return r1c1_pattern(node, row, col)
-
-
-def skeleton(node: Node) -> str:
-    """The formula with every reference blanked (``R`` for a cell, ``R:R`` for a range): what it computes, not where."""
-    return Printer(_blank).print(node)
-
-
-def _blank(ref: Ref) -> str:
-    return "R" if ref.end is None else "R:R"
 
 
 def reference_texts(node: Node, row: int, col: int) -> list[str]:

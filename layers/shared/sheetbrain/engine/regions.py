@@ -207,11 +207,16 @@ def _anchor_fixed_targets(run: list[Cell], keys: list[str | None], members: list
 
 
 def skeleton_of(pattern: str) -> str:
-    """An R1C1 pattern with every cell address blanked to ``R``: what a formula computes, not where."""
-    return _PART_RE.sub("R", _SHEET_RE.sub("", pattern))
+    """An R1C1 pattern with every address blanked to ``R`` (whole rows and columns too) and sheet
+    names dropped: what a formula computes, not where (``SUM(R[-3]C:R[-1]C)/R1C`` -> ``SUM(R:R)/R``)."""
+    return _ANY_PART_RE.sub("R", _SHEET_RE.sub("", pattern))
 
 
-_SHEET_RE = re.compile(r"(?:'(?:[^']|'')*'|[A-Za-z_][\w.]*)!(?=R)")
+_SHEET_RE = re.compile(r"(?:'(?:[^']|'')*'|[A-Za-z_][\w.]*)!(?=[RC])")
+# A cell (R..C..), or a whole row or column (R.. / C.. alone) of an R1C1 pattern.
+_ANY_PART_RE = re.compile(
+    r"(?<![A-Za-z_])(?:R(?:\[-?\d+\]|\d+)?C(?:\[-?\d+\]|\d+)?|[RC](?:\[-?\d+\]|\d+)?)(?![A-Za-z_(])"
+)
 
 
 def is_aggregate(structure: str) -> bool:

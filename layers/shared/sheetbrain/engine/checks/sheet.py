@@ -15,13 +15,13 @@ from sheetbrain.engine.checks.context import CellHit, SheetCheck, SheetContext, 
 from sheetbrain.engine.checks.cycles import check_circular
 from sheetbrain.engine.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
 from sheetbrain.engine.checks.formula import Hit, Params, replace
-from sheetbrain.engine.equivalence import canonical, reference_texts, skeleton
+from sheetbrain.engine.equivalence import canonical, reference_texts
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
 from sheetbrain.engine.evaluate import agrees, evaluate
 from sheetbrain.engine.grid import Cell
 from sheetbrain.engine.printer import format_ref, to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
-from sheetbrain.engine.regions import Deviation, find_deviations, is_aggregate, structure_of
+from sheetbrain.engine.regions import Deviation, find_deviations, is_aggregate, skeleton_of, structure_of
 from sheetbrain.engine.vocabulary import RANGE_AGGREGATES
 
 MAX_RANGE_CELLS = 20_000  # larger ranges are not read cell by cell (whole columns)
@@ -104,7 +104,7 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
                         yield row, col, Hit("FX33", _WIDER.format(a1(dev.row, dev.col), dev.axis), None, "high")
                 severity, message = "high", message + _LONE
             elif is_lone and (
-                skeleton(actual) == skeleton(expected)
+                skeleton_of(ctx.patterns.get((dev.row, dev.col), "")) == skeleton_of(dev.expected)
                 or reference_texts(actual, dev.row, dev.col) == reference_texts(expected, dev.row, dev.col)
             ):
                 # The same computation over other cells (a reference moved, a range resized), or
