@@ -89,3 +89,21 @@ def settings_environment() -> Iterator[SettingsEnv]:
         patch.undo()
         if changed:
             _forget_settings(changed)
+
+
+# A Bedrock Converse answer of the AI review: one finding confirmed, 1,200 tokens in and 300 out.
+CONVERSE_OK = {
+    "output": {
+        "message": {
+            "role": "assistant",
+            "content": [{"text": json.dumps({
+                "summary": "One real risk.",
+                "judgments": [{"finding": 0, "verdict": "confirmed", "explanation": "Division by zero errors out."}],
+                "additional_findings": [],
+            })}],
+        }
+    },
+    "stopReason": "end_turn",
+    "usage": {"inputTokens": 1200, "outputTokens": 300, "totalTokens": 1500},
+    "metrics": {"latencyMs": 850},
+}  # fmt: skip

@@ -26,27 +26,11 @@ from sheetbrain_dev.events import http_event
 from sheetbrain_dev.lambda_runtime import LocalContext, invoke_lock, load_handler
 from sheetbrain_dev.server import to_http
 
-from tests.support import TEMPLATE, Reply, SettingsEnv, call, claims_for
+from tests.support import CONVERSE_OK, TEMPLATE, Reply, SettingsEnv, call, claims_for
 
 HAIKU = "anthropic.claude-3-5-haiku-20241022-v1:0"  # the default model: $0.80 / $4.00 per M tokens
 FRAMING = 32  # tokens the bound adds for the turn markers around the two texts
 LIMIT = 3000  # the test org's monthly AI tokens
-
-CONVERSE_OK = {
-    "output": {
-        "message": {
-            "role": "assistant",
-            "content": [{"text": json.dumps({
-                "summary": "One real risk.",
-                "judgments": [{"finding": 0, "verdict": "confirmed", "explanation": "Division by zero errors out."}],
-                "additional_findings": [],
-            })}],
-        }
-    },
-    "stopReason": "end_turn",
-    "usage": {"inputTokens": 1200, "outputTokens": 300, "totalTokens": 1500},
-    "metrics": {"latencyMs": 850},
-}  # fmt: skip
 
 
 @pytest.fixture

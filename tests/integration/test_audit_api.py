@@ -3,7 +3,6 @@ persistence, isolation, quota, the audit log's hash chain, and the AI review thr
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -20,7 +19,7 @@ from sheetbrain.auditing.audit_log import verify_all
 from sheetbrain_dev.cli import main
 from sheetbrain_dev.database import DatabaseUrls
 
-from tests.support import SettingsEnv, call, claims_for
+from tests.support import CONVERSE_OK, SettingsEnv, call, claims_for
 
 POLICY = """# Spreadsheet controls
 
@@ -219,22 +218,6 @@ def test_the_audit_log_is_a_hash_chain_and_tampering_is_caught(
 
 
 # ---- AI review through boto3: botocore's Stubber, and a real socket timeout ---------------------
-
-CONVERSE_OK = {
-    "output": {
-        "message": {
-            "role": "assistant",
-            "content": [{"text": json.dumps({
-                "summary": "One real risk.",
-                "judgments": [{"finding": 0, "verdict": "confirmed", "explanation": "Division by zero errors out."}],
-                "additional_findings": [],
-            })}],
-        }
-    },
-    "stopReason": "end_turn",
-    "usage": {"inputTokens": 1200, "outputTokens": 300, "totalTokens": 1500},
-    "metrics": {"latencyMs": 850},
-}  # fmt: skip
 
 
 @pytest.fixture
