@@ -17,6 +17,7 @@ def record_handler(record: SQSRecord, lambda_context: LambdaContext) -> str:
     return worker.handle_message(
         record.body,
         source_arn=record.event_source_arn,
+        receipt_handle=record.receipt_handle,
         deadline=worker.deadline_of(lambda_context.get_remaining_time_in_millis()),
     )
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,10 +17,11 @@ import boto3
 import psycopg
 import pytest
 from moto import mock_aws
+from sheetbrain.db import ingestion_repo
 from sheetbrain.errors import DependencyUnavailableError
 from sheetbrain.maintenance.tasks import run_task
 from sheetbrain.policies import service as policies_service
-from sheetbrain.policies import uploads, worker
+from sheetbrain.policies import uploads, work_queue, worker
 from sheetbrain.policies.embedding import get_embedder
 from sheetbrain.tenancy.identity import Identity
 from sheetbrain_dev import local_bucket, local_queue
@@ -277,6 +279,107 @@ def test_a_worker_that_dies_mid_way_resumes_from_its_last_batch(
     total = progress["chunks_total"]
     assert sum(resumed) == total - 4
     assert chunk_counts(database.owner, policy_id) == (total, 0, total, "ready")
+
+
+def hold_lease(owner: str, job_id: str, seconds: float) -> None:
+    """Another delivery (an inline attempt, a slow worker) leases the job."""
+    with psycopg.connect(owner) as conn:
+        assert ingestion_repo.claim_job(conn, uuid.UUID(job_id), lease_s=seconds).outcome == "claimed"
+
+
+def test_a_message_for_a_leased_job_comes_back_when_the_lease_ends_not_after_the_visibility_timeout(
+    aws_env: Aws, admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given the stack's 90-minute visibility timeout, a queued large document, and another
+    # delivery holding its job for half a second more
+    aws_env.sqs.set_queue_attributes(QueueUrl=aws_env.queue_url, Attributes={"VisibilityTimeout": "5400"})
+    _, claims = admin
+    monkeypatch.setattr(worker, "embedder", lambda: get_embedder("local-minilm"))
+    policy_id = call("POST", "/api/ingest", claims=claims, body={"title": "L", "content": policy_text(6)}).json()[
+        "policy_id"
+    ]
+    messages = aws_env.receive()
+    hold_lease(database.owner, job_of(database.owner, policy_id), 0.5)
+
+    # When the worker gets the message while the lease holds
+    busy = run_worker(sqs_records(messages, aws_env.queue_arn))
+
+    # Then the record failed, is hidden for the lease's remaining half second plus a second
+    # (rounded up: 2 s), not 90 minutes, and the next delivery finishes the job
+    assert busy == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
+    assert aws_env.receive() == []
+    time.sleep(2.2)
+    again = aws_env.receive()
+    assert [(m["MessageId"], m["Attributes"]["ApproximateReceiveCount"]) for m in again] == [
+        (messages[0]["MessageId"], "2")
+    ]
+    assert run_worker(sqs_records(again, aws_env.queue_arn)) == {"batchItemFailures": []}
+    assert chunk_counts(database.owner, policy_id)[3] == "ready"
+
+
+def test_the_local_queue_brings_a_message_for_a_leased_job_back_when_the_lease_ends(
+    database: DatabaseUrls, admin: tuple[str, dict[str, str]], settings_env: SettingsEnv
+) -> None:
+    # Given the local queue with the stack's visibility timeout, and a queued job another
+    # delivery holds for two minutes
+    settings_env(INGEST_INLINE_MAX_BYTES="500", LOCAL_QUEUE_VISIBILITY_S="5400")
+    _, claims = admin
+    policy_id = call("POST", "/api/ingest", claims=claims, body={"title": "L", "content": policy_text(6)}).json()[
+        "policy_id"
+    ]
+    hold_lease(database.owner, job_of(database.owner, policy_id), 120)
+
+    # When the runner delivers it
+    assert local_queue.deliver_once(run_worker_event) == 1
+
+    # Then the message stays queued, due when the lease ends plus a second (121 s), not in 5400 s
+    with psycopg.connect(database.owner) as conn:
+        rows = conn.execute(
+            """SELECT receive_count, extract(epoch FROM visible_at - now())::float8
+               FROM work_queue WHERE queue = 'ingest'"""
+        ).fetchall()
+    assert len(rows) == 1 and rows[0][0] == 1
+    assert 115 < rows[0][1] <= 121
+
+
+def test_a_job_sent_on_gives_up_its_lease_before_its_message_goes(
+    aws_env: Aws, admin: tuple[str, dict[str, str]], database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a queued large document, a worker out of time after its first batch, and a look at
+    # the job's lease from another connection at the moment its next message is sent
+    _, claims = admin
+    monkeypatch.setattr(worker, "WORKER_BATCH", 2)
+    monkeypatch.setattr(worker, "DEADLINE_MARGIN_S", 0.0)
+    monkeypatch.setattr(worker, "embedder", lambda: get_embedder("local-minilm"))
+    policy_id = call("POST", "/api/ingest", claims=claims, body={"title": "L", "content": policy_text(6)}).json()[
+        "policy_id"
+    ]
+    job_id = job_of(database.owner, policy_id)
+    leases_at_send: list[Any] = []
+    send_job = work_queue.send_job
+
+    def look_then_send(conn: psycopg.Connection, job: uuid.UUID) -> None:
+        with psycopg.connect(database.owner) as other:
+            leases_at_send.append(
+                other.execute("SELECT lease_until FROM ingestion_jobs WHERE id = %s", (job,)).fetchone()
+            )
+        send_job(conn, job)
+
+    monkeypatch.setattr(work_queue, "send_job", look_then_send)
+    first = aws_env.receive()
+
+    # When it is delivered with its deadline already here
+    outcome = worker.handle_message(first[0]["Body"], source_arn=aws_env.queue_arn, deadline=time.monotonic())
+
+    # Then it was sent on with no lease held, so the next message's delivery can take the job
+    assert outcome == "continued"
+    assert leases_at_send == [(None,)]
+    with psycopg.connect(database.owner) as conn:
+        assert conn.execute(
+            "SELECT enqueued_at IS NOT NULL FROM ingestion_jobs WHERE id = %s", (job_id,)
+        ).fetchone() == (True,)
+    assert run_worker(sqs_records(aws_env.receive(), aws_env.queue_arn)) == {"batchItemFailures": []}
+    assert chunk_counts(database.owner, policy_id)[3] == "ready"
 
 
 def corpus_statistics(owner: str, org: str) -> tuple[Any, ...]:

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import logging
 import threading
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 from sheetbrain.config import get_settings
 from sheetbrain.db import system_transaction, work_queue_repo
+from sheetbrain.policies import work_queue
 from sheetbrain.policies.work_queue import INGEST_DEAD_LETTER_QUEUE, INGEST_QUEUE, LOCAL_DEAD_LETTER_ARN
 
 log = logging.getLogger("sheetbrain_dev.queue")
@@ -31,7 +31,7 @@ def sqs_event(messages: list[work_queue_repo.Message], source_arn: str) -> dict[
         "Records": [
             {
                 "messageId": str(m.id),
-                "receiptHandle": f"local-{m.id}-{uuid.uuid4().hex}",
+                "receiptHandle": work_queue.local_receipt_handle(m.id),
                 "body": m.body,
                 "attributes": {
                     "ApproximateReceiveCount": str(m.receive_count),

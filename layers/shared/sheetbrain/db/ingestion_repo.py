@@ -185,6 +185,12 @@ def release_job(conn: psycopg.Connection, job_id: uuid.UUID, *, enqueued: bool) 
     )
 
 
+def mark_enqueued(conn: psycopg.Connection, job_id: uuid.UUID) -> None:
+    """Record that a message for the job was sent (its lease is not touched: the message's
+    delivery may already hold it)."""
+    conn.execute("UPDATE ingestion_jobs SET enqueued_at = now() WHERE id = %s", (job_id,))
+
+
 def job_document(conn: psycopg.Connection, job_id: uuid.UUID) -> bytes | None:
     row = conn.execute("SELECT document FROM ingestion_jobs WHERE id = %s", (job_id,)).fetchone()
     return bytes(row[0]) if row and row[0] is not None else None

@@ -41,6 +41,14 @@ def receive(conn: psycopg.Connection, *, queue: str, limit: int, visibility_s: f
         ).fetchall()
 
 
+def make_visible_in(conn: psycopg.Connection, message_id: int, delay_s: float) -> None:
+    """A received message visible again in ``delay_s`` (SQS's ChangeMessageVisibility)."""
+    conn.execute(
+        "UPDATE work_queue SET visible_at = now() + make_interval(secs => %s::float8) WHERE id = %s",
+        (delay_s, message_id),
+    )
+
+
 def delete(conn: psycopg.Connection, ids: list[int]) -> int:
     """Delete these queue rows; returns the count.
     Not pipeline-safe: reads ``rowcount``, which a pipelined transaction has only after a sync."""

@@ -4,6 +4,7 @@ locally (sql/0019; the dev server's runner delivers it to the same worker)."""
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from typing import TYPE_CHECKING
 
@@ -18,6 +19,9 @@ INGEST_QUEUE = "ingest"
 INGEST_DEAD_LETTER_QUEUE = "ingest-dlq"
 # The local dead-letter queue's name as a worker sees it in a record's eventSourceARN.
 LOCAL_DEAD_LETTER_ARN = f"arn:aws:sqs:local:000000000000:{INGEST_DEAD_LETTER_QUEUE}"
+# SQS's longest visibility timeout (12 hours).
+MAX_VISIBILITY_S = 43_200
+_LOCAL_RECEIPT = "local-"
 
 
 def job_message(job_id: uuid.UUID) -> str:
@@ -33,3 +37,25 @@ def send_job(conn: psycopg.Connection, job_id: uuid.UUID) -> None:
         aws.client("sqs").send_message(QueueUrl=settings.ingest_queue_url, MessageBody=job_message(job_id))
     else:
         work_queue_repo.send(conn, queue=INGEST_QUEUE, body=job_message(job_id))
+
+
+def local_receipt_handle(message_id: int) -> str:
+    """The receipt handle the local runner gives a ``work_queue`` row it delivers."""
+    return f"{_LOCAL_RECEIPT}{message_id}-{uuid.uuid4().hex}"
+
+
+def redeliver_after(conn: psycopg.Connection, receipt_handle: str, seconds: float) -> None:
+    """Make a received message visible again in ``seconds`` (rounded up, at most SQS's 12
+    hours) instead of after the queue's visibility timeout: for a message that came while its
+    job was leased, due again when the lease ends. A handle of the local runner moves its row
+    in the caller's transaction."""
+    delay = min(MAX_VISIBILITY_S, max(0, math.ceil(seconds)))
+    if receipt_handle.startswith(_LOCAL_RECEIPT):
+        message_id = int(receipt_handle[len(_LOCAL_RECEIPT) :].split("-", 1)[0])
+        work_queue_repo.make_visible_in(conn, message_id, delay)
+        return
+    settings = get_settings()
+    if settings.ingest_queue_url:
+        aws.client("sqs").change_message_visibility(
+            QueueUrl=settings.ingest_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
+        )

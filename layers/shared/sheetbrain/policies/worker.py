@@ -32,10 +32,16 @@ WORKER_BATCH = 256
 # Time kept back from the invocation's end: past it, no new batch starts and the job is sent on.
 DEADLINE_MARGIN_S = 60.0
 DEAD_LETTER_CODE = "ingestion_failed"
+# A message that found its job leased comes back this long after the lease ends.
+LEASE_SLACK_S = 1.0
 
 
 class JobBusyError(DependencyUnavailableError):
-    """Another delivery holds the job's lease: this message comes back after its visibility timeout."""
+    """Another delivery holds the job's lease: this message comes back when the lease ends."""
+
+    def __init__(self, job_id: uuid.UUID, *, lease_left_s: float) -> None:
+        super().__init__("The job is being worked on by another delivery.", details={"job_id": str(job_id)})
+        self.lease_left_s = lease_left_s
 
 
 @functools.cache
@@ -53,9 +59,21 @@ def embedder() -> Embedder:
     return get_embedder(settings.embedder)
 
 
-def handle_message(body: str, *, source_arn: str, deadline: float) -> str:
+def handle_message(body: str, *, source_arn: str, deadline: float, receipt_handle: str | None = None) -> str:
     """Process one queue message by ``deadline`` (``time.monotonic()``); returns what was done.
-    Raises on a transient fault, so the message is delivered again."""
+    Raises on a transient fault, so the message is delivered again: after the queue's
+    visibility timeout, or, when its job is leased by another delivery, when that lease ends
+    (the message, by ``receipt_handle``, is made visible then)."""
+    try:
+        return _handle(body, source_arn=source_arn, deadline=deadline)
+    except JobBusyError as busy:
+        if receipt_handle is not None:
+            with system_transaction() as conn:
+                work_queue.redeliver_after(conn, receipt_handle, busy.lease_left_s + LEASE_SLACK_S)
+        raise
+
+
+def _handle(body: str, *, source_arn: str, deadline: float) -> str:
     settings = get_settings()
     try:
         message = untrusted_json.loads(body.encode())
@@ -115,7 +133,7 @@ def run_job(job_id: uuid.UUID, *, deadline: float, timings: pipeline.Timings | N
     with system_transaction() as conn:
         claim = ingestion_repo.claim_job(conn, job_id, lease_s=lease_s)
     if claim.outcome == "busy":
-        raise JobBusyError("The job is being worked on by another delivery.", details={"job_id": str(job_id)})
+        raise JobBusyError(job_id, lease_left_s=claim.busy_for_s)
     if claim.job is None:
         return claim.outcome
     job = claim.job
@@ -178,9 +196,12 @@ def _work(job: ingestion_repo.Job, *, deadline: float, lease_s: float, timings: 
         writers=settings.ingest_write_connections,
     )
     if not done:
+        # The lease goes first: the message sent next may be delivered before this returns.
+        with system_transaction() as conn:
+            ingestion_repo.release_job(conn, job.id, enqueued=False)
         with system_transaction() as conn:
             work_queue.send_job(conn, job.id)
-            ingestion_repo.release_job(conn, job.id, enqueued=True)
+            ingestion_repo.mark_enqueued(conn, job.id)
         return "continued", 0
     moved = pipeline.publish(
         system_transaction, policy_id=job.policy_id, org_id=job.org_id, job_id=job.id, timings=timings
