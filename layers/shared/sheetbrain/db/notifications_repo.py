@@ -1,13 +1,12 @@
 """Threshold notifications: the history and outbox table of migration 0007 (and the web push
 deliveries of 0018 each new one fans out to, and the suppressions of 0020 it skips)."""
 
+from collections.abc import Sequence
 from datetime import date
 from typing import NamedTuple
 
 import psycopg
 from psycopg.rows import class_row
-
-DEFAULT_PERCENTS = (50, 80, 100)
 
 
 def insert_crossings(
@@ -20,8 +19,9 @@ def insert_crossings(
     used_after: int,
     limit: int,
     period: date,
+    defaults: Sequence[int],
 ) -> list[int]:
-    """One notification per threshold percent (the org's own or the defaults) that the step
+    """One notification per threshold percent (the org's own, else ``defaults``) that the step
     from ``used_before`` to ``used_after`` reaches, once per period, except those a threshold
     change found already reached this period (sql/0020); the new rows' ids."""
     # Each new notification is fanned out, in the same statement, to a web push delivery per
@@ -55,7 +55,7 @@ def insert_crossings(
             "before": used_before,
             "after": used_after,
             "lim": limit,
-            "defaults": list(DEFAULT_PERCENTS),
+            "defaults": list(defaults),
         },
     ).fetchall()
     return [int(r[0]) for r in rows]

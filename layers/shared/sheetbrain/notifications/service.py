@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 
 from sheetbrain.config import get_settings
 from sheetbrain.db import metering_repo, push_repo, tenant_transaction
-from sheetbrain.db.notifications_repo import DEFAULT_PERCENTS
 from sheetbrain.errors import ConflictError, NotFoundError, ValidationError
 from sheetbrain.metering.quota import METERED, month_start
 from sheetbrain.notifications import endpoints
+from sheetbrain.notifications.thresholds import DEFAULT_PERCENTS
 from sheetbrain.notifications.thresholds import MAX_ATTEMPTS as EVENT_MAX_ATTEMPTS
 from sheetbrain.tenancy.identity import Identity, require_admin
 

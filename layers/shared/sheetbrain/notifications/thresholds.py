@@ -30,6 +30,8 @@ _PUT_EVENTS_MAX = 10  # EventBridge accepts at most 10 entries per PutEvents cal
 # A sender's lease on the rows it is sending lasts this long per PutEvents call it may make: a
 # call with its retries (3 attempts of at most 2 s to connect and 5 s to read) and margin.
 LEASE_PER_CALL_S = 30
+# The percentages of a limit that notify when an organization has set none of its own.
+DEFAULT_PERCENTS = (50, 80, 100)
 
 
 def _events_client() -> Any:
@@ -56,7 +58,7 @@ def record_crossings(
 ) -> list[int]:
     """Record one notification per threshold percent of ``limit`` that the step from
     ``used_before`` to ``used_after`` reaches (the org's ``usage_thresholds`` for the feature,
-    else 50/80/100), once per monthly period; returns the ids of new rows. An unlimited
+    else ``DEFAULT_PERCENTS``), once per monthly period; returns the ids of new rows. An unlimited
     (-1) or zero limit notifies nothing."""
     if limit <= 0 or used_after <= used_before:
         return []
@@ -69,6 +71,7 @@ def record_crossings(
         used_after=used_after,
         limit=limit,
         period=month_start(now),
+        defaults=DEFAULT_PERCENTS,
     )
 
 
