@@ -98,11 +98,12 @@ def test_given_an_error_and_the_formulas_it_feeds_when_audited_then_one_finding_
         5,
         2,
     )
-    # When audited / Then one high finding at the origin names the two cells it reaches
+    # When audited / Then one finding at the origin names the two cells it reaches; advice, since
+    # a divisor that is zero or empty is the data's state, not a broken formula
     assert _found(sheet, "FX36") == [
         (
             "Q3!B1",
-            "high",
+            "medium",
             "the formula shows #DIV/0! now; 2 formulas reading it show #DIV/0! too: B2, B3",
             "the divisor is zero or empty: fill in the input, or guard the division (IF(divisor=0, ...))",
         )
@@ -126,11 +127,31 @@ def test_given_another_error_downstream_when_audited_then_it_is_an_origin_of_its
         1,
         4,
     )
-    # When audited / Then each is its own origin, without a chain
+    # When audited / Then each is its own origin, without a chain; the broken formulas (an unknown
+    # name, a wrong type) are errors, the number out of its domain is advice
     assert [(c, s, m) for c, s, m, _ in _found(sheet, "FX36")] == [
         ("Q3!B1", "high", "the formula shows #NAME? now"),
         ("Q3!C1", "high", "the formula shows #VALUE! now"),
-        ("Q3!D1", "high", "the formula shows #NUM! now"),
+        ("Q3!D1", "medium", "the formula shows #NUM! now"),
+    ]
+
+
+def test_given_each_error_code_when_audited_then_broken_formulas_are_errors_and_missing_data_advice() -> None:
+    # Given one formula showing each error value Excel and Sheets show, in its own row
+    codes = ["#REF!", "#NAME?", "#NULL!", "#SPILL!", "#VALUE!", "#ERROR!", "#DIV/0!", "#NUM!", "#CALC!", "#N/A"]
+    cells: dict[str, tuple[str | None, object]] = {f"A{r}": (f"=Z{r}", code) for r, code in enumerate(codes, 1)}
+    # When audited / Then the severity follows what the error says about the formula
+    assert [(c, s) for c, s, _, _ in _found(_grid(cells, len(codes), 1), "FX36")] == [
+        ("Q3!A1", "high"),
+        ("Q3!A2", "high"),
+        ("Q3!A3", "high"),
+        ("Q3!A4", "high"),
+        ("Q3!A5", "high"),
+        ("Q3!A6", "high"),
+        ("Q3!A7", "medium"),
+        ("Q3!A8", "medium"),
+        ("Q3!A9", "medium"),
+        ("Q3!A10", "medium"),
     ]
 
 

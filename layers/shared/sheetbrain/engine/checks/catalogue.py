@@ -359,6 +359,8 @@ _SPECS = [
         '#VALUE! (Excel\'s rule "cells containing formulas that result in an error"). The formulas that '
         "read it and show the same error are one chain, named in this one finding.",
         cases=(
+            ("medium", "#DIV/0!: a divisor that is zero or empty: the data is missing, not the formula wrong"),
+            ("medium", "#NUM! or #CALC!: a number out of a function's domain, an empty array: the data's state"),
             ("medium", "#N/A: no value available, on purpose (NA()) or a lookup whose key is not in its table"),
             ("info", "#GETTING_DATA or #BUSY!: the values were read while data was still loading"),
         ),

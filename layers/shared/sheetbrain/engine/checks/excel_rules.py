@@ -96,11 +96,23 @@ def _names(keys: list[Key]) -> str:
 # Error values as Excel and Google Sheets show them: the literals a formula may hold (one list,
 # the tokenizer's), and #ERROR!, Sheets' own parse error, which only ever arrives as a value.
 ERROR_VALUES = frozenset((*ERROR_CODES, "#ERROR!"))
-# #N/A means "no value available": what NA() returns on purpose (gaps in a chart) and what a lookup
-# returns for a key not in its table, most often the data's state (an item not listed yet) rather
-# than a broken formula. Advice, not an error of the formula. #GETTING_DATA / #BUSY! are no errors
-# at all: the values were read while external data or a calculation was still under way.
-_ERROR_SEVERITY = {"#N/A": "medium", "#GETTING_DATA": "info", "#BUSY!": "info"}
+# Severity by what the error says about the formula. #REF!, #NAME?, #NULL!, #SPILL! and #VALUE!
+# say the formula itself is broken: a deleted reference, an unknown name, a misused operator, a
+# result with no room, an input of the wrong type. The others say its data is not (yet) there,
+# and the formula would compute once it is: #DIV/0! is a divisor that is zero or empty (a
+# template awaiting figures, a rate over a period with no entries), #NUM! a number out of a
+# function's domain, #CALC! an empty array (a FILTER that matches nothing), #N/A "no value
+# available", what NA() returns on purpose and a lookup for a key not in its table. Those are
+# advice, not errors of the formula. #GETTING_DATA / #BUSY! are no errors at all: the values
+# were read while external data or a calculation was still under way.
+_ERROR_SEVERITY = {
+    "#DIV/0!": "medium",
+    "#NUM!": "medium",
+    "#CALC!": "medium",
+    "#N/A": "medium",
+    "#GETTING_DATA": "info",
+    "#BUSY!": "info",
+}
 _ERROR_ADVICE = {
     "#DIV/0!": "the divisor is zero or empty: fill in the input, or guard the division (IF(divisor=0, ...))",
     "#REF!": "a reference was deleted: point the formula at the intended cells again",
