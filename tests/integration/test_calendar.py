@@ -6,6 +6,7 @@ the code under test."""
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, date, datetime, timedelta
 
 import psycopg
@@ -133,3 +134,76 @@ def test_usage_by_month_spans_the_year_boundary(database: DatabaseUrls) -> None:
 
     # Then December and January are two points, each in its own year
     assert [(p["period"], p["quantity"]) for p in points] == [(f"{year - 1}-12-01", 2), (f"{year}-01-01", 3)]
+
+
+def test_a_one_day_window_is_that_days_point(database: DatabaseUrls) -> None:
+    # Given usage on 14 and 15 March 2026
+    org, user = new_org(database.owner, prefix="org_cal")
+    claims = claims_for(user, org, "org:admin")
+    consume(database.owner, org, user, "audits", 2, noon(date(2026, 3, 14)))
+    consume(database.owner, org, user, "audits", 5, noon(date(2026, 3, 15)))
+
+    # When the window is the one day 15 March
+    reply = call("GET", "/api/usage", claims=claims, query="metric=audits&from=2026-03-15&to=2026-03-15").json()
+
+    # Then it holds that day alone
+    assert reply["points"] == [{"period": "2026-03-15", "quantity": 5}]
+    assert reply["next_from"] is None
+
+
+def test_a_daily_window_of_exactly_400_days_is_one_page_and_401_days_two(database: DatabaseUrls) -> None:
+    # Given usage on the first and the 401st day of a window from 1 January 2024
+    org, user = new_org(database.owner, prefix="org_cal")
+    claims = claims_for(user, org, "org:admin")
+    consume(database.owner, org, user, "audits", 1, noon(date(2024, 1, 1)))
+    consume(database.owner, org, user, "audits", 7, noon(date(2025, 2, 4)))  # 2024 has 366 days: day 401
+
+    # When 400 days (to 3 February 2025) and 401 days (to 4 February 2025) are asked for
+    four_hundred = call("GET", "/api/usage", claims=claims, query="metric=audits&from=2024-01-01&to=2025-02-03").json()
+    one_more = call("GET", "/api/usage", claims=claims, query="metric=audits&from=2024-01-01&to=2025-02-04").json()
+
+    # Then 400 days are one answer; the 401st day is the next page's start, not in this one
+    assert (four_hundred["points"], four_hundred["next_from"]) == ([{"period": "2024-01-01", "quantity": 1}], None)
+    assert (one_more["points"], one_more["next_from"]) == ([{"period": "2024-01-01", "quantity": 1}], "2025-02-04")
+
+
+def test_a_monthly_series_is_never_paged(database: DatabaseUrls) -> None:
+    # Given usage in January 2000 and December 2001
+    org, user = new_org(database.owner, prefix="org_cal")
+    claims = claims_for(user, org, "org:admin")
+    consume(database.owner, org, user, "audits", 3, noon(date(2000, 1, 10)))
+    consume(database.owner, org, user, "audits", 4, noon(date(2001, 12, 20)))
+
+    # When the monthly series of those two years (730 days) is asked for
+    reply = call(
+        "GET", "/api/usage", claims=claims, query="metric=audits&granularity=month&from=2000-01-01&to=2001-12-31"
+    ).json()
+
+    # Then both months are in one answer
+    assert reply["points"] == [{"period": "2000-01-01", "quantity": 3}, {"period": "2001-12-01", "quantity": 4}]
+    assert reply["next_from"] is None
+
+
+def test_the_default_series_ends_on_todays_utc_date_whatever_the_servers_zone(
+    database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given usage today (UTC), and the process in a zone whose date is not UTC's now: 12 hours
+    # behind before noon UTC, 14 hours ahead after (one of the two always differs)
+    org, user = new_org(database.owner, prefix="org_cal")
+    claims = claims_for(user, org, "org:admin")
+    now = datetime.now(UTC)
+    consume(database.owner, org, user, "audits", 6, noon(now.date()))
+    monkeypatch.setenv("TZ", "Etc/GMT+12" if now.hour < 12 else "Etc/GMT-14")
+    time.tzset()
+    try:
+        # (the zone's date is not UTC's, unless UTC's date has turned since ``now``)
+        assert datetime.now().date() != datetime.now(UTC).date() or datetime.now(UTC).date() != now.date()
+
+        # When the series is asked for without dates
+        points = call("GET", "/api/usage", claims=claims, query="metric=audits").json()["points"]
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+    # Then its last point is today's UTC date
+    assert points[-1] == {"period": now.date().isoformat(), "quantity": 6}
