@@ -102,6 +102,10 @@ def _region_findings(sheet: Sheet) -> list[tuple[str | None, str, str]]:
         ({3: "=B3*B3"}, []),
         # 2 of 4 (two slips): nothing
         ({3: "=B3*B3", 4: "=B4*B4"}, []),
+        # one pattern over 3 of the 4 cells of its span (a sum wedged between products): reported, high
+        ({3: "=B3+C3", 4: "=B4*C4"}, [("Q3!D3", "FX30", "high")]),
+        # one pattern over 4 of 6 cells: nothing
+        ({3: "=B3+C3", 5: "=B5+C5", 6: "=B6*C6"}, []),
     ],
 )
 def test_given_copies_with_a_slip_when_audited_then_reported_from_three_quarters_agreeing(
