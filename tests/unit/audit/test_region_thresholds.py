@@ -4,6 +4,7 @@ half typed from a quarter of typed values on. Each case sits on a threshold or n
 from __future__ import annotations
 
 import pytest
+from sheetbrain.engine import Sheet, audit_sheet
 from sheetbrain.engine.grid import Cell
 from sheetbrain.engine.regions import Deviation, find_deviations
 
@@ -74,3 +75,57 @@ def test_a_line_that_is_not_per_row_is_never_a_typed_line() -> None:
 
     # When analysed, Then only the typed value is reported, as a constant among copies (3 of 4 votes)
     assert find_deviations(cells, patterns) == [Deviation(4, 3, "constant", running, (2, 3), "column", 3)]
+
+
+def _products(override: dict[int, str | int]) -> Sheet:
+    # Given =B*C down column D for as many rows as the override names, inputs in B and C
+    rows = max(override)
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, rows + 1):
+        item = override.get(row, f"=B{row}*C{row}")
+        formulas.append([None, None, None, item if isinstance(item, str) else None])
+        values.append([f"item {row}", row, 10 * row, item if isinstance(item, int) else None])
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def _region_findings(sheet: Sheet) -> list[tuple[str | None, str, str]]:
+    return sorted((f.cell, f.rule, f.severity) for f in audit_sheet(sheet) if f.rule in ("FX30", "FX31", "FX33"))
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        # 3 of 4 copies agree (75 %): the slipped one, a lone break, high
+        ({4: "=B4*B4"}, [("Q3!D4", "FX30", "high")]),
+        # 2 of 3 agree: no clear majority, nothing
+        ({3: "=B3*B3"}, []),
+        # 2 of 4 (two slips): nothing
+        ({3: "=B3*B3", 4: "=B4*B4"}, []),
+        # one pattern over 3 of the 4 cells of its span (a sum wedged between products): reported, high
+        ({3: "=B3+C3", 4: "=B4*C4"}, [("Q3!D3", "FX30", "high")]),
+        # one pattern over 4 of 6 cells: nothing
+        ({3: "=B3+C3", 5: "=B5+C5", 6: "=B6*C6"}, []),
+    ],
+)
+def test_given_copies_with_a_slip_when_audited_then_reported_from_three_quarters_agreeing(
+    override: dict[int, str | int], expected: list[tuple[str, str, str]]
+) -> None:
+    # When audited / Then exactly these cells, rules and severities
+    assert _region_findings(_products(override)) == expected
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        # 1 typed value in 4 cells (a quarter): the whole column is half typed, advice on every cell
+        ({4: 40}, [(f"Q3!D{row}", "FX31", "medium") for row in range(1, 5)]),
+        # 1 in 5 (a fifth): a value typed over one copy, high, on that cell alone
+        ({3: 30, 5: "=B5*C5"}, [("Q3!D3", "FX31", "high")]),
+    ],
+)
+def test_given_typed_values_among_copies_when_audited_then_a_quarter_typed_makes_the_line_suspect(
+    override: dict[int, str | int], expected: list[tuple[str, str, str]]
+) -> None:
+    # When audited / Then exactly these cells, rules and severities
+    assert _region_findings(_products(override)) == expected
