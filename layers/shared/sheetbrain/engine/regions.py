@@ -36,6 +36,8 @@ TYPED_LINE_SHARE = 0.25  # typed values must be this share of a line for the who
 _R1C1_PART = r"R(\[-?\d+\]|\d+)?C(\[-?\d+\]|\d+)?"
 _QUALIFIED_RE = re.compile(rf"(?:'(?:[^']|'')*'|[A-Za-z_][\w.]*)!{_R1C1_PART}(?::{_R1C1_PART})?")
 _PART_RE = re.compile(_R1C1_PART)
+# One cell address standing alone (not inside a name such as SEARCH).
+_CELL_PART_RE = re.compile(rf"(?<![A-Za-z_]){_R1C1_PART}(?![A-Za-z_(])")
 _MOVES_ALONG = {"column": re.compile(r"R\[-?\d+\]"), "row": re.compile(r"C\[-?\d+\]")}
 
 
@@ -130,7 +132,7 @@ def _deviations_in(
     found: list[Deviation] = []
     for i in span:
         cell = run[i]
-        if keys[i] == expected:
+        if keys[i] == expected or _reads_as(keys[i], expected, cell):
             continue
         if structures[i] == region:
             kind = "pattern"
@@ -146,7 +148,13 @@ def _deviations_in(
     # references moved out of the region's shape) is a copy that slipped, not another computation.
     for i in (first - 1, last + 1):
         key = keys[i] if 0 <= i < len(run) else None
-        if key is not None and expected is not None and key != expected and skeleton_of(key) == skeleton_of(expected):
+        if (
+            key is not None
+            and expected is not None
+            and key != expected
+            and skeleton_of(key) == skeleton_of(expected)
+            and not _reads_as(key, expected, run[i])
+        ):
             found.append(Deviation(run[i].row, run[i].col, "pattern", expected, example, axis, len(members)))
     if not found:
         return []
@@ -204,6 +212,36 @@ def _anchor_fixed_targets(run: list[Cell], keys: list[str | None], members: list
             text = f"{text[: m.start()]}R{row}C{col}{text[m.end() :]}"
         out[i] = text
     return out
+
+
+def resolved(pattern: str, row: int, col: int) -> str:
+    """An R1C1 pattern with each cell address written as the cell it reads from (row, col): what a
+    formula there reads, whatever its ``$`` signs (``RC[-1]/R[4]C`` at row 6, column 3 ->
+    ``R6C2/R10C3``; ``RC[-1]/R10C`` there too)."""
+    return _CELL_PART_RE.sub(lambda m: f"R{_target(m.group(1), row)}C{_target(m.group(2), col)}", pattern)
+
+
+def _reads_as(key: str | None, expected: str | None, cell: Cell) -> bool:
+    # The same computation over the same cells as the region's copy would be here, written with
+    # other ``$`` signs (``=B5/C$10`` where the copies read ``C10`` by relative references): no
+    # break; the signs only matter to a copy made from this cell.
+    if key is None or expected is None:
+        return False
+    return resolved(key, cell.row, cell.col) == resolved(expected, cell.row, cell.col)
+
+
+def pinned_cells(pattern: str, expected: str) -> set[tuple[int, int]]:
+    """The cells a region's ``expected`` pattern pins that ``pattern`` (one of its copies, as
+    written) reads by relative references: the copies all point at them, so a copy made
+    elsewhere reads them too (see ``_anchor_fixed_targets``)."""
+    mine, theirs = list(_PART_RE.finditer(pattern)), list(_PART_RE.finditer(expected))
+    if len(mine) != len(theirs):
+        return set()
+    return {
+        (int(t.group(1)), int(t.group(2)))
+        for m, t in zip(mine, theirs, strict=True)
+        if m.group(0) != t.group(0) and (t.group(1) or "").isdigit() and (t.group(2) or "").isdigit()
+    }
 
 
 def skeleton_of(pattern: str) -> str:

@@ -7,6 +7,7 @@ import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from sheetbrain.engine.ast import CellAddr, Func, Node, Ref
@@ -21,7 +22,7 @@ from sheetbrain.engine.evaluate import agrees, evaluate
 from sheetbrain.engine.grid import Cell
 from sheetbrain.engine.printer import format_ref, to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
-from sheetbrain.engine.regions import Deviation, find_deviations, is_aggregate, skeleton_of, structure_of
+from sheetbrain.engine.regions import Deviation, find_deviations, is_aggregate, pinned_cells, skeleton_of, structure_of
 from sheetbrain.engine.vocabulary import RANGE_AGGREGATES
 
 MAX_RANGE_CELLS = 20_000  # larger ranges are not read cell by cell (whole columns)
@@ -63,7 +64,7 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
     for dev in deviations:
         severity: str | None = None
         example = ctx.cells[dev.example]
-        suggestion = _copy_of(ctx, dev.example, (dev.row, dev.col)) if example.formula else None
+        suggestion = _copy_of(ctx, dev, (dev.row, dev.col)) if example.formula else None
         where = f"{dev.axis} region like {a1(*dev.example)}"
         is_lone = dev in lone
         if dev.kind == "typed-line":
@@ -303,16 +304,18 @@ def _label_read(ctx: SheetContext, tree: Node) -> tuple[int, int] | None:
     return None
 
 
-def _copy_of(ctx: SheetContext, source: tuple[int, int], target: tuple[int, int]) -> str | None:
-    # The expected formula is the region's formula copied to this cell (relative refs shifted).
+def _copy_of(ctx: SheetContext, dev: Deviation, target: tuple[int, int]) -> str | None:
+    # The expected formula is the region's formula copied to this cell: relative references shifted,
+    # but for the cells every copy points at (relative references that stand for absolute ones).
+    source = dev.example
     tree = ctx.trees.get(source)
     if tree is None:
         return None
-    dr, dc = target[0] - source[0], target[1] - source[1]
-    return to_formula(_shift(tree, dr, dc))
+    pinned = pinned_cells(ctx.patterns.get(source, ""), dev.expected)
+    return to_formula(_shift(tree, target[0] - source[0], target[1] - source[1], pinned))
 
 
-def _shift(node: Node, dr: int, dc: int) -> Node:
+def _shift(node: Node, dr: int, dc: int, pinned: AbstractSet[tuple[int, int]] = frozenset()) -> Node:
     from dataclasses import replace as dc_replace
 
     from sheetbrain.engine.ast import map_children
@@ -320,14 +323,14 @@ def _shift(node: Node, dr: int, dc: int) -> Node:
     if isinstance(node, Ref):
 
         def move(addr: Any) -> Any:
-            if addr is None:
-                return None
+            if addr is None or (addr.row, addr.col) in pinned:
+                return addr
             row = addr.row if addr.row is None or addr.row_abs else max(1, addr.row + dr)
             col = addr.col if addr.col is None or addr.col_abs else max(1, addr.col + dc)
             return dc_replace(addr, row=row, col=col)
 
         return dc_replace(node, start=move(node.start), end=move(node.end))
-    return map_children(node, lambda child: _shift(child, dr, dc))
+    return map_children(node, lambda child: _shift(child, dr, dc, pinned))
 
 
 def _is_data(cell: Cell | None) -> bool:
