@@ -86,3 +86,5 @@ def test_pinned_cells_are_the_absolute_cells_of_the_region_that_the_copy_reads_r
     assert pinned_cells("RC[-1]", "RC[-1]/R10C3") == set()
     # An address of the region that is relative on either part is not pinned
     assert pinned_cells("RC[-1]/R[4]C", "RC[-1]/R[3]C") == set()
+    assert pinned_cells("RC[-1]/R[4]C[1]", "RC[-1]/R[4]C3") == set()
+    assert pinned_cells("RC[-1]/R[4]C[1]", "RC[-1]/R10C[1]") == set()
