@@ -1,9 +1,11 @@
 """Region breaks are about the cells a formula reads, not its ``$`` signs: a formula that reads what
-its region's copy would read there is no break, and the copy suggested for a real break keeps the
-cell every copy points at."""
+its region's copy would read there is no break; a relative reference through which a clear majority
+of the copies read one cell stands for that cell, so the copy reading another is the slip, and the
+copy suggested keeps the cell."""
 
 from __future__ import annotations
 
+import pytest
 from sheetbrain.engine import Sheet, audit_sheet
 from sheetbrain.engine.regions import pinned_cells, resolved
 
@@ -46,6 +48,37 @@ def test_given_the_first_copy_reads_the_row_above_the_rate_when_audited_then_the
             "=B5/C10",
         )
     ]
+
+
+@pytest.mark.parametrize(
+    ("c5", "copies", "cell", "example", "suggestion"),
+    [
+        # the first copy reads the row above the rate, relatively, like the others
+        ("=B5/C9", None, "S!C5", "C6 (=B6/C10)", "=B5/C10"),
+        # a copy in the middle reads the row above the rate
+        ("=B5/C10", {7: "=B7/C9"}, "S!C7", "C5 (=B5/C10)", "=B7/C10"),
+    ],
+)
+def test_given_three_of_four_copies_pointing_at_the_rate_when_audited_then_the_fourth_is_the_slip(
+    c5: str, copies: dict[int, str] | None, cell: str, example: str, suggestion: str
+) -> None:
+    # When three of the four copies point at C10 (a clear majority) and one at C9
+    # Then the one is a lone break, and its copy reads C10
+    assert _region_findings(_ratios(c5, copies)) == [
+        (
+            "FX30",
+            cell,
+            "high",
+            f"formula differs from its column region like {example} (the only cell of the run that breaks it)",
+            suggestion,
+        )
+    ]
+
+
+def test_given_copies_pointing_at_two_cells_half_and_half_when_audited_then_no_break() -> None:
+    # When C5:C6 point at C9 and C7:C8 at C10 (no clear majority: two blocks, each its own rate)
+    # Then no copy is singled out
+    assert _region_findings(_ratios("=B5/C9", {6: "=B6/C9"})) == []
 
 
 def test_given_one_copy_inside_the_region_written_with_a_dollar_when_audited_then_no_break() -> None:

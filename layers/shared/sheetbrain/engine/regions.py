@@ -186,30 +186,36 @@ def _target(offset: str | None, here: int) -> str:
 def _anchor_fixed_targets(run: list[Cell], keys: list[str | None], members: list[int]) -> list[str | None]:
     # A relative reference that points at the same cell from every copy (``=B35/B42`` copied down
     # by hand to ``=B36/B42``...) is an absolute reference written without ``$``: compare copies
-    # with that reference pinned to its cell, so they count as one pattern.
+    # with that reference pinned to its cell, so they count as one pattern. A clear majority
+    # (``CLEAR_MAJORITY``) pointing at one cell pins it too: the copy that reads another cell there
+    # is then the one that slipped (``=B39/B41`` among copies of ``=B../B42``).
     patterns = [keys[i] for i in members]
     if len(members) < 2 or len(set(patterns)) == 1 or any(p is None for p in patterns):
         return keys
     parts = [list(_PART_RE.finditer(p or "")) for p in patterns]
     if len({len(found) for found in parts}) != 1:
         return keys
-    pinned: list[int] = []
+    # Pinned: an address whose text varies among the copies while a clear majority of them read
+    # one cell through it; the copies that read another cell there (one that slipped) keep theirs.
+    pinned: dict[int, tuple[str, str]] = {}
     for k in range(len(parts[0])):
-        targets = {
+        targets = Counter(
             (_target(m[k].group(1), run[i].row), _target(m[k].group(2), run[i].col))
             for i, m in zip(members, parts, strict=True)
-        }
-        if len(targets) == 1 and len({m[k].group(0) for m in parts}) > 1:
-            pinned.append(k)
+        )
+        cell, count = targets.most_common(1)[0]
+        if count >= CLEAR_MAJORITY * len(members) and len({m[k].group(0) for m in parts}) > 1:
+            pinned[k] = cell
     if not pinned:
         return keys
     out = list(keys)
     for i, found in zip(members, parts, strict=True):
         text = keys[i] or ""
-        for k in reversed(pinned):
+        for k in sorted(pinned, reverse=True):
             m = found[k]
             row, col = _target(m.group(1), run[i].row), _target(m.group(2), run[i].col)
-            text = f"{text[: m.start()]}R{row}C{col}{text[m.end() :]}"
+            if (row, col) == pinned[k]:
+                text = f"{text[: m.start()]}R{row}C{col}{text[m.end() :]}"
         out[i] = text
     return out
 

@@ -64,7 +64,8 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
     for dev in deviations:
         severity: str | None = None
         example = ctx.cells[dev.example]
-        suggestion = _copy_of(ctx, dev, (dev.row, dev.col)) if example.formula else None
+        copy = _copy_at(ctx, dev) if example.formula else None
+        suggestion = to_formula(copy) if copy is not None else None
         where = f"{dev.axis} region like {a1(*dev.example)}"
         is_lone = dev in lone
         if dev.kind == "typed-line":
@@ -89,7 +90,9 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
                 severity, message = "medium", message + reason
         elif dev.kind == "pattern":
             rule, message = "FX30", f"formula differs from its {where} ({example.formula})"
-            expected = _shift(ctx.trees[dev.example], dev.row - dev.example[0], dev.col - dev.example[1])
+            expected = copy
+            if expected is None:
+                continue  # (unreached: a region's example is a parsed formula)
             actual = ctx.trees[(dev.row, dev.col)]
             if canonical(actual, dev.row, dev.col) == canonical(expected, dev.row, dev.col):
                 continue  # the same computation spelled otherwise (operands commuted, + for SUM)
@@ -226,7 +229,9 @@ def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> 
         cell = ctx.cells[key]
         if dev.kind not in ("typed-line", "constant") or not cell.is_number or dev.example not in ctx.trees:
             continue
-        expected = _shift(ctx.trees[dev.example], dev.row - dev.example[0], dev.col - dev.example[1])
+        expected = _copy_at(ctx, dev)
+        if expected is None:
+            continue
         if data_rows is None:
             data_rows = _data_rows(ctx)
         if not _reads_numbers(ctx, expected, data_rows):
@@ -304,15 +309,15 @@ def _label_read(ctx: SheetContext, tree: Node) -> tuple[int, int] | None:
     return None
 
 
-def _copy_of(ctx: SheetContext, dev: Deviation, target: tuple[int, int]) -> str | None:
-    # The expected formula is the region's formula copied to this cell: relative references shifted,
-    # but for the cells every copy points at (relative references that stand for absolute ones).
+def _copy_at(ctx: SheetContext, dev: Deviation) -> Node | None:
+    # The region's formula copied to the deviation's cell: relative references shifted, but for the
+    # cells the copies point at (relative references that stand for absolute ones).
     source = dev.example
     tree = ctx.trees.get(source)
     if tree is None:
         return None
     pinned = pinned_cells(ctx.patterns.get(source, ""), dev.expected)
-    return to_formula(_shift(tree, target[0] - source[0], target[1] - source[1], pinned))
+    return _shift(tree, dev.row - source[0], dev.col - source[1], pinned)
 
 
 def _shift(node: Node, dr: int, dc: int, pinned: AbstractSet[tuple[int, int]] = frozenset()) -> Node:
