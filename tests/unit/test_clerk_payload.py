@@ -192,3 +192,28 @@ def test_a_membership_without_an_organization_or_user_object_is_refused(data: di
         "Clerk membership event lacks organization or public_user_data.",
         {"field": "data"},
     )
+
+
+@pytest.mark.parametrize(
+    ("data", "message", "field"),
+    [
+        (
+            {"organization": {"name": "Acme"}, "public_user_data": {"user_id": "user_2x9"}},
+            "Clerk event data.organization lacks 'id'.",
+            "data.organization.id",
+        ),
+        (
+            {"organization": {"id": "org_2ab"}, "public_user_data": {"identifier": "ada@example.com"}},
+            "Clerk event data.public_user_data lacks 'user_id'.",
+            "data.public_user_data.user_id",
+        ),
+    ],
+)
+def test_a_membership_whose_organization_or_user_lacks_its_id_is_refused_naming_the_nested_field(
+    data: dict[str, Any], message: str, field: str
+) -> None:
+    # When the organization object has no id, or the user object no user_id
+    with pytest.raises(ClerkPayloadError) as exc:
+        _membership_parts(data)
+    # Then the refusal names the field inside the object that lacks it, not one of the membership's own
+    assert refusal(exc) == ("invalid_webhook_payload", message, {"field": field})

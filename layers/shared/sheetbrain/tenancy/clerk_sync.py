@@ -31,10 +31,12 @@ def _ms(value: Any, what: str) -> datetime:
     return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
-def _str(data: Mapping[str, Any], key: str) -> str:
+def _str(data: Mapping[str, Any], key: str, at: str = "data") -> str:
+    """The required text ``key`` of the object at path ``at`` of the event (``data``,
+    ``data.organization``...), which a refusal names."""
     value = data.get(key)
     if not isinstance(value, str) or not value:
-        raise ClerkPayloadError(f"Clerk event data lacks {key!r}.", details={"field": f"data.{key}"})
+        raise ClerkPayloadError(f"Clerk event {at} lacks {key!r}.", details={"field": f"{at}.{key}"})
     return value
 
 
@@ -53,9 +55,9 @@ def _primary_email(data: Mapping[str, Any]) -> str | None:
     return None
 
 
-def _org_fields(data: Mapping[str, Any]) -> repo.OrgFields:
+def _org_fields(data: Mapping[str, Any], at: str = "data") -> repo.OrgFields:
     return repo.OrgFields(
-        id=_str(data, "id"),
+        id=_str(data, "id", at),
         name=_opt(data, "name") or "",
         slug=_opt(data, "slug"),
         image_url=_opt(data, "image_url"),
@@ -94,7 +96,7 @@ def _membership_parts(data: Mapping[str, Any]) -> tuple[repo.OrgFields, str]:
         raise ClerkPayloadError(
             "Clerk membership event lacks organization or public_user_data.", details={"field": "data"}
         )
-    return _org_fields(org), _str(member, "user_id")
+    return _org_fields(org, "data.organization"), _str(member, "user_id", "data.public_user_data")
 
 
 def _membership_upsert(conn: psycopg.Connection, event: Mapping[str, Any]) -> None:
