@@ -1,0 +1,453 @@
+"""Sheet checks on small grids built here, with exact cells, messages, suggestions and severities.
+
+Each test names one behaviour of a sheet check (layers/shared/sheetbrain/engine/checks/sheet.py):
+where a finding lands, what it says, what it stops on, and where its work budget runs out. The grids
+are a few cells, so the file is fast enough for the mutation run (every mutant runs these).
+"""
+
+from __future__ import annotations
+
+import pytest
+from sheetbrain.engine import PolicyProfile, Sheet, audit_sheet
+from sheetbrain.engine.refs import a1
+
+Row = tuple[str | None, str, str, str, str | None]
+
+
+def _found(sheet: Sheet, *rules: str, work_budget: int | None = None) -> list[Row]:
+    # Only the rules under test (and FX90, a check's stop) run: the findings of the others stay out.
+    profile = PolicyProfile(enabled=(*rules, "FX90"))
+    return [
+        (f.cell, f.rule, f.severity, f.message, f.suggestion)
+        for f in audit_sheet(sheet, profile, work_budget=work_budget)
+    ]
+
+
+def _grid(cells: dict[tuple[int, int], object], name: str = "S") -> Sheet:
+    # A sheet from {(row, col): formula text or typed value}, empty elsewhere.
+    rows = max(r for r, _ in cells)
+    cols = max(c for _, c in cells)
+    formulas: list[list[str | None]] = [[None] * cols for _ in range(rows)]
+    values: list[list[object]] = [[None] * cols for _ in range(rows)]
+    for (r, c), item in cells.items():
+        if isinstance(item, str) and item.startswith("="):
+            formulas[r - 1][c - 1] = item
+        else:
+            values[r - 1][c - 1] = item
+    return Sheet(name, formulas, values)
+
+
+# --- FX27: references to empty cells -------------------------------------------------------------
+
+
+def test_given_a_formula_reading_seven_empty_cells_when_audited_then_the_first_five_are_named() -> None:
+    # Given H1 adding A1..G1, all empty
+    sheet = Sheet("S", [[None] * 7 + ["=A1+B1+C1+D1+E1+F1+G1"]])
+    # When audited / Then one finding names the first five, with the fix to make
+    assert _found(sheet, "FX27") == [
+        (
+            "S!H1",
+            "FX27",
+            "medium",
+            "reads empty cell(s) A1, B1, C1, D1, E1",
+            "point the reference at the intended input",
+        )
+    ]
+
+
+# --- FX32: the same absolute computation in several cells -----------------------------------------
+
+
+def test_given_absolute_formulas_repeated_when_audited_then_each_later_copy_names_the_first() -> None:
+    # Given =$B$1*2 three times (A1, A2, A6), =$A$9 three times (A3-A5), =$B$2 twice, and relative or
+    # half-absolute formulas (=C1, =$C1) three times each
+    column = ["=$B$1*2", "=$B$1*2", "=$A$9", "=$A$9", "=$A$9", "=$B$1*2", "=C1", "=C1", "=C1"]
+    column += ["=$C1", "=$C1", "=$C1", "=$B$2", "=$B$2"]
+    sheet = Sheet("S", [[text] for text in column])
+    # When audited
+    found = _found(sheet, "FX32")
+    # Then each absolute computation seen three times is reported on its later copies (in cell order),
+    # pointing at the first; two copies (=$B$2, below min_copies) and formulas that move when copied are not
+    assert found == [
+        ("S!A2", "FX32", "info", "same formula as A1 (3 copies)", "=A1"),
+        ("S!A4", "FX32", "info", "same formula as A3 (3 copies)", "=A3"),
+        ("S!A5", "FX32", "info", "same formula as A3 (3 copies)", "=A3"),
+        ("S!A6", "FX32", "info", "same formula as A1 (3 copies)", "=A1"),
+    ]
+
+
+def test_given_a_rarer_absolute_formula_sorting_first_when_audited_then_later_ones_are_still_reported() -> None:
+    # Given =$A$1 twice (below min_copies, and first in text order) and =$B$1 three times
+    sheet = Sheet("S", [["=$A$1"], ["=$A$1"], ["=$B$1"], ["=$B$1"], ["=$B$1"]])
+    # When audited / Then =$B$1's copies are reported
+    assert [row[0] for row in _found(sheet, "FX32")] == ["S!A4", "S!A5"]
+
+
+def test_given_fx32_on_a_small_budget_when_audited_then_it_stops_after_one_unit_a_formula() -> None:
+    # Given twelve formula cells and a budget of 5 units: FX32 spends one unit per formula cell
+    sheet = Sheet("S", [["=$B$1"]] * 12)
+    # When audited
+    found = _found(sheet, "FX32", work_budget=5)
+    # Then it stops on the sixth cell, having read five, and found nothing yet (copies are counted first)
+    assert found == [
+        (
+            "S!A6",
+            "FX90",
+            "info",
+            "FX32 stopped at its work budget (5 units) after 5 of 12 formula cells: from S!A6 on "
+            "(rows 6-12 of S) not checked for duplicated formula",
+            "audit the rest of the sheet as a smaller range",
+        )
+    ]
+
+
+# --- FX29: subtotals counted twice -----------------------------------------------------------------
+
+_TWICE = "add the detail rows or the subtotals, not both"
+
+
+def test_given_sums_of_20000_and_20001_cells_when_audited_then_only_the_first_is_asked() -> None:
+    # Given details in C1:C2 and their subtotal in C3, a SUM over C1:C20000 (20,000 cells, the most
+    # read), one over C1:C20001 and one over C1:D10001 (20,002 cells)
+    sheet = _grid(
+        {
+            (1, 1): "=SUM(C1:C20000)",
+            (2, 1): "=SUM(C1:C20001)",
+            (3, 1): "=SUM(C1:D10001)",
+            (1, 3): 1,
+            (2, 3): 2,
+            (3, 3): "=SUM(C1:C2)",
+        }
+    )
+    # When audited / Then the SUM of 20,000 cells is reported; the larger ones are not read
+    assert _found(sheet, "FX29") == [
+        ("S!A1", "FX29", "high", "C1:C20000 includes the subtotal C3 and the cells it adds", _TWICE)
+    ]
+
+
+def test_given_whole_column_and_whole_row_sums_over_subtotals_when_audited_then_both_reported() -> None:
+    # Given a subtotal C1 of A1:B1 and a subtotal A4 of A2:A3, a total of row 1 (E1, =SUM(1:1) would
+    # read itself: a row above it) and of column A (B4, =SUM(A:A))
+    sheet = _grid(
+        {
+            (1, 1): 1,
+            (1, 2): 2,
+            (1, 3): "=SUM(A1:B1)",
+            (2, 1): 3,
+            (3, 1): 4,
+            (4, 1): "=SUM(A2:A3)",
+            (4, 2): "=SUM(A:A)",
+            (5, 3): "=SUM(1:1)",
+        }
+    )
+    # When audited / Then each is clipped to the sheet's extent and holds a subtotal with its range
+    assert _found(sheet, "FX29") == [
+        ("S!B4", "FX29", "high", "A:A includes the subtotal A4 and the cells it adds", _TWICE),
+        ("S!C5", "FX29", "high", "1:1 includes the subtotal C1 and the cells it adds", _TWICE),
+    ]
+
+
+def test_given_a_cell_with_two_offending_ranges_when_audited_then_one_finding_and_the_next_cell_too() -> None:
+    # Given details A1:A2, a SUBTOTAL of them in A3, B1 adding A1:A3 twice, B2 adding it once and B3
+    # averaging it (not a total)
+    sheet = _grid(
+        {
+            (1, 1): 1,
+            (2, 1): 2,
+            (3, 1): "=SUBTOTAL(9,A1:A2)",
+            (1, 2): "=SUM(A1:A3)+SUM(A1:A3)",
+            (2, 2): "=SUM(A1:A3)",
+            (3, 2): "=AVERAGE(A1:A3)",
+        }
+    )
+    # When audited / Then B1 is reported once, B2 too, and the average is no double count
+    assert _found(sheet, "FX29") == [
+        ("S!B1", "FX29", "high", "A1:A3 includes the subtotal A3 and the cells it adds", _TWICE),
+        ("S!B2", "FX29", "high", "A1:A3 includes the subtotal A3 and the cells it adds", _TWICE),
+    ]
+
+
+def test_given_two_subtotals_of_the_same_box_when_audited_then_the_one_lower_down_is_named() -> None:
+    # Given A1 = SUM(A2:A3) and A3 = SUM(A1:A2), both spanning A1:A3, and A4 = SUM(A1:A3)
+    sheet = _grid({(1, 1): "=SUM(A2:A3)", (2, 1): 2, (3, 1): "=SUM(A1:A2)", (4, 1): "=SUM(A1:A3)"})
+    # When audited / Then A4 names A3 (of equal boxes, the later cell is the one kept first)
+    assert _found(sheet, "FX29") == [
+        ("S!A4", "FX29", "high", "A1:A3 includes the subtotal A3 and the cells it adds", _TWICE)
+    ]
+
+
+def test_given_fx29_on_a_small_budget_when_audited_then_it_stops_on_the_sum_asking() -> None:
+    # Given ten SUMs down column B, each over A1:A3 where A3 subtotals A1:A2, and a budget of 26 units:
+    # reading the 11 formulas' ranges costs 2 units each (22), then each SUM spends one unit per
+    # group of subtotal columns it asks about (one group here: column A), in cell order B1, B2, A3, B3
+    cells: dict[tuple[int, int], object] = {(1, 1): 1, (2, 1): 2, (3, 1): "=SUM(A1:A2)"}
+    cells.update({(r, 2): "=SUM(A1:A3)" for r in range(1, 11)})
+    # When audited
+    found = _found(_grid(cells), "FX29", work_budget=26)
+    # Then three SUMs are reported and the stop names the fourth, B4
+    assert [row[:2] for row in found] == [("S!B1", "FX29"), ("S!B2", "FX29"), ("S!B3", "FX29"), ("S!B4", "FX90")]
+    assert found[-1][3] == (
+        "FX29 stopped at its work budget (26 units) after 4 of 11 formula cells: from S!B4 on "
+        "(rows 4-10 of S) not checked for subtotal counted twice"
+    )
+
+
+# --- FX35: a total that starts on a heading line and sweeps several sections -----------------------
+#
+# The tables below are written along a line ``i`` (the direction totalled) and across it ``j``; down
+# columns (i = row) or, turned, along rows (i = column). A total at i = 8 adds i = 1..7 of its line:
+# i = 1, 4 and 6 are heading lines (empty across the table), i = 2-3, 5 and 7 hold figures (three
+# sections). Tables span j = 3..5 unless a test says otherwise.
+
+_SECTION_ADVICE = "total each section, then add the section totals"
+
+
+def _at(i: int, j: int, down: bool) -> tuple[int, int]:
+    return (i, j) if down else (j, i)
+
+
+def _line(j: int, first: int, last: int, down: bool) -> str:
+    # The reference to i = first..last of line j.
+    return f"{a1(*_at(first, j, down))}:{a1(*_at(last, j, down))}"
+
+
+def _sectioned(down: bool, extra: dict[tuple[int, int], object], totals: tuple[int, ...] = (4, 5)) -> Sheet:
+    # Figures at i = 2, 3, 5, 7 of lines j = 3..5, totals =SUM(i 1..7) at i = 8 of the ``totals``
+    # lines, then ``extra`` {(i, j): item}; a number at i = 8 is a typed total.
+    cells: dict[tuple[int, int], object] = {}
+    for j in (3, 4, 5):
+        for i in (2, 3, 5, 7):
+            cells[_at(i, j, down)] = 10 * i + j
+    for j in totals:
+        cells[_at(8, j, down)] = f"=SUM({_line(j, 1, 7, down)})"
+    for (i, j), item in extra.items():
+        cells[_at(i, j, down)] = item
+    return _grid(cells)
+
+
+def _cells_flagged(sheet: Sheet, rule: str) -> list[str | None]:
+    return [row[0] for row in _found(sheet, rule)]
+
+
+def test_given_totals_down_columns_across_three_sections_when_audited_then_exact_advice() -> None:
+    # Given the table down columns, C8 typed and D8, E8 totals from the heading line
+    found = _found(_sectioned(True, {(8, 3): 5}), "FX35")
+    # When audited / Then both totals get the advice, with the number of sections
+    assert found == [
+        ("S!D8", "FX35", "medium", "D1:D7 starts on a heading line and adds 3 sections of the table", _SECTION_ADVICE),
+        ("S!E8", "FX35", "medium", "E1:E7 starts on a heading line and adds 3 sections of the table", _SECTION_ADVICE),
+    ]
+
+
+def test_given_totals_along_rows_across_three_sections_when_audited_then_exact_advice() -> None:
+    # Given the same table turned: figures along rows 3-5, H3 typed and H4, H5 totals from column A
+    found = _found(_sectioned(False, {(8, 3): 5}), "FX35")
+    # When audited / Then both totals get the advice
+    assert found == [
+        ("S!H4", "FX35", "medium", "A4:G4 starts on a heading line and adds 3 sections of the table", _SECTION_ADVICE),
+        ("S!H5", "FX35", "medium", "A5:G5 starts on a heading line and adds 3 sections of the table", _SECTION_ADVICE),
+    ]
+
+
+_DISTRACTORS: dict[tuple[int, int], object] = {
+    # Formulas on the heading line i = 1, beside the table (j = 7..10), that FX35 passes over: no
+    # aggregate, two ranges, a whole column, a range that opens on a filled cell (K2).
+    (1, 7): "=1+1",
+    (1, 8): "=SUM(K2,K3)",
+    (1, 9): "=SUM(K:K)",
+    (1, 10): "=SUM(K2:K3)",
+    (2, 11): 1,
+    (3, 11): 2,
+}
+
+
+@pytest.mark.parametrize("down", [True, False], ids=["down-columns", "along-rows"])
+@pytest.mark.parametrize(
+    ("extra", "flagged"),
+    [
+        # Formulas FX35 passes over, before the totals in cell order: both totals still advised
+        (_DISTRACTORS, [(8, 4), (8, 5)]),
+        # A figure on heading line i = 4 of line 5: line 4's total meets it across its gap (no sweep);
+        # in line 5 itself it joins the figures around it (i = 2..5), which leaves two sections
+        ({(8, 3): 5, (4, 5): 9}, [(8, 5)]),
+        # A figure on a heading line beside the table, past a label on the totals line (j = 2): the
+        # totals line's run stops at the label, so that figure is outside the table
+        ({(8, 3): 5, (8, 1): 7, (8, 2): "x", (4, 2): 9}, [(8, 4), (8, 5)]),
+        # The totals line's run reaches j = 1 through typed totals: a figure on a heading line there
+        # is inside the table
+        ({(8, 3): 5, (8, 2): 6, (8, 1): 7, (4, 1): 9}, []),
+        # Figures on heading lines beyond an empty cell of the totals line (j = 6, 7): outside
+        ({(8, 3): 5, (8, 7): 6, (4, 6): 9, (4, 7): 9}, [(8, 4), (8, 5)]),
+        # A total of line 4 written in line 7 (not its own line): not a section sweep
+        ({(8, 3): 5, (8, 7): "LINE4"}, [(8, 4), (8, 5)]),
+        # A total in line 7 whose range takes in its own cell (i = 1..8): not a total of the lines above
+        ({(8, 3): 5, (2, 7): 1, (3, 7): 2, (5, 7): 3, (7, 7): 4, (8, 7): "SELF7"}, [(8, 4), (8, 5)]),
+    ],
+    ids=["passed-over", "figure-in-gap", "beyond-label", "through-typed", "beyond-empty", "other-line", "self"],
+)
+def test_given_a_sectioned_table_when_audited_then_fx35_flags_exactly(
+    down: bool, extra: dict[tuple[int, int], object], flagged: list[tuple[int, int]]
+) -> None:
+    # Given the sectioned table (totals on lines 4 and 5) with the extra cells of the case
+    named = {
+        key: f"=SUM({_line(4, 1, 7, down)})"
+        if item == "LINE4"
+        else f"=SUM({_line(7, 1, 8, down)})"
+        if item == "SELF7"
+        else item
+        for key, item in extra.items()
+    }
+    sheet = _sectioned(down, named)
+    # When audited / Then exactly the expected totals are advised
+    assert _cells_flagged(sheet, "FX35") == [f"S!{a1(*_at(i, j, down))}" for i, j in flagged]
+
+
+@pytest.mark.parametrize("down", [True, False], ids=["down-columns", "along-rows"])
+def test_given_a_lone_total_past_typed_totals_and_a_heading_figure_when_audited_then_no_sweep(down: bool) -> None:
+    # Given only line 5 totalled, typed totals on lines 3 and 4 and a figure on heading line i = 4 of
+    # line 3: the total's run across reaches line 3 through the typed totals
+    sheet = _sectioned(down, {(8, 3): 5, (8, 4): 6, (4, 3): 9}, totals=(5,))
+    # When audited / Then the total is not a sweep of sections
+    assert _cells_flagged(sheet, "FX35") == []
+
+
+@pytest.mark.parametrize("down", [True, False], ids=["down-columns", "along-rows"])
+@pytest.mark.parametrize(
+    ("lines", "sections"),
+    [
+        # heading, figures, heading, figure, empty line before the total: two sections
+        ({2: 1, 3: 2, 5: 3}, 2),
+        # a label-only block (i = 2) counts for nothing, nor does a label block ending the range
+        ({2: "note", 4: 1, 6: 2, 8: "n/a"}, 2),
+    ],
+    ids=["trailing-gap", "label-blocks"],
+)
+def test_given_gaps_and_labels_in_a_total_when_audited_then_sections_counted_exactly(
+    down: bool, lines: dict[int, object], sections: int
+) -> None:
+    # Given one line j = 3 with the items at their i, a second line j = 4 of figures beside the first
+    # and a total right after the last i of line 3
+    end = max(lines) + (1 if isinstance(lines[max(lines)], str) else 2)
+    cells: dict[tuple[int, int], object] = {_at(i, 3, down): item for i, item in lines.items()}
+    cells[_at(end, 3, down)] = f"=SUM({_line(3, 1, end - 1, down)})"
+    # When audited
+    found = _found(_grid(cells), "FX35")
+    # Then the total's sections are counted as the table shows them
+    assert [(row[0], row[3]) for row in found] == [
+        (
+            f"S!{a1(*_at(end, 3, down))}",
+            f"{_line(3, 1, end - 1, down)} starts on a heading line and adds {sections} sections of the table",
+        )
+    ]
+
+
+def _running_totals() -> Sheet:
+    # The table down columns C..E, typed figures beside column D's totals in rows 8-10, and three
+    # totals of D that all open on heading line D1: D8 over D1:D3, D9 over D1:D7 (three sections),
+    # D10 over D1:D2. One scan of D serves all three.
+    cells: dict[tuple[int, int], object] = {(i, j): 10 * i + j for j in (3, 4, 5) for i in (2, 3, 5, 7)}
+    for i in (8, 9, 10):
+        cells[(i, 3)], cells[(i, 5)] = 1, 2
+    cells[(8, 4)], cells[(9, 4)], cells[(10, 4)] = "=SUM(D1:D3)", "=SUM(D1:D7)", "=SUM(D1:D2)"
+    return _grid(cells)
+
+
+def test_given_totals_sharing_one_scan_when_audited_on_their_exact_budget_then_all_are_checked() -> None:
+    # Given the running totals: each formula costs 3 units to read (its shape, its one range), and
+    # each total the cells its scan has not read yet plus one: D8 4 (3 cells), D9 5 (4 more), D10 1;
+    # 7 + 8 + 4 = 19 units in all
+    # When audited with 19 units / Then D9 is advised and nothing stops
+    assert [row[:2] for row in _found(_running_totals(), "FX35", work_budget=19)] == [("S!D9", "FX35")]
+
+
+def test_given_totals_sharing_one_scan_when_one_unit_short_then_the_last_total_is_not_checked() -> None:
+    # Given the same totals and 18 units / When audited
+    found = _found(_running_totals(), "FX35", work_budget=18)
+    # Then D9 is advised and the check stops on D10
+    assert [row[:2] for row in found] == [("S!D9", "FX35"), ("S!D10", "FX90")]
+    assert found[-1][3] == (
+        "FX35 stopped at its work budget (18 units) after 2 of 3 formula cells: from S!D10 on "
+        "(row 10 of S) not checked for total spans several sections"
+    )
+
+
+# --- FX28: a range that stops short of the data beside its formula ---------------------------------
+
+
+def _one_row(total: str) -> Sheet:
+    # A one-row sheet: B1, C1 and E1 hold figures, A1 and D1 are empty, the formula in F1
+    return _grid({(1, 2): 1, (1, 3): 2, (1, 4): None, (1, 5): 3, (1, 6): total})
+
+
+def test_given_whole_column_and_open_ended_totals_in_one_row_when_audited_then_neither_fx28_nor_fx35() -> None:
+    # Given, in the only row, totals over whole columns A:E and over the open-ended A1:E (both reach
+    # the last row, here row 1, and so would read like row ranges opening on a heading cell)
+    for total in ("=SUM(A:E)", "=SUM(A1:E)"):
+        # When audited / Then they are not read as ranges of this row
+        assert _found(_one_row(total), "FX28", "FX35") == [], total
+
+
+def _row_of_four(total: str) -> Sheet:
+    # Figures in A1:D1 and the formula in E1
+    return _grid({(1, 1): 1, (1, 2): 2, (1, 3): 3, (1, 4): 4, (1, 5): total})
+
+
+def _column_of_four(total: str, extra: dict[tuple[int, int], object] | None = None) -> Sheet:
+    # Figures in A1:A4 and the formula in A5
+    return _grid({(1, 1): 1, (2, 1): 2, (3, 1): 3, (4, 1): 4, (5, 1): total, **(extra or {})})
+
+
+def _short(cell: str, ref: str, what: str, fix: str) -> Row:
+    return (cell, "FX28", "high", f"{ref} stops before the {what}", fix)
+
+
+def test_given_a_whole_column_sum_before_a_short_one_when_audited_then_the_short_one_is_reported() -> None:
+    # Given E1 = SUM(A:C) + SUM(A1:C1): the whole columns are passed over, A1:C1 stops before D1
+    assert _found(_row_of_four("=SUM(A:C)+SUM(A1:C1)"), "FX28") == [
+        _short("S!E1", "A1:C1", "numbers in D1", "=SUM(A:C)+SUM(A1:D1)")
+    ]
+
+
+def test_given_a_range_elsewhere_before_a_short_one_when_audited_then_the_short_one_is_reported() -> None:
+    # Given A5 = SUM(B1:B2) + SUM(A1:A3): B1:B2 is no range of A5's column, A1:A3 stops before A4
+    assert _found(_column_of_four("=SUM(B1:B2)+SUM(A1:A3)"), "FX28") == [
+        _short("S!A5", "A1:A3", "numbers in A4", "=SUM(B1:B2)+SUM(A1:A4)")
+    ]
+
+
+def test_given_a_skipped_subtotal_of_one_range_but_not_the_other_when_audited_then_only_the_other() -> None:
+    # Given A5 = SUM(A1:A2) and A6 = SUM(A1:A4) + SUM(A3:A4): A5 subtotals cells of A1:A4 (left out on
+    # purpose) but none of A3:A4
+    sheet = _column_of_four("=SUM(A1:A2)", {(6, 1): "=SUM(A1:A4)+SUM(A3:A4)"})
+    # When audited / Then only A3:A4 stops short
+    assert _found(sheet, "FX28") == [_short("S!A6", "A3:A4", "formulas in A5", "=SUM(A1:A4)+SUM(A3:A5)")]
+
+
+def test_given_a_skipped_cell_read_elsewhere_by_one_range_when_audited_then_the_other_is_reported() -> None:
+    # Given C3 = SUM(C1:C1) + SUM(A3:A3) + C2: C2, skipped by C1:C1, is read on its own; B3 is not read
+    sheet = _grid({(1, 3): 1, (2, 3): 2, (3, 1): 1, (3, 2): 2, (3, 3): "=SUM(C1:C1)+SUM(A3:A3)+C2"})
+    # When audited / Then only A3:A3 stops short
+    assert _found(sheet, "FX28") == [_short("S!C3", "A3:A3", "numbers in B3", "=SUM(C1:C1)+SUM(A3:B3)+C2")]
+
+
+@pytest.mark.parametrize(
+    ("sheet", "ref", "gap", "fix"),
+    [
+        # each corner keeps its own $: the top row's and the left column's on the first corner
+        (_column_of_four("=SUM($A1:A$3)"), "$A1:A$3", "A4", "=SUM($A1:A$4)"),
+        (_column_of_four("=SUM(A$1:A3)"), "A$1:A3", "A4", "=SUM(A$1:A4)"),
+        (_row_of_four("=SUM($A1:C$1)"), "$A1:C$1", "D1", "=SUM($A1:D$1)"),
+        # written right to left: the corners trade places, each with its $
+        (_row_of_four("=SUM(C$1:$A1)"), "C$1:$A1", "D1", "=SUM($A1:D$1)"),
+        # one cell written as a range: the first corner stays first
+        (_grid({(1, 1): 1, (1, 2): 2, (1, 3): "=SUM($A1:A$1)"}), "$A1:A$1", "B1", "=SUM($A1:B$1)"),
+    ],
+    ids=["column", "column-top-fixed", "row", "row-reversed", "one-cell"],
+)
+def test_given_a_short_range_with_mixed_dollars_when_audited_then_the_fix_keeps_each_corners_dollars(
+    sheet: Sheet, ref: str, gap: str, fix: str
+) -> None:
+    # When audited
+    found = _found(sheet, "FX28")
+    # Then the extended range keeps the $ of the corner each bound came from
+    assert [(row[3], row[4]) for row in found] == [(f"{ref} stops before the numbers in {gap}", fix)]
