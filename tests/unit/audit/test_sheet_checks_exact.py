@@ -451,3 +451,347 @@ def test_given_a_short_range_with_mixed_dollars_when_audited_then_the_fix_keeps_
     found = _found(sheet, "FX28")
     # Then the extended range keeps the $ of the corner each bound came from
     assert [(row[3], row[4]) for row in found] == [(f"{ref} stops before the numbers in {gap}", fix)]
+
+
+# --- FX30 / FX31 / FX33: region breaks -------------------------------------------------------------
+
+_REGIONS = ("FX30", "FX31", "FX33")
+_LONE = " (the only cell of the run that breaks it)"
+
+
+def _ref(i: int, j: int, down: bool) -> str:
+    return a1(*_at(i, j, down))
+
+
+def _products(down: bool = True, over: dict[tuple[int, int], object] | None = None, j: int = 2) -> dict:
+    # Inputs on lines j and j + 1 at i = 1..8 and their product copied along line j + 2
+    # (down columns: B, C and =B*C in D for j = 2).
+    cells: dict[tuple[int, int], object] = {}
+    for i in range(1, 9):
+        cells[_at(i, j, down)] = i
+        cells[_at(i, j + 1, down)] = 10 * i
+        cells[_at(i, j + 2, down)] = f"={_ref(i, j, down)}*{_ref(i, j + 1, down)}"
+    for (i, k), item in (over or {}).items():
+        cells[_at(i, k, down)] = item
+    return cells
+
+
+def _severities(cells: dict, down: bool = True) -> list[tuple[str | None, str, str]]:
+    return [row[:3] for row in _found(_grid(cells), *_REGIONS)]
+
+
+def test_given_a_commuted_copy_before_a_break_when_audited_then_the_break_is_still_reported() -> None:
+    # Given the products with D3 written =C3*B3 (the same computation) and D6 reading C7 for C6
+    cells = _products(True, {(3, 4): "=C3*B3", (6, 4): "=B6*C7"})
+    # When audited / Then D6 alone is reported; the commuted copy counts as a second break of the run
+    assert _found(_grid(cells), *_REGIONS) == [
+        ("S!D6", "FX30", "medium", "formula differs from its column region like D1 (=B1*C1)", "=B6*C6")
+    ]
+
+
+def test_given_a_counter_skipping_a_label_when_audited_then_the_whole_message_names_it() -> None:
+    # Given week numbers =x1+1 along row 1, where D1 skips the label TOTAL in C1
+    cells = {(1, 1): 1, (1, 2): "=A1+1", (1, 3): "TOTAL", (1, 4): "=B1+1", (1, 5): "=D1+1", (1, 6): "=E1+1"}
+    cells[(1, 7)] = "=F1+1"
+    # When audited / Then D1 is advice, saying which label the region's formula would read
+    assert _found(_grid(cells), *_REGIONS) == [
+        (
+            "S!D1",
+            "FX30",
+            "medium",
+            "formula differs from its row region like E1 (=D1+1) (copied here, the region's formula would read "
+            "the label in C1)",
+            "=C1+1",
+        )
+    ]
+
+
+_NOTHING = " (the formula copied here would read no number: likely another quantity)"
+_EQUALS = " (the typed value equals the formula's result today, but will not follow its inputs)"
+
+
+def test_given_a_typed_value_where_the_formula_reads_nothing_and_a_pasted_result_when_audited() -> None:
+    # Given the products down D with B5, C5 empty (A5 holds a count, left of the inputs) and 77
+    # typed in D5; and products down H (=F*G) with H6 typed as 360, F6*G6's value
+    cells = _products(True, {(5, 2): None, (5, 3): None, (5, 4): 77, (5, 1): 3})
+    cells.update(_products(True, {(6, 8): 360}, j=6))
+    cells = {key: item for key, item in cells.items() if item is not None}
+    # When audited
+    found = _found(_grid(cells), *_REGIONS)
+    # Then D5 is advice (likely another quantity), H6 is a pasted value, high
+    assert found == [
+        (
+            "S!D5",
+            "FX31",
+            "medium",
+            "typed value inside a column region like D1; a formula is expected" + _NOTHING,
+            "=B5*C5",
+        ),
+        (
+            "S!H6",
+            "FX31",
+            "high",
+            "typed value inside a column region like H1; a formula is expected" + _EQUALS + _LONE,
+            "=F6*G6",
+        ),
+    ]
+
+
+def test_given_a_typed_value_that_differs_from_the_formula_when_audited_then_high_without_note() -> None:
+    # Given the products with 100 typed in D5 (B5*C5 is 250)
+    found = _found(_grid(_products(True, {(5, 4): 100})), *_REGIONS)
+    # When audited / Then a lone pasted value, high, and no note on its value
+    assert found == [
+        ("S!D5", "FX31", "high", "typed value inside a column region like D1; a formula is expected" + _LONE, "=B5*C5")
+    ]
+
+
+def _half_typed(first: int) -> dict[tuple[int, int], object]:
+    # Inputs in B:C at rows first..first+3, D computed on rows first and first+2, typed on the others
+    cells: dict[tuple[int, int], object] = {}
+    for r in range(first, first + 4):
+        cells[(r, 2)], cells[(r, 3)] = r, r + 1
+    cells[(first, 4)] = f"=B{first}*C{first}"
+    cells[(first + 1, 4)] = 20
+    cells[(first + 2, 4)] = f"=B{first + 2}*C{first + 2}"
+    cells[(first + 3, 4)] = 40
+    return cells
+
+
+def test_given_two_half_typed_columns_when_audited_then_each_typed_value_between_copies_is_high() -> None:
+    # Given two runs in column D (rows 1-4 and 6-9), each two copies of =B*C with a typed value
+    # between them and one after them
+    cells = {**_half_typed(1), **_half_typed(6)}
+    # When audited
+    found = _found(_grid(cells), *_REGIONS)
+    # Then every cell of each line is in doubt; the value between the copies is high (a slip), the
+    # one after them medium (it may be another quantity, a prior figure)
+    mixed = "this column mixes copies of this formula with typed values"
+    assert found == [
+        ("S!D1", "FX31", "medium", mixed, "=B1*C1"),
+        ("S!D2", "FX31", "high", "typed value in a column computed by copies of =B1*C1" + _LONE, "=B2*C2"),
+        ("S!D3", "FX31", "medium", mixed, "=B3*C3"),
+        ("S!D4", "FX31", "medium", "typed value in a column computed by copies of =B1*C1", "=B4*C4"),
+        ("S!D6", "FX31", "medium", mixed, "=B6*C6"),
+        ("S!D7", "FX31", "high", "typed value in a column computed by copies of =B6*C6" + _LONE, "=B7*C7"),
+        ("S!D8", "FX31", "medium", mixed, "=B8*C8"),
+        ("S!D9", "FX31", "medium", "typed value in a column computed by copies of =B6*C6", "=B9*C9"),
+    ]
+
+
+def test_given_a_typed_value_in_a_grid_of_copies_when_audited_then_one_finding_per_cell() -> None:
+    # Given =$A*x$1 over C2:F5 with 99 typed in D3 (a break of its row and of its column), and a
+    # separate column of products in J with J6 written =H6+I6
+    cells: dict[tuple[int, int], object] = {(1, col): col for col in range(3, 7)}
+    for r in range(2, 6):
+        cells[(r, 1)] = r
+        for col in range(3, 7):
+            cells[(r, col)] = f"=$A{r}*{a1(1, col)[:-1]}$1"
+    cells[(3, 4)] = 99
+    cells.update(_products(True, {(6, 10): "=H6+I6"}, j=8))
+    # When audited
+    found = [row[:3] for row in _found(_grid(cells), *_REGIONS)]
+    # Then D3 is reported once, with its row and its column, and the break in J is still reported
+    assert found == [
+        ("S!D1", "FX31", "medium"),
+        ("S!D2", "FX31", "medium"),
+        ("S!C3", "FX31", "medium"),
+        ("S!D3", "FX31", "high"),
+        ("S!E3", "FX31", "medium"),
+        ("S!F3", "FX31", "medium"),
+        ("S!D4", "FX31", "medium"),
+        ("S!D5", "FX31", "medium"),
+        ("S!J6", "FX30", "high"),
+    ]
+
+
+def test_given_a_run_with_two_breaks_before_a_lone_break_when_audited_then_the_lone_one_is_high() -> None:
+    # Given products in D with two breaks (D3, D6) and products in J with one (J5)
+    cells = _products(True, {(3, 4): "=B2*C3", (6, 4): "=B6*C7"})
+    cells.update(_products(True, {(5, 10): "=H5/I5"}, j=8))
+    # When audited / Then D's breaks are advice and J5 alone is high
+    assert [row[:3] for row in _found(_grid(cells), *_REGIONS)] == [
+        ("S!D3", "FX30", "medium"),
+        ("S!J5", "FX30", "high"),
+        ("S!D6", "FX30", "medium"),
+    ]
+
+
+@pytest.mark.parametrize("down", [True, False], ids=["down-columns", "along-rows"])
+def test_given_parallel_copies_broken_alike_when_audited_then_each_break_is_a_line_of_its_own(down: bool) -> None:
+    # Given x*y copied along line 4 (inputs on lines 2, 3) and y*x... along line 5 (=line 3 * line 4),
+    # both reading the next i for their first input at i = 5: the same slip on both lines
+    cells = _products(down)
+    for i in range(1, 9):
+        cells[_at(i, 5, down)] = f"={_ref(i, 3, down)}*{_ref(i, 4, down)}"
+    cells[_at(5, 4, down)] = f"={_ref(6, 2, down)}*{_ref(5, 3, down)}"
+    cells[_at(5, 5, down)] = f"={_ref(6, 3, down)}*{_ref(5, 4, down)}"
+    # When audited / Then both are advice: each is supported by its neighbour across
+    assert [row[:3] for row in _found(_grid(cells), *_REGIONS)] == [
+        (f"S!{_ref(5, 4, down)}", "FX30", "medium"),
+        (f"S!{_ref(5, 5, down)}", "FX30", "medium"),
+    ]
+
+
+@pytest.mark.parametrize("down", [True, False], ids=["down-columns", "along-rows"])
+@pytest.mark.parametrize("typed_at", [3, 5], ids=["before", "after"])
+def test_given_a_typed_neighbour_that_is_no_typed_line_when_audited_then_the_value_is_a_lone_slip(
+    down: bool, typed_at: int
+) -> None:
+    # Given products along line 4 and =2*product along line 5, with i = 4 typed on both lines and
+    # line 5 also typed at i = typed_at: line 5's typed cell at i = 4 has a typed cell beside it
+    # along its line, so it does not prove a typed line across the runs
+    cells = _products(down)
+    for i in range(1, 9):
+        cells[_at(i, 5, down)] = f"=2*{_ref(i, 4, down)}"
+    cells[_at(4, 4, down)], cells[_at(4, 5, down)], cells[_at(typed_at, 5, down)] = 7.0, 9.0, 5.0
+    # When audited
+    found = [row[:3] for row in _found(_grid(cells), *_REGIONS)]
+    # Then the typed value on line 4 is a lone pasted value, high
+    assert (f"S!{_ref(4, 4, down)}", "FX31", "high") in found
+    assert (f"S!{_ref(4, 4, down)}", "FX31", "medium") not in found
+
+
+def _totals(odd: str) -> dict[tuple[int, int], object]:
+    # Hours in B:D on rows 3-8 (names in A) and totals =SUM(Br:Dr) down F, F6 written ``odd``
+    cells: dict[tuple[int, int], object] = {}
+    for r in range(3, 9):
+        cells[(r, 1)], cells[(r, 2)], cells[(r, 3)], cells[(r, 4)] = f"name {r}", 8, 8, 8
+        cells[(r, 6)] = odd if r == 6 else f"=SUM(B{r}:D{r})"
+    return cells
+
+
+_SPAN = "the totals of this column disagree on their span: F6 adds more cells than the others"
+
+
+@pytest.mark.parametrize("odd", ["=SUM(A6:D6)", "=SUM(B6:E6)"], ids=["from-the-left", "to-the-right"])
+def test_given_one_total_wider_than_its_copies_when_audited_then_the_run_is_in_doubt(odd: str) -> None:
+    # Given F6 adding one more column than its copies, on either side
+    found = _found(_grid(_totals(odd)), *_REGIONS)
+    # When audited / Then every total of the run is in doubt (FX33, high, no fix), and F6 is a lone break
+    expected: list[Row] = [(f"S!F{r}", "FX33", "high", _SPAN, None) for r in range(3, 9)]
+    lone = "formula differs from its column region like F3 (=SUM(B3:D3))" + _LONE
+    expected.insert(3, ("S!F6", "FX30", "high", lone, "=SUM(B6:D6)"))
+    assert found == expected
+
+
+def test_given_one_total_moved_onto_a_label_when_audited_then_a_lone_slip() -> None:
+    # Given F6 = SUM(C6:E6) where its copies add B:D, and the text n/a in B6
+    cells = _totals("=SUM(C6:E6)")
+    cells[(6, 2)] = "n/a"
+    # When audited / Then a lone slip, high (a range starting on a label is no reason to skip it)
+    assert _found(_grid(cells), *_REGIONS) == [
+        ("S!F6", "FX30", "high", "formula differs from its column region like F3 (=SUM(B3:D3))" + _LONE, "=SUM(B6:D6)")
+    ]
+
+
+def test_given_totals_of_another_sheet_one_wider_when_audited_then_only_a_lone_slip() -> None:
+    # Given totals of Other!B:D down F1:F5, F3 adding Other!B3:E3 (ranges of another sheet: their
+    # spans are not compared)
+    cells: dict[tuple[int, int], object] = {(r, 6): f"=SUM(Other!B{r}:D{r})" for r in range(1, 6)}
+    cells[(3, 6)] = "=SUM(Other!B3:E3)"
+    # When audited / Then F3 alone, high
+    assert [row[:3] for row in _found(_grid(cells), *_REGIONS)] == [("S!F3", "FX30", "high")]
+
+
+def test_given_copies_along_a_row_with_a_fixed_column_when_audited_then_the_fix_keeps_it() -> None:
+    # Given =$A2*x1 copied along row 2 (B2:H2) and E2 written =$A2+E1
+    cells: dict[tuple[int, int], object] = {(1, col): col for col in range(2, 9)}
+    cells[(2, 1)] = 3
+    for col in range(2, 9):
+        cells[(2, col)] = f"=$A2*{a1(1, col)[:-1]}1"
+    cells[(2, 5)] = "=$A2+E1"
+    # When audited / Then the suggestion moves the relative column only
+    assert _found(_grid(cells), *_REGIONS) == [
+        ("S!E2", "FX30", "high", "formula differs from its row region like B2 (=$A2*B1)" + _LONE, "=$A2*E1")
+    ]
+
+
+@pytest.mark.parametrize(
+    ("last", "severity", "note"),
+    [
+        # 1,000 columns (B:ALM) are looked at: row 5 has no figure in them, the typed 7 is another quantity
+        ("ALM", "medium", _NOTHING),
+        # 1,002 columns (B:ALO) count as reading numbers, unknown which: the typed 7 is a slip
+        ("ALO", "high", _LONE),
+    ],
+    ids=["1000-columns", "1002-columns"],
+)
+def test_given_copies_over_very_wide_rows_when_a_row_is_empty_then_only_1000_columns_are_looked_at(
+    last: str, severity: str, note: str
+) -> None:
+    # Given =SUM(Br:<last>r) down A1:A8 with a figure in B of every row but row 5, and 7 typed in A5
+    cells: dict[tuple[int, int], object] = {(r, 1): f"=SUM(B{r}:{last}{r})" for r in range(1, 9)}
+    cells.update({(r, 2): r for r in range(1, 9) if r != 5})
+    cells[(5, 1)] = 7
+    # When audited
+    found = _found(_grid(cells), *_REGIONS)
+    # Then the typed value is judged by whether the formula would read a number there
+    message = "typed value inside a column region like A1; a formula is expected" + note
+    assert found == [("S!A5", "FX31", severity, message, f"=SUM(B5:{last}5)")]
+
+
+def test_given_copies_over_a_whole_column_and_a_whole_row_when_a_value_is_typed_then_lone_slips() -> None:
+    # Given shares =Br/SUM(B:B) down D and =Cr*SUM($1:$1) down E (rows 1-8), B5 and C4 empty, and
+    # values typed in D5 and E4 that are not the formulas' results
+    cells: dict[tuple[int, int], object] = {}
+    for r in range(1, 9):
+        cells[(r, 2)], cells[(r, 3)] = r, 2 * r
+        cells[(r, 4)], cells[(r, 5)] = f"=B{r}/SUM(B:B)", f"=C{r}*SUM($1:$1)"
+    del cells[(5, 2)], cells[(4, 3)]
+    cells[(5, 4)], cells[(4, 5)] = 0.5, 3
+    # When audited / Then both would read numbers elsewhere in their ranges: lone pasted values, high
+    assert [row[:3] for row in _found(_grid(cells), *_REGIONS)] == [("S!E4", "FX31", "high"), ("S!D5", "FX31", "high")]
+
+
+def _running_block() -> Sheet:
+    # Running totals =SUM($A$1:Br) down C (rows 1-8) over A = r and B = 10r, with C5 typed as 165,
+    # the result of SUM(A1:B5): its formula reads 10 cells
+    cells: dict[tuple[int, int], object] = {}
+    for r in range(1, 9):
+        cells[(r, 1)], cells[(r, 2)], cells[(r, 3)] = r, 10 * r, f"=SUM($A$1:B{r})"
+    cells[(5, 3)] = 165
+    return _grid(cells)
+
+
+@pytest.mark.parametrize(("allowance", "compared"), [(10, True), (9, False)], ids=["exact", "one-short"])
+def test_given_an_evaluation_allowance_when_a_pasted_total_is_audited_then_compared_within_it(
+    monkeypatch: pytest.MonkeyPatch, allowance: int, compared: bool
+) -> None:
+    # Given an allowance of cells to evaluate (a check budget, set here to 10 or 9 units)
+    from sheetbrain.engine.checks import sheet as sheet_checks
+
+    monkeypatch.setattr(sheet_checks, "check_budget", lambda cells: allowance)
+    # When the pasted total (its formula reads 10 cells) is audited
+    found = _found(_running_block(), *_REGIONS)
+    # Then it is compared with the formula's result only when the 10 cells fit the allowance
+    message = "typed value inside a column region like C1; a formula is expected"
+    message += (_EQUALS if compared else "") + _LONE
+    assert found == [("S!C5", "FX31", "high", message, "=SUM($A$1:B5)")]
+
+
+@pytest.mark.parametrize(
+    ("skipped", "found"),
+    [
+        # a formula reading cells beside the range's rows (C1:C2): skipped data
+        ("=C1+C2", [("S!A5", "FX28", "high", "A1:A3 stops before the formulas in A4", "=SUM(A1:A4)")]),
+        # formulas reading the range's last or first cell: derived from it, left out on purpose
+        ("=A3*2", []),
+        ("=A1*2", []),
+        # a formula too deep to parse: its references are unknown, so it is not called omitted
+        ("=" + "ABS(" * 65 + "1" + ")" * 65, []),
+    ],
+    ids=["reads-beside", "reads-last", "reads-first", "unparsed"],
+)
+def test_given_a_formula_skipped_by_a_total_when_audited_then_omitted_unless_it_reads_the_range(
+    skipped: str, found: list[Row]
+) -> None:
+    # Given figures in A1:A3, the formula in A4 and A5 = SUM(A1:A3)
+    sheet = _grid({(1, 1): 1, (2, 1): 2, (3, 1): 3, (4, 1): skipped, (5, 1): "=SUM(A1:A3)"})
+    # When audited / Then
+    assert _found(sheet, "FX28") == found
+
+
+def test_given_a_row_total_that_adds_the_skipped_cell_on_its_own_when_audited_then_no_fx28() -> None:
+    # Given E1 = SUM(A1:C1) + D1 over figures in A1:D1 / When audited / Then D1 is not omitted
+    assert _found(_row_of_four("=SUM(A1:C1)+D1"), "FX28") == []
