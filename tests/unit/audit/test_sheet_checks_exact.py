@@ -463,7 +463,9 @@ def _ref(i: int, j: int, down: bool) -> str:
     return a1(*_at(i, j, down))
 
 
-def _products(down: bool = True, over: dict[tuple[int, int], object] | None = None, j: int = 2) -> dict:
+def _products(
+    down: bool = True, over: dict[tuple[int, int], object] | None = None, j: int = 2
+) -> dict[tuple[int, int], object]:
     # Inputs on lines j and j + 1 at i = 1..8 and their product copied along line j + 2
     # (down columns: B, C and =B*C in D for j = 2).
     cells: dict[tuple[int, int], object] = {}
@@ -474,10 +476,6 @@ def _products(down: bool = True, over: dict[tuple[int, int], object] | None = No
     for (i, k), item in (over or {}).items():
         cells[_at(i, k, down)] = item
     return cells
-
-
-def _severities(cells: dict, down: bool = True) -> list[tuple[str | None, str, str]]:
-    return [row[:3] for row in _found(_grid(cells), *_REGIONS)]
 
 
 def test_given_a_commuted_copy_before_a_break_when_audited_then_the_break_is_still_reported() -> None:
@@ -795,3 +793,40 @@ def test_given_a_formula_skipped_by_a_total_when_audited_then_omitted_unless_it_
 def test_given_a_row_total_that_adds_the_skipped_cell_on_its_own_when_audited_then_no_fx28() -> None:
     # Given E1 = SUM(A1:C1) + D1 over figures in A1:D1 / When audited / Then D1 is not omitted
     assert _found(_row_of_four("=SUM(A1:C1)+D1"), "FX28") == []
+
+
+def test_given_a_half_typed_column_with_cached_results_when_audited_then_only_typed_values_are_compared() -> None:
+    # Given =B*C in D1 and D3 with their cached results (2 and 30), 20 and 40 typed in D2 and D4
+    formulas: list[list[str | None]] = [
+        [None, None, None, "=B1*C1"],
+        [None] * 4,
+        [None, None, None, "=B3*C3"],
+        [None] * 4,
+    ]
+    values: list[list[object]] = [[None, 1, 2, 2], [None, 3, 4, 20], [None, 5, 6, 30], [None, 7, 8, 40]]
+    # When audited
+    found = _found(Sheet("S", formulas, values), *_REGIONS)
+    # Then the formulas' own results get no note (they are no typed copies of a result)
+    mixed = "this column mixes copies of this formula with typed values"
+    assert found == [
+        ("S!D1", "FX31", "medium", mixed, "=B1*C1"),
+        ("S!D2", "FX31", "high", "typed value in a column computed by copies of =B1*C1" + _LONE, "=B2*C2"),
+        ("S!D3", "FX31", "medium", mixed, "=B3*C3"),
+        ("S!D4", "FX31", "medium", "typed value in a column computed by copies of =B1*C1", "=B4*C4"),
+    ]
+
+
+def test_given_a_sum_with_several_ranges_when_audited_then_the_subtotals_it_counts_twice_are_found() -> None:
+    # Given figures in A1:A20, A10 = SUM(A8:A9), A3 = SUM(A4:A10) and, in A5, a SUM of A6:A9, of A4:A9
+    # and of A1:A20 (the last holds A10 and the rows A10 adds)
+    cells: dict[tuple[int, int], object] = {(r, 1): r for r in range(1, 21)}
+    cells[(3, 1)], cells[(10, 1)] = "=SUM(A4:A10)", "=SUM(A8:A9)"
+    cells[(5, 1)] = "=SUM(A6:A9)+SUM(A4:A9)+SUM(A1:A20)"
+    # When audited
+    found = _found(_grid(cells), "FX29")
+    # Then A3 counts A5 (a SUM of A6:A9 inside it) twice, and A5's A1:A20 counts A10 twice (of the
+    # subtotals inside it, A10 is the one that ends first after A5's own)
+    assert found == [
+        ("S!A3", "FX29", "high", "A4:A10 includes the subtotal A5 and the cells it adds", _TWICE),
+        ("S!A5", "FX29", "high", "A1:A20 includes the subtotal A10 and the cells it adds", _TWICE),
+    ]
