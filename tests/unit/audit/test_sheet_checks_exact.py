@@ -830,3 +830,36 @@ def test_given_a_sum_with_several_ranges_when_audited_then_the_subtotals_it_coun
         ("S!A3", "FX29", "high", "A4:A10 includes the subtotal A5 and the cells it adds", _TWICE),
         ("S!A5", "FX29", "high", "A1:A20 includes the subtotal A10 and the cells it adds", _TWICE),
     ]
+
+
+def test_given_a_typed_total_in_a_disagreeing_totals_row_when_audited_then_it_uses_no_allowance(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an allowance of 10 cells, a totals row A5:F5 whose spans disagree (rows 1-4 or 2-4) with
+    # 9 typed in D5, and running totals =SUM($H$1:Ir) down J with J5 pasted as their result (10 cells)
+    from sheetbrain.engine.checks import sheet as sheet_checks
+
+    monkeypatch.setattr(sheet_checks, "check_budget", lambda cells: 10)
+    cells: dict[tuple[int, int], object] = {(r, c): r for r in range(1, 5) for c in range(1, 7)}
+    spans = {1: "A1:A4", 2: "B2:B4", 3: "C1:C4", 5: "E2:E4", 6: "F1:F4"}
+    cells.update({(5, c): f"=SUM({span})" for c, span in spans.items()})
+    cells[(5, 4)] = 9
+    for r in range(1, 9):
+        cells[(r, 8)], cells[(r, 9)], cells[(r, 10)] = r, 10 * r, f"=SUM($H$1:I{r})"
+    cells[(5, 10)] = 165
+    # When audited
+    found = [row for row in _found(_grid(cells), *_REGIONS) if row[0] == "S!J5"]
+    # Then the typed total of the row (an FX33 cell, not a copy's result) is not evaluated, and the
+    # pasted running total is still compared within the allowance
+    message = "typed value inside a column region like J1; a formula is expected" + _EQUALS + _LONE
+    assert found == [("S!J5", "FX31", "high", message, "=SUM($H$1:I5)")]
+
+
+def test_given_a_profile_asking_for_no_sections_when_a_one_cell_total_is_audited_then_zero_sections() -> None:
+    # Given FX35's min_sections set to 0 and A3 = SUM(A2:A2) over the empty A2 (one heading cell)
+    profile = PolicyProfile(enabled=("FX35",), parameters={"FX35": {"min_sections": 0}})
+    sheet = _grid({(1, 1): 1, (3, 1): "=SUM(A2:A2)"})
+    # When audited
+    found = [(f.cell, f.message) for f in audit_sheet(sheet, profile)]
+    # Then the parameter is taken as given: the total is reported, adding no section
+    assert found == [("S!A3", "A2:A2 starts on a heading line and adds 0 sections of the table")]
