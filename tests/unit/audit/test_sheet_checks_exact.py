@@ -863,3 +863,32 @@ def test_given_a_profile_asking_for_no_sections_when_a_one_cell_total_is_audited
     found = [(f.cell, f.message) for f in audit_sheet(sheet, profile)]
     # Then the parameter is taken as given: the total is reported, adding no section
     assert found == [("S!A3", "A2:A2 starts on a heading line and adds 0 sections of the table")]
+
+
+def _crossing_totals(down: bool) -> dict[tuple[int, int], object]:
+    # Hours on lines 2-4 at i = 3..8, totals of each i on line 6 (=SUM over lines 2-4), i = 6's total
+    # adding line 5 too; and across i = 6, lines 6-9 hold four totals that all disagree on their span.
+    cells: dict[tuple[int, int], object] = {}
+    for i in range(3, 9):
+        for j in (2, 3, 4):
+            cells[_at(i, j, down)] = 8
+        cells[_at(i, 6, down)] = f"=SUM({_ref(i, 2, down)}:{_ref(i, 4, down)})"
+    for j, (first, last) in {6: (2, 5), 7: (3, 5), 8: (3, 6), 9: (2, 7)}.items():
+        cells[_at(6, j, down)] = f"=SUM({_ref(6, first, down)}:{_ref(6, last, down)})"
+    return cells
+
+
+@pytest.mark.parametrize("down", [True, False], ids=["down-columns", "along-rows"])
+def test_given_a_wider_total_where_two_totals_runs_cross_when_audited_then_one_fx33_per_cell(down: bool) -> None:
+    # Given the crossing totals: the run of line 6 has one wider total (i = 6), and the four totals
+    # across i = 6 disagree on their span, so the cell where both meet is in doubt twice
+    found = _found(_grid(_crossing_totals(down)), *_REGIONS)
+    # When audited / Then every cell gets one FX33, for the first reason found (rows are read before
+    # columns): the meeting cell's is its row's
+    fx33 = [(row[0], row[3].split(" on their span")[0].split(" around ")[0]) for row in found if row[1] == "FX33"]
+    wider = f"the totals of this {'column' if down else 'row'} disagree"
+    mixed = f"{'row' if down else 'column'} region"
+    expected = {f"S!{_ref(i, 6, down)}": wider for i in range(3, 9)}
+    expected.update({f"S!{_ref(6, j, down)}": mixed for j in range(7, 10)})
+    expected[f"S!{_ref(6, 6, down)}"] = mixed if down else wider
+    assert sorted(fx33) == sorted(expected.items())
