@@ -250,14 +250,17 @@ def test_given_totals_along_rows_across_three_sections_when_audited_then_exact_a
 
 
 _DISTRACTORS: dict[tuple[int, int], object] = {
-    # Formulas on the heading line i = 1, beside the table (j = 7..10), that FX35 passes over: no
-    # aggregate, two ranges, a whole column, a range that opens on a filled cell (K2).
+    # Formulas on the heading line i = 1, beside the table (j = 7..12), that FX35 passes over: no
+    # aggregate, two ranges, a whole column, a range that opens on a filled cell (K2), a range of
+    # another line.
     (1, 7): "=1+1",
     (1, 8): "=SUM(K2,K3)",
     (1, 9): "=SUM(K:K)",
     (1, 10): "=SUM(K2:K3)",
     (2, 11): 1,
     (3, 11): 2,
+    # a range of another line opening on an empty cell (M2:M3): neither down nor along its own line
+    (1, 12): "=SUM(M2:M3)",
 }
 
 
@@ -892,3 +895,62 @@ def test_given_a_wider_total_where_two_totals_runs_cross_when_audited_then_one_f
     expected.update({f"S!{_ref(6, j, down)}": mixed for j in range(7, 10)})
     expected[f"S!{_ref(6, 6, down)}"] = mixed if down else wider
     assert sorted(fx33) == sorted(expected.items())
+
+
+def _whole_line_totals(down: bool) -> dict[tuple[int, int], object]:
+    # Figures in rows 2-4 of columns A:H (down: totals of whole columns along row 1, C1 = SUM(A:A) ...
+    # H1 = SUM(F:F), F1 = SUM(C:D)); or turned (totals of whole rows down column A, A6 = SUM(3:4))
+    cells: dict[tuple[int, int], object] = {_at(r, k, down): r for r in range(2, 5) for k in range(1, 9)}
+    for k in range(3, 9):
+        line = a1(1, k - 2)[:-1] if down else str(k - 2)
+        cells[_at(1, k, down)] = f"=SUM({line}:{line})"
+    cells[_at(1, 6, down)] = "=SUM(C:D)" if down else "=SUM(3:4)"
+    return cells
+
+
+@pytest.mark.parametrize("down", [True, False], ids=["whole-columns", "whole-rows"])
+def test_given_totals_of_whole_lines_one_wider_when_audited_then_the_run_is_in_doubt(down: bool) -> None:
+    # Given the totals of whole columns (or rows), one adding two
+    found = _found(_grid(_whole_line_totals(down)), *_REGIONS)
+    # When audited / Then the wider total is a lone slip and every total of its run is in doubt
+    odd = _ref(1, 6, down)
+    axis, first, fix = ("row", "C1 (=SUM(A:A))", "=SUM(D:D)") if down else ("column", "A3 (=SUM(1:1))", "=SUM(4:4)")
+    span = f"the totals of this {axis} disagree on their span: {odd} adds more cells than the others"
+    expected: list[Row] = [(f"S!{_ref(1, k, down)}", "FX33", "high", span, None) for k in range(3, 9)]
+    lone = f"formula differs from its {axis} region like {first}" + _LONE
+    expected.insert(3, (f"S!{odd}", "FX30", "high", lone, fix))
+    assert found == expected
+
+
+@pytest.mark.parametrize("down", [True, False], ids=["down-columns", "along-rows"])
+def test_given_a_typed_line_across_two_computed_lines_when_audited_then_advice(down: bool) -> None:
+    # Given products along line 4 and =2*product along line 5, both typed at i = 4 (actuals)
+    cells = _products(down)
+    for i in range(1, 9):
+        cells[_at(i, 5, down)] = f"=2*{_ref(i, 4, down)}"
+    cells[_at(4, 4, down)], cells[_at(4, 5, down)] = 7.0, 9.0
+    # When audited
+    found = [row[:3] for row in _found(_grid(cells), *_REGIONS)]
+    # Then each typed value is supported by the other across: advice, not a lone slip
+    assert found == [(f"S!{_ref(4, 4, down)}", "FX31", "medium"), (f"S!{_ref(4, 5, down)}", "FX31", "medium")]
+
+
+def test_given_copies_reading_another_sheet_when_a_value_is_typed_then_a_lone_slip() -> None:
+    # Given =Other!Br*2 down D1:D8 and 7 typed in D5: what the formula would read is unknown here
+    cells: dict[tuple[int, int], object] = {(r, 4): f"=Other!B{r}*2" for r in range(1, 9)}
+    cells[(5, 4)] = 7
+    # When audited / Then it counts as reading numbers: a lone pasted value, high
+    assert _found(_grid(cells), *_REGIONS) == [
+        (
+            "S!D5",
+            "FX31",
+            "high",
+            "typed value inside a column region like D1; a formula is expected" + _LONE,
+            "=Other!B5*2",
+        )
+    ]
+
+
+def test_given_an_open_ended_range_that_stops_short_when_audited_then_no_fx28() -> None:
+    # Given E1 = SUM(A1:C) over figures in A1:D1: an open-ended range (to the last row) is passed over
+    assert _found(_row_of_four("=SUM(A1:C)"), "FX28") == []
