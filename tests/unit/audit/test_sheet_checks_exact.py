@@ -126,8 +126,8 @@ def test_given_sums_of_20000_and_20001_cells_when_audited_then_only_the_first_is
 
 
 def test_given_whole_column_and_whole_row_sums_over_subtotals_when_audited_then_both_reported() -> None:
-    # Given a subtotal C1 of A1:B1 and a subtotal A4 of A2:A3, a total of row 1 (E1, =SUM(1:1) would
-    # read itself: a row above it) and of column A (B4, =SUM(A:A))
+    # Given a subtotal C1 of A1:B1 and a subtotal A4 of A2:A3, a total of row 1 in C5 (=SUM(1:1), below
+    # the row it adds) and of column A in B4 (=SUM(A:A))
     sheet = _grid(
         {
             (1, 1): 1,
@@ -328,8 +328,8 @@ def test_given_a_lone_total_past_typed_totals_and_a_heading_figure_when_audited_
 def test_given_gaps_and_labels_in_a_total_when_audited_then_sections_counted_exactly(
     down: bool, lines: dict[int, object], sections: int
 ) -> None:
-    # Given one line j = 3 with the items at their i, a second line j = 4 of figures beside the first
-    # and a total right after the last i of line 3
+    # Given line j = 3 with the items at their i (i = 1 empty: a heading line) and its total from i = 1,
+    # written after one empty line when the last item is a figure, right after it when it is a label
     end = max(lines) + (1 if isinstance(lines[max(lines)], str) else 2)
     cells: dict[tuple[int, int], object] = {_at(i, 3, down): item for i, item in lines.items()}
     cells[_at(end, 3, down)] = f"=SUM({_line(3, 1, end - 1, down)})"
