@@ -217,3 +217,11 @@ def test_a_membership_whose_organization_or_user_lacks_its_id_is_refused_naming_
         _membership_parts(data)
     # Then the refusal names the field inside the object that lacks it, not one of the membership's own
     assert refusal(exc) == ("invalid_webhook_payload", message, {"field": field})
+
+
+def test_an_organization_event_without_an_id_is_refused_naming_data_id() -> None:
+    # When an organization's data has no id
+    with pytest.raises(ClerkPayloadError) as exc:
+        _org_fields({"name": "Acme", "slug": "acme"})
+    # Then the refusal names the event's own data
+    assert refusal(exc) == ("invalid_webhook_payload", "Clerk event data lacks 'id'.", {"field": "data.id"})

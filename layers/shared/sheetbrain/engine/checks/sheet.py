@@ -64,7 +64,7 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
     for dev in deviations:
         severity: str | None = None
         example = ctx.cells[dev.example]
-        copy = _copy_at(ctx, dev) if example.formula else None
+        copy = _copy_at(ctx, dev)
         suggestion = to_formula(copy) if copy is not None else None
         where = f"{dev.axis} region like {a1(*dev.example)}"
         is_lone = dev in lone
