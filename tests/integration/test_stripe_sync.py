@@ -869,3 +869,17 @@ def test_each_event_at_a_price_we_do_not_sell_is_logged_with_the_plan_it_leaves(
         (events[3]["id"], other, "price_c", False, "business"),
     ]
     assert [kw["org_id"] for kw in unsold_prices] == [org] * 3
+
+
+def test_a_subscription_without_a_status_is_refused_by_the_status_check(owner: str) -> None:
+    # Given a new subscription whose object carries no status
+    org = new_org(owner)
+    evt = sub_event("customer.subscription.created", org, f"sub_{org}", T, status=None)
+    # When it is applied, Then the table's status check refuses it, and nothing is stored
+    assert refusal(evt) == (
+        "ValidationError",
+        "validation_error",
+        "The data violates a constraint.",
+        {"constraint": "subscriptions_status_check"},
+    )
+    assert (subscription_row(owner, org), plan_changes(owner, org)) == (None, [])
