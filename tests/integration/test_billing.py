@@ -314,7 +314,14 @@ def test_events_of_a_second_abandoned_subscription_do_not_override_the_live_one(
     )
     assert state(database.owner, org)[:2] == ("pro", "active")
     assert state(database.owner, org)[5] == "sub_live"
-    assert one(database.owner, "SELECT count(*) FROM billing_ledger WHERE kind = 'second_live_subscription'") == 0
+    assert (
+        one(
+            database.owner,
+            "SELECT count(*) FROM billing_ledger WHERE org_id = %s AND kind = 'second_live_subscription'",
+            org,
+        )
+        == 0
+    )
     # but once the live one ends, a new live subscription takes over
     assert deliver(se.subscription("customer.subscription.deleted", org, customer, "sub_live", t + 20)).status == 200
     assert (
