@@ -207,3 +207,18 @@ def test_the_default_series_ends_on_todays_utc_date_whatever_the_servers_zone(
 
     # Then its last point is today's UTC date
     assert points[-1] == {"period": now.date().isoformat(), "quantity": 6}
+
+
+def test_a_window_that_starts_after_it_ends_is_an_empty_series(database: DatabaseUrls) -> None:
+    # Given usage on 2 and 3 March 2026
+    org, user = new_org(database.owner, prefix="org_cal")
+    claims = claims_for(user, org, "org:admin")
+    consume(database.owner, org, user, "audits", 2, noon(date(2026, 3, 2)))
+    consume(database.owner, org, user, "audits", 3, noon(date(2026, 3, 3)))
+
+    # When the window runs from 3 March back to 2 March
+    reply = call("GET", "/api/usage", claims=claims, query="metric=audits&from=2026-03-03&to=2026-03-02")
+
+    # Then the answer is an empty series with no next page
+    assert reply.status == 200
+    assert reply.json() == {"metric": "audits", "granularity": "day", "points": [], "next_from": None}

@@ -121,3 +121,21 @@ def test_pinned_cells_are_the_absolute_cells_of_the_region_that_the_copy_reads_r
     assert pinned_cells("RC[-1]/R[4]C", "RC[-1]/R[3]C") == set()
     assert pinned_cells("RC[-1]/R[4]C[1]", "RC[-1]/R[4]C3") == set()
     assert pinned_cells("RC[-1]/R[4]C[1]", "RC[-1]/R10C[1]") == set()
+
+
+def test_given_copies_pointing_at_two_rates_when_one_slips_then_both_rates_stay_in_its_copy() -> None:
+    # Given amounts in B5:B9, rates in C20 and D21, and C5:C9 = amount / C20 * D21 typed copy by
+    # copy (relative references of different lengths: R[15]C from row 5, R[11]C from row 9), C7
+    # reading C19 instead of C20
+    formulas: list[list[str | None]] = [[None, None, None, None] for _ in range(21)]
+    values: list[list[object]] = [[None, None, None, None] for _ in range(21)]
+    for row in range(5, 10):
+        values[row - 1][1] = 100 * row
+        formulas[row - 1][2] = f"=B{row}/C20*D21"
+    formulas[6][2] = "=B7/C19*D21"
+    values[19][2], values[20][3] = 4, 2
+    # When audited / Then C7 alone is the slip, and its copy reads both rates
+    assert [
+        (rule, cell, severity, suggestion)
+        for rule, cell, severity, _, suggestion in _region_findings(Sheet("S", formulas, values, "A1"))
+    ] == [("FX30", "S!C7", "high", "=B7/C20*D21")]
