@@ -44,9 +44,6 @@ class ColumnIndex:
         self.rows = {col: sorted(rows) for col, rows in by_col.items()}
         self._next: dict[int, list[int]] = {}
 
-    def __bool__(self) -> bool:
-        return bool(self.cols)
-
     def _columns(self, c1: int, c2: int) -> list[int]:
         return self.cols[bisect_left(self.cols, c1) : bisect_right(self.cols, c2)]
 
