@@ -37,6 +37,7 @@ from _harness import bench_database, call, percentiles
 from botocore.exceptions import ClientError
 from sheetbrain.config import get_settings
 from sheetbrain.db import policies_repo, system_transaction, tenant_transaction, work_queue_repo
+from sheetbrain.db.pgvector import vector_literal
 from sheetbrain.policies import pipeline, worker
 from sheetbrain.policies.chunking import chunk_text
 from sheetbrain.policies.embedding import BedrockTitanEmbedder, LocalMiniLMEmbedder
@@ -222,14 +223,33 @@ def seed_chunks(
             for i in range(per_policy)
         ]
         with tenant_transaction(identity.org_id, identity.user_id) as conn:
-            policy_id = policies_repo.insert_policy(
-                conn, org_id=identity.org_id, title=f"Synthetic policy {p + 1}", category=None, content="",
-                fmt="text", size_bytes=0, content_sha256=uuid.uuid4().hex, rules=[], unmatched=[], profile={},
-                created_by=identity.user_id,
-            )  # fmt: skip
-            policies_repo.insert_chunks(
-                conn, policy_id=policy_id, org_id=identity.org_id, chunks=rows, model=embedder.model, dim=384
-            )
+            _seed_policy(conn, identity, f"Synthetic policy {p + 1}", rows, embedder.model)
+
+
+def _seed_policy(
+    conn: psycopg.Connection, identity: Identity, title: str, chunks: list[policies_repo.ChunkRow], model: str
+) -> None:
+    """A ready policy with embedded chunks written straight into the tables (the search bench's
+    corpus; the product's path stages, embeds and publishes: sheetbrain.policies.pipeline)."""
+    row = conn.execute(
+        """INSERT INTO policies (org_id, title, content, format, size_bytes, content_sha256, created_by)
+           VALUES (%s, %s, '', 'text', 0, %s, %s) RETURNING id""",
+        (identity.org_id, title, uuid.uuid4().hex, identity.user_id),
+    ).fetchone()
+    assert row is not None
+    policy_id = uuid.UUID(str(row[0]))
+    with conn.cursor() as cur:
+        cur.executemany(
+            """INSERT INTO policy_chunks (policy_id, org_id, ordinal, clause, heading_path, heading, text,
+                                          start_offset, end_offset, embedding, embedding_model, embedding_dim)
+               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, 384)""",
+            [
+                (policy_id, identity.org_id, c.ordinal, c.clause, list(c.heading_path), " > ".join(c.heading_path),
+                 c.text, c.start, c.end, vector_literal(c.embedding if c.embedding is not None else []), model)
+                for c in chunks
+            ],
+        )  # fmt: skip
+    policies_repo.corpus_apply(conn, identity.org_id, policy_id, 1)
 
 
 def bench_search(owner_url: str, identity: Identity, embedder: LocalMiniLMEmbedder, rounds: int) -> None:

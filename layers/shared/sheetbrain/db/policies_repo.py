@@ -24,34 +24,6 @@ def lock_org_policy_count(conn: psycopg.Connection, org_id: str) -> int:
     return int(row[0]) if row else 0
 
 
-def insert_policy(
-    conn: psycopg.Connection,
-    *,
-    org_id: str,
-    title: str,
-    category: str | None,
-    content: str,
-    fmt: str,
-    size_bytes: int,
-    content_sha256: str,
-    rules: list[dict[str, Any]],
-    unmatched: list[dict[str, Any]],
-    profile: dict[str, Any],
-    created_by: str | None,
-) -> uuid.UUID:
-    row = conn.execute(
-        """INSERT INTO policies (org_id, title, category, content, format, size_bytes, content_sha256, rules,
-                                 unmatched, profile, created_by)
-           VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) RETURNING id""",
-        (
-            org_id, title, category, content, fmt, size_bytes, content_sha256,
-            Jsonb(rules), Jsonb(unmatched), Jsonb(profile), created_by,
-        ),
-    ).fetchone()  # fmt: skip
-    assert row is not None
-    return uuid.UUID(str(row[0]))
-
-
 class ChunkRow(NamedTuple):
     ordinal: int
     clause: str | None
@@ -60,31 +32,6 @@ class ChunkRow(NamedTuple):
     start: int
     end: int
     embedding: Sequence[float] | None
-
-
-def insert_chunks(
-    conn: psycopg.Connection, *, policy_id: uuid.UUID, org_id: str, chunks: Sequence[ChunkRow], model: str, dim: int
-) -> int:
-    """Write chunks in one pipelined batch (COPY is refused under row-level security);
-    returns the number of vectors written."""
-    rows = []
-    for c in chunks:
-        vector = vector_literal(c.embedding) if c.embedding is not None else None
-        rows.append(
-            (
-                policy_id, org_id, c.ordinal, c.clause, list(c.heading_path), " > ".join(c.heading_path), c.text,
-                c.start, c.end, vector, model if vector else None, dim if vector else None,
-            )
-        )  # fmt: skip
-    with conn.cursor() as cur:
-        cur.executemany(
-            """INSERT INTO policy_chunks (policy_id, org_id, ordinal, clause, heading_path, heading, text,
-                                          start_offset, end_offset, embedding, embedding_model, embedding_dim)
-               VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::vector, %s, %s)""",
-            rows,
-        )
-    corpus_apply(conn, org_id, policy_id, 1)
-    return sum(1 for r in rows if r[9] is not None)
 
 
 def log_ingestion(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 from sheetbrain import aws
 from sheetbrain.config import get_settings
-from sheetbrain.db import work_queue_repo
+from sheetbrain.db import system_transaction, work_queue_repo
 
 if TYPE_CHECKING:
     import psycopg
@@ -44,15 +44,15 @@ def local_receipt_handle(message_id: int) -> str:
     return f"{_LOCAL_RECEIPT}{message_id}-{uuid.uuid4().hex}"
 
 
-def redeliver_after(conn: psycopg.Connection, receipt_handle: str, seconds: float) -> None:
+def redeliver_after(receipt_handle: str, seconds: float) -> None:
     """Make a received message visible again in ``seconds`` (rounded up, at most SQS's 12
     hours) instead of after the queue's visibility timeout: for a message that came while its
-    job was leased, due again when the lease ends. A handle of the local runner moves its row
-    in the caller's transaction."""
+    job was leased, due again when the lease ends. A handle of the local runner moves its row."""
     delay = min(MAX_VISIBILITY_S, max(0, math.ceil(seconds)))
     if receipt_handle.startswith(_LOCAL_RECEIPT):
         message_id = int(receipt_handle[len(_LOCAL_RECEIPT) :].split("-", 1)[0])
-        work_queue_repo.make_visible_in(conn, message_id, delay)
+        with system_transaction() as conn:
+            work_queue_repo.make_visible_in(conn, message_id, delay)
         return
     settings = get_settings()
     if settings.ingest_queue_url:

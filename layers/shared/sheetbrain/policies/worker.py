@@ -68,8 +68,7 @@ def handle_message(body: str, *, source_arn: str, deadline: float, receipt_handl
         return _handle(body, source_arn=source_arn, deadline=deadline)
     except JobBusyError as busy:
         if receipt_handle is not None:
-            with system_transaction() as conn:
-                work_queue.redeliver_after(conn, receipt_handle, busy.lease_left_s + LEASE_SLACK_S)
+            work_queue.redeliver_after(receipt_handle, busy.lease_left_s + LEASE_SLACK_S)
         raise
 
 
