@@ -298,12 +298,6 @@ def delete_policy(identity: Identity, policy_id: uuid.UUID) -> None:
             raise NotFoundError("Policy not found.", details={"policy_id": str(policy_id)})
 
 
-def org_profile(identity: Identity) -> "PolicyProfile":
-    """The audit profile of all the org's policies merged."""
-    with tenant_transaction(identity.org_id, identity.user_id) as conn:
-        return profile_of(policies_repo.org_profiles(conn, identity.org_id).result())
-
-
 def profile_of(stored_profiles: Sequence[dict[str, object]]) -> "PolicyProfile":
     """One audit profile from the profiles stored with policies (strictest wins)."""
     from sheetbrain.engine import PolicyProfile
