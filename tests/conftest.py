@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sheetbrain.config import reset_settings
@@ -13,6 +13,7 @@ from sheetbrain.db.connection import close_pool
 from sheetbrain_dev.database import DatabaseUrls, drop_database, ensure_database
 
 if TYPE_CHECKING:
+    from tests.stripe_standin import StripeStandIn
     from tests.support import SettingsEnv
 
 
@@ -58,3 +59,30 @@ def settings_env() -> Iterator[SettingsEnv]:
 
     with settings_environment() as apply:
         yield apply
+
+
+@pytest.fixture
+def logged_warnings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """The layer's warnings (message, keys), still logged as usual."""
+    from sheetbrain.observability import logger
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+    warn = logger.warning
+
+    def spy(msg: object, *args: Any, **kwargs: Any) -> None:
+        seen.append((str(msg), kwargs))
+        warn(msg, *args, **kwargs)
+
+    monkeypatch.setattr(logger, "warning", spy)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def standin() -> Iterator[StripeStandIn]:
+    """A local stand-in of Stripe's API for the module's tests (tests/stripe_standin.py)."""
+    from tests.stripe_standin import StripeStandIn
+
+    server = StripeStandIn().start()
+    yield server
+    server.shutdown()
+    server.server_close()

@@ -14,20 +14,11 @@ import psycopg
 import pytest
 from sheetbrain.billing import service, stripe_gateway
 from sheetbrain.db import tenancy_repo
-from sheetbrain.observability import logger
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests import stripe_events as se
 from tests.stripe_standin import StripeStandIn
 from tests.support import Reply, SettingsEnv, call, claims_for
-
-
-@pytest.fixture(scope="module")
-def standin() -> Iterator[StripeStandIn]:
-    server = StripeStandIn().start()
-    yield server
-    server.shutdown()
-    server.server_close()
 
 
 @pytest.fixture(autouse=True)
@@ -44,20 +35,6 @@ def stripe_settings(database: DatabaseUrls, standin: StripeStandIn, settings_env
     stripe_gateway.reset_client()
     yield
     stripe_gateway.reset_client()  # settings_env then restores the variables and settings
-
-
-@pytest.fixture
-def logged_warnings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    """The layer's warnings (message, keys), still logged as usual."""
-    seen: list[tuple[str, dict[str, Any]]] = []
-    warn = logger.warning
-
-    def spy(msg: object, *args: Any, **kwargs: Any) -> None:
-        seen.append((str(msg), kwargs))
-        warn(msg, *args, **kwargs)
-
-    monkeypatch.setattr(logger, "warning", spy)
-    return seen
 
 
 def deliver(evt: dict[str, Any] | str, *, timestamp: int | None = None, secret: str = se.SECRET) -> Reply:

@@ -15,14 +15,6 @@ from tests.stripe_standin import StripeStandIn
 from tests.support import SettingsEnv, call, claims_for
 
 
-@pytest.fixture(scope="module")
-def standin() -> Iterator[StripeStandIn]:
-    server = StripeStandIn().start()
-    yield server
-    server.shutdown()
-    server.server_close()
-
-
 @pytest.fixture(autouse=True)
 def billing_settings(database: DatabaseUrls, standin: StripeStandIn, settings_env: SettingsEnv) -> Iterator[None]:
     settings_env(

@@ -9,7 +9,6 @@ from typing import Any
 
 import psycopg
 import pytest
-from sheetbrain.observability import logger
 from sheetbrain_dev.database import DatabaseUrls
 
 from tests import stripe_events as se
@@ -24,19 +23,6 @@ def stripe_settings(database: DatabaseUrls, settings_env: SettingsEnv) -> None:
         STRIPE_PRICE_BUSINESS=se.PRICES["business"],
         STRIPE_PRICE_ENTERPRISE=se.PRICES["enterprise"],
     )
-
-
-@pytest.fixture
-def logged_warnings(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
-    seen: list[tuple[str, dict[str, Any]]] = []
-    warn = logger.warning
-
-    def spy(msg: object, *args: Any, **kwargs: Any) -> None:
-        seen.append((str(msg), kwargs))
-        warn(msg, *args, **kwargs)
-
-    monkeypatch.setattr(logger, "warning", spy)
-    return seen
 
 
 def deliver(evt: dict[str, Any]) -> Reply:
