@@ -192,6 +192,88 @@ def test_given_fx29_on_a_small_budget_when_audited_then_it_stops_on_the_sum_aski
     )
 
 
+# --- FX39: a total that adds the totals beside it, not its own figures ---------------------------
+
+
+def _totals_row(own: dict[tuple[int, int], object]) -> Sheet:
+    # Figures in C1:D3, row 4 empty, column totals C5 and D5, and E5 adding them across; ``own``
+    # fills column E above the totals row.
+    cells: dict[tuple[int, int], object] = {(r, c): 10 * r + c for r in (1, 2, 3) for c in (3, 4)}
+    cells.update({(5, 3): "=SUM(C1:C4)", (5, 4): "=SUM(D1:D4)", (5, 5): "=SUM(C5:D5)"})
+    cells.update(own)
+    return _grid(cells)
+
+
+def test_given_a_totals_row_whose_last_cell_adds_the_totals_over_a_column_of_figures_then_high() -> None:
+    # Given column E holding typed figures 7, 8, 9 that are not the sums of their rows
+    sheet = _totals_row({(1, 5): 7, (2, 5): 8, (3, 5): 9})
+    # When audited / Then E5 is reported, with the column total its neighbours would have written
+    assert _found(sheet, "FX39") == [
+        (
+            "S!E5",
+            "FX39",
+            "high",
+            "adds the totals C5:D5 across its row, but its own column holds 3 typed figures in E1:E4, "
+            "which it leaves out",
+            "=SUM(E1:E4)",
+        )
+    ]
+
+
+def test_given_a_column_of_row_totals_whose_last_cell_adds_the_totals_above_then_high() -> None:
+    # Given figures in A1:C3, row totals D1 and D2 of their rows, and D3 adding D1:D2 while row 3
+    # holds figures of its own
+    cells: dict[tuple[int, int], object] = {(r, c): 10 * r + 3 * c for r in (1, 2, 3) for c in (1, 2, 3)}
+    cells.update({(1, 4): "=SUM(A1:C1)", (2, 4): "=SUM(A2:C2)", (3, 4): "=SUM(D1:D2)"})
+    # When audited / Then D3 is reported, with the row total its neighbours would have written
+    assert _found(_grid(cells), "FX39") == [
+        (
+            "S!D3",
+            "FX39",
+            "high",
+            "adds the totals D1:D2 across its column, but its own row holds 3 typed figures in A3:C3, "
+            "which it leaves out",
+            "=SUM(A3:C3)",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "own",
+    [
+        # a column of row totals, computed: adding the totals across gives the grand total
+        {(1, 5): "=SUM(C1:D1)", (2, 5): "=SUM(C2:D2)", (3, 5): "=SUM(C3:D3)"},
+        # typed row totals: the first one equals the sum of its row (C1 + D1 = 13 + 14)
+        {(1, 5): 27, (2, 5): 8, (3, 5): 9},
+        # nothing above the total: a total column that starts at the totals row
+        {},
+        # a single figure: no column of figures to leave out
+        {(2, 5): 8},
+    ],
+    ids=["computed row totals", "typed row totals", "nothing above", "one figure"],
+)
+def test_given_a_total_across_over_a_total_column_when_audited_then_quiet(own: dict[tuple[int, int], object]) -> None:
+    # Given the totals row with column E as ``own`` says / When audited / Then no FX39
+    assert _found(_totals_row(own), "FX39") == []
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {(5, 4): "=AVERAGE(D1:D4)"},  # the totals beside it are of another function
+        {(5, 4): 75},  # one of them is typed, not a total
+        {(5, 4): "=SUM(D1:D6)"},  # one of them reads past the totals row
+        {(5, 3): None, (5, 5): "=SUM(D5:D5)"},  # one total beside it: no line of totals
+    ],
+    ids=["another function", "a typed neighbour", "a neighbour past the row", "one total"],
+)
+def test_given_no_line_of_column_totals_beside_it_then_quiet(change: dict[tuple[int, int], object]) -> None:
+    # Given column E holding figures, and the totals beside E5 changed as ``change`` says
+    sheet = _totals_row({(1, 5): 7, (2, 5): 8, (3, 5): 9, **change})
+    # When audited / Then no FX39
+    assert _found(sheet, "FX39") == []
+
+
 # --- FX35: a total that starts on a heading line and sweeps several sections -----------------------
 #
 # The tables below are written along a line ``i`` (the direction totalled) and across it ``j``; down

@@ -386,6 +386,17 @@ _SPECS = [
         cases=(("medium", "a formula on the sheet reads the cell"),),
     ),
     _spec(
+        "FX39",
+        "Total adds the totals beside it, not its own figures",
+        "high",
+        "sheet",
+        "error range",
+        "In a line of totals that each add their own column (row), this one adds the totals beside it while "
+        "its own column (row) holds typed figures, and no formula, over the lines they add: its figures are "
+        'left out (Excel\'s rule "formula inconsistent with other formulas in the region"). A column of row '
+        "totals, computed or typed, may be added across: no finding.",
+    ),
+    _spec(
         "FX90",
         "Check stopped at its work budget",
         "info",

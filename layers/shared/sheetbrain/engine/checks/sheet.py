@@ -16,6 +16,7 @@ from sheetbrain.engine.checks.context import CellHit, SheetCheck, SheetContext, 
 from sheetbrain.engine.checks.cycles import check_circular
 from sheetbrain.engine.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
 from sheetbrain.engine.checks.formula import Hit, Params, replace
+from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
 from sheetbrain.engine.evaluate import agrees, evaluate
@@ -692,6 +693,7 @@ SHEET_CHECKS: tuple[tuple[tuple[str, ...], SheetCheck], ...] = (
     (("FX27",), check_empty_refs),
     (("FX28",), check_range_short),
     (("FX29",), check_double_counting),
+    (("FX39",), check_total_across),
     (("FX30", "FX31", "FX33"), check_regions),
     (("FX32",), check_duplicates),
     (("FX35",), check_sections_total),
