@@ -7,7 +7,7 @@ from sheetbrain.engine import CHECKS, Sheet, audit_sheet
 from sheetbrain.engine.equivalence import canonical, reference_texts
 from sheetbrain.engine.parser import parse
 from sheetbrain.engine.refs import r1c1_pattern
-from sheetbrain.engine.regions import skeleton_of
+from sheetbrain.engine.regions import as_sum, skeleton_of
 
 
 def _column_of_products(override: dict[int, str | float] | None = None) -> Sheet:
@@ -53,6 +53,47 @@ def test_given_a_sum_written_with_plus_in_a_row_of_sums_when_audited_then_no_reg
     values: list[list[object]] = [[1, 2, 3, 4, 5] for _ in range(3)] + [[None] * 5]
     formulas.append(["=SUM(A1:A3)", "=SUM(B1:B3)", "=C1+C2+C3", "=SUM(D1:D3)", "=SUM(E1:E3)"])
     assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == set()
+
+
+def _row_of_section_totals(totals: list[str]) -> Sheet:
+    # Figures in rows 1-3 and 5-7 of columns A-D, and ``totals`` across row 4 (A4..D4)
+    formulas: list[list[str | None]] = [[None] * 4 for _ in range(7)]
+    values: list[list[object]] = [[10 * r + c for c in range(1, 5)] for r in range(1, 8)]
+    values[3] = [None] * 4
+    formulas[3] = list(totals)
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def test_given_a_total_of_the_rows_above_among_totals_of_the_rows_below_one_spelled_with_plus_then_high() -> None:
+    # Given section totals of rows 5-7 across row 4, C4 spelled =C5+C6+C7, and B4 adding rows 1-3
+    sheet = _row_of_section_totals(["=SUM(A5:A7)", "=SUM(B1:B3)", "=C5+C6+C7", "=SUM(D5:D7)"])
+    # When audited / Then B4 is the one break of a run of three totals, high, with the copy it should be
+    findings = [f for f in audit_sheet(sheet) if f.rule == "FX30"]
+    assert [(f.cell, f.severity, f.suggestion) for f in findings] == [("Q3!B4", "high", "=SUM(B5:B7)")]
+
+
+@pytest.mark.parametrize(
+    "chain",
+    ["=C6+C7", "=C5+C7+C6", "=C5+C6+C7+C8", "=C5+D6+C7"],
+    ids=["other rows", "out of order", "one more row", "not one column"],
+)
+def test_given_a_plus_chain_that_is_no_copy_of_the_sums_then_the_totals_are_no_region_of_three(chain: str) -> None:
+    # Given the same row, C4 a chain that adds other cells than =SUM(C5:C7) would (or the same ones
+    # out of order: the order of a sum does not matter, so that one is a copy)
+    sheet = _row_of_section_totals(["=SUM(A5:A7)", "=SUM(B1:B3)", chain, "=SUM(D5:D7)"])
+    # When audited / Then B4 is a lone break only where the chain is a copy
+    found = _findings(sheet, "FX30")
+    assert ("Q3!B4", "high") in found if chain == "=C5+C7+C6" else ("Q3!B4", "high") not in found
+
+
+def test_given_a_row_of_plus_chains_and_sums_when_one_chain_reads_a_moved_cell_then_high() -> None:
+    # Given totals of rows 1-2 across row 3, written =A1+A2 in some columns and =SUM(x1:x2) in others
+    formulas: list[list[str | None]] = [[None] * 6, [None] * 6]
+    formulas.append(["=A1+A2", "=B1+B2", "=SUM(C1:C2)", "=D1+E2", "=E1+E2", "=SUM(F1:F2)"])
+    values: list[list[object]] = [[1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12], [None] * 6]
+    # When D3 reads E2 for D2 / Then it is the one break, high, though the region's pattern is the SUM's
+    findings = [f for f in audit_sheet(Sheet("Q3", formulas, values, "A1")) if f.rule == "FX30"]
+    assert [(f.cell, f.severity, f.suggestion) for f in findings] == [("Q3!D3", "high", "=D1+D2")]
 
 
 def test_given_two_breaks_in_one_run_when_audited_then_advice_only() -> None:
@@ -132,6 +173,22 @@ def test_canonical_equates_spellings_of_one_sum_and_product() -> None:
 def test_canonical_flattens_a_long_chain_without_recursion_per_term() -> None:
     chain = parse("=" + "+".join(f"A{i}" for i in range(1, 121)))
     assert canonical(chain, 1, 2) == canonical(parse("=SUM(A1:A60)+SUM(A61:A120)"), 1, 2)
+
+
+@pytest.mark.parametrize(
+    ("chain", "summed"),
+    [
+        ("R[1]C+R[2]C+R[3]C", "SUM(R[1]C:R[3]C)"),
+        ("+R[-1]C[2]+R[-2]C[2]", "SUM(R[-2]C[2]:R[-1]C[2])"),
+        ("RC[-3]+RC[-2]+RC[-1]", "SUM(RC[-3]:RC[-1])"),
+        ("R[2]C[-1]+R[2]C", "SUM(R[2]C[-1]:R[2]C)"),
+        ("R[1]C+R[3]C", None),
+        ("R[1]C+R[1]C", None),
+        ("R[1]C+R[2]C[1]", None),
+    ],
+)
+def test_as_sum_reads_a_plus_chain_of_adjacent_cells_in_one_line_as_their_sum(chain: str, summed: str | None) -> None:
+    assert as_sum(chain) == summed
 
 
 def test_skeleton_and_references() -> None:

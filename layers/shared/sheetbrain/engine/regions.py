@@ -39,6 +39,10 @@ _PART_RE = re.compile(_R1C1_PART)
 # One cell address standing alone (not inside a name such as SEARCH).
 _CELL_PART_RE = re.compile(rf"(?<![A-Za-z_]){_R1C1_PART}(?![A-Za-z_(])")
 _MOVES_ALONG = {"column": re.compile(r"R\[-?\d+\]"), "row": re.compile(r"C\[-?\d+\]")}
+# A chain of relative cell addresses joined by ``+`` (``R[1]C+R[2]C+R[3]C``, a leading ``+`` allowed).
+_RELATIVE = r"R(?:\[(-?\d+)\])?C(?:\[(-?\d+)\])?"
+_PLUS_CHAIN_RE = re.compile(rf"\+?{_RELATIVE}(?:\+{_RELATIVE})+")
+_RELATIVE_RE = re.compile(_RELATIVE)
 
 
 @dataclass(frozen=True)
@@ -110,7 +114,7 @@ def segments(cells: dict[tuple[int, int], Cell], axis: str) -> Iterator[list[Cel
 def _deviations_in(
     run: list[Cell], patterns: dict[tuple[int, int], str], axis: str, min_region: int
 ) -> list[Deviation]:
-    keys = [patterns.get((c.row, c.col)) if c.is_formula else None for c in run]
+    keys = _sums_as_written(run, [patterns.get((c.row, c.col)) if c.is_formula else None for c in run])
     structures = [structure_of(k) if k is not None else None for k in keys]
     keys = [k if s is not None else None for k, s in zip(keys, structures, strict=True)]
     adjacent = Counter(
@@ -175,6 +179,36 @@ def _deviations_in(
         for i in span
         if structures[i] == region or run[i].is_number
     ]
+
+
+def _sums_as_written(run: list[Cell], keys: list[str | None]) -> list[str | None]:
+    # ``=D17+D18+D19`` among copies of ``=SUM(B17:B19)`` is the same total written out: where the
+    # run holds that SUM's pattern, the chain counts as it (a copy), so a total beside them that adds
+    # other rows is one break of a region of totals, not a line of unrelated formulas.
+    written = {key for key in keys if key is not None}
+    out = list(keys)
+    for i, key in enumerate(keys):
+        if key is not None and _PLUS_CHAIN_RE.fullmatch(key):
+            summed = as_sum(key)
+            if summed in written:
+                out[i] = summed
+    return out
+
+
+def as_sum(pattern: str) -> str | None:
+    """The SUM pattern of a ``+`` chain of adjacent relative cells in one line, else ``None``:
+    ``R[1]C+R[2]C+R[3]C`` (in any order) -> ``SUM(R[1]C:R[3]C)``."""
+    parts = sorted((int(m.group(1) or 0), int(m.group(2) or 0)) for m in _RELATIVE_RE.finditer(pattern))
+    (r1, c1), (r2, c2) = parts[0], parts[-1]
+    down = [(r1 + i, c1) for i in range(len(parts))]
+    along = [(r1, c1 + i) for i in range(len(parts))]
+    if parts not in (down, along):
+        return None
+    return f"SUM({_relative(r1, c1)}:{_relative(r2, c2)})"
+
+
+def _relative(dr: int, dc: int) -> str:
+    return f"R{f'[{dr}]' if dr else ''}C{f'[{dc}]' if dc else ''}"
 
 
 def _target(offset: str | None, here: int) -> str:

@@ -109,7 +109,8 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
                         yield row, col, Hit("FX33", _WIDER.format(a1(dev.row, dev.col), dev.axis), None, "high")
                 severity, message = "high", message + _LONE
             elif is_lone and (
-                skeleton_of(ctx.patterns.get((dev.row, dev.col), "")) == skeleton_of(dev.expected)
+                skeleton_of(ctx.patterns.get((dev.row, dev.col), ""))
+                in (skeleton_of(dev.expected), skeleton_of(ctx.patterns.get(dev.example, "")))
                 or reference_texts(actual, dev.row, dev.col) == reference_texts(expected, dev.row, dev.col)
             ):
                 # The same computation over other cells (a reference moved, a range resized), or
