@@ -72,10 +72,8 @@ def test_given_every_check_on_a_small_budget_when_audited_twice_then_each_stop_i
     # which stop on their first cell; the region check reads no cell through the budget and finishes
     assert set(stops) == {"FX26", "FX27", "FX28", "FX29", "FX39", "FX32", "FX35"}
     assert all("stopped at its work budget (40 units)" in stops[rule] for rule in ("FX26", "FX27", "FX28"))
-    for rule in ("FX29", "FX32", "FX35"):
+    for rule in ("FX29", "FX39", "FX32", "FX35"):
         assert f"{rule} stopped at the work budget left to this sheet's checks (0 units) after 0 of 80" in stops[rule]
-    # FX39 reads aggregates only: B1 (=A1*2) costs it nothing, the running total C1 stops it
-    assert "FX39 stopped at the work budget left to this sheet's checks (0 units) after 1 of 80" in stops["FX39"]
 
 
 def test_given_fx90_disabled_when_a_check_stops_then_no_stop_finding() -> None:

@@ -238,6 +238,25 @@ def test_given_a_column_of_row_totals_whose_last_cell_adds_the_totals_above_then
     ]
 
 
+def test_given_the_totals_row_on_a_budget_one_unit_short_when_audited_then_the_stop_names_the_total() -> None:
+    # Given the totals row over figures in E1:E3. C5 and D5 cost 7 units each (a shape, a range read
+    # twice over, C1:C4 walked to its first typed member); E5 costs 18 (3, the two cells of C5:D5,
+    # 3 for each total there, E1:E4 walked, 3 figures compared): 32 in all, and a budget of 31
+    sheet = _totals_row({(1, 5): 7, (2, 5): 8, (3, 5): 9})
+    # When audited / Then the check stops on E5 and says so
+    assert _found(sheet, "FX39", work_budget=31) == [
+        (
+            "S!E5",
+            "FX90",
+            "info",
+            "FX39 stopped at its work budget (31 units) after 2 of 3 formula cells: from S!E5 on (row 5 of S) "
+            "not checked for total adds the totals beside it, not its own figures",
+            "audit the rest of the sheet as a smaller range",
+        )
+    ]
+    assert [row[:2] for row in _found(sheet, "FX39", work_budget=32)] == [("S!E5", "FX39")]
+
+
 @pytest.mark.parametrize(
     "own",
     [

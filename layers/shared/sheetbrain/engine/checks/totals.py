@@ -15,7 +15,6 @@ equal to those sums) is a total column, and adding the totals across is then rig
 
 from __future__ import annotations
 
-from bisect import bisect_left, bisect_right
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
@@ -23,6 +22,7 @@ from sheetbrain.engine.ast import Func, Node
 from sheetbrain.engine.checks.formula import Hit, Params
 from sheetbrain.engine.copies import move_tree
 from sheetbrain.engine.evaluate import agrees, evaluate
+from sheetbrain.engine.grid import Cell
 from sheetbrain.engine.printer import to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
 
@@ -39,8 +39,8 @@ MIN_TOTALS = 2  # totals beside it, each adding its own line: a line of one is n
 
 
 def check_total_across(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
-    """FX39: see the module docstring. Work: one aggregate read per total and per total it adds."""
-    lines = _Lines(ctx)
+    """FX39: see the module docstring. Work: one aggregate read per total and per total it adds,
+    one unit per cell of a line walked (the totals it adds, its own figures), budgeted."""
     for key in sorted(ctx.trees):
         total = _sole_total(ctx, key)
         if total is None:
@@ -49,9 +49,9 @@ def check_total_across(ctx: SheetContext, params: Mapping[str, Params]) -> Itera
         row, col = key
         r1, c1, r2, c2 = box
         if r1 == r2 == row and not c1 <= col <= c2:
-            found = _omitted(ctx, lines, key, func, box, across_row=True)
+            found = _omitted(ctx, key, func, box, across_row=True)
         elif c1 == c2 == col and not r1 <= row <= r2:
-            found = _omitted(ctx, lines, key, func, box, across_row=False)
+            found = _omitted(ctx, key, func, box, across_row=False)
         else:
             continue
         if found is not None:
@@ -60,30 +60,28 @@ def check_total_across(ctx: SheetContext, params: Mapping[str, Params]) -> Itera
 
 def _sole_total(ctx: SheetContext, key: Key) -> tuple[str, Box] | None:
     # The function and range of a formula that is one aggregate of one local range and nothing else.
-    tree = ctx.trees.get(key)
-    if not isinstance(tree, Func):
+    shape = ctx.shape_at(key)  # a copy's tree of the same shape: no tree is built per cell
+    if not isinstance(shape, Func):
         return None
     pairs = ctx.aggregates_at(key)
-    if len(pairs) != 1 or len(tree.args) != (2 if tree.base == "SUBTOTAL" else 1):
+    if len(pairs) != 1 or len(shape.args) != (2 if shape.base == "SUBTOTAL" else 1):
         return None
     func, ref = pairs[0]
-    if func.base != tree.base:
+    if func.base != shape.base:
         return None  # an aggregate nested in another function's argument
     return func.base, ref_bounds(ref, ctx.max_row, ctx.max_col)
 
 
-def _omitted(ctx: SheetContext, lines: _Lines, key: Key, func: str, box: Box, *, across_row: bool) -> Hit | None:
+def _omitted(ctx: SheetContext, key: Key, func: str, box: Box, *, across_row: bool) -> Hit | None:
     # ``key`` adds the cells of ``box``, a stretch of its own row (``across_row``) or column. Each
     # data cell there must be a total of the same function over its own column (row), ending
     # before ``key``'s line; ``key``'s own column (row) must hold typed figures, and no formula,
     # over the lines those totals add, and the figures must not be totals of their own line.
     row, col = key
-    line, lo, hi = (row, box[1], box[3]) if across_row else (col, box[0], box[2])
-    count = lines.count(line, lo, hi, by_row=across_row) + lines.count(line, lo, hi, by_row=across_row, formulas=True)
-    ctx.budget.spend(count, key)
-    if count < MIN_TOTALS:
+    lo, hi = (box[1], box[3]) if across_row else (box[0], box[2])
+    members = [at for at in _line(ctx, key, lo, hi, across=across_row) if _is_data(ctx.cells[at])]
+    if len(members) < MIN_TOTALS:
         return None
-    members = lines.data(line, lo, hi, by_row=across_row)
     spans: list[tuple[int, int]] = []
     for member in members:
         total = _sole_total(ctx, member) if member in ctx.trees else None
@@ -97,26 +95,38 @@ def _omitted(ctx: SheetContext, lines: _Lines, key: Key, func: str, box: Box, *,
         else:
             return None
     lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
-    line, along = (col, False) if across_row else (row, True)
-    figures = lines.count(line, lo, hi, by_row=along)
-    if figures < MIN_TOTALS or lines.count(line, lo, hi, by_row=along, formulas=True):
-        return None
-    if _typed_totals(ctx, key, lines.first(line, lo, hi, MAX_COMPARED, by_row=along)):
-        return None
     own = (lo, col, hi, col) if across_row else (row, lo, row, hi)
+    figures = []
+    for at in _line(ctx, key, lo, hi, across=not across_row):
+        cell = ctx.cells[at]
+        if cell.is_formula:
+            return None
+        if cell.is_number:
+            figures.append(at)
+    if len(figures) < MIN_TOTALS or _typed_totals(ctx, key, figures[:MAX_COMPARED]):
+        return None
     nearest = min(members, key=lambda m: abs(m[1] - col) + abs(m[0] - row))
     suggestion = to_formula(move_tree(ctx.trees[nearest], row - nearest[0], col - nearest[1]))
     kind, where = ("row", "column") if across_row else ("column", "row")
     return Hit(
         "FX39",
         f"adds the totals {_box_text(box)} across its {kind}, but its own {where} holds "
-        f"{figures} typed figures in {_box_text(own)}, which it leaves out",
+        f"{len(figures)} typed figures in {_box_text(own)}, which it leaves out",
         suggestion,
     )
 
 
-def _key(line: int, position: int, by_row: bool) -> Key:
-    return (line, position) if by_row else (position, line)
+def _line(ctx: SheetContext, key: Key, lo: int, hi: int, *, across: bool) -> Iterator[Key]:
+    # The non-empty cells at positions lo..hi of ``key``'s row (``across``) or column, one unit each.
+    for position in range(lo, hi + 1):
+        ctx.budget.spend(1, key)
+        at = (key[0], position) if across else (position, key[1])
+        if at in ctx.cells:
+            yield at
+
+
+def _is_data(cell: Cell) -> bool:
+    return cell.is_formula or cell.is_number
 
 
 def _typed_totals(ctx: SheetContext, key: Key, figures: list[Key]) -> bool:
@@ -135,36 +145,3 @@ def _typed_totals(ctx: SheetContext, key: Key, figures: list[Key]) -> bool:
 def _box_text(box: Box) -> str:
     r1, c1, r2, c2 = box
     return a1(r1, c1) if (r1, c1) == (r2, c2) else f"{a1(r1, c1)}:{a1(r2, c2)}"
-
-
-class _Lines:
-    """The sheet's typed numbers and formulas by row and by column, positions sorted."""
-
-    def __init__(self, ctx: SheetContext) -> None:
-        # (by_row, is_formula) -> line -> sorted positions along it
-        self.index: dict[tuple[bool, bool], dict[int, list[int]]] = {
-            (by_row, formula): {} for by_row in (False, True) for formula in (False, True)
-        }
-        for (row, col), cell in sorted(ctx.cells.items()):
-            if cell.is_formula or cell.is_number:
-                self.index[(True, cell.is_formula)].setdefault(row, []).append(col)
-                self.index[(False, cell.is_formula)].setdefault(col, []).append(row)
-
-    def count(self, line: int, lo: int, hi: int, *, by_row: bool = False, formulas: bool = False) -> int:
-        """Typed numbers (or ``formulas``) at positions ``lo``..``hi`` of column (row, ``by_row``) ``line``."""
-        positions = self.index[(by_row, formulas)].get(line, [])
-        return bisect_right(positions, hi) - bisect_left(positions, lo)
-
-    def first(self, line: int, lo: int, hi: int, k: int, *, by_row: bool = False) -> list[Key]:
-        """The first ``k`` typed numbers at positions ``lo``..``hi`` of ``line``."""
-        positions = self.index[(by_row, False)].get(line, [])
-        i = bisect_left(positions, lo)
-        return [_key(line, p, by_row) for p in positions[i : i + k] if p <= hi]
-
-    def data(self, line: int, lo: int, hi: int, *, by_row: bool = False) -> list[Key]:
-        """Keys of the numbers and formulas at positions ``lo``..``hi`` of ``line``, in order."""
-        found = []
-        for formulas in (False, True):
-            positions = self.index[(by_row, formulas)].get(line, [])
-            found += positions[bisect_left(positions, lo) : bisect_right(positions, hi)]
-        return sorted(_key(line, p, by_row) for p in found)
