@@ -96,6 +96,43 @@ def test_given_a_row_of_plus_chains_and_sums_when_one_chain_reads_a_moved_cell_t
     assert [(f.cell, f.severity, f.suggestion) for f in findings] == [("Q3!D3", "high", "=D1+D2")]
 
 
+def _fx31(sheet: Sheet) -> list[tuple[str | None, str, str, str | None]]:
+    return [(f.cell, f.severity, f.message, f.suggestion) for f in audit_sheet(sheet) if f.rule == "FX31"]
+
+
+def test_given_the_last_copy_replaced_by_its_value_when_audited_then_advice_with_the_formula() -> None:
+    # Given D8, below seven copies of =B*C, typed as 640: what =B8*C8 gives (8 * 80)
+    sheet = _column_of_products({8: 640.0})
+    # When audited / Then advice (a total typed in looks the same), with the formula to put back
+    assert _fx31(sheet) == [
+        (
+            "Q3!D8",
+            "medium",
+            "typed value just past a column region like D1 (the typed value equals the formula's result today, "
+            "but will not follow its inputs)",
+            "=B8*C8",
+        )
+    ]
+
+
+@pytest.mark.parametrize(
+    "override",
+    [{8: 641.0}, {1: 10.0}],
+    ids=["past the copies, another figure", "before the copies, their result (a seed)"],
+)
+def test_given_a_typed_figure_at_an_end_of_the_copies_that_is_no_pasted_result_then_no_finding(
+    override: dict[int, str | float],
+) -> None:
+    assert _fx31(_column_of_products(override)) == []
+
+
+def test_given_a_typed_zero_past_copies_that_would_give_zero_when_audited_then_no_finding() -> None:
+    # Given copies of =B*C in D1:D7 and 0 typed in D8, where B8 is 0: zero agrees with too much
+    formulas: list[list[str | None]] = [[None, None, f"=A{r}*B{r}"] for r in range(1, 8)] + [[None, None, None]]
+    values: list[list[object]] = [[r, 10 * r, None] for r in range(1, 8)] + [[0, 80, 0]]
+    assert _fx31(Sheet("Q3", formulas, values, "A1")) == []
+
+
 def test_given_two_breaks_in_one_run_when_audited_then_advice_only() -> None:
     # Two cells of one run differ: deliberate layout as likely as slips
     sheet = _column_of_products({3: "=B2*C3", 6: "=B6*C7"})

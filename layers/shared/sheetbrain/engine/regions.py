@@ -51,7 +51,7 @@ class Deviation:
 
     row: int
     col: int
-    kind: str  # "pattern" | "constant" | "inconsistent-region" | "typed-line"
+    kind: str  # "pattern" | "constant" | "inconsistent-region" | "typed-line" | "trailing-constant"
     expected: str  # the region's R1C1 pattern
     example: tuple[int, int]  # a cell holding the expected pattern
     axis: str  # "row" | "column"
@@ -160,15 +160,24 @@ def _deviations_in(
             and not _reads_as(key, expected, run[i])
         ):
             found.append(Deviation(run[i].row, run[i].col, "pattern", expected, example, axis, len(members)))
+    # A typed number just past the copies (below a column's, right of a row's) may be a copy pasted
+    # as its value or the line's own figure (a total typed in): the caller compares it with the
+    # copy's result. One just before them is not asked: a typed seed starts many a computed series.
+    after = last + 1
+    trailing = (
+        [Deviation(run[after].row, run[after].col, "trailing-constant", expected or "", example, axis, len(members))]
+        if after < len(run) and run[after].is_number
+        else []
+    )
     if not found:
-        return []
+        return trailing
     # The majority is counted among the copies and the typed numbers that stand in for them: other
     # computations interleaved in the line (a rate row between count rows) are layout, not votes.
     typed = [i for i in span if run[i].is_number]
     if len(pattern_counts) == 1 and not typed:
-        return found if expected_count / len(span) >= CLEAR_MAJORITY else []
+        return found + trailing if expected_count / len(span) >= CLEAR_MAJORITY else []
     if expected_count / (len(members) + len(typed)) >= CLEAR_MAJORITY:
-        return found
+        return found + trailing
     if region is None or not _AGGREGATE_RE.match(region):
         return []
     # Totals that aggregate the block beside them but disagree on its extent: the whole run is suspect.

@@ -30,7 +30,14 @@ MAX_RANGE_CELLS = 20_000  # larger ranges are not read cell by cell (whole colum
 MAX_RANGE_COLUMNS = 1_000  # wider ranges (whole rows) count as reading numbers, unknown which
 
 
-_RULE_OF_KIND = {"typed-line": "FX31", "constant": "FX31", "pattern": "FX30", "inconsistent-region": "FX33"}
+_RULE_OF_KIND = {
+    "typed-line": "FX31",
+    "constant": "FX31",
+    "trailing-constant": "FX31",
+    "pattern": "FX30",
+    "inconsistent-region": "FX33",
+}
+_TYPED_KINDS = ("typed-line", "constant", "trailing-constant")
 
 
 def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
@@ -82,6 +89,13 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
                 severity, message = "high", message + reason + _LONE
             else:
                 message += reason
+        elif dev.kind == "trailing-constant":
+            # Past the copies, only a figure that is their formula's result here is a pasted value;
+            # even then it may be the line's own total typed in: advice. Zero agrees with too much.
+            if agreeing.get((dev.row, dev.col)) != _AGREES or not _as_float(ctx.cells[(dev.row, dev.col)].value):
+                continue
+            rule, severity = "FX31", "medium"
+            message = f"typed value just past a {where}" + _AGREES
         elif dev.kind == "constant":
             rule, message = "FX31", f"typed value inside a {where}; a formula is expected"
             reason = agreeing.get((dev.row, dev.col), "")
@@ -229,7 +243,7 @@ def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> 
     for dev in deviations:
         key = (dev.row, dev.col)
         cell = ctx.cells[key]
-        if dev.kind not in ("typed-line", "constant") or not cell.is_number or dev.example not in ctx.trees:
+        if dev.kind not in _TYPED_KINDS or not cell.is_number or dev.example not in ctx.trees:
             continue
         expected = _copy_at(ctx, dev)
         if expected is None:
