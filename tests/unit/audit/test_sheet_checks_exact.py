@@ -239,22 +239,39 @@ def test_given_a_column_of_row_totals_whose_last_cell_adds_the_totals_above_then
 
 
 def test_given_the_totals_row_on_a_budget_one_unit_short_when_audited_then_the_stop_names_the_total() -> None:
-    # Given the totals row over figures in E1:E3. C5 and D5 cost 7 units each (a shape, a range read
-    # twice over, C1:C4 walked to its first typed member); E5 costs 18 (3, the two cells of C5:D5,
-    # 3 for each total there, E1:E4 walked, 3 figures compared): 32 in all, and a budget of 31
+    # Given the totals row over figures in E1:E3. C5 and D5 cost 4 units each (a shape, a range read
+    # twice over, C1 walked: a typed member ends the walk); E5 costs 18 (3, each cell of C5:D5 walked
+    # and read as a total, 4 each, E1:E4 walked, 3 figures compared): 26 in all, and a budget of 25
     sheet = _totals_row({(1, 5): 7, (2, 5): 8, (3, 5): 9})
     # When audited / Then the check stops on E5 and says so
-    assert _found(sheet, "FX39", work_budget=31) == [
+    assert _found(sheet, "FX39", work_budget=25) == [
         (
             "S!E5",
             "FX90",
             "info",
-            "FX39 stopped at its work budget (31 units) after 2 of 3 formula cells: from S!E5 on (row 5 of S) "
+            "FX39 stopped at its work budget (25 units) after 2 of 3 formula cells: from S!E5 on (row 5 of S) "
             "not checked for total adds the totals beside it, not its own figures",
             "audit the rest of the sheet as a smaller range",
         )
     ]
-    assert [row[:2] for row in _found(sheet, "FX39", work_budget=32)] == [("S!E5", "FX39")]
+    assert [row[:2] for row in _found(sheet, "FX39", work_budget=26)] == [("S!E5", "FX39")]
+
+
+def test_given_a_total_across_to_the_last_column_of_the_sheet_when_audited_then_only_the_data_is_walked() -> None:
+    # Given figures in A1:C3, column totals B5 and C5, and A5 adding B5:XFD5 (16,383 cells wide)
+    cells: dict[tuple[int, int], object] = {(r, c): 10 * r + c for r in (1, 2, 3) for c in (1, 2, 3)}
+    cells.update({(5, 2): "=SUM(B1:B4)", (5, 3): "=SUM(C1:C4)", (5, 1): "=SUM(B5:XFD5)"})
+    # When audited on a budget of 40 units / Then A5 is reported: the walk stopped at column C
+    assert _found(_grid(cells), "FX39", work_budget=40) == [
+        (
+            "S!A5",
+            "FX39",
+            "high",
+            "adds the totals B5:XFD5 across its row, but its own column holds 3 typed figures in A1:A4, "
+            "which it leaves out",
+            "=SUM(A1:A4)",
+        )
+    ]
 
 
 @pytest.mark.parametrize(

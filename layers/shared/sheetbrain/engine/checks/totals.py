@@ -79,11 +79,12 @@ def _omitted(ctx: SheetContext, key: Key, func: str, box: Box, *, across_row: bo
     # over the lines those totals add, and the figures must not be totals of their own line.
     row, col = key
     lo, hi = (box[1], box[3]) if across_row else (box[0], box[2])
-    members = [at for at in _line(ctx, key, lo, hi, across=across_row) if _is_data(ctx.cells[at])]
-    if len(members) < MIN_TOTALS:
-        return None
+    members: list[Key] = []
     spans: list[tuple[int, int]] = []
-    for member in members:
+    for member in _line(ctx, key, lo, hi, across=across_row):
+        if not _is_data(ctx.cells[member]):
+            continue
+        # The first figure or other formula ends the walk: a total of figures is no total of totals.
         total = _sole_total(ctx, member) if member in ctx.trees else None
         if total is None or total[0] != func:
             return None
@@ -94,6 +95,9 @@ def _omitted(ctx: SheetContext, key: Key, func: str, box: Box, *, across_row: bo
             spans.append((n1, n2))
         else:
             return None
+        members.append(member)
+    if len(members) < MIN_TOTALS:
+        return None
     lo, hi = min(s for s, _ in spans), max(e for _, e in spans)
     own = (lo, col, hi, col) if across_row else (row, lo, row, hi)
     figures = []
@@ -117,8 +121,9 @@ def _omitted(ctx: SheetContext, key: Key, func: str, box: Box, *, across_row: bo
 
 
 def _line(ctx: SheetContext, key: Key, lo: int, hi: int, *, across: bool) -> Iterator[Key]:
-    # The non-empty cells at positions lo..hi of ``key``'s row (``across``) or column, one unit each.
-    for position in range(lo, hi + 1):
+    # The non-empty cells at positions lo..hi of ``key``'s row (``across``) or column, one unit each;
+    # past the sheet's last row or column nothing is walked (=SUM(B2:XFD2) reads as far as the data).
+    for position in range(lo, min(hi, ctx.max_col if across else ctx.max_row) + 1):
         ctx.budget.spend(1, key)
         at = (key[0], position) if across else (position, key[1])
         if at in ctx.cells:
