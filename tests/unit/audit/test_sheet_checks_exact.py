@@ -194,67 +194,126 @@ def test_given_fx29_on_a_small_budget_when_audited_then_it_stops_on_the_sum_aski
 
 # --- FX39: a total that adds the totals beside it, not its own figures ---------------------------
 
+_OWN = {(1, 5): 7, (2, 5): 8, (3, 5): 9}  # figures in E1:E3 that are not the sums of their rows
 
-def _totals_row(own: dict[tuple[int, int], object]) -> Sheet:
-    # Figures in C1:D3, row 4 empty, column totals C5 and D5, and E5 adding them across; ``own``
-    # fills column E above the totals row.
-    cells: dict[tuple[int, int], object] = {(r, c): 10 * r + c for r in (1, 2, 3) for c in (3, 4)}
-    cells.update({(5, 3): "=SUM(C1:C4)", (5, 4): "=SUM(D1:D4)", (5, 5): "=SUM(C5:D5)"})
+
+def _totals_row(own: dict[tuple[int, int], object], rows: int = 3) -> Sheet:
+    # Figures in C1:D<rows>, column totals of them in the row below, and E adding those totals
+    # across; ``own`` fills column E above the totals row (or changes any cell).
+    total = rows + 1
+    cells: dict[tuple[int, int], object] = {(r, c): 10 * r + c for r in range(1, total) for c in (3, 4)}
+    cells.update(
+        {(total, 3): f"=SUM(C1:C{rows})", (total, 4): f"=SUM(D1:D{rows})", (total, 5): f"=SUM(C{total}:D{total})"}
+    )
     cells.update(own)
     return _grid(cells)
 
 
-def test_given_a_totals_row_whose_last_cell_adds_the_totals_over_a_column_of_figures_then_high() -> None:
-    # Given column E holding typed figures 7, 8, 9 that are not the sums of their rows
-    sheet = _totals_row({(1, 5): 7, (2, 5): 8, (3, 5): 9})
-    # When audited / Then E5 is reported, with the column total its neighbours would have written
-    assert _found(sheet, "FX39") == [
-        (
-            "S!E5",
-            "FX39",
-            "high",
-            "adds the totals C5:D5 across its row, but its own column holds 3 typed figures in E1:E4, "
-            "which it leaves out",
-            "=SUM(E1:E4)",
-        )
-    ]
+def _fx39(cell: str, line: str, box: str, figures: int, own: str, suggestion: str) -> Row:
+    kind, where = ("row", "column") if line == "row" else ("column", "row")
+    return (
+        f"S!{cell}",
+        "FX39",
+        "high",
+        f"adds the totals {box} across its {kind}, but its own {where} holds {figures} typed figures in {own}, "
+        "which it leaves out",
+        suggestion,
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "figures"),
+    [
+        ({}, 3),
+        # formulas that are no line total (=E1*2, a block sum) come first in reading order
+        ({(1, 6): "=E1*2", (2, 6): "=SUM(C1:D2)"}, 3),
+        # a label among the totals it adds
+        ({(4, 5): "=SUM(B4:D4)", (4, 2): "Total"}, 3),
+        # two figures are a column of them
+        ({(3, 5): None}, 2),
+    ],
+    ids=["figures", "other formulas first", "a label among the totals", "two figures"],
+)
+def test_given_a_totals_row_whose_last_cell_adds_the_totals_over_a_column_of_figures_then_high(
+    extra: dict[tuple[int, int], object], figures: int
+) -> None:
+    # Given E4 adding C4:D4 (or B4:D4) while E1:E3 hold figures
+    sheet = _totals_row({**_OWN, **extra})
+    box = "B4:D4" if (4, 2) in extra else "C4:D4"
+    # When audited / Then E4 is reported, with the column total its neighbours would have written
+    assert _found(sheet, "FX39") == [_fx39("E4", "row", box, figures, "E1:E3", "=SUM(E1:E3)")]
+
+
+def test_given_column_totals_of_other_spans_when_audited_then_the_nearest_one_is_the_suggestion() -> None:
+    # Given C4 adding C2:C3 only, D4 adding D1:D3
+    sheet = _totals_row({**_OWN, (4, 3): "=SUM(C2:C3)"})
+    # When audited / Then the figures are counted over both spans, and D4's copy is suggested
+    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E1:E3)")]
+    sheet = _totals_row({**_OWN, (4, 4): "=SUM(D2:D3)"})
+    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E2:E3)")]
+
+
+def test_given_a_totals_row_under_a_tall_table_when_audited_then_every_figure_is_counted() -> None:
+    # Given eight rows of figures (more than the sheet has columns) and the totals in row 9
+    own: dict[tuple[int, int], object] = {(r, 5): r for r in range(1, 9)}
+    # When audited / Then all eight figures of E1:E8 are named
+    assert _found(_totals_row(own, rows=8), "FX39") == [_fx39("E9", "row", "C9:D9", 8, "E1:E8", "=SUM(E1:E8)")]
+
+
+def test_given_subtotal_functions_when_audited_then_they_are_totals_too() -> None:
+    # Given the totals row written with SUBTOTAL(9, ...)
+    sheet = _totals_row(
+        {**_OWN, (4, 3): "=SUBTOTAL(9,C1:C3)", (4, 4): "=SUBTOTAL(9,D1:D3)", (4, 5): "=SUBTOTAL(9,C4:D4)"}
+    )
+    # When audited / Then E4 is reported with the SUBTOTAL its neighbours would have written
+    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUBTOTAL(9,E1:E3)")]
+
+
+def _row_totals(extra: dict[tuple[int, int], object]) -> Sheet:
+    # Figures in A1:C3, row totals D1 and D2 of their rows, and D3 adding D1:D2 while row 3 holds figures
+    cells: dict[tuple[int, int], object] = {(r, c): 10 * r + 3 * c for r in (1, 2, 3) for c in (1, 2, 3)}
+    cells.update({(1, 4): "=SUM(A1:C1)", (2, 4): "=SUM(A2:C2)", (3, 4): "=SUM(D1:D2)"})
+    cells.update(extra)
+    return _grid(cells)
 
 
 def test_given_a_column_of_row_totals_whose_last_cell_adds_the_totals_above_then_high() -> None:
-    # Given figures in A1:C3, row totals D1 and D2 of their rows, and D3 adding D1:D2 while row 3
-    # holds figures of its own
-    cells: dict[tuple[int, int], object] = {(r, c): 10 * r + 3 * c for r in (1, 2, 3) for c in (1, 2, 3)}
-    cells.update({(1, 4): "=SUM(A1:C1)", (2, 4): "=SUM(A2:C2)", (3, 4): "=SUM(D1:D2)"})
     # When audited / Then D3 is reported, with the row total its neighbours would have written
-    assert _found(_grid(cells), "FX39") == [
-        (
-            "S!D3",
-            "FX39",
-            "high",
-            "adds the totals D1:D2 across its column, but its own row holds 3 typed figures in A3:C3, "
-            "which it leaves out",
-            "=SUM(A3:C3)",
-        )
-    ]
+    assert _found(_row_totals({}), "FX39") == [_fx39("D3", "column", "D1:D2", 3, "A3:C3", "=SUM(A3:C3)")]
+    # And with row totals of other spans (D1 adds B1:C1), D2's is the one suggested
+    found = _found(_row_totals({(1, 4): "=SUM(B1:C1)"}), "FX39")
+    assert found == [_fx39("D3", "column", "D1:D2", 3, "A3:C3", "=SUM(A3:C3)")]
+    found = _found(_row_totals({(2, 4): "=SUM(B2:C2)"}), "FX39")
+    assert found == [_fx39("D3", "column", "D1:D2", 3, "A3:C3", "=SUM(B3:C3)")]
 
 
-def test_given_the_totals_row_on_a_budget_one_unit_short_when_audited_then_the_stop_names_the_total() -> None:
-    # Given the totals row over figures in E1:E3. C5 and D5 cost 4 units each (a shape, a range read
-    # twice over, C1 walked: a typed member ends the walk); E5 costs 18 (3, each cell of C5:D5 walked
-    # and read as a total, 4 each, E1:E4 walked, 3 figures compared): 26 in all, and a budget of 25
-    sheet = _totals_row({(1, 5): 7, (2, 5): 8, (3, 5): 9})
-    # When audited / Then the check stops on E5 and says so
-    assert _found(sheet, "FX39", work_budget=25) == [
-        (
-            "S!E5",
-            "FX90",
-            "info",
-            "FX39 stopped at its work budget (25 units) after 2 of 3 formula cells: from S!E5 on (row 5 of S) "
-            "not checked for total adds the totals beside it, not its own figures",
-            "audit the rest of the sheet as a smaller range",
-        )
-    ]
-    assert [row[:2] for row in _found(sheet, "FX39", work_budget=26)] == [("S!E5", "FX39")]
+def test_given_a_row_total_that_adds_a_block_when_audited_then_the_column_is_no_line_of_totals() -> None:
+    # Given D2 adding A1:C2 (a block, not its row)
+    assert _found(_row_totals({(2, 4): "=SUM(A1:C2)"}), "FX39") == []
+
+
+_BUDGET_STOP = (
+    "S!E4",
+    "FX90",
+    "info",
+    "FX39 stopped at its work budget ({} units) after 2 of 3 formula cells: from S!E4 on (row 4 of S) "
+    "not checked for total adds the totals beside it, not its own figures",
+    "audit the rest of the sheet as a smaller range",
+)
+
+
+@pytest.mark.parametrize("budget", [20, 24])
+def test_given_the_totals_row_on_a_budget_short_of_its_units_when_audited_then_the_stop_names_the_total(
+    budget: int,
+) -> None:
+    # Given the totals row. C4 and D4 cost 4 units each (a shape, a range read twice over, C1 walked:
+    # a typed member ends the walk); E4 costs 17 (3, each cell of C4:D4 walked and read as a total,
+    # 4 each, E1:E3 walked, 3 figures compared): 25 in all. 20 stops in the walk down E, 24 comparing
+    sheet = _totals_row(_OWN)
+    # When audited / Then the check stops on E4 and says so
+    stop = (*_BUDGET_STOP[:3], _BUDGET_STOP[3].format(budget), *_BUDGET_STOP[4:])
+    assert _found(sheet, "FX39", work_budget=budget) == [stop]
+    assert [row[:2] for row in _found(sheet, "FX39", work_budget=25)] == [("S!E4", "FX39")]
 
 
 def test_given_a_total_across_to_the_last_column_of_the_sheet_when_audited_then_only_the_data_is_walked() -> None:
@@ -262,16 +321,11 @@ def test_given_a_total_across_to_the_last_column_of_the_sheet_when_audited_then_
     cells: dict[tuple[int, int], object] = {(r, c): 10 * r + c for r in (1, 2, 3) for c in (1, 2, 3)}
     cells.update({(5, 2): "=SUM(B1:B4)", (5, 3): "=SUM(C1:C4)", (5, 1): "=SUM(B5:XFD5)"})
     # When audited on a budget of 40 units / Then A5 is reported: the walk stopped at column C
-    assert _found(_grid(cells), "FX39", work_budget=40) == [
-        (
-            "S!A5",
-            "FX39",
-            "high",
-            "adds the totals B5:XFD5 across its row, but its own column holds 3 typed figures in A1:A4, "
-            "which it leaves out",
-            "=SUM(A1:A4)",
-        )
-    ]
+    assert _found(_grid(cells), "FX39", work_budget=40) == [_fx39("A5", "row", "B5:XFD5", 3, "A1:A4", "=SUM(A1:A4)")]
+    # And a figure past the fifth column (more columns than rows) still ends the walk: no totals row
+    cells.update({(r, c): r for r in (1, 2, 3) for c in (4, 5, 6)})
+    cells.update({(5, 4): "=SUM(D1:D4)", (5, 5): "=SUM(E1:E4)", (5, 6): 6})
+    assert _found(_grid(cells), "FX39") == []
 
 
 @pytest.mark.parametrize(
@@ -296,18 +350,29 @@ def test_given_a_total_across_over_a_total_column_when_audited_then_quiet(own: d
 @pytest.mark.parametrize(
     "change",
     [
-        {(5, 4): "=AVERAGE(D1:D4)"},  # the totals beside it are of another function
-        {(5, 4): 75},  # one of them is typed, not a total
-        {(5, 4): "=SUM(D1:D6)"},  # one of them reads past the totals row
-        {(5, 3): None, (5, 5): "=SUM(D5:D5)"},  # one total beside it: no line of totals
+        {(4, 4): "=AVERAGE(D1:D3)"},  # the totals beside it are of another function
+        {(4, 4): 75},  # one of them is typed, not a total
+        {(4, 4): "=SUM(D1:D6)"},  # one of them reads past the totals row
+        {(4, 4): "=SUM(C1:D3)"},  # one of them adds a block, not its column
+        {(4, 3): None, (4, 5): "=SUM(D4:D4)"},  # one total beside it: no line of totals
+        {(4, 5): "=SUM(C3:D4)"},  # it adds a block (the last figures and the totals)
     ],
-    ids=["another function", "a typed neighbour", "a neighbour past the row", "one total"],
+    ids=["another function", "a typed neighbour", "a neighbour past the row", "a block", "one total", "adds a block"],
 )
 def test_given_no_line_of_column_totals_beside_it_then_quiet(change: dict[tuple[int, int], object]) -> None:
-    # Given column E holding figures, and the totals beside E5 changed as ``change`` says
-    sheet = _totals_row({(1, 5): 7, (2, 5): 8, (3, 5): 9, **change})
+    # Given column E holding figures, and the totals beside E4 changed as ``change`` says
+    sheet = _totals_row({**_OWN, **change})
     # When audited / Then no FX39
     assert _found(sheet, "FX39") == []
+
+
+def test_given_a_block_total_beside_a_column_of_row_totals_when_audited_then_quiet() -> None:
+    # Given row totals in E1:E3, figures in C4:D4, and E4 adding the block C1:D3 (a grand total)
+    cells: dict[tuple[int, int], object] = {(r, c): 10 * r + c for r in (1, 2, 3, 4) for c in (3, 4)}
+    cells.update({(r, 5): f"=SUM(C{r}:D{r})" for r in (1, 2, 3)})
+    cells[(4, 5)] = "=SUM(C1:D3)"
+    # When audited / Then no FX39: a block is neither a row nor a column of totals
+    assert _found(_grid(cells), "FX39") == []
 
 
 # --- FX35: a total that starts on a heading line and sweeps several sections -----------------------

@@ -107,7 +107,7 @@ def _omitted(ctx: SheetContext, key: Key, func: str, box: Box, *, across_row: bo
             return None
         if cell.is_number:
             figures.append(at)
-    if len(figures) < MIN_TOTALS or _typed_totals(ctx, key, figures[:MAX_COMPARED]):
+    if len(figures) < MIN_TOTALS or _typed_totals(ctx, key, figures):
         return None
     nearest = min(members, key=lambda m: abs(m[1] - col) + abs(m[0] - row))
     suggestion = to_formula(move_tree(ctx.trees[nearest], row - nearest[0], col - nearest[1]))
@@ -148,5 +148,5 @@ def _typed_totals(ctx: SheetContext, key: Key, figures: list[Key]) -> bool:
 
 
 def _box_text(box: Box) -> str:
-    r1, c1, r2, c2 = box
-    return a1(r1, c1) if (r1, c1) == (r2, c2) else f"{a1(r1, c1)}:{a1(r2, c2)}"
+    # Never one cell: a total of one total, or one figure, is no line of them.
+    return f"{a1(box[0], box[1])}:{a1(box[2], box[3])}"
