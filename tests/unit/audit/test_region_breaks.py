@@ -126,11 +126,51 @@ def test_given_a_typed_figure_at_an_end_of_the_copies_that_is_no_pasted_result_t
     assert _fx31(_column_of_products(override)) == []
 
 
+def test_given_a_figure_of_its_own_past_a_row_of_copies_then_a_break_further_down_is_still_reported() -> None:
+    # Given =B*C down D1:D8 with D5 reading B6 (a lone break), and along row 1 copies =D1*2, =E1*2,
+    # =F1*2 in E1:G1 followed by H1 typed 5, not what =G1*2 gives there (160)
+    formulas: list[list[str | None]] = [[None, None, None, f"=B{r}*C{r}"] + [None] * 4 for r in range(1, 9)]
+    formulas[4][3] = "=B6*C5"
+    formulas[0][4:7] = ["=D1*2", "=E1*2", "=F1*2"]
+    values: list[list[object]] = [[None, r, 10 * r, None, None, None, None, None] for r in range(1, 9)]
+    values[0][7] = 5
+    # When audited / Then the row's typed 5 (checked first, along the rows) is no finding and D5 is high
+    findings = [
+        (f.cell, f.severity) for f in audit_sheet(Sheet("Q3", formulas, values, "A1")) if f.rule in ("FX30", "FX31")
+    ]
+    assert findings == [("Q3!D5", "high")]
+
+
+def test_given_hand_typed_copies_when_the_next_cell_holds_their_result_then_it_is_read_through_the_fixed_cell() -> None:
+    # Given =A<r>/C10 typed down D1:D6 without $ (each pointing at C10 = 4) and D7 typed 1.75 = A7/C10
+    formulas: list[list[str | None]] = [[None, None, None, f"=A{r}/C10"] for r in range(1, 7)] + [[None] * 4] * 4
+    values: list[list[object]] = [[r, None, None, None] for r in range(1, 8)] + [[None] * 4] * 3
+    values[6][3] = 1.75
+    values[9][2] = 4
+    # When audited / Then D7 is advice with the copy that reads C10 (read relatively from D7, C13 is empty)
+    assert [
+        (f.cell, f.severity, f.suggestion) for f in audit_sheet(Sheet("Q3", formulas, values, "A1")) if f.rule == "FX31"
+    ] == [("Q3!D7", "medium", "=A7/C10")]
+
+
 def test_given_a_typed_zero_past_copies_that_would_give_zero_when_audited_then_no_finding() -> None:
     # Given copies of =B*C in D1:D7 and 0 typed in D8, where B8 is 0: zero agrees with too much
     formulas: list[list[str | None]] = [[None, None, f"=A{r}*B{r}"] for r in range(1, 8)] + [[None, None, None]]
     values: list[list[object]] = [[r, 10 * r, None] for r in range(1, 8)] + [[0, 80, 0]]
     assert _fx31(Sheet("Q3", formulas, values, "A1")) == []
+
+
+def test_given_copies_typed_by_hand_with_two_fixed_cells_when_one_slipped_then_it_alone_is_high() -> None:
+    # Given =A<r>/C10+D10 typed down E1:E6 without $ (two relative references pinned to C10 and D10,
+    # each written differently in every row), and E4 reading C9 instead of C10
+    formulas: list[list[str | None]] = [[None] * 4 + [f"=A{r}/C10+D10"] for r in range(1, 7)]
+    formulas[3][4] = "=A4/C9+D10"
+    values: list[list[object]] = [[r, None, None, None, None] for r in range(1, 7)]
+    values += [[None] * 5] * 2 + [[None, None, 3, None, None], [None, None, 4, 5, None]]
+    formulas += [[None] * 5] * 4
+    # When audited / Then E4 is the one break, high, and its copy reads C10 and D10
+    findings = [f for f in audit_sheet(Sheet("Q3", formulas, values, "A1")) if f.rule == "FX30"]
+    assert [(f.cell, f.severity, f.suggestion) for f in findings] == [("Q3!E4", "high", "=A4/C10+D10")]
 
 
 def test_given_two_breaks_in_one_run_when_audited_then_advice_only() -> None:

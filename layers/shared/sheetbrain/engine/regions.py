@@ -114,7 +114,7 @@ def segments(cells: dict[tuple[int, int], Cell], axis: str) -> Iterator[list[Cel
 def _deviations_in(
     run: list[Cell], patterns: dict[tuple[int, int], str], axis: str, min_region: int
 ) -> list[Deviation]:
-    keys = _sums_as_written(run, [patterns.get((c.row, c.col)) if c.is_formula else None for c in run])
+    keys = _sums_as_written([patterns.get((c.row, c.col)) if c.is_formula else None for c in run])
     structures = [structure_of(k) if k is not None else None for k in keys]
     keys = [k if s is not None else None for k, s in zip(keys, structures, strict=True)]
     adjacent = Counter(
@@ -190,7 +190,7 @@ def _deviations_in(
     ]
 
 
-def _sums_as_written(run: list[Cell], keys: list[str | None]) -> list[str | None]:
+def _sums_as_written(keys: list[str | None]) -> list[str | None]:
     # ``=D17+D18+D19`` among copies of ``=SUM(B17:B19)`` is the same total written out: where the
     # run holds that SUM's pattern, the chain counts as it (a copy), so a total beside them that adds
     # other rows is one break of a region of totals, not a line of unrelated formulas.
