@@ -262,6 +262,10 @@ def test_canonical_flattens_a_long_chain_without_recursion_per_term() -> None:
         ("R[1]C+R[3]C", None),
         ("R[1]C+R[1]C", None),
         ("R[1]C+R[2]C[1]", None),
+        ("SUM(R[1]C:R[2]C)", None),
+        ("R[1]C*R[2]C", None),
+        ("R1C+R2C", None),
+        ("R[1]C", None),
     ],
 )
 def test_as_sum_reads_a_plus_chain_of_adjacent_cells_in_one_line_as_their_sum(chain: str, summed: str | None) -> None:

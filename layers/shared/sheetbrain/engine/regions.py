@@ -197,16 +197,17 @@ def _sums_as_written(keys: list[str | None]) -> list[str | None]:
     written = {key for key in keys if key is not None}
     out = list(keys)
     for i, key in enumerate(keys):
-        if key is not None and _PLUS_CHAIN_RE.fullmatch(key):
-            summed = as_sum(key)
-            if summed in written:
-                out[i] = summed
+        summed = as_sum(key) if key is not None else None
+        if summed in written:
+            out[i] = summed
     return out
 
 
 def as_sum(pattern: str) -> str | None:
     """The SUM pattern of a ``+`` chain of adjacent relative cells in one line, else ``None``:
     ``R[1]C+R[2]C+R[3]C`` (in any order) -> ``SUM(R[1]C:R[3]C)``."""
+    if not _PLUS_CHAIN_RE.fullmatch(pattern):
+        return None
     parts = sorted((int(m.group(1) or 0), int(m.group(2) or 0)) for m in _RELATIVE_RE.finditer(pattern))
     (r1, c1), (r2, c2) = parts[0], parts[-1]
     down = [(r1 + i, c1) for i in range(len(parts))]
