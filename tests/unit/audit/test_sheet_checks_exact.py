@@ -292,6 +292,56 @@ def test_given_a_row_total_that_adds_a_block_when_audited_then_the_column_is_no_
     assert _found(_row_totals({(2, 4): "=SUM(A1:C2)"}), "FX39") == []
 
 
+def test_given_a_figure_of_400_digits_when_audited_then_it_is_counted_and_compared_with_nothing() -> None:
+    # Given E1 holding an integer no float can hold (the request accepts any JSON number)
+    sheet = _totals_row({(1, 5): 10**400, (2, 5): 8, (3, 5): 9})
+    # When audited / Then no crash: the figure is one of the three left out, and equals no row sum
+    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E1:E3)")]
+
+
+_TYPED_ROW_TOTALS = {(1, 5): 27, (2, 5): 47, (3, 5): 67}  # C+D of rows 1-3: 13+14, 23+24, 33+34
+
+
+@pytest.mark.parametrize(
+    "totals",
+    [
+        # typed row totals under SUBTOTAL(9, ...): the same sums as SUM's
+        {(4, 3): "=SUBTOTAL(9,C1:C3)", (4, 4): "=SUBTOTAL(9,D1:D3)", (4, 5): "=SUBTOTAL(9,C4:D4)"},
+        # typed row totals, E4 written with its row fixed ($): the figures' rows are summed, not copied
+        {(4, 5): "=SUM(C$4:D$4)"},
+    ],
+    ids=["SUBTOTAL", "rows fixed with $"],
+)
+def test_given_typed_row_totals_when_the_totals_row_adds_across_then_quiet(
+    totals: dict[tuple[int, int], object],
+) -> None:
+    assert _found(_totals_row({**_TYPED_ROW_TOTALS, **totals}), "FX39") == []
+
+
+@pytest.mark.parametrize(
+    ("beside", "own"),
+    [
+        ("SUBTOTAL(1,{0})", "SUBTOTAL(9,C4:D4)"),  # averages beside a sum: no line of totals
+        ("SUBTOTAL(109,{0})", "SUBTOTAL(9,C4:D4)"),  # sums without hidden rows beside sums with them
+        ("SUBTOTAL(9,{0})", "SUM(C4:D4)"),  # a SUM across SUBTOTALs: another kind of total
+        ("AVERAGE({0})", "AVERAGE(C4:D4)"),  # averages are no totals
+    ],
+    ids=["SUBTOTAL 1 and 9", "SUBTOTAL 109 and 9", "SUBTOTAL and SUM", "AVERAGE"],
+)
+def test_given_totals_of_another_kind_beside_it_when_audited_then_quiet(beside: str, own: str) -> None:
+    sheet = _totals_row(
+        {**_OWN, (4, 3): "=" + beside.format("C1:C3"), (4, 4): "=" + beside.format("D1:D3"), (4, 5): "=" + own}
+    )
+    assert _found(sheet, "FX39") == []
+
+
+def test_given_subtotal_109_totals_when_one_adds_them_across_then_its_subtotal_is_suggested() -> None:
+    sheet = _totals_row(
+        {**_OWN, (4, 3): "=SUBTOTAL(109,C1:C3)", (4, 4): "=SUBTOTAL(109,D1:D3)", (4, 5): "=SUBTOTAL(109,C4:D4)"}
+    )
+    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUBTOTAL(109,E1:E3)")]
+
+
 _BUDGET_STOP = (
     "S!E4",
     "FX90",
@@ -302,18 +352,18 @@ _BUDGET_STOP = (
 )
 
 
-@pytest.mark.parametrize("budget", [20, 24])
+@pytest.mark.parametrize("budget", [20, 27])
 def test_given_the_totals_row_on_a_budget_short_of_its_units_when_audited_then_the_stop_names_the_total(
     budget: int,
 ) -> None:
-    # Given the totals row. C4 and D4 cost 4 units each (a shape, a range read twice over, C1 walked:
-    # a typed member ends the walk); E4 costs 17 (3, each cell of C4:D4 walked and read as a total,
-    # 4 each, E1:E3 walked, 3 figures compared): 25 in all. 20 stops in the walk down E, 24 comparing
+    # Given the totals row, which FX39 reads in 28 units: C4 and D4 4 each (C1 and D1 end their
+    # walks), E4 20 (the totals C4:D4 read, E1:E3 walked, the three figures' rows summed). A budget
+    # of 20 runs out in the walk down column E, one of 27 in the last row summed
     sheet = _totals_row(_OWN)
-    # When audited / Then the check stops on E4 and says so
+    # When audited / Then the check stops on E4 and says so; with 28 units it reports E4
     stop = (*_BUDGET_STOP[:3], _BUDGET_STOP[3].format(budget), *_BUDGET_STOP[4:])
     assert _found(sheet, "FX39", work_budget=budget) == [stop]
-    assert [row[:2] for row in _found(sheet, "FX39", work_budget=25)] == [("S!E4", "FX39")]
+    assert [row[:2] for row in _found(sheet, "FX39", work_budget=28)] == [("S!E4", "FX39")]
 
 
 def test_given_a_total_across_to_the_last_column_of_the_sheet_when_audited_then_only_the_data_is_walked() -> None:

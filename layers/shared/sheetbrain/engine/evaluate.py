@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from sheetbrain.engine.ast import ARITHMETIC_OPS, Chain, Func, Node, Number, Percent, Ref, Unary
 from sheetbrain.engine.grid import Cell
@@ -116,6 +117,16 @@ def evaluate(node: Node, cells: dict[tuple[int, int], Cell], local: Callable[[Re
     except (_Unknown, OverflowError, ValueError):
         return None
     return value if math.isfinite(value) else None
+
+
+def as_float(value: Any) -> float | None:
+    """A cell value as a finite float, else ``None`` (text, booleans' strings, an integer of 400 digits)."""
+    # Python integers have no bound: one of 400 digits is no float (and equals no formula result).
+    try:
+        number = float(value)
+    except (OverflowError, TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
 
 
 def agrees(typed: float, computed: float) -> bool:

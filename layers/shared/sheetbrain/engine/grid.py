@@ -49,6 +49,11 @@ class Cell:
         return self.formula is None and isinstance(self.value, int | float) and not isinstance(self.value, bool)
 
 
+def is_data(cell: Cell | None) -> bool:
+    """A typed number or a formula: what a run of copies, a range or a line of totals is made of."""
+    return cell is not None and (cell.is_number or cell.is_formula)
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 

@@ -158,6 +158,7 @@ def _deviations_in(
             and key != expected
             and skeleton_of(key) == skeleton_of(expected)
             and not _reads_as(key, expected, run[i])
+            and not _reads_any(key, run[i], [run[m] for m in members])
         ):
             found.append(Deviation(run[i].row, run[i].col, "pattern", expected, example, axis, len(members)))
     # A typed number just past the copies (below a column's, right of a row's) may be a copy pasted
@@ -188,6 +189,22 @@ def _deviations_in(
         for i in span
         if structures[i] == region or run[i].is_number
     ]
+
+
+_BOX_RE = re.compile(r"(?<![!\w])R(\d+)C(\d+)(?::R(\d+)C(\d+))?")
+
+
+def _reads_any(key: str, cell: Cell, copies: list[Cell]) -> bool:
+    # Whether the formula ``key`` at ``cell`` reads one of ``copies``: a total of the copies
+    # themselves (=SUM(C4:F4) after column totals C4:F4) is computed from them, not one that slipped.
+    for m in _BOX_RE.finditer(resolved(key, cell.row, cell.col)):
+        r1, c1 = int(m.group(1)), int(m.group(2))
+        r2, c2 = (int(m.group(3)), int(m.group(4))) if m.group(3) else (r1, c1)
+        r1, r2 = sorted((r1, r2))
+        c1, c2 = sorted((c1, c2))
+        if any(r1 <= copy.row <= r2 and c1 <= copy.col <= c2 for copy in copies):
+            return True
+    return False
 
 
 def _sums_as_written(keys: list[str | None]) -> list[str | None]:

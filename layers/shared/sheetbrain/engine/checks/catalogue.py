@@ -393,8 +393,9 @@ _SPECS = [
         "error range",
         "In a line of totals that each add their own column (row), this one adds the totals beside it while "
         "its own column (row) holds typed figures, and no formula, over the lines they add: its figures are "
-        'left out (Excel\'s rule "formula inconsistent with other formulas in the region"). A column of row '
-        "totals, computed or typed, may be added across: no finding.",
+        'left out (Excel\'s rule "formula inconsistent with other formulas in the region"). Totals are sums '
+        "(SUM, SUBTOTAL 9 or 109), one kind along the line. A column of row totals, computed or typed, may be "
+        "added across: no finding.",
     ),
     _spec(
         "FX90",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -12,6 +11,7 @@ from typing import Any
 
 from sheetbrain.engine.ast import CellAddr, Func, Node, Ref
 from sheetbrain.engine.budget import WorkBudget, check_budget
+from sheetbrain.engine.checks.catalogue import CHECKS
 from sheetbrain.engine.checks.context import CellHit, SheetCheck, SheetContext, aggregate_ranges
 from sheetbrain.engine.checks.cycles import check_circular
 from sheetbrain.engine.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
@@ -19,12 +19,13 @@ from sheetbrain.engine.checks.formula import Hit, Params, replace
 from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
-from sheetbrain.engine.evaluate import agrees, evaluate
-from sheetbrain.engine.grid import Cell
+from sheetbrain.engine.evaluate import agrees, as_float, evaluate
+from sheetbrain.engine.grid import is_data
 from sheetbrain.engine.printer import format_ref, to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
 from sheetbrain.engine.regions import Deviation, find_deviations, is_aggregate, pinned_cells, skeleton_of, structure_of
 from sheetbrain.engine.vocabulary import RANGE_AGGREGATES
+from sheetbrain.severity import STRENGTH
 
 MAX_RANGE_CELLS = 20_000  # larger ranges are not read cell by cell (whole columns)
 MAX_RANGE_COLUMNS = 1_000  # wider ranges (whole rows) count as reading numbers, unknown which
@@ -56,7 +57,9 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
     value pasted over a formula) and is reported high. Other breaks (several in one run, a half-typed
     line, interleaved computations) are often deliberate layout and stay advice (medium).
     """
-    seen: set[tuple[int, int, str]] = set()
+    # One finding per cell and rule: a cell met along its row and down its column keeps the
+    # stronger (a lone break down its column outranks advice along its row, whichever came first).
+    kept: dict[tuple[int, int, str], Hit] = {}
     least = {
         "FX30": int(params["FX30"]["min_region"]),
         "FX31": int(params["FX31"]["min_region"]),
@@ -92,7 +95,7 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
         elif dev.kind == "trailing-constant":
             # Past the copies, only a figure that is their formula's result here is a pasted value;
             # even then it may be the line's own total typed in: advice. Zero agrees with too much.
-            if agreeing.get((dev.row, dev.col)) != _AGREES or not _as_float(ctx.cells[(dev.row, dev.col)].value):
+            if agreeing.get((dev.row, dev.col)) != _AGREES or not as_float(ctx.cells[(dev.row, dev.col)].value):
                 continue
             rule, severity = "FX31", "medium"
             message = f"typed value just past a {where}" + _AGREES
@@ -118,9 +121,7 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
                 # The one total that adds more than its copies: they may all stop short (the lone
                 # one the only right one), or it overreaches; which, the grid cannot tell.
                 for row, col in _run_members(ctx, dev):
-                    if (row, col, "FX33") not in seen:
-                        seen.add((row, col, "FX33"))
-                        yield row, col, Hit("FX33", _WIDER.format(a1(dev.row, dev.col), dev.axis), None, "high")
+                    _keep(kept, row, col, Hit("FX33", _WIDER.format(a1(dev.row, dev.col), dev.axis), None, "high"))
                 severity, message = "high", message + _LONE
             elif is_lone and (
                 skeleton_of(ctx.patterns.get((dev.row, dev.col), ""))
@@ -139,10 +140,21 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
                 "FX33",
                 f"{dev.axis} region around {a1(*dev.example)} mixes patterns, ranges or typed values",
             )
-        if (dev.row, dev.col, rule) in seen:
-            continue
-        seen.add((dev.row, dev.col, rule))
-        yield dev.row, dev.col, Hit(rule, message, suggestion, severity)
+        _keep(kept, dev.row, dev.col, Hit(rule, message, suggestion, severity))
+    for (row, col, _), hit in kept.items():
+        yield row, col, hit
+
+
+def _keep(kept: dict[tuple[int, int, str], Hit], row: int, col: int, hit: Hit) -> None:
+    # The first finding of a cell and rule, unless a later one is more severe.
+    key = (row, col, hit.rule)
+    before = kept.get(key)
+    if before is None or STRENGTH[_severity(hit)] > STRENGTH[_severity(before)]:
+        kept[key] = hit
+
+
+def _severity(hit: Hit) -> str:
+    return hit.severity or CHECKS[hit.rule].severity
 
 
 _LONE = " (the only cell of the run that breaks it)"
@@ -178,11 +190,11 @@ def _run_members(ctx: SheetContext, dev: Deviation) -> list[tuple[int, int]]:
     dr, dc = (1, 0) if dev.axis == "column" else (0, 1)
     shape = structure_of(dev.expected)
     lo = (dev.row, dev.col)
-    while _is_data(ctx.cells.get((lo[0] - dr, lo[1] - dc))):
+    while is_data(ctx.cells.get((lo[0] - dr, lo[1] - dc))):
         lo = (lo[0] - dr, lo[1] - dc)
     out = []
     at = lo
-    while _is_data(ctx.cells.get(at)):
+    while is_data(ctx.cells.get(at)):
         pattern = ctx.patterns.get(at)
         if pattern is not None and structure_of(pattern) == shape:
             out.append(at)
@@ -258,19 +270,10 @@ def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> 
         # formula's result" note), rather than the whole region check stopping.
         allowance -= sum(_cells_of_ranges(ctx, expected))
         value = evaluate(expected, ctx.cells, ctx.is_local) if allowance >= 0 else None
-        typed = _as_float(cell.value)
+        typed = as_float(cell.value)
         if value is not None and typed is not None and agrees(typed, value):
             out[key] = _AGREES
     return out
-
-
-def _as_float(value: Any) -> float | None:
-    # Python integers have no bound: one of 400 digits is no float (and equals no formula result).
-    try:
-        number = float(value)
-    except (OverflowError, TypeError, ValueError):
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _reads_numbers(ctx: SheetContext, tree: Node, data_rows: dict[int, list[int]]) -> bool:
@@ -300,7 +303,7 @@ def _cells_of_ranges(ctx: SheetContext, tree: Node) -> Iterator[int]:
 def _data_rows(ctx: SheetContext) -> dict[int, list[int]]:
     by_col: dict[int, list[int]] = {}
     for (row, col), cell in ctx.cells.items():
-        if _is_data(cell):
+        if is_data(cell):
             by_col.setdefault(col, []).append(row)
     for rows in by_col.values():
         rows.sort()
@@ -352,10 +355,6 @@ def _shift(node: Node, dr: int, dc: int, pinned: AbstractSet[tuple[int, int]] = 
 
         return dc_replace(node, start=move(node.start), end=move(node.end))
     return map_children(node, lambda child: _shift(child, dr, dc, pinned))
-
-
-def _is_data(cell: Cell | None) -> bool:
-    return cell is not None and (cell.is_number or cell.is_formula)
 
 
 def check_range_short(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
@@ -607,7 +606,7 @@ def _table_span(
         return known
 
     def data_at(pos: int) -> bool:
-        return _is_data(ctx.cells.get((line, pos) if along_row else (pos, line)))
+        return is_data(ctx.cells.get((line, pos) if along_row else (pos, line)))
 
     lo = hi = here
     while lo > 1 and data_at(lo - 1):
@@ -650,14 +649,14 @@ class _SectionScan:
         row, col = self.start[0] + self.step[0] * self.scanned, self.start[1] + self.step[1] * self.scanned
         cell = self.ctx.cells.get((row, col))
         if cell is None:
-            if any(_is_data(self.ctx.cells.get((row + dr, col + dc))) for dr, dc in self.across):
+            if any(is_data(self.ctx.cells.get((row + dr, col + dc))) for dr, dc in self.across):
                 self.broken = True
                 return
             self.closed += self.inside and self.has_data
             self.inside = self.has_data = False
         else:
             self.inside = True
-            self.has_data = self.has_data or _is_data(cell)
+            self.has_data = self.has_data or is_data(cell)
         self.counts.append(self.closed + (self.inside and self.has_data))
 
 
