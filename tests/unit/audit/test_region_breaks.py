@@ -200,6 +200,24 @@ def test_given_a_total_of_the_column_totals_at_the_end_of_their_row_then_no_regi
     assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == set()
 
 
+def test_given_a_formula_past_the_copies_that_reads_the_last_copy_then_no_region_finding() -> None:
+    # Given copies =C1*2, =D1*2, =E1*2 in C2:E2 and F2 =E2*2, which doubles the last copy
+    formulas: list[list[str | None]] = [[None] * 6, [None, None, "=C1*2", "=D1*2", "=E1*2", "=E2*2"]]
+    values: list[list[object]] = [[None, None, 1, 2, 3, 4], [None] * 6]
+    # When audited / Then F2 is computed from a copy, not a copy that slipped: no FX30
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == set()
+
+
+def test_given_a_grand_total_below_row_totals_whose_range_starts_above_them_then_no_region_finding() -> None:
+    # Given row totals =SUM(A:B) in C5:C8 under a heading in C1, and C9 =SUM(C1:C8)
+    formulas: list[list[str | None]] = [[None] * 3 for _ in range(4)]
+    formulas += [[None, None, f"=SUM(A{r}:B{r})"] for r in range(5, 9)] + [[None, None, "=SUM(C1:C8)"]]
+    values: list[list[object]] = [[None, None, "Total"]] + [[None] * 3] * 3
+    values += [[r, 2 * r, None] for r in range(5, 9)] + [[None] * 3]
+    # When audited / Then C9, the total of the copies, is no copy that slipped: no FX30
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == set()
+
+
 def test_given_two_breaks_in_one_run_when_audited_then_advice_only() -> None:
     # Two cells of one run differ: deliberate layout as likely as slips
     sheet = _column_of_products({3: "=B2*C3", 6: "=B6*C7"})

@@ -287,6 +287,26 @@ def test_given_a_column_of_row_totals_whose_last_cell_adds_the_totals_above_then
     assert found == [_fx39("D3", "column", "D1:D2", 3, "A3:C3", "=SUM(B3:C3)")]
 
 
+def test_given_typed_column_totals_under_the_row_totals_when_the_last_adds_them_then_quiet() -> None:
+    # Given A3 typed 36, the sum of A1:A2 (13 + 23): row 3 holds the columns' totals, typed
+    assert _found(_row_totals({(3, 1): 36}), "FX39") == []
+
+
+def test_given_two_tables_one_above_the_other_when_both_totals_rows_add_across_then_each_is_read_on_its_own_row() -> (
+    None
+):
+    # Given the totals row of rows 1-3 in row 4, and a second table: figures in rows 6-8, its
+    # column totals in C9:D9 and E9 adding them across, over figures E6:E8
+    cells: dict[tuple[int, int], object] = {(r, c): 10 * r + c for r in (6, 7, 8) for c in (3, 4)}
+    cells.update({(9, 3): "=SUM(C6:C8)", (9, 4): "=SUM(D6:D8)", (9, 5): "=SUM(C9:D9)", (6, 5): 1, (7, 5): 2, (8, 5): 3})
+    sheet = _totals_row({**_OWN, **cells})
+    # When audited / Then each total names its own table's figures
+    assert _found(sheet, "FX39") == [
+        _fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E1:E3)"),
+        _fx39("E9", "row", "C9:D9", 3, "E6:E8", "=SUM(E6:E8)"),
+    ]
+
+
 def test_given_a_row_total_that_adds_a_block_when_audited_then_the_column_is_no_line_of_totals() -> None:
     # Given D2 adding A1:C2 (a block, not its row)
     assert _found(_row_totals({(2, 4): "=SUM(A1:C2)"}), "FX39") == []
@@ -325,8 +345,9 @@ def test_given_typed_row_totals_when_the_totals_row_adds_across_then_quiet(
         ("SUBTOTAL(109,{0})", "SUBTOTAL(9,C4:D4)"),  # sums without hidden rows beside sums with them
         ("SUBTOTAL(9,{0})", "SUM(C4:D4)"),  # a SUM across SUBTOTALs: another kind of total
         ("AVERAGE({0})", "AVERAGE(C4:D4)"),  # averages are no totals
+        ("SUBTOTAL(9,{0})", "MAX(9,C4:D4)"),  # a 9 first does not make another function a SUBTOTAL
     ],
-    ids=["SUBTOTAL 1 and 9", "SUBTOTAL 109 and 9", "SUBTOTAL and SUM", "AVERAGE"],
+    ids=["SUBTOTAL 1 and 9", "SUBTOTAL 109 and 9", "SUBTOTAL and SUM", "AVERAGE", "MAX of 9"],
 )
 def test_given_totals_of_another_kind_beside_it_when_audited_then_quiet(beside: str, own: str) -> None:
     sheet = _totals_row(
@@ -352,13 +373,13 @@ _BUDGET_STOP = (
 )
 
 
-@pytest.mark.parametrize("budget", [20, 27])
+@pytest.mark.parametrize("budget", [11, 20, 27])
 def test_given_the_totals_row_on_a_budget_short_of_its_units_when_audited_then_the_stop_names_the_total(
     budget: int,
 ) -> None:
     # Given the totals row, which FX39 reads in 28 units: C4 and D4 4 each (C1 and D1 end their
     # walks), E4 20 (the totals C4:D4 read, E1:E3 walked, the three figures' rows summed). A budget
-    # of 20 runs out in the walk down column E, one of 27 in the last row summed
+    # of 11 runs out in the walk along C4:D4, one of 20 in the walk down column E, 27 in the last row
     sheet = _totals_row(_OWN)
     # When audited / Then the check stops on E4 and says so; with 28 units it reports E4
     stop = (*_BUDGET_STOP[:3], _BUDGET_STOP[3].format(budget), *_BUDGET_STOP[4:])
@@ -389,8 +410,10 @@ def test_given_a_total_across_to_the_last_column_of_the_sheet_when_audited_then_
         {},
         # a single figure: no column of figures to leave out
         {(2, 5): 8},
+        # the first figure is its row's total, read past a label in the row (C1): a total column
+        {(1, 3): "n/a", (1, 5): 14, (2, 5): 8, (3, 5): 9},
     ],
-    ids=["computed row totals", "typed row totals", "nothing above", "one figure"],
+    ids=["computed row totals", "typed row totals", "nothing above", "one figure", "a label in a row"],
 )
 def test_given_a_total_across_over_a_total_column_when_audited_then_quiet(own: dict[tuple[int, int], object]) -> None:
     # Given the totals row with column E as ``own`` says / When audited / Then no FX39
