@@ -317,6 +317,38 @@ def test_a_message_for_a_leased_job_comes_back_when_the_lease_ends_not_after_the
     assert chunk_counts(database.owner, policy_id)[3] == "ready"
 
 
+def test_a_message_for_a_leased_job_whose_handle_sqs_refuses_waits_out_its_visibility_timeout(
+    aws_env: Aws,
+    admin: tuple[str, dict[str, str]],
+    database: DatabaseUrls,
+    logged_warnings: list[tuple[str, dict[str, Any]]],
+) -> None:
+    # Given a queued large document whose job another delivery holds, delivered with a receipt
+    # handle SQS does not know (an expired one)
+    aws_env.sqs.set_queue_attributes(QueueUrl=aws_env.queue_url, Attributes={"VisibilityTimeout": "5400"})
+    _, claims = admin
+    policy_id = call("POST", "/api/ingest", claims=claims, body={"title": "L", "content": policy_text(6)}).json()[
+        "policy_id"
+    ]
+    messages = aws_env.receive()
+    hold_lease(database.owner, job_of(database.owner, policy_id), 0.5)
+    records = sqs_records(messages, aws_env.queue_arn)
+    records[0]["receiptHandle"] = "expired"
+
+    # When the worker gets it
+    busy = run_worker(records)
+
+    # Then the record fails as busy (not as the refused hint), the refusal is logged, and the
+    # message keeps the queue's visibility timeout
+    assert busy == {"batchItemFailures": [{"itemIdentifier": messages[0]["MessageId"]}]}
+    assert (
+        "message not brought forward; it comes back after the queue's visibility timeout",
+        {"error": "ReceiptHandleIsInvalid", "delay_s": 2},
+    ) in logged_warnings
+    time.sleep(2.2)
+    assert aws_env.receive() == []
+
+
 def test_the_local_queue_brings_a_message_for_a_leased_job_back_when_the_lease_ends(
     database: DatabaseUrls, admin: tuple[str, dict[str, str]], settings_env: SettingsEnv
 ) -> None:

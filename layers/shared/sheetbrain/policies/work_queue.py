@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from sheetbrain import aws
 from sheetbrain.config import get_settings
 from sheetbrain.db import system_transaction, work_queue_repo
+from sheetbrain.observability import logger
 
 if TYPE_CHECKING:
     import psycopg
@@ -44,18 +45,35 @@ def local_receipt_handle(message_id: int) -> str:
     return f"{_LOCAL_RECEIPT}{message_id}-{uuid.uuid4().hex}"
 
 
-def redeliver_after(receipt_handle: str, seconds: float) -> None:
+def redeliver_after(receipt_handle: str, seconds: float) -> bool:
     """Make a received message visible again in ``seconds`` (rounded up, at most SQS's 12
     hours) instead of after the queue's visibility timeout: for a message that came while its
-    job was leased, due again when the lease ends. A handle of the local runner moves its row."""
+    job was leased, due again when the lease ends. A handle of the local runner moves its row.
+
+    A hint, never a failure of its own: when it cannot be given (a handle SQS no longer knows,
+    SQS or the database unreachable) the message comes back after the visibility timeout, as
+    it would have anyway; that is logged and False returned."""
+    from botocore.exceptions import BotoCoreError, ClientError
+    from psycopg import Error as DatabaseError
+
     delay = min(MAX_VISIBILITY_S, max(0, math.ceil(seconds)))
-    if receipt_handle.startswith(_LOCAL_RECEIPT):
-        message_id = int(receipt_handle[len(_LOCAL_RECEIPT) :].split("-", 1)[0])
-        with system_transaction() as conn:
-            work_queue_repo.make_visible_in(conn, message_id, delay)
-        return
-    settings = get_settings()
-    if settings.ingest_queue_url:
+    try:
+        if receipt_handle.startswith(_LOCAL_RECEIPT):
+            message_id = int(receipt_handle[len(_LOCAL_RECEIPT) :].split("-", 1)[0])
+            with system_transaction() as conn:
+                work_queue_repo.make_visible_in(conn, message_id, delay)
+            return True
+        settings = get_settings()
+        if not settings.ingest_queue_url:
+            return False
         aws.client("sqs").change_message_visibility(
             QueueUrl=settings.ingest_queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay
         )
+        return True
+    except (ValueError, ClientError, BotoCoreError, DatabaseError) as exc:
+        logger.warning(
+            "message not brought forward; it comes back after the queue's visibility timeout",
+            error=type(exc).__name__,
+            delay_s=delay,
+        )
+        return False
