@@ -120,7 +120,8 @@ def evaluate(node: Node, cells: dict[tuple[int, int], Cell], local: Callable[[Re
 
 
 def as_float(value: Any) -> float | None:
-    """A cell value as a finite float, else ``None`` (text, booleans' strings, an integer of 400 digits)."""
+    """A value as a finite float, else ``None``: text that is no number, an integer of 400 digits,
+    infinities (callers that take no booleans check for them: ``float(True)`` is 1.0)."""
     # Python integers have no bound: one of 400 digits is no float (and equals no formula result).
     try:
         number = float(value)

@@ -43,6 +43,8 @@ _MOVES_ALONG = {"column": re.compile(r"R\[-?\d+\]"), "row": re.compile(r"C\[-?\d
 _RELATIVE = r"R(?:\[(-?\d+)\])?C(?:\[(-?\d+)\])?"
 _PLUS_CHAIN_RE = re.compile(rf"\+?{_RELATIVE}(?:\+{_RELATIVE})+")
 _RELATIVE_RE = re.compile(_RELATIVE)
+# A cell or a range of a resolved pattern (absolute R<row>C<col>), not one on another sheet.
+_BOX_RE = re.compile(r"(?<![!\w])R(\d+)C(\d+)(?::R(\d+)C(\d+))?")
 
 
 @dataclass(frozen=True)
@@ -189,9 +191,6 @@ def _deviations_in(
         for i in span
         if structures[i] == region or run[i].is_number
     ]
-
-
-_BOX_RE = re.compile(r"(?<![!\w])R(\d+)C(\d+)(?::R(\d+)C(\d+))?")
 
 
 def _reads_any(key: str, cell: Cell, copies: list[Cell]) -> bool:

@@ -111,7 +111,7 @@ def _omitted(ctx: SheetContext, members: Members, key: Key, kind: str, box: Box,
             return None
         if cell.is_number:
             figures.append(at)
-    if len(figures) < MIN_FIGURES or _typed_totals(ctx, key, box, figures, across_row=across_row):
+    if len(figures) < MIN_FIGURES or _typed_totals(ctx, key, lo, hi, figures, across_row=across_row):
         return None
     nearest = min((at for at, _ in totals), key=lambda m: abs(m[1] - col) + abs(m[0] - row))
     suggestion = to_formula(move_tree(ctx.trees[nearest], row - nearest[0], col - nearest[1]))
@@ -159,20 +159,29 @@ def _line(ctx: SheetContext, key: Key, origin: Key, lo: int, hi: int, *, across:
             yield at
 
 
-def _typed_totals(ctx: SheetContext, key: Key, box: Box, figures: list[Key], *, across_row: bool) -> bool:
-    # Whether one of the first figures is the sum of its own line over the span ``key`` adds (a
-    # typed column of row totals, which the totals row may add across), read cell by cell.
-    lo, hi = (box[1], box[3]) if across_row else (box[0], box[2])
+def _typed_totals(ctx: SheetContext, key: Key, lo: int, hi: int, figures: list[Key], *, across_row: bool) -> bool:
+    # Whether one of the first figures is the sum of its own line over lo..hi, the span ``key``
+    # adds (a typed column of row totals, which the totals row may add across).
     for at in figures[:MAX_COMPARED]:
         typed = as_float(ctx.cells[at].value)
-        numbers = [
-            as_float(value)
-            for cell in _line(ctx, key, at, lo, hi, across=across_row)
-            if isinstance(value := ctx.cells[cell].value, int | float) and not isinstance(value, bool)
-        ]
-        if typed is not None and None not in numbers and agrees(typed, math.fsum(n for n in numbers if n is not None)):
+        total = _line_sum(ctx, key, at, lo, hi, across=across_row)
+        if typed is not None and total is not None and agrees(typed, total):
             return True
     return False
+
+
+def _line_sum(ctx: SheetContext, key: Key, origin: Key, lo: int, hi: int, *, across: bool) -> float | None:
+    # What SUM gives over lo..hi of ``origin``'s line (text and booleans skipped, as SUM skips
+    # them), read cell by cell and charged to ``key``; None past what a float holds.
+    numbers = []
+    for at in _line(ctx, key, origin, lo, hi, across=across):
+        value = ctx.cells[at].value
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            number = as_float(value)
+            if number is None:
+                return None
+            numbers.append(number)
+    return math.fsum(numbers)
 
 
 def _box_text(box: Box) -> str:
