@@ -9,18 +9,9 @@ import pytest
 from sheetbrain.engine import PolicyProfile, Sheet, audit_sheet
 from sheetbrain.engine.checks.excel_rules import is_numeric_text, two_digit_year_date
 
+from tests.unit.audit.grids import a1_grid
+
 Row = list[object]
-
-
-def _grid(cells: dict[str, tuple[str | None, object]], rows: int, cols: int) -> Sheet:
-    # Cells by A1 address -> (formula or None, cached value), in a sheet "Q3" anchored at A1.
-    formulas: list[list[str | None]] = [[None] * cols for _ in range(rows)]
-    values: list[list[object]] = [[None] * cols for _ in range(rows)]
-    for address, (formula, value) in cells.items():
-        col, row = ord(address[0]) - 64, int(address[1:])
-        formulas[row - 1][col - 1] = formula
-        values[row - 1][col - 1] = value
-    return Sheet("Q3", formulas, values, "A1")
 
 
 def _found(sheet: Sheet, rule: str) -> list[tuple[str | None, str, str, str | None]]:
@@ -40,7 +31,7 @@ def _line_items(total: str, row10: tuple[str | None, object] | None = None) -> S
     if row10 is not None:
         cells["C10"] = row10
     cells["C11"] = (total, 0)
-    return _grid(cells, 11, 3)
+    return a1_grid(cells, 11, 3)
 
 
 def test_given_a_total_that_omits_adjacent_formulas_when_audited_then_flagged_high() -> None:
@@ -85,7 +76,7 @@ def test_given_numbers_and_formulas_skipped_when_max_gap_allows_then_both_named(
 def test_given_an_error_and_the_formulas_it_feeds_when_audited_then_one_finding_names_the_chain() -> None:
     # Given B1 = A1/A2 showing #DIV/0!, B2 reading it, B3 adding B1:B2 (a range), B4 wrapping B3 in
     # IFERROR (no error), and B5 reading B4
-    sheet = _grid(
+    sheet = a1_grid(
         {
             "A1": (None, 1),
             "A2": (None, 0),
@@ -110,19 +101,26 @@ def test_given_an_error_and_the_formulas_it_feeds_when_audited_then_one_finding_
     ]
 
 
-def test_given_a_long_chain_when_audited_then_a_few_cells_are_named_and_the_rest_counted() -> None:
-    # Given A1 showing #REF! and a running chain A2..A9, each reading the one above
+@pytest.mark.parametrize(
+    ("length", "named"),
+    [
+        (5, "5 formulas reading it show #REF! too: A2, A3, A4, A5, A6"),
+        (8, "8 formulas reading it show #REF! too: A2, A3, A4, A5, A6 and 3 more"),
+    ],
+    ids=["five: all named", "eight: five named, the rest counted"],
+)
+def test_given_a_chain_when_audited_then_five_cells_are_named_and_the_rest_counted(length: int, named: str) -> None:
+    # Given A1 showing #REF! and a running chain A2.. below it, each reading the one above
     cells: dict[str, tuple[str | None, object]] = {"A1": ("=#REF!+1", "#REF!")}
-    cells.update({f"A{r}": (f"=A{r - 1}+1", "#REF!") for r in range(2, 10)})
-    # When audited / Then the origin names five of the eight and counts the rest
-    [(cell, severity, message, _)] = _found(_grid(cells, 9, 1), "FX36")
-    assert (cell, severity) == ("Q3!A1", "high")
-    assert message == "the formula shows #REF! now; 8 formulas reading it show #REF! too: A2, A3, A4, A5, A6 and 3 more"
+    cells.update({f"A{r}": (f"=A{r - 1}+1", "#REF!") for r in range(2, length + 2)})
+    # When audited / Then the origin names at most five of them and counts the rest
+    [(cell, severity, message, _)] = _found(a1_grid(cells, length + 1, 1), "FX36")
+    assert (cell, severity, message) == ("Q3!A1", "high", f"the formula shows #REF! now; {named}")
 
 
 def test_given_another_error_downstream_when_audited_then_it_is_an_origin_of_its_own() -> None:
     # Given B1 showing #NAME? and C1 reading it but showing #VALUE! (another cause), D1 unrelated #NUM!
-    sheet = _grid(
+    sheet = a1_grid(
         {"A1": (None, 4), "B1": ("=SQRTT(A1)", "#NAME?"), "C1": ("=B1&A1", "#VALUE!"), "D1": ("=SQRT(-A1)", "#NUM!")},
         1,
         4,
@@ -141,7 +139,7 @@ def test_given_each_error_code_when_audited_then_broken_formulas_are_errors_and_
     codes = ["#REF!", "#NAME?", "#NULL!", "#SPILL!", "#VALUE!", "#ERROR!", "#DIV/0!", "#NUM!", "#CALC!", "#N/A"]
     cells: dict[str, tuple[str | None, object]] = {f"A{r}": (f"=Z{r}", code) for r, code in enumerate(codes, 1)}
     # When audited / Then the severity follows what the error says about the formula
-    assert [(c, s) for c, s, _, _ in _found(_grid(cells, len(codes), 1), "FX36")] == [
+    assert [(c, s) for c, s, _, _ in _found(a1_grid(cells, len(codes), 1), "FX36")] == [
         ("Q3!A1", "high"),
         ("Q3!A2", "high"),
         ("Q3!A3", "high"),
@@ -157,7 +155,7 @@ def test_given_each_error_code_when_audited_then_broken_formulas_are_errors_and_
 
 def test_given_lookup_misses_and_loading_data_when_audited_then_advice_and_info() -> None:
     # Given a VLOOKUP showing #N/A, a cell fed by it, and a cell still loading external data
-    sheet = _grid(
+    sheet = a1_grid(
         {
             "A1": (None, "key"),
             "B1": ("=VLOOKUP(A1,D1:E9,2,FALSE)", "#N/A"),
@@ -176,7 +174,7 @@ def test_given_lookup_misses_and_loading_data_when_audited_then_advice_and_info(
 
 def test_given_two_error_cells_reading_each_other_when_audited_then_one_origin() -> None:
     # Given A1 and B1 reading each other, both showing #VALUE! (a loop of errors)
-    sheet = _grid({"A1": ("=B1+1", "#VALUE!"), "B1": ("=A1+1", "#VALUE!")}, 1, 2)
+    sheet = a1_grid({"A1": ("=B1+1", "#VALUE!"), "B1": ("=A1+1", "#VALUE!")}, 1, 2)
     # When audited / Then the first in reading order is the origin and names the other
     assert [(c, m) for c, _, m, _ in _found(sheet, "FX36")] == [
         ("Q3!A1", "the formula shows #VALUE! now; 1 formula reading it shows #VALUE! too: B1")
@@ -194,7 +192,7 @@ def test_given_two_error_cells_reading_each_other_when_audited_then_one_origin()
 def test_given_no_formula_showing_an_error_when_audited_then_no_fx36(
     cells: dict[str, tuple[str | None, object]],
 ) -> None:
-    assert _found(_grid(cells, 1, 2), "FX36") == []
+    assert _found(a1_grid(cells, 1, 2), "FX36") == []
 
 
 def test_given_no_values_when_audited_then_no_fx36() -> None:

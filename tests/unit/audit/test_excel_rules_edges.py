@@ -11,16 +11,7 @@ from sheetbrain.engine.checks.excel_rules import check_numbers_as_text, is_numer
 from sheetbrain.engine.grid import cells_of
 from sheetbrain.engine.parser import parse
 
-
-def _grid(cells: dict[str, tuple[str | None, object]], rows: int, cols: int) -> Sheet:
-    # Cells by A1 address -> (formula or None, cached value), in a sheet "Q3" anchored at A1.
-    formulas: list[list[str | None]] = [[None] * cols for _ in range(rows)]
-    values: list[list[object]] = [[None] * cols for _ in range(rows)]
-    for address, (formula, value) in cells.items():
-        col, row = ord(address[0]) - 64, int(address[1:])
-        formulas[row - 1][col - 1] = formula
-        values[row - 1][col - 1] = value
-    return Sheet("Q3", formulas, values, "A1")
+from tests.unit.audit.grids import a1_grid
 
 
 def _found(sheet: Sheet, rule: str) -> list[tuple[str | None, str, str]]:
@@ -33,7 +24,7 @@ def _found(sheet: Sheet, rule: str) -> list[tuple[str | None, str, str]]:
 
 def test_given_a_range_that_holds_the_cell_itself_when_audited_then_the_next_error_in_it_is_the_origin() -> None:
     # Given #DIV/0! in B1 (above), B2 = SUM(B2:B4) (its own cell first in its range) and B3 below it
-    sheet = _grid(
+    sheet = a1_grid(
         {
             "A1": (None, 0),
             "B1": ("=1/A1", "#DIV/0!"),
@@ -53,7 +44,7 @@ def test_given_a_range_that_holds_the_cell_itself_when_audited_then_the_next_err
 def test_given_ranges_between_and_below_the_errors_of_a_column_when_audited_then_each_an_origin() -> None:
     # Given #DIV/0! in A1 and A5, B3 summing A2:A4 (between them) and B4 summing A6:A9 (below both),
     # each showing #DIV/0! of its own division
-    sheet = _grid(
+    sheet = a1_grid(
         {
             "A1": ("=1/D1", "#DIV/0!"),
             "A5": ("=5/D1", "#DIV/0!"),
@@ -74,7 +65,7 @@ def test_given_ranges_between_and_below_the_errors_of_a_column_when_audited_then
 
 def test_given_an_unparsable_formula_showing_an_error_before_a_chain_when_audited_then_the_chain_still_found() -> None:
     # Given A1 that does not parse, showing Sheets' #ERROR!, then B1 showing #REF! and B2 reading it
-    sheet = _grid({"A1": ("=1+", "#ERROR!"), "B1": ("=#REF!+1", "#REF!"), "B2": ("=B1*2", "#REF!")}, 2, 2)
+    sheet = a1_grid({"A1": ("=1+", "#ERROR!"), "B1": ("=#REF!+1", "#REF!"), "B2": ("=B1*2", "#REF!")}, 2, 2)
     # When audited
     found = [(f.cell, f.severity, f.message, f.suggestion) for f in audit_sheet(sheet) if f.rule == "FX36"]
     # Then A1 is an origin with the generic advice (no advice of its own), and B1 names B2
@@ -89,19 +80,9 @@ def test_given_an_unparsable_formula_showing_an_error_before_a_chain_when_audite
     ]
 
 
-def test_given_a_chain_of_exactly_five_when_audited_then_all_five_named() -> None:
-    # Given A1 showing #REF! and A2..A6 each reading the one above
-    cells: dict[str, tuple[str | None, object]] = {"A1": ("=#REF!+1", "#REF!")}
-    cells.update({f"A{r}": (f"=A{r - 1}+1", "#REF!") for r in range(2, 7)})
-    # When audited / Then the five are named, none counted
-    assert _found(_grid(cells, 6, 1), "FX36") == [
-        ("Q3!A1", "high", "the formula shows #REF! now; 5 formulas reading it show #REF! too: A2, A3, A4, A5, A6")
-    ]
-
-
 def test_given_error_values_of_32_and_33_characters_when_audited_then_only_the_first_is_an_error() -> None:
     # Given "#N/A" padded with spaces to 32 characters in A1 and to 33 in B1
-    sheet = _grid({"A1": ("=NA()", "#N/A".ljust(32)), "B1": ("=NA()", "#N/A".ljust(33))}, 1, 2)
+    sheet = a1_grid({"A1": ("=NA()", "#N/A".ljust(32)), "B1": ("=NA()", "#N/A".ljust(33))}, 1, 2)
     # When audited / Then A1 shows #N/A (medium); B1's text is too long to be one
     assert _found(sheet, "FX36") == [("Q3!A1", "medium", "the formula shows #N/A now")]
 
@@ -238,7 +219,7 @@ def test_given_a_total_inside_an_expression_when_audited_then_its_range_is_read(
 
 def test_given_numbers_as_text_in_a_column_between_numbers_when_audited_then_advice_with_its_fix() -> None:
     # Given 1, "2", "3", 4 down A, and "7" beside "2" in B2 (no numbers around it)
-    sheet = _grid({"A1": (None, 1), "A2": (None, "2"), "A3": (None, "3"), "A4": (None, 4), "B2": (None, "7")}, 4, 2)
+    sheet = a1_grid({"A1": (None, 1), "A2": (None, "2"), "A3": (None, "3"), "A4": (None, 4), "B2": (None, "7")}, 4, 2)
     # When audited
     found = [(f.cell, f.severity, f.message, f.suggestion) for f in audit_sheet(sheet) if f.rule == "FX37"]
     # Then A2 and A3 are advice, with the fix; B2 is not among numbers
@@ -260,7 +241,7 @@ def test_given_numbers_as_text_in_a_column_between_numbers_when_audited_then_adv
 
 def test_given_numbers_as_text_in_a_row_between_numbers_when_audited_then_advice() -> None:
     # Given 1, "2", "3", 4 along row 2 (from B2), and "7" below "2" in C3
-    sheet = _grid({"B2": (None, 1), "C2": (None, "2"), "D2": (None, "3"), "E2": (None, 4), "C3": (None, "7")}, 3, 5)
+    sheet = a1_grid({"B2": (None, 1), "C2": (None, "2"), "D2": (None, "3"), "E2": (None, 4), "C3": (None, "7")}, 3, 5)
     # When audited / Then C2 and D2 are advice; C3 is not among numbers
     assert _found(sheet, "FX37") == [
         ("Q3!C2", "medium", 'number stored as text ("2") among numbers: sums and averages skip it'),
@@ -310,7 +291,7 @@ def test_two_digit_year_date_bounds(text: str, two_digit: bool) -> None:
 
 def test_given_a_text_date_read_by_a_formula_in_another_row_and_column_when_audited_then_its_own_cell() -> None:
     # Given "3/4/97" in A2, read by C1 = DATEVALUE(A2)
-    sheet = _grid({"A2": (None, "3/4/97"), "C1": ("=DATEVALUE(A2)", 35493)}, 2, 3)
+    sheet = a1_grid({"A2": (None, "3/4/97"), "C1": ("=DATEVALUE(A2)", 35493)}, 2, 3)
     # When audited / Then the finding is at A2, medium, naming C1
     assert _found(sheet, "FX38") == [
         ("Q3!A2", "medium", '"3/4/97" is a date with a two-digit year, read by C1: its century is guessed')
