@@ -11,31 +11,7 @@ import pytest
 from sheetbrain.engine import PolicyProfile, Sheet, audit_sheet
 from sheetbrain.engine.refs import a1
 
-Row = tuple[str | None, str, str, str, str | None]
-
-
-def _found(sheet: Sheet, *rules: str, work_budget: int | None = None) -> list[Row]:
-    # Only the rules under test (and FX90, a check's stop) run: the findings of the others stay out.
-    profile = PolicyProfile(enabled=(*rules, "FX90"))
-    return [
-        (f.cell, f.rule, f.severity, f.message, f.suggestion)
-        for f in audit_sheet(sheet, profile, work_budget=work_budget)
-    ]
-
-
-def _grid(cells: dict[tuple[int, int], object], name: str = "S") -> Sheet:
-    # A sheet from {(row, col): formula text or typed value}, empty elsewhere.
-    rows = max(r for r, _ in cells)
-    cols = max(c for _, c in cells)
-    formulas: list[list[str | None]] = [[None] * cols for _ in range(rows)]
-    values: list[list[object]] = [[None] * cols for _ in range(rows)]
-    for (r, c), item in cells.items():
-        if isinstance(item, str) and item.startswith("="):
-            formulas[r - 1][c - 1] = item
-        else:
-            values[r - 1][c - 1] = item
-    return Sheet(name, formulas, values)
-
+from tests.unit.audit.grids import Row, audited, grid
 
 # --- FX27: references to empty cells -------------------------------------------------------------
 
@@ -44,7 +20,7 @@ def test_given_a_formula_reading_seven_empty_cells_when_audited_then_the_first_f
     # Given H1 adding A1..G1, all empty
     sheet = Sheet("S", [[None] * 7 + ["=A1+B1+C1+D1+E1+F1+G1"]])
     # When audited / Then one finding names the first five, with the fix to make
-    assert _found(sheet, "FX27") == [
+    assert audited(sheet, "FX27") == [
         (
             "S!H1",
             "FX27",
@@ -65,7 +41,7 @@ def test_given_absolute_formulas_repeated_when_audited_then_each_later_copy_name
     column += ["=$C1", "=$C1", "=$C1", "=$B$2", "=$B$2"]
     sheet = Sheet("S", [[text] for text in column])
     # When audited
-    found = _found(sheet, "FX32")
+    found = audited(sheet, "FX32")
     # Then each absolute computation seen three times is reported on its later copies (in cell order),
     # pointing at the first; two copies (=$B$2, below min_copies) and formulas that move when copied are not
     assert found == [
@@ -80,14 +56,14 @@ def test_given_a_rarer_absolute_formula_sorting_first_when_audited_then_later_on
     # Given =$A$1 twice (below min_copies, and first in text order) and =$B$1 three times
     sheet = Sheet("S", [["=$A$1"], ["=$A$1"], ["=$B$1"], ["=$B$1"], ["=$B$1"]])
     # When audited / Then =$B$1's copies are reported
-    assert [row[0] for row in _found(sheet, "FX32")] == ["S!A4", "S!A5"]
+    assert [row[0] for row in audited(sheet, "FX32")] == ["S!A4", "S!A5"]
 
 
 def test_given_fx32_on_a_small_budget_when_audited_then_it_stops_after_one_unit_a_formula() -> None:
     # Given twelve formula cells and a budget of 5 units: FX32 spends one unit per formula cell
     sheet = Sheet("S", [["=$B$1"]] * 12)
     # When audited
-    found = _found(sheet, "FX32", work_budget=5)
+    found = audited(sheet, "FX32", work_budget=5)
     # Then it stops on the sixth cell, having read five, and found nothing yet (copies are counted first)
     assert found == [
         (
@@ -109,7 +85,7 @@ _TWICE = "add the detail rows or the subtotals, not both"
 def test_given_sums_of_20000_and_20001_cells_when_audited_then_only_the_first_is_asked() -> None:
     # Given details in C1:C2 and their subtotal in C3, a SUM over C1:C20000 (20,000 cells, the most
     # read), one over C1:C20001 and one over C1:D10001 (20,002 cells)
-    sheet = _grid(
+    sheet = grid(
         {
             (1, 1): "=SUM(C1:C20000)",
             (2, 1): "=SUM(C1:C20001)",
@@ -120,7 +96,7 @@ def test_given_sums_of_20000_and_20001_cells_when_audited_then_only_the_first_is
         }
     )
     # When audited / Then the SUM of 20,000 cells is reported; the larger ones are not read
-    assert _found(sheet, "FX29") == [
+    assert audited(sheet, "FX29") == [
         ("S!A1", "FX29", "high", "C1:C20000 includes the subtotal C3 and the cells it adds", _TWICE)
     ]
 
@@ -128,7 +104,7 @@ def test_given_sums_of_20000_and_20001_cells_when_audited_then_only_the_first_is
 def test_given_whole_column_and_whole_row_sums_over_subtotals_when_audited_then_both_reported() -> None:
     # Given a subtotal C1 of A1:B1 and a subtotal A4 of A2:A3, a total of row 1 in C5 (=SUM(1:1), below
     # the row it adds) and of column A in B4 (=SUM(A:A))
-    sheet = _grid(
+    sheet = grid(
         {
             (1, 1): 1,
             (1, 2): 2,
@@ -141,7 +117,7 @@ def test_given_whole_column_and_whole_row_sums_over_subtotals_when_audited_then_
         }
     )
     # When audited / Then each is clipped to the sheet's extent and holds a subtotal with its range
-    assert _found(sheet, "FX29") == [
+    assert audited(sheet, "FX29") == [
         ("S!B4", "FX29", "high", "A:A includes the subtotal A4 and the cells it adds", _TWICE),
         ("S!C5", "FX29", "high", "1:1 includes the subtotal C1 and the cells it adds", _TWICE),
     ]
@@ -150,7 +126,7 @@ def test_given_whole_column_and_whole_row_sums_over_subtotals_when_audited_then_
 def test_given_a_cell_with_two_offending_ranges_when_audited_then_one_finding_and_the_next_cell_too() -> None:
     # Given details A1:A2, a SUBTOTAL of them in A3, B1 adding A1:A3 twice, B2 adding it once and B3
     # averaging it (not a total)
-    sheet = _grid(
+    sheet = grid(
         {
             (1, 1): 1,
             (2, 1): 2,
@@ -161,7 +137,7 @@ def test_given_a_cell_with_two_offending_ranges_when_audited_then_one_finding_an
         }
     )
     # When audited / Then B1 is reported once, B2 too, and the average is no double count
-    assert _found(sheet, "FX29") == [
+    assert audited(sheet, "FX29") == [
         ("S!B1", "FX29", "high", "A1:A3 includes the subtotal A3 and the cells it adds", _TWICE),
         ("S!B2", "FX29", "high", "A1:A3 includes the subtotal A3 and the cells it adds", _TWICE),
     ]
@@ -169,9 +145,9 @@ def test_given_a_cell_with_two_offending_ranges_when_audited_then_one_finding_an
 
 def test_given_two_subtotals_of_the_same_box_when_audited_then_the_one_lower_down_is_named() -> None:
     # Given A1 = SUM(A2:A3) and A3 = SUM(A1:A2), both spanning A1:A3, and A4 = SUM(A1:A3)
-    sheet = _grid({(1, 1): "=SUM(A2:A3)", (2, 1): 2, (3, 1): "=SUM(A1:A2)", (4, 1): "=SUM(A1:A3)"})
+    sheet = grid({(1, 1): "=SUM(A2:A3)", (2, 1): 2, (3, 1): "=SUM(A1:A2)", (4, 1): "=SUM(A1:A3)"})
     # When audited / Then A4 names A3 (of equal boxes, the later cell is the one kept first)
-    assert _found(sheet, "FX29") == [
+    assert audited(sheet, "FX29") == [
         ("S!A4", "FX29", "high", "A1:A3 includes the subtotal A3 and the cells it adds", _TWICE)
     ]
 
@@ -183,7 +159,7 @@ def test_given_fx29_on_a_small_budget_when_audited_then_it_stops_on_the_sum_aski
     cells: dict[tuple[int, int], object] = {(1, 1): 1, (2, 1): 2, (3, 1): "=SUM(A1:A2)"}
     cells.update({(r, 2): "=SUM(A1:A3)" for r in range(1, 11)})
     # When audited
-    found = _found(_grid(cells), "FX29", work_budget=26)
+    found = audited(grid(cells), "FX29", work_budget=26)
     # Then three SUMs are reported and the stop names the fourth, B4
     assert [row[:2] for row in found] == [("S!B1", "FX29"), ("S!B2", "FX29"), ("S!B3", "FX29"), ("S!B4", "FX90")]
     assert found[-1][3] == (
@@ -206,7 +182,7 @@ def _totals_row(own: dict[tuple[int, int], object], rows: int = 3) -> Sheet:
         {(total, 3): f"=SUM(C1:C{rows})", (total, 4): f"=SUM(D1:D{rows})", (total, 5): f"=SUM(C{total}:D{total})"}
     )
     cells.update(own)
-    return _grid(cells)
+    return grid(cells)
 
 
 def _fx39(cell: str, line: str, box: str, figures: int, own: str, suggestion: str) -> Row:
@@ -241,23 +217,23 @@ def test_given_a_totals_row_whose_last_cell_adds_the_totals_over_a_column_of_fig
     sheet = _totals_row({**_OWN, **extra})
     box = "B4:D4" if (4, 2) in extra else "C4:D4"
     # When audited / Then E4 is reported, with the column total its neighbours would have written
-    assert _found(sheet, "FX39") == [_fx39("E4", "row", box, figures, "E1:E3", "=SUM(E1:E3)")]
+    assert audited(sheet, "FX39") == [_fx39("E4", "row", box, figures, "E1:E3", "=SUM(E1:E3)")]
 
 
 def test_given_column_totals_of_other_spans_when_audited_then_the_nearest_one_is_the_suggestion() -> None:
     # Given C4 adding C2:C3 only, D4 adding D1:D3
     sheet = _totals_row({**_OWN, (4, 3): "=SUM(C2:C3)"})
     # When audited / Then the figures are counted over both spans, and D4's copy is suggested
-    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E1:E3)")]
+    assert audited(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E1:E3)")]
     sheet = _totals_row({**_OWN, (4, 4): "=SUM(D2:D3)"})
-    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E2:E3)")]
+    assert audited(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E2:E3)")]
 
 
 def test_given_a_totals_row_under_a_tall_table_when_audited_then_every_figure_is_counted() -> None:
     # Given eight rows of figures (more than the sheet has columns) and the totals in row 9
     own: dict[tuple[int, int], object] = {(r, 5): r for r in range(1, 9)}
     # When audited / Then all eight figures of E1:E8 are named
-    assert _found(_totals_row(own, rows=8), "FX39") == [_fx39("E9", "row", "C9:D9", 8, "E1:E8", "=SUM(E1:E8)")]
+    assert audited(_totals_row(own, rows=8), "FX39") == [_fx39("E9", "row", "C9:D9", 8, "E1:E8", "=SUM(E1:E8)")]
 
 
 def test_given_subtotal_functions_when_audited_then_they_are_totals_too() -> None:
@@ -266,7 +242,7 @@ def test_given_subtotal_functions_when_audited_then_they_are_totals_too() -> Non
         {**_OWN, (4, 3): "=SUBTOTAL(9,C1:C3)", (4, 4): "=SUBTOTAL(9,D1:D3)", (4, 5): "=SUBTOTAL(9,C4:D4)"}
     )
     # When audited / Then E4 is reported with the SUBTOTAL its neighbours would have written
-    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUBTOTAL(9,E1:E3)")]
+    assert audited(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUBTOTAL(9,E1:E3)")]
 
 
 def _row_totals(extra: dict[tuple[int, int], object]) -> Sheet:
@@ -274,22 +250,22 @@ def _row_totals(extra: dict[tuple[int, int], object]) -> Sheet:
     cells: dict[tuple[int, int], object] = {(r, c): 10 * r + 3 * c for r in (1, 2, 3) for c in (1, 2, 3)}
     cells.update({(1, 4): "=SUM(A1:C1)", (2, 4): "=SUM(A2:C2)", (3, 4): "=SUM(D1:D2)"})
     cells.update(extra)
-    return _grid(cells)
+    return grid(cells)
 
 
 def test_given_a_column_of_row_totals_whose_last_cell_adds_the_totals_above_then_high() -> None:
     # When audited / Then D3 is reported, with the row total its neighbours would have written
-    assert _found(_row_totals({}), "FX39") == [_fx39("D3", "column", "D1:D2", 3, "A3:C3", "=SUM(A3:C3)")]
+    assert audited(_row_totals({}), "FX39") == [_fx39("D3", "column", "D1:D2", 3, "A3:C3", "=SUM(A3:C3)")]
     # And with row totals of other spans (D1 adds B1:C1), D2's is the one suggested
-    found = _found(_row_totals({(1, 4): "=SUM(B1:C1)"}), "FX39")
+    found = audited(_row_totals({(1, 4): "=SUM(B1:C1)"}), "FX39")
     assert found == [_fx39("D3", "column", "D1:D2", 3, "A3:C3", "=SUM(A3:C3)")]
-    found = _found(_row_totals({(2, 4): "=SUM(B2:C2)"}), "FX39")
+    found = audited(_row_totals({(2, 4): "=SUM(B2:C2)"}), "FX39")
     assert found == [_fx39("D3", "column", "D1:D2", 3, "A3:C3", "=SUM(B3:C3)")]
 
 
 def test_given_typed_column_totals_under_the_row_totals_when_the_last_adds_them_then_quiet() -> None:
     # Given A3 typed 36, the sum of A1:A2 (13 + 23): row 3 holds the columns' totals, typed
-    assert _found(_row_totals({(3, 1): 36}), "FX39") == []
+    assert audited(_row_totals({(3, 1): 36}), "FX39") == []
 
 
 def test_given_two_tables_one_above_the_other_when_both_totals_rows_add_across_then_each_is_read_on_its_own_row() -> (
@@ -301,7 +277,7 @@ def test_given_two_tables_one_above_the_other_when_both_totals_rows_add_across_t
     cells.update({(9, 3): "=SUM(C6:C8)", (9, 4): "=SUM(D6:D8)", (9, 5): "=SUM(C9:D9)", (6, 5): 1, (7, 5): 2, (8, 5): 3})
     sheet = _totals_row({**_OWN, **cells})
     # When audited / Then each total names its own table's figures
-    assert _found(sheet, "FX39") == [
+    assert audited(sheet, "FX39") == [
         _fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E1:E3)"),
         _fx39("E9", "row", "C9:D9", 3, "E6:E8", "=SUM(E6:E8)"),
     ]
@@ -309,14 +285,14 @@ def test_given_two_tables_one_above_the_other_when_both_totals_rows_add_across_t
 
 def test_given_a_row_total_that_adds_a_block_when_audited_then_the_column_is_no_line_of_totals() -> None:
     # Given D2 adding A1:C2 (a block, not its row)
-    assert _found(_row_totals({(2, 4): "=SUM(A1:C2)"}), "FX39") == []
+    assert audited(_row_totals({(2, 4): "=SUM(A1:C2)"}), "FX39") == []
 
 
 def test_given_a_figure_of_400_digits_when_audited_then_it_is_counted_and_compared_with_nothing() -> None:
     # Given E1 holding an integer no float can hold (the request accepts any JSON number)
     sheet = _totals_row({(1, 5): 10**400, (2, 5): 8, (3, 5): 9})
     # When audited / Then no crash: the figure is one of the three left out, and equals no row sum
-    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E1:E3)")]
+    assert audited(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUM(E1:E3)")]
 
 
 _TYPED_ROW_TOTALS = {(1, 5): 27, (2, 5): 47, (3, 5): 67}  # C+D of rows 1-3: 13+14, 23+24, 33+34
@@ -335,7 +311,7 @@ _TYPED_ROW_TOTALS = {(1, 5): 27, (2, 5): 47, (3, 5): 67}  # C+D of rows 1-3: 13+
 def test_given_typed_row_totals_when_the_totals_row_adds_across_then_quiet(
     totals: dict[tuple[int, int], object],
 ) -> None:
-    assert _found(_totals_row({**_TYPED_ROW_TOTALS, **totals}), "FX39") == []
+    assert audited(_totals_row({**_TYPED_ROW_TOTALS, **totals}), "FX39") == []
 
 
 @pytest.mark.parametrize(
@@ -353,14 +329,14 @@ def test_given_totals_of_another_kind_beside_it_when_audited_then_quiet(beside: 
     sheet = _totals_row(
         {**_OWN, (4, 3): "=" + beside.format("C1:C3"), (4, 4): "=" + beside.format("D1:D3"), (4, 5): "=" + own}
     )
-    assert _found(sheet, "FX39") == []
+    assert audited(sheet, "FX39") == []
 
 
 def test_given_subtotal_109_totals_when_one_adds_them_across_then_its_subtotal_is_suggested() -> None:
     sheet = _totals_row(
         {**_OWN, (4, 3): "=SUBTOTAL(109,C1:C3)", (4, 4): "=SUBTOTAL(109,D1:D3)", (4, 5): "=SUBTOTAL(109,C4:D4)"}
     )
-    assert _found(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUBTOTAL(109,E1:E3)")]
+    assert audited(sheet, "FX39") == [_fx39("E4", "row", "C4:D4", 3, "E1:E3", "=SUBTOTAL(109,E1:E3)")]
 
 
 _BUDGET_STOP = (
@@ -383,8 +359,8 @@ def test_given_the_totals_row_on_a_budget_short_of_its_units_when_audited_then_t
     sheet = _totals_row(_OWN)
     # When audited / Then the check stops on E4 and says so; with 28 units it reports E4
     stop = (*_BUDGET_STOP[:3], _BUDGET_STOP[3].format(budget), *_BUDGET_STOP[4:])
-    assert _found(sheet, "FX39", work_budget=budget) == [stop]
-    assert [row[:2] for row in _found(sheet, "FX39", work_budget=28)] == [("S!E4", "FX39")]
+    assert audited(sheet, "FX39", work_budget=budget) == [stop]
+    assert [row[:2] for row in audited(sheet, "FX39", work_budget=28)] == [("S!E4", "FX39")]
 
 
 def test_given_a_total_across_to_the_last_column_of_the_sheet_when_audited_then_only_the_data_is_walked() -> None:
@@ -392,11 +368,11 @@ def test_given_a_total_across_to_the_last_column_of_the_sheet_when_audited_then_
     cells: dict[tuple[int, int], object] = {(r, c): 10 * r + c for r in (1, 2, 3) for c in (1, 2, 3)}
     cells.update({(5, 2): "=SUM(B1:B4)", (5, 3): "=SUM(C1:C4)", (5, 1): "=SUM(B5:XFD5)"})
     # When audited on a budget of 40 units / Then A5 is reported: the walk stopped at column C
-    assert _found(_grid(cells), "FX39", work_budget=40) == [_fx39("A5", "row", "B5:XFD5", 3, "A1:A4", "=SUM(A1:A4)")]
+    assert audited(grid(cells), "FX39", work_budget=40) == [_fx39("A5", "row", "B5:XFD5", 3, "A1:A4", "=SUM(A1:A4)")]
     # And a figure past the fifth column (more columns than rows) still ends the walk: no totals row
     cells.update({(r, c): r for r in (1, 2, 3) for c in (4, 5, 6)})
     cells.update({(5, 4): "=SUM(D1:D4)", (5, 5): "=SUM(E1:E4)", (5, 6): 6})
-    assert _found(_grid(cells), "FX39") == []
+    assert audited(grid(cells), "FX39") == []
 
 
 @pytest.mark.parametrize(
@@ -417,7 +393,7 @@ def test_given_a_total_across_to_the_last_column_of_the_sheet_when_audited_then_
 )
 def test_given_a_total_across_over_a_total_column_when_audited_then_quiet(own: dict[tuple[int, int], object]) -> None:
     # Given the totals row with column E as ``own`` says / When audited / Then no FX39
-    assert _found(_totals_row(own), "FX39") == []
+    assert audited(_totals_row(own), "FX39") == []
 
 
 @pytest.mark.parametrize(
@@ -436,7 +412,7 @@ def test_given_no_line_of_column_totals_beside_it_then_quiet(change: dict[tuple[
     # Given column E holding figures, and the totals beside E4 changed as ``change`` says
     sheet = _totals_row({**_OWN, **change})
     # When audited / Then no FX39
-    assert _found(sheet, "FX39") == []
+    assert audited(sheet, "FX39") == []
 
 
 def test_given_a_block_total_beside_a_column_of_row_totals_when_audited_then_quiet() -> None:
@@ -445,7 +421,7 @@ def test_given_a_block_total_beside_a_column_of_row_totals_when_audited_then_qui
     cells.update({(r, 5): f"=SUM(C{r}:D{r})" for r in (1, 2, 3)})
     cells[(4, 5)] = "=SUM(C1:D3)"
     # When audited / Then no FX39: a block is neither a row nor a column of totals
-    assert _found(_grid(cells), "FX39") == []
+    assert audited(grid(cells), "FX39") == []
 
 
 # --- FX35: a total that starts on a heading line and sweeps several sections -----------------------
@@ -478,16 +454,16 @@ def _sectioned(down: bool, extra: dict[tuple[int, int], object], totals: tuple[i
         cells[_at(8, j, down)] = f"=SUM({_line(j, 1, 7, down)})"
     for (i, j), item in extra.items():
         cells[_at(i, j, down)] = item
-    return _grid(cells)
+    return grid(cells)
 
 
 def _cells_flagged(sheet: Sheet, rule: str) -> list[str | None]:
-    return [row[0] for row in _found(sheet, rule)]
+    return [row[0] for row in audited(sheet, rule)]
 
 
 def test_given_totals_down_columns_across_three_sections_when_audited_then_exact_advice() -> None:
     # Given the table down columns, C8 typed and D8, E8 totals from the heading line
-    found = _found(_sectioned(True, {(8, 3): 5}), "FX35")
+    found = audited(_sectioned(True, {(8, 3): 5}), "FX35")
     # When audited / Then both totals get the advice, with the number of sections
     assert found == [
         ("S!D8", "FX35", "medium", "D1:D7 starts on a heading line and adds 3 sections of the table", _SECTION_ADVICE),
@@ -497,7 +473,7 @@ def test_given_totals_down_columns_across_three_sections_when_audited_then_exact
 
 def test_given_totals_along_rows_across_three_sections_when_audited_then_exact_advice() -> None:
     # Given the same table turned: figures along rows 3-5, H3 typed and H4, H5 totals from column A
-    found = _found(_sectioned(False, {(8, 3): 5}), "FX35")
+    found = audited(_sectioned(False, {(8, 3): 5}), "FX35")
     # When audited / Then both totals get the advice
     assert found == [
         ("S!H4", "FX35", "medium", "A4:G4 starts on a heading line and adds 3 sections of the table", _SECTION_ADVICE),
@@ -590,7 +566,7 @@ def test_given_gaps_and_labels_in_a_total_when_audited_then_sections_counted_exa
     cells: dict[tuple[int, int], object] = {_at(i, 3, down): item for i, item in lines.items()}
     cells[_at(end, 3, down)] = f"=SUM({_line(3, 1, end - 1, down)})"
     # When audited
-    found = _found(_grid(cells), "FX35")
+    found = audited(grid(cells), "FX35")
     # Then the total's sections are counted as the table shows them
     assert [(row[0], row[3]) for row in found] == [
         (
@@ -608,7 +584,7 @@ def _running_totals() -> Sheet:
     for i in (8, 9, 10):
         cells[(i, 3)], cells[(i, 5)] = 1, 2
     cells[(8, 4)], cells[(9, 4)], cells[(10, 4)] = "=SUM(D1:D3)", "=SUM(D1:D7)", "=SUM(D1:D2)"
-    return _grid(cells)
+    return grid(cells)
 
 
 def test_given_totals_sharing_one_scan_when_audited_on_their_exact_budget_then_all_are_checked() -> None:
@@ -616,12 +592,12 @@ def test_given_totals_sharing_one_scan_when_audited_on_their_exact_budget_then_a
     # each total the cells its scan has not read yet plus one: D8 4 (3 cells), D9 5 (4 more), D10 1;
     # 7 + 8 + 4 = 19 units in all
     # When audited with 19 units / Then D9 is advised and nothing stops
-    assert [row[:2] for row in _found(_running_totals(), "FX35", work_budget=19)] == [("S!D9", "FX35")]
+    assert [row[:2] for row in audited(_running_totals(), "FX35", work_budget=19)] == [("S!D9", "FX35")]
 
 
 def test_given_totals_sharing_one_scan_when_one_unit_short_then_the_last_total_is_not_checked() -> None:
     # Given the same totals and 18 units / When audited
-    found = _found(_running_totals(), "FX35", work_budget=18)
+    found = audited(_running_totals(), "FX35", work_budget=18)
     # Then D9 is advised and the check stops on D10
     assert [row[:2] for row in found] == [("S!D9", "FX35"), ("S!D10", "FX90")]
     assert found[-1][3] == (
@@ -635,7 +611,7 @@ def test_given_totals_sharing_one_scan_when_one_unit_short_then_the_last_total_i
 
 def _one_row(total: str) -> Sheet:
     # A one-row sheet: B1, C1 and E1 hold figures, A1 and D1 are empty, the formula in F1
-    return _grid({(1, 2): 1, (1, 3): 2, (1, 4): None, (1, 5): 3, (1, 6): total})
+    return grid({(1, 2): 1, (1, 3): 2, (1, 4): None, (1, 5): 3, (1, 6): total})
 
 
 def test_given_whole_column_and_open_ended_totals_in_one_row_when_audited_then_neither_fx28_nor_fx35() -> None:
@@ -643,17 +619,17 @@ def test_given_whole_column_and_open_ended_totals_in_one_row_when_audited_then_n
     # the last row, here row 1, and so would read like row ranges opening on a heading cell)
     for total in ("=SUM(A:E)", "=SUM(A1:E)"):
         # When audited / Then they are not read as ranges of this row
-        assert _found(_one_row(total), "FX28", "FX35") == [], total
+        assert audited(_one_row(total), "FX28", "FX35") == [], total
 
 
 def _row_of_four(total: str) -> Sheet:
     # Figures in A1:D1 and the formula in E1
-    return _grid({(1, 1): 1, (1, 2): 2, (1, 3): 3, (1, 4): 4, (1, 5): total})
+    return grid({(1, 1): 1, (1, 2): 2, (1, 3): 3, (1, 4): 4, (1, 5): total})
 
 
 def _column_of_four(total: str, extra: dict[tuple[int, int], object] | None = None) -> Sheet:
     # Figures in A1:A4 and the formula in A5
-    return _grid({(1, 1): 1, (2, 1): 2, (3, 1): 3, (4, 1): 4, (5, 1): total, **(extra or {})})
+    return grid({(1, 1): 1, (2, 1): 2, (3, 1): 3, (4, 1): 4, (5, 1): total, **(extra or {})})
 
 
 def _short(cell: str, ref: str, what: str, fix: str) -> Row:
@@ -662,14 +638,14 @@ def _short(cell: str, ref: str, what: str, fix: str) -> Row:
 
 def test_given_a_whole_column_sum_before_a_short_one_when_audited_then_the_short_one_is_reported() -> None:
     # Given E1 = SUM(A:C) + SUM(A1:C1): the whole columns are passed over, A1:C1 stops before D1
-    assert _found(_row_of_four("=SUM(A:C)+SUM(A1:C1)"), "FX28") == [
+    assert audited(_row_of_four("=SUM(A:C)+SUM(A1:C1)"), "FX28") == [
         _short("S!E1", "A1:C1", "numbers in D1", "=SUM(A:C)+SUM(A1:D1)")
     ]
 
 
 def test_given_a_range_elsewhere_before_a_short_one_when_audited_then_the_short_one_is_reported() -> None:
     # Given A5 = SUM(B1:B2) + SUM(A1:A3): B1:B2 is no range of A5's column, A1:A3 stops before A4
-    assert _found(_column_of_four("=SUM(B1:B2)+SUM(A1:A3)"), "FX28") == [
+    assert audited(_column_of_four("=SUM(B1:B2)+SUM(A1:A3)"), "FX28") == [
         _short("S!A5", "A1:A3", "numbers in A4", "=SUM(B1:B2)+SUM(A1:A4)")
     ]
 
@@ -679,14 +655,14 @@ def test_given_a_skipped_subtotal_of_one_range_but_not_the_other_when_audited_th
     # purpose) but none of A3:A4
     sheet = _column_of_four("=SUM(A1:A2)", {(6, 1): "=SUM(A1:A4)+SUM(A3:A4)"})
     # When audited / Then only A3:A4 stops short
-    assert _found(sheet, "FX28") == [_short("S!A6", "A3:A4", "formulas in A5", "=SUM(A1:A4)+SUM(A3:A5)")]
+    assert audited(sheet, "FX28") == [_short("S!A6", "A3:A4", "formulas in A5", "=SUM(A1:A4)+SUM(A3:A5)")]
 
 
 def test_given_a_skipped_cell_read_elsewhere_by_one_range_when_audited_then_the_other_is_reported() -> None:
     # Given C3 = SUM(C1:C1) + SUM(A3:A3) + C2: C2, skipped by C1:C1, is read on its own; B3 is not read
-    sheet = _grid({(1, 3): 1, (2, 3): 2, (3, 1): 1, (3, 2): 2, (3, 3): "=SUM(C1:C1)+SUM(A3:A3)+C2"})
+    sheet = grid({(1, 3): 1, (2, 3): 2, (3, 1): 1, (3, 2): 2, (3, 3): "=SUM(C1:C1)+SUM(A3:A3)+C2"})
     # When audited / Then only A3:A3 stops short
-    assert _found(sheet, "FX28") == [_short("S!C3", "A3:A3", "numbers in B3", "=SUM(C1:C1)+SUM(A3:B3)+C2")]
+    assert audited(sheet, "FX28") == [_short("S!C3", "A3:A3", "numbers in B3", "=SUM(C1:C1)+SUM(A3:B3)+C2")]
 
 
 @pytest.mark.parametrize(
@@ -699,7 +675,7 @@ def test_given_a_skipped_cell_read_elsewhere_by_one_range_when_audited_then_the_
         # written right to left: the corners trade places, each with its $
         (_row_of_four("=SUM(C$1:$A1)"), "C$1:$A1", "D1", "=SUM($A1:D$1)"),
         # one cell written as a range: the first corner stays first
-        (_grid({(1, 1): 1, (1, 2): 2, (1, 3): "=SUM($A1:A$1)"}), "$A1:A$1", "B1", "=SUM($A1:B$1)"),
+        (grid({(1, 1): 1, (1, 2): 2, (1, 3): "=SUM($A1:A$1)"}), "$A1:A$1", "B1", "=SUM($A1:B$1)"),
     ],
     ids=["column", "column-top-fixed", "row", "row-reversed", "one-cell"],
 )
@@ -707,7 +683,7 @@ def test_given_a_short_range_with_mixed_dollars_when_audited_then_the_fix_keeps_
     sheet: Sheet, ref: str, gap: str, fix: str
 ) -> None:
     # When audited
-    found = _found(sheet, "FX28")
+    found = audited(sheet, "FX28")
     # Then the extended range keeps the $ of the corner each bound came from
     assert [(row[3], row[4]) for row in found] == [(f"{ref} stops before the numbers in {gap}", fix)]
 
@@ -741,7 +717,7 @@ def test_given_a_commuted_copy_before_a_break_when_audited_then_the_break_is_sti
     # Given the products with D3 written =C3*B3 (the same computation) and D6 reading C7 for C6
     cells = _products(True, {(3, 4): "=C3*B3", (6, 4): "=B6*C7"})
     # When audited / Then D6 alone is reported; the commuted copy counts as a second break of the run
-    assert _found(_grid(cells), *_REGIONS) == [
+    assert audited(grid(cells), *_REGIONS) == [
         ("S!D6", "FX30", "medium", "formula differs from its column region like D1 (=B1*C1)", "=B6*C6")
     ]
 
@@ -751,7 +727,7 @@ def test_given_a_counter_skipping_a_label_when_audited_then_the_whole_message_na
     cells = {(1, 1): 1, (1, 2): "=A1+1", (1, 3): "TOTAL", (1, 4): "=B1+1", (1, 5): "=D1+1", (1, 6): "=E1+1"}
     cells[(1, 7)] = "=F1+1"
     # When audited / Then D1 is advice, saying which label the region's formula would read
-    assert _found(_grid(cells), *_REGIONS) == [
+    assert audited(grid(cells), *_REGIONS) == [
         (
             "S!D1",
             "FX30",
@@ -774,7 +750,7 @@ def test_given_a_typed_value_where_the_formula_reads_nothing_and_a_pasted_result
     cells.update(_products(True, {(6, 8): 360}, j=6))
     cells = {key: item for key, item in cells.items() if item is not None}
     # When audited
-    found = _found(_grid(cells), *_REGIONS)
+    found = audited(grid(cells), *_REGIONS)
     # Then D5 is advice (likely another quantity), H6 is a pasted value, high
     assert found == [
         (
@@ -796,7 +772,7 @@ def test_given_a_typed_value_where_the_formula_reads_nothing_and_a_pasted_result
 
 def test_given_a_typed_value_that_differs_from_the_formula_when_audited_then_high_without_note() -> None:
     # Given the products with 100 typed in D5 (B5*C5 is 250)
-    found = _found(_grid(_products(True, {(5, 4): 100})), *_REGIONS)
+    found = audited(grid(_products(True, {(5, 4): 100})), *_REGIONS)
     # When audited / Then a lone pasted value, high, and no note on its value
     assert found == [
         ("S!D5", "FX31", "high", "typed value inside a column region like D1; a formula is expected" + _LONE, "=B5*C5")
@@ -820,7 +796,7 @@ def test_given_two_half_typed_columns_when_audited_then_each_typed_value_between
     # between them and one after them
     cells = {**_half_typed(1), **_half_typed(6)}
     # When audited
-    found = _found(_grid(cells), *_REGIONS)
+    found = audited(grid(cells), *_REGIONS)
     # Then every cell of each line is in doubt; the value between the copies is high (a slip), the
     # one after them medium (it may be another quantity, a prior figure)
     mixed = "this column mixes copies of this formula with typed values"
@@ -847,7 +823,7 @@ def test_given_a_typed_value_in_a_grid_of_copies_when_audited_then_one_finding_p
     cells[(3, 4)] = 99
     cells.update(_products(True, {(6, 10): "=H6+I6"}, j=8))
     # When audited
-    found = [row[:3] for row in _found(_grid(cells), *_REGIONS)]
+    found = [row[:3] for row in audited(grid(cells), *_REGIONS)]
     # Then D3 is reported once, with its row and its column, and the break in J is still reported
     assert found == [
         ("S!D1", "FX31", "medium"),
@@ -867,7 +843,7 @@ def test_given_a_run_with_two_breaks_before_a_lone_break_when_audited_then_the_l
     cells = _products(True, {(3, 4): "=B2*C3", (6, 4): "=B6*C7"})
     cells.update(_products(True, {(5, 10): "=H5/I5"}, j=8))
     # When audited / Then D's breaks are advice and J5 alone is high
-    assert [row[:3] for row in _found(_grid(cells), *_REGIONS)] == [
+    assert [row[:3] for row in audited(grid(cells), *_REGIONS)] == [
         ("S!D3", "FX30", "medium"),
         ("S!J5", "FX30", "high"),
         ("S!D6", "FX30", "medium"),
@@ -884,7 +860,7 @@ def test_given_parallel_copies_broken_alike_when_audited_then_each_break_is_a_li
     cells[_at(5, 4, down)] = f"={_ref(6, 2, down)}*{_ref(5, 3, down)}"
     cells[_at(5, 5, down)] = f"={_ref(6, 3, down)}*{_ref(5, 4, down)}"
     # When audited / Then both are advice: each is supported by its neighbour across
-    assert [row[:3] for row in _found(_grid(cells), *_REGIONS)] == [
+    assert [row[:3] for row in audited(grid(cells), *_REGIONS)] == [
         (f"S!{_ref(5, 4, down)}", "FX30", "medium"),
         (f"S!{_ref(5, 5, down)}", "FX30", "medium"),
     ]
@@ -903,7 +879,7 @@ def test_given_a_typed_neighbour_that_is_no_typed_line_when_audited_then_the_val
         cells[_at(i, 5, down)] = f"=2*{_ref(i, 4, down)}"
     cells[_at(4, 4, down)], cells[_at(4, 5, down)], cells[_at(typed_at, 5, down)] = 7.0, 9.0, 5.0
     # When audited
-    found = [row[:3] for row in _found(_grid(cells), *_REGIONS)]
+    found = [row[:3] for row in audited(grid(cells), *_REGIONS)]
     # Then the typed value on line 4 is a lone pasted value, high
     assert (f"S!{_ref(4, 4, down)}", "FX31", "high") in found
     assert (f"S!{_ref(4, 4, down)}", "FX31", "medium") not in found
@@ -924,7 +900,7 @@ _SPAN = "the totals of this column disagree on their span: F6 adds more cells th
 @pytest.mark.parametrize("odd", ["=SUM(A6:D6)", "=SUM(B6:E6)"], ids=["from-the-left", "to-the-right"])
 def test_given_one_total_wider_than_its_copies_when_audited_then_the_run_is_in_doubt(odd: str) -> None:
     # Given F6 adding one more column than its copies, on either side
-    found = _found(_grid(_totals(odd)), *_REGIONS)
+    found = audited(grid(_totals(odd)), *_REGIONS)
     # When audited / Then every total of the run is in doubt (FX33, high, no fix), and F6 is a lone break
     expected: list[Row] = [(f"S!F{r}", "FX33", "high", _SPAN, None) for r in range(3, 9)]
     lone = "formula differs from its column region like F3 (=SUM(B3:D3))" + _LONE
@@ -937,7 +913,7 @@ def test_given_one_total_moved_onto_a_label_when_audited_then_a_lone_slip() -> N
     cells = _totals("=SUM(C6:E6)")
     cells[(6, 2)] = "n/a"
     # When audited / Then a lone slip, high (a range starting on a label is no reason to skip it)
-    assert _found(_grid(cells), *_REGIONS) == [
+    assert audited(grid(cells), *_REGIONS) == [
         ("S!F6", "FX30", "high", "formula differs from its column region like F3 (=SUM(B3:D3))" + _LONE, "=SUM(B6:D6)")
     ]
 
@@ -948,7 +924,7 @@ def test_given_totals_of_another_sheet_one_wider_when_audited_then_only_a_lone_s
     cells: dict[tuple[int, int], object] = {(r, 6): f"=SUM(Other!B{r}:D{r})" for r in range(1, 6)}
     cells[(3, 6)] = "=SUM(Other!B3:E3)"
     # When audited / Then F3 alone, high
-    assert [row[:3] for row in _found(_grid(cells), *_REGIONS)] == [("S!F3", "FX30", "high")]
+    assert [row[:3] for row in audited(grid(cells), *_REGIONS)] == [("S!F3", "FX30", "high")]
 
 
 def test_given_copies_along_a_row_with_a_fixed_column_when_audited_then_the_fix_keeps_it() -> None:
@@ -959,7 +935,7 @@ def test_given_copies_along_a_row_with_a_fixed_column_when_audited_then_the_fix_
         cells[(2, col)] = f"=$A2*{a1(1, col)[:-1]}1"
     cells[(2, 5)] = "=$A2+E1"
     # When audited / Then the suggestion moves the relative column only
-    assert _found(_grid(cells), *_REGIONS) == [
+    assert audited(grid(cells), *_REGIONS) == [
         ("S!E2", "FX30", "high", "formula differs from its row region like B2 (=$A2*B1)" + _LONE, "=$A2*E1")
     ]
 
@@ -982,7 +958,7 @@ def test_given_copies_over_very_wide_rows_when_a_row_is_empty_then_only_1000_col
     cells.update({(r, 2): r for r in range(1, 9) if r != 5})
     cells[(5, 1)] = 7
     # When audited
-    found = _found(_grid(cells), *_REGIONS)
+    found = audited(grid(cells), *_REGIONS)
     # Then the typed value is judged by whether the formula would read a number there
     message = "typed value inside a column region like A1; a formula is expected" + note
     assert found == [("S!A5", "FX31", severity, message, f"=SUM(B5:{last}5)")]
@@ -998,7 +974,7 @@ def test_given_copies_over_a_whole_column_and_a_whole_row_when_a_value_is_typed_
     del cells[(5, 2)], cells[(4, 3)]
     cells[(5, 4)], cells[(4, 5)] = 0.5, 3
     # When audited / Then both would read numbers elsewhere in their ranges: lone pasted values, high
-    assert [row[:3] for row in _found(_grid(cells), *_REGIONS)] == [("S!E4", "FX31", "high"), ("S!D5", "FX31", "high")]
+    assert [row[:3] for row in audited(grid(cells), *_REGIONS)] == [("S!E4", "FX31", "high"), ("S!D5", "FX31", "high")]
 
 
 def _running_block() -> Sheet:
@@ -1008,7 +984,7 @@ def _running_block() -> Sheet:
     for r in range(1, 9):
         cells[(r, 1)], cells[(r, 2)], cells[(r, 3)] = r, 10 * r, f"=SUM($A$1:B{r})"
     cells[(5, 3)] = 165
-    return _grid(cells)
+    return grid(cells)
 
 
 @pytest.mark.parametrize(("allowance", "compared"), [(10, True), (9, False)], ids=["exact", "one-short"])
@@ -1020,7 +996,7 @@ def test_given_an_evaluation_allowance_when_a_pasted_total_is_audited_then_compa
 
     monkeypatch.setattr(sheet_checks, "check_budget", lambda cells: allowance)
     # When the pasted total (its formula reads 10 cells) is audited
-    found = _found(_running_block(), *_REGIONS)
+    found = audited(_running_block(), *_REGIONS)
     # Then it is compared with the formula's result only when the 10 cells fit the allowance
     message = "typed value inside a column region like C1; a formula is expected"
     message += (_EQUALS if compared else "") + _LONE
@@ -1044,14 +1020,14 @@ def test_given_a_formula_skipped_by_a_total_when_audited_then_omitted_unless_it_
     skipped: str, found: list[Row]
 ) -> None:
     # Given figures in A1:A3, the formula in A4 and A5 = SUM(A1:A3)
-    sheet = _grid({(1, 1): 1, (2, 1): 2, (3, 1): 3, (4, 1): skipped, (5, 1): "=SUM(A1:A3)"})
+    sheet = grid({(1, 1): 1, (2, 1): 2, (3, 1): 3, (4, 1): skipped, (5, 1): "=SUM(A1:A3)"})
     # When audited / Then
-    assert _found(sheet, "FX28") == found
+    assert audited(sheet, "FX28") == found
 
 
 def test_given_a_row_total_that_adds_the_skipped_cell_on_its_own_when_audited_then_no_fx28() -> None:
     # Given E1 = SUM(A1:C1) + D1 over figures in A1:D1 / When audited / Then D1 is not omitted
-    assert _found(_row_of_four("=SUM(A1:C1)+D1"), "FX28") == []
+    assert audited(_row_of_four("=SUM(A1:C1)+D1"), "FX28") == []
 
 
 def test_given_a_half_typed_column_with_cached_results_when_audited_then_only_typed_values_are_compared() -> None:
@@ -1064,7 +1040,7 @@ def test_given_a_half_typed_column_with_cached_results_when_audited_then_only_ty
     ]
     values: list[list[object]] = [[None, 1, 2, 2], [None, 3, 4, 20], [None, 5, 6, 30], [None, 7, 8, 40]]
     # When audited
-    found = _found(Sheet("S", formulas, values), *_REGIONS)
+    found = audited(Sheet("S", formulas, values), *_REGIONS)
     # Then the formulas' own results get no note (they are no typed copies of a result)
     mixed = "this column mixes copies of this formula with typed values"
     assert found == [
@@ -1075,14 +1051,14 @@ def test_given_a_half_typed_column_with_cached_results_when_audited_then_only_ty
     ]
 
 
-def test_given_a_sum_with_several_ranges_when_audited_then_the_subtotals_it_counts_twice_are_found() -> None:
+def test_given_a_sum_with_several_ranges_when_audited_then_the_subtotals_it_counts_twice_areaudited() -> None:
     # Given figures in A1:A20, A10 = SUM(A8:A9), A3 = SUM(A4:A10) and, in A5, a SUM of A6:A9, of A4:A9
     # and of A1:A20 (the last holds A10 and the rows A10 adds)
     cells: dict[tuple[int, int], object] = {(r, 1): r for r in range(1, 21)}
     cells[(3, 1)], cells[(10, 1)] = "=SUM(A4:A10)", "=SUM(A8:A9)"
     cells[(5, 1)] = "=SUM(A6:A9)+SUM(A4:A9)+SUM(A1:A20)"
     # When audited
-    found = _found(_grid(cells), "FX29")
+    found = audited(grid(cells), "FX29")
     # Then A3 counts A5 (a SUM of A6:A9 inside it) twice, and A5's A1:A20 counts A10 twice (of the
     # subtotals inside it, A10 is the one that ends first after A5's own)
     assert found == [
@@ -1107,7 +1083,7 @@ def test_given_a_typed_total_in_a_disagreeing_totals_row_when_audited_then_it_us
         cells[(r, 8)], cells[(r, 9)], cells[(r, 10)] = r, 10 * r, f"=SUM($H$1:I{r})"
     cells[(5, 10)] = 165
     # When audited
-    found = [row for row in _found(_grid(cells), *_REGIONS) if row[0] == "S!J5"]
+    found = [row for row in audited(grid(cells), *_REGIONS) if row[0] == "S!J5"]
     # Then the typed total of the row (an FX33 cell, not a copy's result) is not evaluated, and the
     # pasted running total is still compared within the allowance
     message = "typed value inside a column region like J1; a formula is expected" + _EQUALS + _LONE
@@ -1117,7 +1093,7 @@ def test_given_a_typed_total_in_a_disagreeing_totals_row_when_audited_then_it_us
 def test_given_a_profile_asking_for_no_sections_when_a_one_cell_total_is_audited_then_zero_sections() -> None:
     # Given FX35's min_sections set to 0 and A3 = SUM(A2:A2) over the empty A2 (one heading cell)
     profile = PolicyProfile(enabled=("FX35",), parameters={"FX35": {"min_sections": 0}})
-    sheet = _grid({(1, 1): 1, (3, 1): "=SUM(A2:A2)"})
+    sheet = grid({(1, 1): 1, (3, 1): "=SUM(A2:A2)"})
     # When audited
     found = [(f.cell, f.message) for f in audit_sheet(sheet, profile)]
     # Then the parameter is taken as given: the total is reported, adding no section
@@ -1141,7 +1117,7 @@ def _crossing_totals(down: bool) -> dict[tuple[int, int], object]:
 def test_given_a_wider_total_where_two_totals_runs_cross_when_audited_then_one_fx33_per_cell(down: bool) -> None:
     # Given the crossing totals: the run of line 6 has one wider total (i = 6), and the four totals
     # across i = 6 disagree on their span, so the cell where both meet is in doubt twice
-    found = _found(_grid(_crossing_totals(down)), *_REGIONS)
+    found = audited(grid(_crossing_totals(down)), *_REGIONS)
     # When audited / Then every cell gets one FX33, for the first reason found (rows are read before
     # columns): the meeting cell's is its row's
     fx33 = [(row[0], row[3].split(" on their span")[0].split(" around ")[0]) for row in found if row[1] == "FX33"]
@@ -1167,7 +1143,7 @@ def _whole_line_totals(down: bool) -> dict[tuple[int, int], object]:
 @pytest.mark.parametrize("down", [True, False], ids=["whole-columns", "whole-rows"])
 def test_given_totals_of_whole_lines_one_wider_when_audited_then_the_run_is_in_doubt(down: bool) -> None:
     # Given the totals of whole columns (or rows), one adding two
-    found = _found(_grid(_whole_line_totals(down)), *_REGIONS)
+    found = audited(grid(_whole_line_totals(down)), *_REGIONS)
     # When audited / Then the wider total is a lone slip and every total of its run is in doubt
     odd = _ref(1, 6, down)
     axis, first, fix = ("row", "C1 (=SUM(A:A))", "=SUM(D:D)") if down else ("column", "A3 (=SUM(1:1))", "=SUM(4:4)")
@@ -1186,7 +1162,7 @@ def test_given_a_typed_line_across_two_computed_lines_when_audited_then_advice(d
         cells[_at(i, 5, down)] = f"=2*{_ref(i, 4, down)}"
     cells[_at(4, 4, down)], cells[_at(4, 5, down)] = 7.0, 9.0
     # When audited
-    found = [row[:3] for row in _found(_grid(cells), *_REGIONS)]
+    found = [row[:3] for row in audited(grid(cells), *_REGIONS)]
     # Then each typed value is supported by the other across: advice, not a lone slip
     assert found == [(f"S!{_ref(4, 4, down)}", "FX31", "medium"), (f"S!{_ref(4, 5, down)}", "FX31", "medium")]
 
@@ -1196,7 +1172,7 @@ def test_given_copies_reading_another_sheet_when_a_value_is_typed_then_a_lone_sl
     cells: dict[tuple[int, int], object] = {(r, 4): f"=Other!B{r}*2" for r in range(1, 9)}
     cells[(5, 4)] = 7
     # When audited / Then it counts as reading numbers: a lone pasted value, high
-    assert _found(_grid(cells), *_REGIONS) == [
+    assert audited(grid(cells), *_REGIONS) == [
         (
             "S!D5",
             "FX31",
@@ -1209,4 +1185,4 @@ def test_given_copies_reading_another_sheet_when_a_value_is_typed_then_a_lone_sl
 
 def test_given_an_open_ended_range_that_stops_short_when_audited_then_no_fx28() -> None:
     # Given E1 = SUM(A1:C) over figures in A1:D1: an open-ended range (to the last row) is passed over
-    assert _found(_row_of_four("=SUM(A1:C)"), "FX28") == []
+    assert audited(_row_of_four("=SUM(A1:C)"), "FX28") == []

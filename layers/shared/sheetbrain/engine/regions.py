@@ -287,6 +287,15 @@ def resolved(pattern: str, row: int, col: int) -> str:
     return _CELL_PART_RE.sub(lambda m: f"R{_target(m.group(1), row)}C{_target(m.group(2), col)}", pattern)
 
 
+def cells_read(pattern: str, row: int, col: int) -> list[tuple[int, int, bool, bool]]:
+    """Each cell address of an R1C1 pattern (not ranges' whole rows or columns) at (row, col): the
+    row and column it reads, and whether each is the formula's own (``R``/``C`` with no offset)."""
+    return [
+        (int(_target(m.group(1), row)), int(_target(m.group(2), col)), m.group(1) is None, m.group(2) is None)
+        for m in _CELL_PART_RE.finditer(pattern)
+    ]
+
+
 def _reads_as(key: str | None, expected: str | None, cell: Cell) -> bool:
     # The same computation over the same cells as the region's copy would be here, written with
     # other ``$`` signs (``=B5/C$10`` where the copies read ``C10`` by relative references): no

@@ -398,6 +398,17 @@ _SPECS = [
         "added across: no finding.",
     ),
     _spec(
+        "FX40",
+        "Formula leaves out a cell its copies read",
+        "high",
+        "sheet",
+        "error range",
+        "In a line computed cell by cell, the copies of one formula read a cell this one leaves out, and that "
+        'cell holds text such as "-" for nil: the formula was written around it (added, the text would show '
+        "#VALUE!). Right today, it leaves out a figure typed there later, which every copy counts "
+        '(Excel\'s rule "formula inconsistent with other formulas in the region").',
+    ),
+    _spec(
         "FX90",
         "Check stopped at its work budget",
         "info",

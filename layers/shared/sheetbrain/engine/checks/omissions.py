@@ -1,0 +1,173 @@
+"""FX40: a formula that leaves out a cell its copies read, where that cell holds text such as "-".
+
+In a column computed row by row (``E191 =+D191+C191``, ``E192 =+D192+C192``...), a row whose
+``C`` holds a dash for nil gets ``E193 =+D193``: added, the dash would show #VALUE!, so the
+formula was written around it. It gives the right figure today; once a number is typed over the
+dash, that row's total leaves it out while every other row counts it. The same holds along a row
+of formulas that each read their own column.
+
+Rationale: Excel's error-checking rule "formula inconsistent with other formulas in the region"
+and CUSTODES' clustering (cells under one heading computed one way), made specific by what the
+grid shows: the cells the copies read and this formula does not hold text, no number, and no
+figure is there to explain the difference. Panko's omission error: a term missing from a formula.
+The formula is compared only with copies (a pattern written at least ``MIN_COPIES`` times in its
+run, more often than its own) whose cells are a strict superset of its own; formulas reading
+ranges or other sheets are other computations and are not compared.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING
+
+from sheetbrain.engine.checks.formula import Hit, Params
+from sheetbrain.engine.grid import is_data
+from sheetbrain.engine.refs import a1
+from sheetbrain.engine.regions import cells_read, per_line
+
+if TYPE_CHECKING:
+    from sheetbrain.engine.checks.context import CellHit, SheetContext
+
+Key = tuple[int, int]
+# A cell a formula of the run reads: (its row, or None for the formula's own row; its column) in a
+# column, turned by a quarter in a row. The run's cells share the other coordinate, so two
+# formulas of one run read the same cell exactly when they hold the same of these.
+Read = tuple[int | None, int]
+# A run's patterns: {pattern: (formulas holding it, the first)}, and [(count, pattern, first)] of
+# those held at least MIN_COPIES times, the most held first.
+Copies = tuple[dict[str, tuple[int, Key]], list[tuple[int, str, Key]]]
+
+MIN_COPIES = 2  # a pattern written once is no copy to compare with
+MAX_SHOWN_TEXT = 12  # longer text in a cell is named, not quoted
+# Copies share their patterns, so the cells a pattern reads are worked out once per line; a sheet
+# of formulas that all differ (a constant per row) would fill the cache for nothing: it is emptied
+# when it holds this many, which bounds its memory.
+MAX_CACHED_READS = 50_000
+
+
+def check_omitted_cells(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
+    """FX40: see the module docstring. Work: one unit per formula, one per cell of a run walked
+    (each run once), one per copy compared and one per cell a formula leaves out."""
+    runs = _Runs(ctx)
+    for key in sorted(ctx.trees):
+        ctx.budget.spend(1, key)
+        pattern = ctx.patterns.get(key)
+        if pattern is None:
+            continue
+        for axis in ("column", "row"):
+            hit = _omission(ctx, runs, key, pattern, axis)
+            if hit is not None:
+                yield key[0], key[1], hit
+                break
+
+
+def _omission(ctx: SheetContext, runs: _Runs, key: Key, pattern: str, axis: str) -> Hit | None:
+    mine = runs.reads(pattern, key, axis)
+    if not mine:
+        return None
+    counts, ranked = runs.copies(key, axis)
+    own = counts[pattern][0]
+    for count, text, example in ranked:  # the most copied first
+        ctx.budget.spend(1, key)
+        if count <= own:
+            return None
+        theirs = runs.reads(text, example, axis)
+        if mine < theirs:
+            return _hit(ctx, key, axis, count, example, sorted(_cell_of(r, key, axis) for r in theirs - mine))
+    return None
+
+
+def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitted: list[Key]) -> Hit | None:
+    # The finding, if every cell left out holds text (no number, no formula, not blank).
+    ctx.budget.spend(len(omitted), key)
+    texts = []
+    for at in omitted:
+        cell = ctx.cells.get(at)
+        if cell is None or is_data(cell) or not isinstance(cell.value, str) or not cell.value.strip():
+            return None  # an empty cell or a figure left out is another matter (FX27, FX30)
+        texts.append(cell.value.strip())
+    names = ", ".join(a1(*at) for at in omitted)
+    shown = f'"{texts[0]}"' if len(texts) == 1 and len(texts[0]) <= MAX_SHOWN_TEXT else "text"
+    return Hit(
+        "FX40",
+        f"leaves out {names}, which the {count} copies of {ctx.cells[example].formula} in this {axis} read: "
+        f"{'it holds' if len(omitted) == 1 else 'they hold'} {shown}, so a figure typed there is not counted",
+        f"copy the formula of {a1(*example)} here and type 0 over the text in {names}",
+    )
+
+
+def _cell_of(read: Read, key: Key, axis: str) -> Key:
+    along, across = read
+    if axis == "column":
+        return (key[0] if along is None else along, across)
+    return (across, key[1] if along is None else along)
+
+
+class _Runs:
+    """The runs of numbers and formulas along rows and columns, each walked once, and the cells
+    each pattern reads, each worked out once per line."""
+
+    def __init__(self, ctx: SheetContext) -> None:
+        self.ctx = ctx
+        # The last run read in each column, and in the current row: (line, first, last, copies).
+        self.columns: dict[int, tuple[int, int, int, Copies]] = {}
+        self.row: tuple[int, int, int, Copies] | None = None
+        self.read: dict[tuple[str, str, int], frozenset[Read]] = {}
+
+    def reads(self, pattern: str, key: Key, axis: str) -> frozenset[Read]:
+        """The cells a formula copied along ``axis`` reads, or nothing when it is not compared: it
+        reads a range, another sheet, or a cell outside its own line. Formulas of one run share
+        the line they run along (a column, a row), so that is all the answer depends on."""
+        line = key[1] if axis == "column" else key[0]
+        found = self.read.get((pattern, axis, line))
+        if found is None:
+            found = frozenset()
+            if "!" not in pattern and ":" not in pattern and per_line(pattern, axis):
+                cells = cells_read(pattern, *key)
+                if axis == "column":
+                    found = frozenset((None if own_row else row, col) for row, col, own_row, _ in cells)
+                else:
+                    found = frozenset((None if own_col else col, row) for row, col, _, own_col in cells)
+            if len(self.read) >= MAX_CACHED_READS:
+                self.read.clear()
+            self.read[(pattern, axis, line)] = found
+        return found
+
+    def copies(self, key: Key, axis: str) -> Copies:
+        """For the run ``key`` sits in along ``axis``: each pattern of its formulas, with how many
+        hold it and the first that does; and the patterns held at least ``MIN_COPIES`` times, the
+        most held first (ties: the earliest)."""
+        line, here = (key[1], key[0]) if axis == "column" else (key[0], key[1])
+        # Formulas are met row by row: the runs of a row are read one after another and then not
+        # needed again; a column's runs, one after another down the sheet.
+        known = self.columns.get(line) if axis == "column" else self.row if self.row and self.row[0] == line else None
+        if known is not None and known[1] <= here <= known[2]:
+            return known[3]
+        ctx = self.ctx
+        dr, dc = (1, 0) if axis == "column" else (0, 1)
+        start = key
+        while is_data(ctx.cells.get((start[0] - dr, start[1] - dc))):
+            ctx.budget.spend(1, key)
+            start = (start[0] - dr, start[1] - dc)
+        counts: Counter[str] = Counter()
+        firsts: dict[str, Key] = {}
+        at = start
+        while is_data(ctx.cells.get(at)):
+            ctx.budget.spend(1, key)
+            pattern = ctx.patterns.get(at)
+            if pattern is not None:
+                counts[pattern] += 1
+                firsts.setdefault(pattern, at)
+            at = (at[0] + dr, at[1] + dc)
+        ranked = sorted(
+            ((count, text, firsts[text]) for text, count in counts.items() if count >= MIN_COPIES),
+            key=lambda c: (-c[0], c[2]),
+        )
+        found = ({text: (count, firsts[text]) for text, count in counts.items()}, ranked)
+        first, last = (start[0], at[0] - 1) if axis == "column" else (start[1], at[1] - 1)
+        if axis == "column":
+            self.columns[line] = (line, first, last, found)
+        else:
+            self.row = (line, first, last, found)
+        return found

@@ -1,0 +1,208 @@
+"""FX40 (engine/checks/omissions.py): a formula that leaves out a cell its copies read, where that
+cell holds text such as "-". Small grids with exact findings; fast enough for the mutation run."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.audit.grids import Row, audited, grid
+
+
+def _ledger(rows: list[tuple[object, object, str]], top: int = 1) -> dict[tuple[int, int], object]:
+    # Rows of (C, D, E) from row ``top`` down: two inputs and the formula that combines them.
+    cells: dict[tuple[int, int], object] = {}
+    for i, (c, d, e) in enumerate(rows):
+        cells.update({(top + i, 3): c, (top + i, 4): d, (top + i, 5): e})
+    return cells
+
+
+def _fx40(cell: str, names: str, count: int, example: str, shown: str, axis: str = "column") -> Row:
+    # ``example``: the copy's cell and formula, as "E1=C1+D1".
+    source, formula = example.split("=", 1)
+    holds = "it holds" if "," not in names else "they hold"
+    return (
+        f"S!{cell}",
+        "FX40",
+        "high",
+        f"leaves out {names}, which the {count} copies of ={formula} in this {axis} read: "
+        f"{holds} {shown}, so a figure typed there is not counted",
+        f"copy the formula of {source} here and type 0 over the text in {names}",
+    )
+
+
+_DASHED = [(1, 2, "=C1+D1"), (3, 4, "=C2+D2"), ("-", 5, "=D3"), (6, 7, "=C4+D4")]
+
+
+def test_given_a_row_whose_dash_its_formula_leaves_out_when_audited_then_high() -> None:
+    # Given E1, E2, E4 adding C and D, and E3 = D3 where C3 holds "-"
+    sheet = grid(_ledger(_DASHED))
+    # When audited / Then E3 is reported, naming C3 and the copy to put back
+    assert audited(sheet, "FX40") == [_fx40("E3", "C3", 3, "E1=C1+D1", '"-"')]
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [("n/a", '"n/a"'), ("  -  ", '"-"'), ("twelve chars", '"twelve chars"'), ("thirteen char", "text")],
+    ids=["note", "padded dash", "twelve characters", "thirteen characters"],
+)
+def test_given_other_text_in_the_cell_left_out_when_audited_then_short_text_is_quoted(text: str, shown: str) -> None:
+    # Given the dashed ledger with ``text`` in C3
+    cells = _ledger(_DASHED)
+    cells[(3, 3)] = text
+    # When audited / Then the text is quoted up to twelve characters, named "text" past that
+    assert audited(grid(cells), "FX40") == [_fx40("E3", "C3", 3, "E1=C1+D1", shown)]
+
+
+def test_given_two_cells_left_out_when_audited_then_both_are_named() -> None:
+    # Given F = C+D-E copied, and F3 = C3 where D3 and E3 hold dashes
+    cells: dict[tuple[int, int], object] = {}
+    for r, line in enumerate([(1, 2, 3), (4, "-", "-"), (5, 6, 7), (8, 9, 1)], start=1):
+        cells.update({(r, 3): line[0], (r, 4): line[1], (r, 5): line[2], (r, 6): f"=C{r}+D{r}-E{r}"})
+    cells[(2, 6)] = "=C2"
+    # When audited / Then F2 names both, and says they hold text
+    assert audited(grid(cells), "FX40") == [_fx40("F2", "D2, E2", 3, "F1=C1+D1-E1", "text")]
+
+
+@pytest.mark.parametrize(
+    ("left_out", "why"),
+    [(None, "empty"), (9, "a figure"), ("=1+1", "a formula"), ("   ", "blank text"), (True, "a boolean")],
+    ids=["empty", "number", "formula", "blank text", "boolean"],
+)
+def test_given_a_cell_left_out_that_holds_no_text_when_audited_then_no_fx40(left_out: object, why: str) -> None:
+    # Given the dashed ledger with C3 holding ``left_out`` (``why``) instead of the dash
+    cells = _ledger(_DASHED)
+    cells[(3, 3)] = left_out
+    cells[(5, 1)] = 0  # the grid keeps its size when C3 is empty
+    # When audited / Then nothing: only a cell written around (text) is this rule's
+    assert audited(grid(cells), "FX40") == []
+
+
+def test_given_as_many_short_formulas_as_copies_when_audited_then_no_fx40() -> None:
+    # Given two rows adding C and D and two rows reading D alone beside dashes
+    rows = [(1, 2, "=C1+D1"), ("-", 5, "=D2"), ("-", 5, "=D3"), (6, 7, "=C4+D4")]
+    # When audited / Then nothing: neither way is the copies' way
+    assert audited(grid(_ledger(rows)), "FX40") == []
+    # Given a third row adding both / Then the two short ones are reported
+    rows.append((8, 9, "=C5+D5"))
+    assert audited(grid(_ledger(rows)), "FX40") == [
+        _fx40("E2", "C2", 3, "E1=C1+D1", '"-"'),
+        _fx40("E3", "C3", 3, "E1=C1+D1", '"-"'),
+    ]
+
+
+def test_given_a_formula_written_once_when_audited_then_it_is_no_copy_to_compare_with() -> None:
+    # Given one row adding C and D, the others reading D alone (three of them) beside dashes
+    rows = [(1, 2, "=C1+D1"), ("-", 5, "=D2"), ("-", 5, "=D3"), ("-", 7, "=D4")]
+    # When audited / Then nothing
+    assert audited(grid(_ledger(rows)), "FX40") == []
+
+
+@pytest.mark.parametrize(
+    "formula",
+    ["=SUM(D3:D3)", "=Other!D3", "=D2", "=D3+B3"],
+    ids=["a range", "another sheet", "another row", "a cell the copies do not read"],
+)
+def test_given_a_formula_that_is_not_a_shorter_copy_when_audited_then_no_fx40(formula: str) -> None:
+    # Given the dashed ledger with E3 holding ``formula``
+    cells = _ledger(_DASHED)
+    cells[(3, 5)] = formula
+    cells[(3, 2)] = 1
+    # When audited / Then nothing: it computes something else
+    assert audited(grid(cells), "FX40") == []
+
+
+def test_given_copies_that_read_a_fixed_cell_when_audited_then_only_the_own_row_cell_is_left_out() -> None:
+    # Given E = C+D+$F$1 copied (a fixed rate in F1), and E3 = D3+$F$1 beside a dash in C3
+    cells = _ledger([(1, 2, "=C1+D1+$F$1"), (3, 4, "=C2+D2+$F$1"), ("-", 5, "=D3+$F$1"), (6, 7, "=C4+D4+$F$1")])
+    cells[(1, 6)] = 0.5
+    # When audited / Then only C3 is named
+    assert audited(grid(cells), "FX40") == [_fx40("E3", "C3", 3, "E1=C1+D1+$F$1", '"-"')]
+
+
+def test_given_copies_that_read_fixed_rows_when_audited_then_the_fixed_cell_left_out_is_named() -> None:
+    # Given E = C+D$1 copied down (the first row's D pinned), and E3 = C3 with a dash in D1's place
+    cells = _ledger([("x", "-", "=0"), (3, 4, "=C2+D$1"), (5, 6, "=C3"), (7, 8, "=C4+D$1"), (9, 1, "=C5+D$1")])
+    del cells[(1, 5)]
+    # When audited / Then E3 leaves out D1, the cell the copies all read
+    assert audited(grid(cells), "FX40") == [_fx40("E3", "D1", 3, "E2=C2+D$1", '"-"')]
+
+
+def test_given_the_turned_case_along_a_row_when_audited_then_high_in_this_row() -> None:
+    # Given row 3 adding rows 1 and 2 in each column, and D3 = D1 where D2 holds "-"
+    cells: dict[tuple[int, int], object] = {(1, c): c for c in range(1, 5)}
+    cells.update({(2, 1): 1, (2, 2): 2, (2, 3): 3, (2, 4): "-"})
+    cells.update({(3, 1): "=A1+A2", (3, 2): "=B1+B2", (3, 3): "=C1+C2", (3, 4): "=D1"})
+    # When audited / Then D3 is reported along its row
+    assert audited(grid(cells), "FX40") == [_fx40("D3", "D2", 3, "A3=A1+A2", '"-"', axis="row")]
+
+
+def test_given_two_wider_formulas_when_audited_then_the_most_copied_one_is_compared() -> None:
+    # Given E = C+D (rows 1, 3, 6) and E = B+C+D (rows 2, 5), and E4 = D4 beside dashes in B4 and C4
+    cells = _ledger([(1, 2, "=C1+D1"), (3, 4, "=B2+C2+D2"), (5, 6, "=C3+D3"), ("-", 7, "=D4"), (8, 9, "=B5+C5+D5")])
+    cells.update({(6, 3): 1, (6, 4): 2, (6, 5): "=C6+D6"})
+    cells.update({(r, 2): r for r in range(1, 7)})
+    cells[(4, 2)] = "-"
+    # When audited / Then E4 is compared with C+D (3 copies), not B+C+D (2): C4 only is named
+    assert audited(grid(cells), "FX40") == [_fx40("E4", "C4", 3, "E1=C1+D1", '"-"')]
+
+
+def test_given_two_wider_formulas_copied_as_often_when_audited_then_the_first_is_compared() -> None:
+    # Given E = C+D in rows 2 and 5, E = B+C+D in rows 1 and 4, and E3 = D3 beside dashes
+    cells = _ledger([(1, 2, "=B1+C1+D1"), (3, 4, "=C2+D2"), ("-", 5, "=D3"), (6, 7, "=B4+C4+D4"), (8, 9, "=C5+D5")])
+    cells.update({(r, 2): r for r in range(1, 6)})
+    cells[(3, 2)] = "-"
+    # When audited / Then the first of them (row 1's) is the example
+    assert audited(grid(cells), "FX40") == [_fx40("E3", "B3, C3", 2, "E1=B1+C1+D1", "text")]
+
+
+def test_given_a_gap_in_the_column_when_audited_then_copies_are_counted_per_run() -> None:
+    # Given two ledgers in one column with a blank row between: the lower one's short row has one
+    # copy above it in its own run (and three in the other)
+    cells = _ledger(_DASHED)
+    cells.update(_ledger([(1, 2, "=C6+D6"), ("-", 5, "=D7")], top=6))
+    # When audited / Then only the upper ledger's E3 is reported
+    assert audited(grid(cells), "FX40") == [_fx40("E3", "C3", 3, "E1=C1+D1", '"-"')]
+
+
+def test_given_numbers_above_the_formulas_when_audited_then_they_are_part_of_the_run() -> None:
+    # Given typed figures in E1:E2 over the dashed ledger moved down two rows
+    cells = _ledger([(1, 2, "=C3+D3"), (3, 4, "=C4+D4"), ("-", 5, "=D5"), (6, 7, "=C6+D6")], top=3)
+    cells.update({(1, 5): 10, (2, 5): 20})
+    # When audited / Then E5 is reported
+    assert audited(grid(cells), "FX40") == [_fx40("E5", "C5", 3, "E3=C3+D3", '"-"')]
+
+
+def test_given_two_columns_with_short_formulas_when_audited_then_each_is_reported_once() -> None:
+    # Given E = C+D and F = C*D copied down, with row 3 reading D alone in both beside the dash
+    cells = _ledger(_DASHED)
+    cells.update({(1, 6): "=C1*D1", (2, 6): "=C2*D2", (3, 6): "=D3", (4, 6): "=C4*D4"})
+    # When audited / Then E3 and F3, once each
+    assert audited(grid(cells), "FX40") == [
+        _fx40("E3", "C3", 3, "E1=C1+D1", '"-"'),
+        _fx40("F3", "C3", 3, "F1=C1*D1", '"-"'),
+    ]
+
+
+def _stop(cell: str, budget: int, done: int, rows: str) -> Row:
+    return (
+        f"S!{cell}",
+        "FX90",
+        "info",
+        f"FX40 stopped at its work budget ({budget} units) after {done} of 4 formula cells: from S!{cell} on "
+        f"({rows} of S) not checked for formula leaves out a cell its copies read",
+        "audit the rest of the sheet as a smaller range",
+    )
+
+
+def test_given_budgets_around_what_the_ledger_needs_when_audited_then_fx40_stops_where_they_run_out() -> None:
+    # Given the dashed ledger, which FX40 reads in 13 units: one a formula (4), the run of E walked
+    # once (4: nothing above E1), one copy compared for each formula (4) and the cell E3 leaves
+    # out (1); a row's run is never walked (no formula of the rows reads its own column only)
+    sheet = grid(_ledger(_DASHED))
+    found = _fx40("E3", "C3", 3, "E1=C1+D1", '"-"')
+    # When audited with 13 / Then E3, and no stop
+    assert audited(sheet, "FX40", work_budget=13) == [found]
+    # When with 12 / Then it stops at E4, after E3's finding
+    assert audited(sheet, "FX40", work_budget=12) == [found, _stop("E4", 12, 3, "row 4")]
+    # When with 10 / Then it stops at E3, reading the cell left out (E1 6, E2 2, E3 1 + 1 + 1)
+    assert audited(sheet, "FX40", work_budget=10) == [_stop("E3", 10, 2, "rows 3-4")]
