@@ -8,11 +8,12 @@ import pytest
 from tests.unit.audit.grids import Row, audited, grid
 
 
-def _ledger(rows: list[tuple[object, object, str]], top: int = 1) -> dict[tuple[int, int], object]:
-    # Rows of (C, D, E) from row ``top`` down: two inputs and the formula that combines them.
+def _ledger(rows: list[tuple[object, object, str]], top: int = 1, left: int = 3) -> dict[tuple[int, int], object]:
+    # Rows of (C, D, E) from row ``top`` down (or three other columns from ``left``): two inputs
+    # and the formula that combines them.
     cells: dict[tuple[int, int], object] = {}
-    for i, (c, d, e) in enumerate(rows):
-        cells.update({(top + i, 3): c, (top + i, 4): d, (top + i, 5): e})
+    for i, line in enumerate(rows):
+        cells.update({(top + i, left + j): item for j, item in enumerate(line)})
     return cells
 
 
@@ -97,10 +98,20 @@ def test_given_a_formula_written_once_when_audited_then_it_is_no_copy_to_compare
     assert audited(grid(_ledger(rows)), "FX40") == []
 
 
+def test_given_a_formula_showing_a_dash_in_the_cell_left_out_when_audited_then_no_fx40() -> None:
+    # Given the dashed ledger with C3 a formula whose value shows "-"
+    cells = _ledger(_DASHED)
+    cells[(3, 3)] = '=IF(D3>9,D3,"-")'
+    sheet = grid(cells)
+    sheet.values[2][2] = "-"
+    # When audited / Then nothing: a computed cell is no text someone typed
+    assert audited(sheet, "FX40") == []
+
+
 @pytest.mark.parametrize(
     "formula",
-    ["=SUM(D3:D3)", "=Other!D3", "=D2", "=D3+B3"],
-    ids=["a range", "another sheet", "another row", "a cell the copies do not read"],
+    ["=SUM(D3:D3)", "=D3*Other!D3", "=D2", "=D3+B3", "=D3+C3"],
+    ids=["a range", "another sheet", "another row", "a cell the copies do not read", "the same cells"],
 )
 def test_given_a_formula_that_is_not_a_shorter_copy_when_audited_then_no_fx40(formula: str) -> None:
     # Given the dashed ledger with E3 holding ``formula``
@@ -136,6 +147,50 @@ def test_given_the_turned_case_along_a_row_when_audited_then_high_in_this_row() 
     assert audited(grid(cells), "FX40") == [_fx40("D3", "D2", 3, "A3=A1+A2", '"-"', axis="row")]
 
 
+def _turned() -> dict[tuple[int, int], object]:
+    # Row 3 adding rows 1 and 2 in each column, and D3 = D1 where D2 holds "-"
+    cells: dict[tuple[int, int], object] = {(1, c): c for c in range(1, 5)}
+    cells.update({(2, 1): 1, (2, 2): 2, (2, 3): 3, (2, 4): "-"})
+    cells.update({(3, 1): "=A1+A2", (3, 2): "=B1+B2", (3, 3): "=C1+C2", (3, 4): "=D1"})
+    return cells
+
+
+def test_given_the_turned_case_with_a_fixed_column_when_audited_then_that_cell_is_named() -> None:
+    # Given row 3 adding each column's row 1 and F2 (a fixed column), and D3 = D1 with "-" in F2
+    cells = {**_turned(), (2, 4): 4, (2, 6): "-"}
+    cells.update({(3, c): f"={'ABCD'[c - 1]}1+$F2" for c in (1, 2, 3)})
+    # When audited / Then D3 leaves out F2
+    assert audited(grid(cells), "FX40") == [_fx40("D3", "F2", 3, "A3=A1+$F2", '"-"', axis="row")]
+
+
+def test_given_two_turned_cases_stacked_when_audited_then_each_reads_its_own_rows() -> None:
+    # Given the turned case in rows 1-3 and again in rows 5-7 (one R1C1 pattern in each column)
+    cells = _turned()
+    cells.update(
+        {
+            (r + 4, c): item.replace("1", "5").replace("2", "6") if isinstance(item, str) else item
+            for (r, c), item in _turned().items()
+        }
+    )
+    # When audited / Then D3 names D2 and D7 names D6
+    assert audited(grid(cells), "FX40") == [
+        _fx40("D3", "D2", 3, "A3=A1+A2", '"-"', axis="row"),
+        _fx40("D7", "D6", 3, "A7=A5+A6", '"-"', axis="row"),
+    ]
+
+
+def test_given_budgets_around_what_the_turned_case_needs_when_audited_then_the_row_is_walked_once() -> None:
+    # Given the turned case, which FX40 reads in 13 units: one a formula (4), row 3's run walked
+    # once (4), one copy compared for each formula (4) and D2 (1); no column's run is walked
+    # (each formula reads another row)
+    sheet = grid(_turned())
+    found = _fx40("D3", "D2", 3, "A3=A1+A2", '"-"', axis="row")
+    # When audited with 13 / Then D3, and no stop
+    assert audited(sheet, "FX40", work_budget=13) == [found]
+    # When with 12 / Then it stops at D3, reading the cell left out
+    assert audited(sheet, "FX40", work_budget=12) == [_stop("D3", 12, 3, "row 3", formulas=4)]
+
+
 def test_given_two_wider_formulas_when_audited_then_the_most_copied_one_is_compared() -> None:
     # Given E = C+D (rows 1, 3, 6) and E = B+C+D (rows 2, 5), and E4 = D4 beside dashes in B4 and C4
     cells = _ledger([(1, 2, "=C1+D1"), (3, 4, "=B2+C2+D2"), (5, 6, "=C3+D3"), ("-", 7, "=D4"), (8, 9, "=B5+C5+D5")])
@@ -156,20 +211,35 @@ def test_given_two_wider_formulas_copied_as_often_when_audited_then_the_first_is
 
 
 def test_given_a_gap_in_the_column_when_audited_then_copies_are_counted_per_run() -> None:
-    # Given two ledgers in one column with a blank row between: the lower one's short row has one
-    # copy above it in its own run (and three in the other)
-    cells = _ledger(_DASHED)
-    cells.update(_ledger([(1, 2, "=C6+D6"), ("-", 5, "=D7")], top=6))
-    # When audited / Then only the upper ledger's E3 is reported
-    assert audited(grid(cells), "FX40") == [_fx40("E3", "C3", 3, "E1=C1+D1", '"-"')]
+    # Given two ledgers in columns H:J with a blank row between: the lower one opens with a short
+    # formula (one copy beside it in its own run, three in the upper one)
+    upper = [(1, 2, "=H1+I1"), (3, 4, "=H2+I2"), ("-", 5, "=I3"), (6, 7, "=H4+I4"), (7, 8, "=H5+I5")]
+    cells = _ledger(upper, left=8)
+    cells.update(_ledger([("-", 5, "=I7"), (1, 2, "=H8+I8")], top=7, left=8))
+    # When audited / Then only the upper ledger's J3 is reported
+    assert audited(grid(cells), "FX40") == [_fx40("J3", "H3", 4, "J1=H1+I1", '"-"')]
 
 
-def test_given_numbers_above_the_formulas_when_audited_then_they_are_part_of_the_run() -> None:
-    # Given typed figures in E1:E2 over the dashed ledger moved down two rows
-    cells = _ledger([(1, 2, "=C3+D3"), (3, 4, "=C4+D4"), ("-", 5, "=D5"), (6, 7, "=C6+D6")], top=3)
-    cells.update({(1, 5): 10, (2, 5): 20})
-    # When audited / Then E5 is reported
-    assert audited(grid(cells), "FX40") == [_fx40("E5", "C5", 3, "E3=C3+D3", '"-"')]
+def test_given_a_gap_in_the_row_when_audited_then_copies_are_counted_per_run() -> None:
+    # Given row 3 adding rows 1 and 2 in A:C, D empty, and a second run E:F opening with E3 = E1
+    # beside a dash in E2 (one copy beside it in its own run, three in the first)
+    cells: dict[tuple[int, int], object] = {(1, c): c for c in (1, 2, 3, 5, 6)}
+    cells.update({(2, 1): 1, (2, 2): 2, (2, 3): 3, (2, 5): "-", (2, 6): 6})
+    cells.update({(3, 1): "=A1+A2", (3, 2): "=B1+B2", (3, 3): "=C1+C2", (3, 5): "=E1", (3, 6): "=F1+F2"})
+    # When audited / Then nothing
+    assert audited(grid(cells), "FX40") == []
+
+
+def test_given_two_ledgers_with_the_same_copies_side_by_side_when_audited_then_each_reads_its_own_columns() -> None:
+    # Given E = C+D and H = F+G copied down (one R1C1 pattern), and H3 = G3 beside a dash in F3
+    cells = _ledger([(1, 2, "=C1+D1"), (3, 4, "=C2+D2"), (5, 6, "=D3"), (6, 7, "=C4+D4")])
+    cells.update(_ledger([(1, 2, "=F1+G1"), (3, 4, "=F2+G2"), ("-", 5, "=G3"), (6, 7, "=F4+G4")], left=6))
+    cells[(3, 3)] = "-"
+    # When audited / Then E3 names C3 and H3 names F3
+    assert audited(grid(cells), "FX40") == [
+        _fx40("E3", "C3", 3, "E1=C1+D1", '"-"'),
+        _fx40("H3", "F3", 3, "H1=F1+G1", '"-"'),
+    ]
 
 
 def test_given_two_columns_with_short_formulas_when_audited_then_each_is_reported_once() -> None:
@@ -183,12 +253,12 @@ def test_given_two_columns_with_short_formulas_when_audited_then_each_is_reporte
     ]
 
 
-def _stop(cell: str, budget: int, done: int, rows: str) -> Row:
+def _stop(cell: str, budget: int, done: int, rows: str, formulas: int = 4) -> Row:
     return (
         f"S!{cell}",
         "FX90",
         "info",
-        f"FX40 stopped at its work budget ({budget} units) after {done} of 4 formula cells: from S!{cell} on "
+        f"FX40 stopped at its work budget ({budget} units) after {done} of {formulas} formula cells: from S!{cell} on "
         f"({rows} of S) not checked for formula leaves out a cell its copies read",
         "audit the rest of the sheet as a smaller range",
     )
@@ -206,3 +276,20 @@ def test_given_budgets_around_what_the_ledger_needs_when_audited_then_fx40_stops
     assert audited(sheet, "FX40", work_budget=12) == [found, _stop("E4", 12, 3, "row 4")]
     # When with 10 / Then it stops at E3, reading the cell left out (E1 6, E2 2, E3 1 + 1 + 1)
     assert audited(sheet, "FX40", work_budget=10) == [_stop("E3", 10, 2, "rows 3-4")]
+    # When with 4 / Then it stops at E1, walking down its run
+    assert audited(sheet, "FX40", work_budget=4) == [_stop("E1", 4, 0, "rows 1-4")]
+
+
+def test_given_figures_above_the_formulas_when_audited_then_the_walk_up_is_counted() -> None:
+    # Given E1:E2 typed over the dashed ledger moved down two rows: E3 walks up two cells, then
+    # down the run of six (8), and the formulas cost as in the ledger alone (4 + 4 + 1): 17
+    cells = _ledger([(1, 2, "=C3+D3"), (3, 4, "=C4+D4"), ("-", 5, "=D5"), (6, 7, "=C6+D6")], top=3)
+    cells.update({(1, 5): 10, (2, 5): 20})
+    sheet = grid(cells)
+    found = _fx40("E5", "C5", 3, "E3=C3+D3", '"-"')
+    # When audited with 17 / Then E5, and no stop
+    assert audited(sheet, "FX40", work_budget=17) == [found]
+    # When with 16 / Then it stops at E6, after E5's finding
+    assert audited(sheet, "FX40", work_budget=16) == [found, _stop("E6", 16, 3, "row 6", formulas=4)]
+    # When with 2 / Then it stops at E3, walking up to the figures
+    assert audited(sheet, "FX40", work_budget=2) == [_stop("E3", 2, 0, "rows 3-6")]

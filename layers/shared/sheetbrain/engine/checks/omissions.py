@@ -50,11 +50,8 @@ def check_omitted_cells(ctx: SheetContext, params: Mapping[str, Params]) -> Iter
     """FX40: see the module docstring. Work: one unit per formula, one per cell of a run walked
     (each run once), one per copy compared and one per cell a formula leaves out."""
     runs = _Runs(ctx)
-    for key in sorted(ctx.trees):
+    for key, pattern in sorted(ctx.patterns.items()):  # every parsed formula has its pattern
         ctx.budget.spend(1, key)
-        pattern = ctx.patterns.get(key)
-        if pattern is None:
-            continue
         for axis in ("column", "row"):
             hit = _omission(ctx, runs, key, pattern, axis)
             if hit is not None:
