@@ -409,6 +409,16 @@ _SPECS = [
         '(Excel\'s rule "formula inconsistent with other formulas in the region").',
     ),
     _spec(
+        "FX41",
+        "Link pasted as its value",
+        "high",
+        "sheet",
+        "error hardcode",
+        "A typed number just after a link to another line (=D29 at the head of row 57) equals the value of the "
+        "cell that link would read copied there (E29): the link was copied across as values, which keep today's "
+        "figure. Only figures after the link (right of it, below it), not zero.",
+    ),
+    _spec(
         "FX90",
         "Check stopped at its work budget",
         "info",

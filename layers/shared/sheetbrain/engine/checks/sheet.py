@@ -16,6 +16,7 @@ from sheetbrain.engine.checks.context import CellHit, SheetCheck, SheetContext, 
 from sheetbrain.engine.checks.cycles import check_circular
 from sheetbrain.engine.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
 from sheetbrain.engine.checks.formula import Hit, Params, replace
+from sheetbrain.engine.checks.links import check_pasted_links
 from sheetbrain.engine.checks.omissions import check_omitted_cells
 from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
@@ -716,4 +717,5 @@ SHEET_CHECKS: tuple[tuple[tuple[str, ...], SheetCheck], ...] = (
     (("FX37",), check_numbers_as_text),
     (("FX38",), check_two_digit_years),
     (("FX40",), check_omitted_cells),
+    (("FX41",), check_pasted_links),
 )
