@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterator, Mapping
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from sheetbrain.engine.checks.formula import Hit, Params
 from sheetbrain.engine.grid import is_data
@@ -38,12 +38,15 @@ Read = tuple[int | None, int]
 # those held at least MIN_COPIES times, the most held first.
 Copies = tuple[dict[str, tuple[int, Key]], list[tuple[int, str, Key]]]
 
+CacheKey = TypeVar("CacheKey")
+CacheValue = TypeVar("CacheValue")
+
 MIN_COPIES = 2  # a pattern written once is no copy to compare with
 MAX_SHOWN_TEXT = 12  # longer text in a cell is named, not quoted
-# Copies share their patterns, so the cells a pattern reads are worked out once per line; a sheet
-# of formulas that all differ (a constant per row) would fill the cache for nothing: it is emptied
-# when it holds this many, which bounds its memory.
-MAX_CACHED_READS = 50_000
+# Copies share their patterns, so whether a pattern is compared is worked out once, and the cells it
+# reads once per line; a sheet of formulas that all differ (a constant per row) would fill these
+# caches for nothing: each is emptied when it holds this many, which bounds its memory.
+MAX_CACHED = 50_000
 
 
 def check_omitted_cells(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
@@ -110,25 +113,28 @@ class _Runs:
         # The last run read in each column, and in the current row: (line, first, last, copies).
         self.columns: dict[int, tuple[int, int, int, Copies]] = {}
         self.row: tuple[int, int, int, Copies] | None = None
+        self.compared: dict[tuple[str, str], bool] = {}
         self.read: dict[tuple[str, str, int], frozenset[Read]] = {}
 
     def reads(self, pattern: str, key: Key, axis: str) -> frozenset[Read]:
         """The cells a formula copied along ``axis`` reads, or nothing when it is not compared: it
         reads a range, another sheet, or a cell outside its own line. Formulas of one run share
         the line they run along (a column, a row), so that is all the answer depends on."""
+        compared = self.compared.get((pattern, axis))
+        if compared is None:
+            compared = "!" not in pattern and ":" not in pattern and per_line(pattern, axis)
+            _bounded(self.compared)[(pattern, axis)] = compared
+        if not compared:
+            return frozenset()
         line = key[1] if axis == "column" else key[0]
         found = self.read.get((pattern, axis, line))
         if found is None:
-            found = frozenset()
-            if "!" not in pattern and ":" not in pattern and per_line(pattern, axis):
-                cells = cells_read(pattern, *key)
-                if axis == "column":
-                    found = frozenset((None if own_row else row, col) for row, col, own_row, _ in cells)
-                else:
-                    found = frozenset((None if own_col else col, row) for row, col, _, own_col in cells)
-            if len(self.read) >= MAX_CACHED_READS:
-                self.read.clear()
-            self.read[(pattern, axis, line)] = found
+            cells = cells_read(pattern, *key)
+            if axis == "column":
+                found = frozenset((None if own_row else row, col) for row, col, own_row, _ in cells)
+            else:
+                found = frozenset((None if own_col else col, row) for row, col, _, own_col in cells)
+            _bounded(self.read)[(pattern, axis, line)] = found
         return found
 
     def copies(self, key: Key, axis: str) -> Copies:
@@ -168,3 +174,10 @@ class _Runs:
         else:
             self.row = (line, first, last, found)
         return found
+
+
+def _bounded(cache: dict[CacheKey, CacheValue]) -> dict[CacheKey, CacheValue]:
+    # The cache, emptied first when full (MAX_CACHED).
+    if len(cache) >= MAX_CACHED:
+        cache.clear()
+    return cache
