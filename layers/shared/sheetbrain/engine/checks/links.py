@@ -15,11 +15,12 @@ or a worked example. Zero agrees with too much to count.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from sheetbrain.engine.checks.formula import Hit, Params
-from sheetbrain.engine.evaluate import agrees, as_float
+from sheetbrain.engine.evaluate import MATERIALITY, as_float
 from sheetbrain.engine.grid import Cell
 from sheetbrain.engine.refs import a1
 from sheetbrain.engine.regions import cells_read, structure_of
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 def check_pasted_links(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[CellHit]:
     """FX41: see the module docstring. Work: one unit per formula, one per cell walked after a link."""
+    reported: set[tuple[int, int]] = set()  # a figure right of one link and below another: once
     for (row, col), pattern in sorted(ctx.patterns.items()):
         ctx.budget.spend(1, (row, col))
         if structure_of(pattern) is not None or "!" in pattern or ":" in pattern:
@@ -53,8 +55,13 @@ def check_pasted_links(ctx: SheetContext, params: Mapping[str, Params]) -> Itera
                 source = ctx.cells.get(read)
                 typed = as_float(cell.value) if cell is not None and cell.is_number else None
                 value = _number(source)
-                if not typed or value is None or not agrees(typed, value):
+                # A value pasted keeps every digit: no allowance for rounding (1 is not 0.6).
+                if not typed or value is None or not math.isclose(typed, value, rel_tol=MATERIALITY, abs_tol=1e-9):
                     break
+                step += 1
+                if at in reported:
+                    continue
+                reported.add(at)
                 yield (
                     at[0],
                     at[1],
@@ -66,7 +73,6 @@ def check_pasted_links(ctx: SheetContext, params: Mapping[str, Params]) -> Itera
                         f"={a1(*read)}",
                     ),
                 )
-                step += 1
 
 
 def _number(cell: Cell | None) -> float | None:

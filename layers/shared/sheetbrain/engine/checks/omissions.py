@@ -34,9 +34,9 @@ Key = tuple[int, int]
 # column, turned by a quarter in a row. The run's cells share the other coordinate, so two
 # formulas of one run read the same cell exactly when they hold the same of these.
 Read = tuple[int | None, int]
-# A run's patterns: {pattern: (formulas holding it, the first)}, and [(count, pattern, first)] of
-# those held at least MIN_COPIES times, the most held first.
-Copies = tuple[dict[str, tuple[int, Key]], list[tuple[int, str, Key]]]
+# A run's patterns: {pattern: formulas holding it}, and [(count, cells read, first)] of those held at
+# least MIN_COPIES times and compared, the most held first, one per set of cells read.
+Copies = tuple[dict[str, int], list[tuple[int, frozenset[Read], Key]]]
 
 CacheKey = TypeVar("CacheKey")
 CacheValue = TypeVar("CacheValue")
@@ -66,13 +66,12 @@ def _omission(ctx: SheetContext, runs: _Runs, key: Key, pattern: str, axis: str)
     mine = runs.reads(pattern, key, axis)
     if not mine:
         return None
-    counts, ranked = runs.copies(key, axis)
-    own = counts[pattern][0]
-    for count, text, example in ranked:  # the most copied first
+    counts, candidates = runs.copies(key, axis)
+    own = counts[pattern]
+    for count, theirs, example in candidates:  # the most copied first, one per set of cells read
         ctx.budget.spend(1, key)
         if count <= own:
             return None
-        theirs = runs.reads(text, example, axis)
         if mine < theirs:
             return _hit(ctx, key, axis, count, example, sorted(_cell_of(r, key, axis) for r in theirs - mine))
     return None
@@ -86,6 +85,9 @@ def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitt
         cell = ctx.cells.get(at)
         if cell is None or is_data(cell) or not isinstance(cell.value, str) or not cell.value.strip():
             return None  # an empty cell or a figure left out is another matter (FX27, FX30)
+        own_line = at[0] == key[0] if axis == "column" else at[1] == key[1]
+        if own_line and not _among_figures(ctx, at, axis):
+            return None  # a label among labels (a Yes/No flag, another table's names), no nil
         texts.append(cell.value.strip())
     names = ", ".join(a1(*at) for at in omitted)
     shown = f'"{texts[0]}"' if len(texts) == 1 and len(texts[0]) <= MAX_SHOWN_TEXT else "text"
@@ -95,6 +97,13 @@ def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitt
         f"{'it holds' if len(omitted) == 1 else 'they hold'} {shown}, so a figure typed there is not counted",
         f"copy the formula of {a1(*example)} here and type 0 over the text in {names}",
     )
+
+
+def _among_figures(ctx: SheetContext, at: Key, axis: str) -> bool:
+    # Whether the text read in the formula's own row (column) stands for a figure: a number or a
+    # formula beside it along the line it sits in, as a dash for nil sits among figures.
+    dr, dc = (1, 0) if axis == "column" else (0, 1)
+    return is_data(ctx.cells.get((at[0] - dr, at[1] - dc))) or is_data(ctx.cells.get((at[0] + dr, at[1] + dc)))
 
 
 def _cell_of(read: Read, key: Key, axis: str) -> Key:
@@ -167,7 +176,16 @@ class _Runs:
             ((count, text, firsts[text]) for text, count in counts.items() if count >= MIN_COPIES),
             key=lambda c: (-c[0], c[2]),
         )
-        found = ({text: (count, firsts[text]) for text, count in counts.items()}, ranked)
+        # Patterns that read the same cells (=B5*2, =B5*3) are one candidate, the most held: a formula
+        # compared with each would cost the run's patterns per formula (quadratic in the run).
+        candidates: list[tuple[int, frozenset[Read], Key]] = []
+        seen: set[frozenset[Read]] = set()
+        for count, text, example in ranked:
+            theirs = self.reads(text, example, axis)
+            if theirs and theirs not in seen:
+                seen.add(theirs)
+                candidates.append((count, theirs, example))
+        found = (dict(counts), candidates)
         first, last = (start[0], at[0] - 1) if axis == "column" else (start[1], at[1] - 1)
         if axis == "column":
             self.columns[line] = (line, first, last, found)
