@@ -242,15 +242,13 @@ def test_given_two_ledgers_with_the_same_copies_side_by_side_when_audited_then_e
     ]
 
 
-def test_given_two_columns_with_short_formulas_when_audited_then_each_is_reported_once() -> None:
+def test_given_two_columns_with_short_formulas_when_audited_then_only_the_sum_is_reported() -> None:
     # Given E = C+D and F = C*D copied down, with row 3 reading D alone in both beside the dash
     cells = _ledger(_DASHED)
     cells.update({(1, 6): "=C1*D1", (2, 6): "=C2*D2", (3, 6): "=D3", (4, 6): "=C4*D4"})
-    # When audited / Then E3 and F3, once each
-    assert audited(grid(cells), "FX40") == [
-        _fx40("E3", "C3", 3, "E1=C1+D1", '"-"'),
-        _fx40("F3", "C3", 3, "F1=C1*D1", '"-"'),
-    ]
+    # When audited / Then E3 only: F3 leaves out a factor, and the fix (0 over the dash) would
+    # turn F3's figure into 0 (review: a factor or divisor left out is not a term written around)
+    assert audited(grid(cells), "FX40") == [_fx40("E3", "C3", 3, "E1=C1+D1", '"-"')]
 
 
 def _stop(cell: str, budget: int, done: int, rows: str, formulas: int = 4) -> Row:

@@ -3,6 +3,8 @@ a stated case they miss. They fail on 95bb8bf; each names the problem it pins.""
 
 from __future__ import annotations
 
+import pytest
+
 from tests.unit.audit.grids import audited, grid
 
 
@@ -79,3 +81,19 @@ def test_given_a_figure_after_two_links_when_audited_then_it_is_reported_once() 
     sheet = grid({(2, 2): 7, (2, 3): 855, (5, 2): "=B2", (5, 3): 855, (4, 3): "=A4", (4, 1): 1, (5, 1): 855})
     # When audited / Then one finding for C5, not two
     assert [row[0] for row in audited(sheet, "FX41")] == ["S!C5"]
+
+
+@pytest.mark.parametrize(
+    ("copy", "short"),
+    [("=C{r}*D{r}", "=D3"), ("=D{r}/C{r}", "=D3"), ("=(B{r}+C{r}+D{r})/3", "=(B3+D3)/2")],
+    ids=["quantity times price", "divided", "average of three"],
+)
+def test_given_a_factor_or_divisor_left_out_when_audited_then_no_fx40(copy: str, short: str) -> None:
+    # Given E = ``copy`` in rows 1, 2, 4 and E3 = ``short`` beside "n/a" in C3: the suggested fix
+    # (copy E1, 0 over C3) would make E3 0, #DIV/0! or a lower average, not today's figure
+    cells: dict[tuple[int, int], object] = {}
+    for r, (b, c, d) in enumerate([(5, 2, 10), (6, 3, 5), (7, "n/a", 40), (8, 1, 7)], start=1):
+        cells.update({(r, 2): b, (r, 3): c, (r, 4): d, (r, 5): copy.format(r=r)})
+    cells[(3, 5)] = short
+    # When audited / Then nothing
+    assert audited(grid(cells), "FX40") == []

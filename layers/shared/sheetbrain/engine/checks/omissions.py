@@ -17,6 +17,7 @@ ranges or other sheets are other computations and are not compared.
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
@@ -24,7 +25,7 @@ from typing import TYPE_CHECKING, TypeVar
 from sheetbrain.engine.checks.formula import Hit, Params
 from sheetbrain.engine.grid import is_data
 from sheetbrain.engine.refs import a1
-from sheetbrain.engine.regions import cells_read, per_line
+from sheetbrain.engine.regions import cells_read, per_line, resolved
 
 if TYPE_CHECKING:
     from sheetbrain.engine.checks.context import CellHit, SheetContext
@@ -73,8 +74,24 @@ def _omission(ctx: SheetContext, runs: _Runs, key: Key, pattern: str, axis: str)
         if count <= own:
             return None
         if mine < theirs:
-            return _hit(ctx, key, axis, count, example, sorted(_cell_of(r, key, axis) for r in theirs - mine))
+            omitted = sorted(_cell_of(r, key, axis) for r in theirs - mine)
+            if not _added_terms(resolved(ctx.patterns[example], *key), resolved(pattern, *key), omitted):
+                return None  # a factor or a divisor left out: 0 typed there would change the result
+            return _hit(ctx, key, axis, count, example, omitted)
     return None
+
+
+def _added_terms(copy: str, mine: str, omitted: list[Key]) -> bool:
+    # Whether the copy (resolved at this cell) is this formula with each cell left out added or
+    # subtracted as a term: then 0 typed over the text, with the copy here, gives today's figure.
+    text = copy.removeprefix("+")
+    for row, col in omitted:
+        address = f"R{row}C{col}"
+        # ``+R3C3`` or ``-R3C3`` between terms (not after *, /, ^), or the first term ``R3C3+``.
+        text, found = re.subn(rf"(?<![*/^])[+-]{address}(?=$|[-+)=<>&,])|^{address}(?=[-+])\+?", "", text, count=1)
+        if not found:
+            return False
+    return text.removeprefix("+") == mine.removeprefix("+")
 
 
 def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitted: list[Key]) -> Hit | None:
