@@ -44,6 +44,10 @@ CacheValue = TypeVar("CacheValue")
 
 MIN_COPIES = 2  # a pattern written once is no copy to compare with
 MAX_SHOWN_TEXT = 12  # longer text in a cell is named, not quoted
+# A cell added or subtracted as a term of a resolved pattern: ``+R3C3`` or ``-R3C3`` between terms
+# (not after *, / or ^; before an end, a sign, a bracket or a comparison), or the first term ``R3C3``
+# before a sign (which is left, and dropped as a leading ``+``).
+_TERM_RE = re.compile(r"(?<![*/^])[+-](R\d+C\d+)(?=$|[-+)=<>&,])|^(R\d+C\d+)(?=[-+])")
 # Copies share their patterns, so whether a pattern is compared is worked out once, and the cells it
 # reads once per line; a sheet of formulas that all differ (a constant per row) would fill these
 # caches for nothing: each is emptied when it holds this many, which bounds its memory.
@@ -84,14 +88,17 @@ def _omission(ctx: SheetContext, runs: _Runs, key: Key, pattern: str, axis: str)
 def _added_terms(copy: str, mine: str, omitted: list[Key]) -> bool:
     # Whether the copy (resolved at this cell) is this formula with each cell left out added or
     # subtracted as a term: then 0 typed over the text, with the copy here, gives today's figure.
-    text = copy.removeprefix("+")
-    for row, col in omitted:
-        address = f"R{row}C{col}"
-        # ``+R3C3`` or ``-R3C3`` between terms (not after *, /, ^), or the first term ``R3C3+``.
-        text, found = re.subn(rf"(?<![*/^])[+-]{address}(?=$|[-+)=<>&,])|^{address}(?=[-+])\+?", "", text, count=1)
-        if not found:
-            return False
-    return text.removeprefix("+") == mine.removeprefix("+")
+    left = {f"R{row}C{col}" for row, col in omitted}
+
+    def drop(m: re.Match[str]) -> str:
+        address = m.group(1) or m.group(2)
+        if address in left:
+            left.discard(address)
+            return ""
+        return m.group(0)
+
+    text = _TERM_RE.sub(drop, copy.removeprefix("+"))
+    return not left and text.removeprefix("+") == mine.removeprefix("+")
 
 
 def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitted: list[Key]) -> Hit | None:
