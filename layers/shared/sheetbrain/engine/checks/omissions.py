@@ -17,15 +17,15 @@ ranges or other sheets are other computations and are not compared.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, TypeVar
 
+from sheetbrain.engine.ast import Chain, Func, Node, Ref, Unary
 from sheetbrain.engine.checks.formula import Hit, Params
 from sheetbrain.engine.grid import is_data
 from sheetbrain.engine.refs import a1
-from sheetbrain.engine.regions import cells_read, per_line, resolved
+from sheetbrain.engine.regions import cells_read, per_line
 
 if TYPE_CHECKING:
     from sheetbrain.engine.checks.context import CellHit, SheetContext
@@ -44,10 +44,7 @@ CacheValue = TypeVar("CacheValue")
 
 MIN_COPIES = 2  # a pattern written once is no copy to compare with
 MAX_SHOWN_TEXT = 12  # longer text in a cell is named, not quoted
-# A cell added or subtracted as a term of a resolved pattern: ``+R3C3`` or ``-R3C3`` between terms
-# (not after *, / or ^; before an end, a sign, a bracket or a comparison), or the first term ``R3C3``
-# before a sign (which is left, and dropped as a leading ``+``).
-_TERM_RE = re.compile(r"(?<![*/^])[+-](R\d+C\d+)(?=$|[-+)=<>&,])|^(R\d+C\d+)(?=[-+])")
+MAX_REPEATED_TEXT = 64  # the same text walked past, each way, looking for a figure (bounds the work)
 # Copies share their patterns, so whether a pattern is compared is worked out once, and the cells it
 # reads once per line; a sheet of formulas that all differ (a constant per row) would fill these
 # caches for nothing: each is emptied when it holds this many, which bounds its memory.
@@ -78,27 +75,37 @@ def _omission(ctx: SheetContext, runs: _Runs, key: Key, pattern: str, axis: str)
         if count <= own:
             return None
         if mine < theirs:
-            omitted = sorted(_cell_of(r, key, axis) for r in theirs - mine)
-            if not _added_terms(resolved(ctx.patterns[example], *key), resolved(pattern, *key), omitted):
+            if not _added_terms(ctx.trees[example], {_cell_of(r, example, axis) for r in theirs - mine}):
                 return None  # a factor or a divisor left out: 0 typed there would change the result
-            return _hit(ctx, key, axis, count, example, omitted)
+            return _hit(ctx, key, axis, count, example, sorted(_cell_of(r, key, axis) for r in theirs - mine))
     return None
 
 
-def _added_terms(copy: str, mine: str, omitted: list[Key]) -> bool:
-    # Whether the copy (resolved at this cell) is this formula with each cell left out added or
-    # subtracted as a term: then 0 typed over the text, with the copy here, gives today's figure.
-    left = {f"R{row}C{col}" for row, col in omitted}
+def _added_terms(tree: Node, cells: set[Key]) -> bool:
+    # Whether each of ``cells`` is read by the copy (its tree, at its own cell) as a term added or
+    # subtracted: every node above the reference a +/- chain, a sign or SUM. Then 0 typed over the
+    # text keeps the copy's figure; as a factor (C*D), a divisor or in a mean it would not.
+    left = set(cells)
 
-    def drop(m: re.Match[str]) -> str:
-        address = m.group(1) or m.group(2)
-        if address in left:
-            left.discard(address)
-            return ""
-        return m.group(0)
+    def visit(node: Node, additive: bool) -> None:
+        if isinstance(node, Ref):
+            at = (node.start.row, node.start.col)
+            if node.end is None and additive and at in left:
+                left.discard(at)
+            return
+        if isinstance(node, Chain):
+            additive = additive and all(op in "+-" for op in node.ops)
+        elif isinstance(node, Unary):
+            additive = additive and node.op in "+-"
+        elif isinstance(node, Func):
+            additive = additive and node.name.upper() == "SUM"
+        else:
+            additive = False
+        for child in node.children():
+            visit(child, additive)
 
-    text = _TERM_RE.sub(drop, copy.removeprefix("+"))
-    return not left and text.removeprefix("+") == mine.removeprefix("+")
+    visit(tree, True)
+    return not left
 
 
 def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitted: list[Key]) -> Hit | None:
@@ -124,10 +131,23 @@ def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitt
 
 
 def _among_figures(ctx: SheetContext, at: Key, axis: str) -> bool:
-    # Whether the text read in the formula's own row (column) stands for a figure: a number or a
-    # formula beside it along the line it sits in, as a dash for nil sits among figures.
+    # Whether the text read in the formula's own row (column) stands for a figure: past the same
+    # text repeated (a column of dashes), the line it sits in goes on with a number or a formula on
+    # one side at least, as nil among figures does; a line of labels (Yes/No, names) does not.
+    text = ctx.cells[at].value
     dr, dc = (1, 0) if axis == "column" else (0, 1)
-    return is_data(ctx.cells.get((at[0] - dr, at[1] - dc))) or is_data(ctx.cells.get((at[0] + dr, at[1] + dc)))
+    for sign in (-1, 1):
+        step = 1
+        while step <= MAX_REPEATED_TEXT:
+            cell = ctx.cells.get((at[0] + sign * step * dr, at[1] + sign * step * dc))
+            if cell is None or cell.formula is not None or not isinstance(cell.value, str):
+                break
+            if cell.value.strip() != text.strip():
+                break
+            step += 1
+        if is_data(ctx.cells.get((at[0] + sign * step * dr, at[1] + sign * step * dc))):
+            return True
+    return False
 
 
 def _cell_of(read: Read, key: Key, axis: str) -> Key:
