@@ -181,3 +181,24 @@ def test_given_budgets_around_what_the_summary_needs_when_audited_then_fx41_stop
     assert audited(sheet, "FX41", work_budget=4) == [_stop("B5", 4, 1, "row 5", 2), *found]
     # When with 1 / Then it stops at B5 before walking
     assert audited(sheet, "FX41", work_budget=1) == [_stop("B5", 1, 1, "row 5", 2)]
+
+
+def test_given_typed_integers_near_the_linked_fractions_when_audited_then_no_fx41() -> None:
+    # Given B5 =B2, and C5, D5 typed 1 where C2 holds 0.6 and D2 1.45
+    sheet = grid({(2, 2): 3, (2, 3): 0.6, (2, 4): 1.45, (5, 2): "=B2", (5, 3): 1, (5, 4): 1})
+    # When audited / Then nothing: 1 is not 0.6 ("typed value equals C2" would be untrue)
+    assert audited(sheet, "FX41") == []
+
+
+def test_given_a_typed_fraction_near_the_linked_one_when_audited_then_no_fx41() -> None:
+    # Given B5 =B2 and C5 typed 0.1 where C2 holds 0.14
+    sheet = grid({(2, 2): 0.12, (2, 3): 0.14, (5, 2): "=B2", (5, 3): 0.1})
+    # When audited / Then nothing
+    assert audited(sheet, "FX41") == []
+
+
+def test_given_a_figure_after_two_links_when_audited_then_it_is_reported_once() -> None:
+    # Given C5 typed 855, right of B5 =B2 (C2 855) and below C4 =A4 (A5 855)
+    sheet = grid({(2, 2): 7, (2, 3): 855, (5, 2): "=B2", (5, 3): 855, (4, 3): "=A4", (4, 1): 1, (5, 1): 855})
+    # When audited / Then one finding for C5, not two
+    assert [row[0] for row in audited(sheet, "FX41")] == ["S!C5"]

@@ -25,7 +25,7 @@ def _fx40(cell: str, names: str, count: int, example: str, shown: str, axis: str
         f"S!{cell}",
         "FX40",
         "high",
-        f"leaves out {names}, which the {count} copies of ={formula} in this {axis} read: "
+        f"leaves out {names}, which the {count} formulas like ={formula} in this {axis} read: "
         f"{holds} {shown}, so a figure typed there is not counted",
         f"copy the formula of {source} here and type 0 over the text in {names}",
     )
@@ -110,8 +110,16 @@ def test_given_a_formula_showing_a_dash_in_the_cell_left_out_when_audited_then_n
 
 @pytest.mark.parametrize(
     "formula",
-    ["=SUM(D3:D3)", "=D3*Other!D3", "=D2", "=D3+B3", "=D3+C3"],
-    ids=["a range", "another sheet", "another row", "a cell the copies do not read", "the same cells"],
+    ["=SUM(D3:D3)", "=D3*Other!D3", "=D2", "=D3+B3", "=D3+C3", '=INDIRECT("C3")+D3', "=OFFSET(D3,0,-1)+D3"],
+    ids=[
+        "a range",
+        "another sheet",
+        "another row",
+        "a cell the copies do not read",
+        "the same cells",
+        "a cell INDIRECT computes",
+        "a cell OFFSET computes",
+    ],
 )
 def test_given_a_formula_that_is_not_a_shorter_copy_when_audited_then_no_fx40(formula: str) -> None:
     # Given the dashed ledger with E3 holding ``formula``
@@ -291,3 +299,76 @@ def test_given_figures_above_the_formulas_when_audited_then_the_walk_up_is_count
     assert audited(sheet, "FX40", work_budget=16) == [found, _stop("E6", 16, 3, "row 6", formulas=4)]
     # When with 2 / Then it stops at E3, walking up to the figures
     assert audited(sheet, "FX40", work_budget=2) == [_stop("E3", 2, 0, "rows 3-6")]
+
+
+def test_given_copies_that_read_a_yes_no_flag_when_audited_then_no_fx40() -> None:
+    # Given D = IF(B="Yes", C*0.2, 0) copied, and D3 = C3*0.2 beside B3 "Yes": B is a text column
+    # in every row, a label the copies compare, never a figure
+    cells: dict[tuple[int, int], object] = {}
+    for r, (flag, amount) in enumerate([("Yes", 100), ("No", 200), ("Yes", 300), ("No", 50)], start=1):
+        cells.update({(r, 2): flag, (r, 3): amount, (r, 4): f'=IF(B{r}="Yes",C{r}*0.2,0)'})
+    cells[(3, 4)] = "=C3*0.2"
+    # When audited / Then nothing: no figure is ever typed in B
+    assert audited(grid(cells), "FX40") == []
+
+
+def test_given_two_sections_stacked_in_one_column_when_audited_then_no_fx40() -> None:
+    # Given rows 1-4 E = C+D (two quarters), a subtotal in E5, and rows 6-8 E = D beside role
+    # names in C (another section: role, salary), with no blank row between
+    cells: dict[tuple[int, int], object] = {}
+    for r in range(1, 5):
+        cells.update({(r, 3): r * 10, (r, 4): r, (r, 5): f"=C{r}+D{r}"})
+    cells.update({(5, 2): "Subtotal", (5, 5): "=SUM(E1:E4)"})
+    for r, (role, salary) in enumerate([("Clerk", 30), ("Driver", 35), ("Manager", 60)], start=6):
+        cells.update({(r, 3): role, (r, 4): salary, (r, 5): f"=D{r}"})
+    # When audited / Then nothing: C6:C8 are labels of another table, not dashes for nil
+    assert audited(grid(cells), "FX40") == []
+
+
+def test_given_many_formulas_held_twice_and_many_once_when_audited_then_fx40_does_not_stop() -> None:
+    # Given 600 rows of C = B*k, k shared by two rows at a time and unique on every third row:
+    # each unique formula is compared with every pattern held twice (quadratic)
+    cells: dict[tuple[int, int], object] = {}
+    for r in range(1, 601):
+        k = r // 3 if r % 3 else 100_000 + r
+        cells.update({(r, 2): r, (r, 3): f"=B{r}*{k}"})
+    # When audited on the engine's budget for 1,200 cells (16 units a cell)
+    # Then nothing, and no FX90 stop: reading 600 formulas is linear work
+    assert audited(grid(cells), "FX40", work_budget=16 * 1_200) == []
+
+
+def test_given_copies_written_with_and_without_dollars_when_audited_then_both_short_rows_are_high() -> None:
+    # Given E = C+D in rows 1 and 5, E = $C+$D in rows 2 and 6 (the same cells read), and E3, E4
+    # = D beside dashes
+    rows = [
+        (1, 2, "=C1+D1"),
+        (3, 4, "=$C2+$D2"),
+        ("-", 5, "=D3"),
+        ("-", 6, "=D4"),
+        (6, 7, "=C5+D5"),
+        (8, 9, "=$C6+$D6"),
+    ]
+    cells: dict[tuple[int, int], object] = {}
+    for r, (c, d, e) in enumerate(rows, start=1):
+        cells.update({(r, 3): c, (r, 4): d, (r, 5): e})
+    # When audited / Then E3 and E4: four formulas read C and D, two leave C out
+    assert audited(grid(cells), "FX40") == [
+        _fx40("E3", "C3", 4, "E1=C1+D1", '"-"'),
+        _fx40("E4", "C4", 4, "E1=C1+D1", '"-"'),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("copy", "short"),
+    [("=C{r}*D{r}", "=D3"), ("=D{r}/C{r}", "=D3"), ("=(B{r}+C{r}+D{r})/3", "=(B3+D3)/2")],
+    ids=["quantity times price", "divided", "average of three"],
+)
+def test_given_a_factor_or_divisor_left_out_when_audited_then_no_fx40(copy: str, short: str) -> None:
+    # Given E = ``copy`` in rows 1, 2, 4 and E3 = ``short`` beside "n/a" in C3: the suggested fix
+    # (copy E1, 0 over C3) would make E3 0, #DIV/0! or a lower average, not today's figure
+    cells: dict[tuple[int, int], object] = {}
+    for r, (b, c, d) in enumerate([(5, 2, 10), (6, 3, 5), (7, "n/a", 40), (8, 1, 7)], start=1):
+        cells.update({(r, 2): b, (r, 3): c, (r, 4): d, (r, 5): copy.format(r=r)})
+    cells[(3, 5)] = short
+    # When audited / Then nothing
+    assert audited(grid(cells), "FX40") == []

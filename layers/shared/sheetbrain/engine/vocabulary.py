@@ -66,6 +66,9 @@ KNOWN_FUNCTIONS = EXCEL_FUNCTIONS | SHEETS_FUNCTIONS
 VOLATILE_FUNCTIONS = frozenset(
     {"NOW", "TODAY", "RAND", "RANDBETWEEN", "RANDARRAY", "OFFSET", "INDIRECT", "CELL", "INFO"}
 )
+# Functions returning a reference whose extent their arguments compute (OFFSET(A1,0,0,3) is A1:A3):
+# which cells a formula reads through them, its text does not show.
+REFERENCE_FUNCTIONS = frozenset({"OFFSET", "INDIRECT"})
 # Functions that fetch a URL (the argument at the index given) over the network: a URL built
 # from cell values can carry sheet data out to whatever server it names.
 WEB_FUNCTIONS: dict[str, int] = {

@@ -34,6 +34,7 @@ from sheetbrain.engine.vocabulary import (
     AGGREGATES,
     KNOWN_FUNCTIONS,
     MARKET_DATA_FUNCTIONS,
+    REFERENCE_FUNCTIONS,
     SHEETS_ONLY_FUNCTIONS,
     VOLATILE_FUNCTIONS,
     WEB_FUNCTIONS,
@@ -448,10 +449,6 @@ def check_text_arithmetic(tree: Node, text: str, params: Params) -> Iterator[Hit
                     )
 
 
-# Functions returning a reference whose extent their arguments compute (OFFSET(A1,0,0,3) is A1:A3).
-_REFERENCE_FUNCTIONS = frozenset({"OFFSET", "INDIRECT"})
-
-
 def _may_hold_several_values(node: Node) -> bool:
     """Whether the expression reads, or may read, a range or an array rather than one value.
 
@@ -467,7 +464,7 @@ def _may_hold_several_values(node: Node) -> bool:
             return True
         if isinstance(n, StructRef) and "@" not in n.spec and "#this row" not in n.spec.lower():
             return True
-        if isinstance(n, Func) and n.base in _REFERENCE_FUNCTIONS:
+        if isinstance(n, Func) and n.base in REFERENCE_FUNCTIONS:
             return True
     return False
 

@@ -10,9 +10,13 @@ Rationale: Excel's error-checking rule "formula inconsistent with other formulas
 and CUSTODES' clustering (cells under one heading computed one way), made specific by what the
 grid shows: the cells the copies read and this formula does not hold text, no number, and no
 figure is there to explain the difference. Panko's omission error: a term missing from a formula.
-The formula is compared only with copies (a pattern written at least ``MIN_COPIES`` times in its
-run, more often than its own) whose cells are a strict superset of its own; formulas reading
-ranges or other sheets are other computations and are not compared.
+Formulas are grouped by the cells they read (their ``$`` signs and constants aside); one is
+compared with the cells read by at least ``MIN_COPIES`` formulas of its run, more than read its
+own, when those are a strict superset of its own. Only terms the copies add or subtract count (0
+typed over the text then keeps today's figure; a factor or a divisor would not), and only text
+that stands for a figure: in its own line it sits among figures, as a dash for nil does, not
+among labels. Formulas reading ranges, other sheets, or cells OFFSET or INDIRECT compute are other
+computations and are not compared.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from sheetbrain.engine.checks.formula import Hit, Params
 from sheetbrain.engine.grid import is_data
 from sheetbrain.engine.refs import a1
 from sheetbrain.engine.regions import cells_read, per_line
+from sheetbrain.engine.vocabulary import REFERENCE_FUNCTIONS
 
 if TYPE_CHECKING:
     from sheetbrain.engine.checks.context import CellHit, SheetContext
@@ -35,14 +40,14 @@ Key = tuple[int, int]
 # column, turned by a quarter in a row. The run's cells share the other coordinate, so two
 # formulas of one run read the same cell exactly when they hold the same of these.
 Read = tuple[int | None, int]
-# A run's patterns: {pattern: formulas holding it}, and [(count, cells read, first)] of those held at
-# least MIN_COPIES times and compared, the most held first, one per set of cells read.
-Copies = tuple[dict[str, int], list[tuple[int, frozenset[Read], Key]]]
+# A run's formulas by the cells they read: {cells read: formulas reading them}, and [(count, cells
+# read, first formula)] of those read by at least MIN_COPIES formulas, the most read first.
+Copies = tuple[dict[frozenset[Read], int], list[tuple[int, frozenset[Read], Key]]]
 
 CacheKey = TypeVar("CacheKey")
 CacheValue = TypeVar("CacheValue")
 
-MIN_COPIES = 2  # a pattern written once is no copy to compare with
+MIN_COPIES = 2  # cells read by one formula only are no copies' (and never more than the formula's own)
 MAX_SHOWN_TEXT = 12  # longer text in a cell is named, not quoted
 MAX_REPEATED_TEXT = 64  # the same text walked past, each way, looking for a figure (bounds the work)
 # Copies share their patterns, so whether a pattern is compared is worked out once, and the cells it
@@ -69,8 +74,8 @@ def _omission(ctx: SheetContext, runs: _Runs, key: Key, pattern: str, axis: str)
     if not mine:
         return None
     counts, candidates = runs.copies(key, axis)
-    own = counts[pattern]
-    for count, theirs, example in candidates:  # the most copied first, one per set of cells read
+    own = counts[mine]
+    for count, theirs, example in candidates:  # the most held first
         ctx.budget.spend(1, key)
         if count <= own:
             return None
@@ -124,7 +129,7 @@ def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitt
     shown = f'"{texts[0]}"' if len(texts) == 1 and len(texts[0]) <= MAX_SHOWN_TEXT else "text"
     return Hit(
         "FX40",
-        f"leaves out {names}, which the {count} copies of {ctx.cells[example].formula} in this {axis} read: "
+        f"leaves out {names}, which the {count} formulas like {ctx.cells[example].formula} in this {axis} read: "
         f"{'it holds' if len(omitted) == 1 else 'they hold'} {shown}, so a figure typed there is not counted",
         f"copy the formula of {a1(*example)} here and type 0 over the text in {names}",
     )
@@ -171,11 +176,17 @@ class _Runs:
 
     def reads(self, pattern: str, key: Key, axis: str) -> frozenset[Read]:
         """The cells a formula copied along ``axis`` reads, or nothing when it is not compared: it
-        reads a range, another sheet, or a cell outside its own line. Formulas of one run share
-        the line they run along (a column, a row), so that is all the answer depends on."""
+        reads a range, another sheet, cells OFFSET or INDIRECT compute, or a cell outside its own
+        line. Formulas of one run share the line they run along (a column, a row), so that is all
+        the answer depends on."""
         compared = self.compared.get((pattern, axis))
         if compared is None:
-            compared = "!" not in pattern and ":" not in pattern and per_line(pattern, axis)
+            compared = (
+                "!" not in pattern
+                and ":" not in pattern
+                and not any(f"{name}(" in pattern for name in REFERENCE_FUNCTIONS)
+                and per_line(pattern, axis)
+            )
             _bounded(self.compared)[(pattern, axis)] = compared
         if not compared:
             return frozenset()
@@ -191,9 +202,9 @@ class _Runs:
         return found
 
     def copies(self, key: Key, axis: str) -> Copies:
-        """For the run ``key`` sits in along ``axis``: each pattern of its formulas, with how many
-        hold it and the first that does; and the patterns held at least ``MIN_COPIES`` times, the
-        most held first (ties: the earliest)."""
+        """For the run ``key`` sits in along ``axis``: how many of its formulas read each set of
+        cells, and the sets read by at least ``MIN_COPIES`` formulas with the first of them, the
+        most read first (ties: the earliest)."""
         line, here = (key[1], key[0]) if axis == "column" else (key[0], key[1])
         # Formulas are met row by row: the runs of a row are read one after another and then not
         # needed again; a column's runs, one after another down the sheet.
@@ -206,29 +217,23 @@ class _Runs:
         while is_data(ctx.cells.get((start[0] - dr, start[1] - dc))):
             ctx.budget.spend(1, key)
             start = (start[0] - dr, start[1] - dc)
-        counts: Counter[str] = Counter()
-        firsts: dict[str, Key] = {}
+        # Formulas are counted by the cells they read: =C5+D5 and =$C5+$D5 are copies alike, and
+        # each formula is compared once per set of cells (never with every pattern of the run).
+        counts: Counter[frozenset[Read]] = Counter()
+        firsts: dict[frozenset[Read], Key] = {}
         at = start
         while is_data(ctx.cells.get(at)):
             ctx.budget.spend(1, key)
             pattern = ctx.patterns.get(at)
-            if pattern is not None:
-                counts[pattern] += 1
-                firsts.setdefault(pattern, at)
+            reads = self.reads(pattern, at, axis) if pattern is not None else frozenset()
+            if reads:
+                counts[reads] += 1
+                firsts.setdefault(reads, at)
             at = (at[0] + dr, at[1] + dc)
-        ranked = sorted(
-            ((count, text, firsts[text]) for text, count in counts.items() if count >= MIN_COPIES),
+        candidates = sorted(
+            ((count, reads, firsts[reads]) for reads, count in counts.items() if count >= MIN_COPIES),
             key=lambda c: (-c[0], c[2]),
         )
-        # Patterns that read the same cells (=B5*2, =B5*3) are one candidate, the most held: a formula
-        # compared with each would cost the run's patterns per formula (quadratic in the run).
-        candidates: list[tuple[int, frozenset[Read], Key]] = []
-        seen: set[frozenset[Read]] = set()
-        for count, text, example in ranked:
-            theirs = self.reads(text, example, axis)
-            if theirs and theirs not in seen:
-                seen.add(theirs)
-                candidates.append((count, theirs, example))
         found = (dict(counts), candidates)
         first, last = (start[0], at[0] - 1) if axis == "column" else (start[1], at[1] - 1)
         if axis == "column":
