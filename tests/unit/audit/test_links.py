@@ -199,6 +199,8 @@ def test_given_a_typed_fraction_near_the_linked_one_when_audited_then_no_fx41() 
 
 def test_given_a_figure_after_two_links_when_audited_then_it_is_reported_once() -> None:
     # Given C5 typed 855, right of B5 =B2 (C2 855) and below C4 =A4 (A5 855)
-    sheet = grid({(2, 2): 7, (2, 3): 855, (5, 2): "=B2", (5, 3): 855, (4, 3): "=A4", (4, 1): 1, (5, 1): 855})
-    # When audited / Then one finding for C5, not two
-    assert [row[0] for row in audited(sheet, "FX41")] == ["S!C5"]
+    # (C4's walk meets C5 first), and D5 typed as D2 further along B5's row
+    cells = {(2, 2): 7, (2, 3): 855, (5, 2): "=B2", (5, 3): 855, (4, 3): "=A4", (4, 1): 1, (5, 1): 855}
+    sheet = grid({**cells, (2, 4): 740, (5, 4): 740})
+    # When audited / Then one finding for C5, not two, and B5's walk goes on past it to D5
+    assert [row[0] for row in audited(sheet, "FX41")] == ["S!C5", "S!D5"]

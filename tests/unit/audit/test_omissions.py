@@ -372,3 +372,83 @@ def test_given_a_factor_or_divisor_left_out_when_audited_then_no_fx40(copy: str,
     cells[(3, 5)] = short
     # When audited / Then nothing
     assert audited(grid(cells), "FX40") == []
+
+
+@pytest.mark.parametrize(
+    ("copy", "short", "found"),
+    [
+        ("=SUM(C{r},D{r})", "=SUM(D3)", True),
+        ("=-C{r}+D{r}", "=D3", True),
+        ("=ROUND(C{r}+D{r},0)", "=ROUND(D3,0)", False),
+        ("=D{r}*-C{r}", "=D3", False),
+        ("=C{r}%+D{r}", "=D3", False),
+    ],
+    ids=["inside SUM", "with a sign", "inside ROUND", "a signed factor", "a percent"],
+)
+def test_given_how_the_copies_read_the_cell_left_out_when_audited_then_only_added_terms_count(
+    copy: str, short: str, found: bool
+) -> None:
+    # Given E = ``copy`` in rows 1, 2, 4 and E3 = ``short`` beside a dash in C3, among figures
+    cells = _ledger([(1, 2, copy.format(r=1)), (3, 4, copy.format(r=2)), ("-", 5, short), (6, 7, copy.format(r=4))])
+    # When audited / Then E3 is reported only where C is added (SUM, a sign): 0 over the dash
+    # keeps the copy's figure; through ROUND, as a factor or a percent it is another computation
+    expected = [_fx40("E3", "C3", 3, f"E1{copy.format(r=1)}", '"-"')] if found else []
+    assert audited(grid(cells), "FX40") == expected
+
+
+def test_given_a_dash_under_a_heading_when_audited_then_the_figure_below_it_counts() -> None:
+    # Given C1 a heading ("Qty"), C2 a dash and C3 a figure, C4 empty and C5 a figure; E1 and E2
+    # read D alone, E3:E5 add C and D
+    rows = [("Qty", 1, "=D1"), ("-", 2, "=D2"), (7, 3, "=C3+D3"), (None, 4, "=C4+D4"), (9, 5, "=C5+D5")]
+    # When audited / Then E2 (its dash sits on a figure), not E1 (a heading is no nil)
+    assert audited(grid(_ledger(rows)), "FX40") == [_fx40("E2", "C2", 3, "E3=C3+D3", '"-"')]
+
+
+def _dashes_down(count: int) -> dict[tuple[int, int], object]:
+    # ``count`` rows reading D alone beside dashes, then count + 1 rows adding C and D
+    rows: list[tuple[object, object, str]] = [("-", r, f"=D{r}") for r in range(1, count + 1)]
+    rows += [(r, r, f"=C{r}+D{r}") for r in range(count + 1, 2 * count + 2)]
+    return _ledger(rows)
+
+
+def test_given_a_column_of_dashes_over_figures_when_audited_then_up_to_64_repeats_are_walked() -> None:
+    # Given 65 dashes over the figures: the first dash has 64 more below it before a figure
+    found = audited(grid(_dashes_down(65)), "FX40")
+    # When audited / Then every short row is reported, the first included
+    assert [row[0] for row in found] == [f"S!E{r}" for r in range(1, 66)]
+    # Given 66 dashes / Then the first is past the walk's reach (65 repeats): not reported
+    found = audited(grid(_dashes_down(66)), "FX40")
+    assert [row[0] for row in found] == [f"S!E{r}" for r in range(2, 67)]
+
+
+def _turned_row_two(row_two: list[object]) -> dict[tuple[int, int], object]:
+    # Row 3 adds rows 1 and 2 in each of columns A.. (one per item of ``row_two``), except where
+    # row 2 holds text: there it reads row 1 alone
+    cells: dict[tuple[int, int], object] = {}
+    for c, item in enumerate(row_two, start=1):
+        letter = "ABCDEFGHIJ"[c - 1]
+        cells.update({(1, c): c, (2, c): item})
+        cells[(3, c)] = f"={letter}1" if isinstance(item, str) else f"={letter}1+{letter}2"
+    return cells
+
+
+def test_given_dashes_along_a_row_when_audited_then_the_walk_to_the_figures_goes_along_it() -> None:
+    # Given row 2: a label, three dashes, then figures; row 3 reads row 1 alone above the text
+    cells = _turned_row_two(["lbl", "-", "-", "-", 5, 6, 7, 8, 9])
+    # When audited / Then B3:D3 (the dashes lead to E2's figure), not A3 (a label)
+    assert [row[0] for row in audited(grid(cells), "FX40")] == ["S!B3", "S!C3", "S!D3"]
+
+
+def test_given_labels_along_the_row_when_audited_then_the_turned_case_is_quiet() -> None:
+    # Given row 2: figures, an empty cell, then labels and a dash where row 3 reads row 1 alone
+    cells = _turned_row_two([5, 6, 7, 8, 9, None, "a", "-", "b"])
+    # When audited / Then nothing: the dash sits among labels, not figures
+    assert audited(grid(cells), "FX40") == []
+
+
+def test_given_dashes_then_a_note_over_the_figures_when_audited_then_only_the_note_row_counts() -> None:
+    # Given C1 a heading, C2:C3 dashes, C4 a note ("n/a") just above the figures of C5:C9
+    rows: list[tuple[object, object, str]] = [("Qty", 1, "=D1"), ("-", 2, "=D2"), ("-", 3, "=D3"), ("n/a", 4, "=D4")]
+    rows += [(r, r, f"=C{r}+D{r}") for r in range(5, 10)]
+    # When audited / Then E4 only: the dashes sit between a heading and a note, no figure
+    assert audited(grid(_ledger(rows)), "FX40") == [_fx40("E4", "C4", 5, "E5=C5+D5", '"n/a"')]

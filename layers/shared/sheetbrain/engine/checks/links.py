@@ -56,7 +56,7 @@ def check_pasted_links(ctx: SheetContext, params: Mapping[str, Params]) -> Itera
                 typed = as_float(cell.value) if cell is not None and cell.is_number else None
                 value = _number(source)
                 # A value pasted keeps every digit: no allowance for rounding (1 is not 0.6).
-                if not typed or value is None or not math.isclose(typed, value, rel_tol=MATERIALITY, abs_tol=1e-9):
+                if not typed or value is None or not math.isclose(typed, value, rel_tol=MATERIALITY):
                     break
                 step += 1
                 if at in reported:
