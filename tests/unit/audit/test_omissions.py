@@ -452,3 +452,13 @@ def test_given_dashes_then_a_note_over_the_figures_when_audited_then_only_the_no
     rows += [(r, r, f"=C{r}+D{r}") for r in range(5, 10)]
     # When audited / Then E4 only: the dashes sit between a heading and a note, no figure
     assert audited(grid(_ledger(rows)), "FX40") == [_fx40("E4", "C4", 5, "E5=C5+D5", '"n/a"')]
+
+
+def test_given_copies_with_quoted_text_when_audited_then_the_text_reads_no_cell() -> None:
+    # Given E = SUM(C, D, N("h:mm R1C1")) copied (a note in quotes: a colon, an address), and E3
+    # leaving C3 out beside a dash
+    note = 'N("h:mm R1C1")'
+    rows = [(1, 2, f"=SUM(C1,D1,{note})"), (3, 4, f"=SUM(C2,D2,{note})"), ("-", 5, f"=SUM(D3,{note})")]
+    rows.append((6, 7, f"=SUM(C4,D4,{note})"))
+    # When audited / Then E3 is reported: the quoted text is neither a range nor a cell read
+    assert audited(grid(_ledger(rows)), "FX40") == [_fx40("E3", "C3", 3, f"E1=SUM(C1,D1,{note})", '"-"')]

@@ -288,12 +288,22 @@ def resolved(pattern: str, row: int, col: int) -> str:
 
 
 def cells_read(pattern: str, row: int, col: int) -> list[tuple[int, int, bool, bool]]:
-    """Each cell address of an R1C1 pattern (not ranges' whole rows or columns) at (row, col): the
-    row and column it reads, and whether each is the formula's own (``R``/``C`` with no offset)."""
+    """Each cell address of an R1C1 pattern (not ranges' whole rows or columns, nor text in quotes)
+    at (row, col): the row and column it reads, and whether each is the formula's own (``R``/``C``
+    with no offset)."""
     return [
         (int(_target(m.group(1), row)), int(_target(m.group(2), col)), m.group(1) is None, m.group(2) is None)
-        for m in _CELL_PART_RE.finditer(pattern)
+        for m in _CELL_PART_RE.finditer(without_strings(pattern))
     ]
+
+
+def without_strings(pattern: str) -> str:
+    """An R1C1 pattern with the text of its string literals dropped (``N("R1C1 h:mm")`` ->
+    ``N("")``): what is quoted reads no cell and names no sheet or range."""
+    return _STRING_RE.sub('""', pattern) if '"' in pattern else pattern
+
+
+_STRING_RE = re.compile(r'"(?:[^"]|"")*"')
 
 
 def _reads_as(key: str | None, expected: str | None, cell: Cell) -> bool:

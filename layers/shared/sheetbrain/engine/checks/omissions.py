@@ -29,7 +29,7 @@ from sheetbrain.engine.ast import Chain, Func, Node, Ref, Unary
 from sheetbrain.engine.checks.formula import Hit, Params
 from sheetbrain.engine.grid import is_data
 from sheetbrain.engine.refs import a1
-from sheetbrain.engine.regions import cells_read, per_line
+from sheetbrain.engine.regions import cells_read, per_line, without_strings
 from sheetbrain.engine.vocabulary import REFERENCE_FUNCTIONS
 
 if TYPE_CHECKING:
@@ -181,11 +181,12 @@ class _Runs:
         the answer depends on."""
         compared = self.compared.get((pattern, axis))
         if compared is None:
+            code = without_strings(pattern)  # "h:mm" or "Note!" in quotes is no range, no sheet
             compared = (
-                "!" not in pattern
-                and ":" not in pattern
-                and not any(f"{name}(" in pattern for name in REFERENCE_FUNCTIONS)
-                and per_line(pattern, axis)
+                "!" not in code
+                and ":" not in code
+                and not any(f"{name}(" in code for name in REFERENCE_FUNCTIONS)
+                and per_line(code, axis)
             )
             _bounded(self.compared)[(pattern, axis)] = compared
         if not compared:
