@@ -188,15 +188,16 @@ def test_given_two_turned_cases_stacked_when_audited_then_each_reads_its_own_row
 
 
 def test_given_budgets_around_what_the_turned_case_needs_when_audited_then_the_row_is_walked_once() -> None:
-    # Given the turned case, which FX40 reads in 13 units: one a formula (4), row 3's run walked
-    # once (4), one copy compared for each formula (4) and D2 (1); no column's run is walked
+    # Given the turned case, which FX40 reads in 17 units: one a formula (4), row 3's run walked
+    # once (4), one copy compared for each formula (4), and for D3 the copy's tree (A3's: a chain
+    # of two references, 3), D2 (1) and C2 beside it, a figure (1); no column's run is walked
     # (each formula reads another row)
     sheet = grid(_turned())
     found = _fx40("D3", "D2", 3, "A3=A1+A2", '"-"', axis="row")
-    # When audited with 13 / Then D3, and no stop
-    assert audited(sheet, "FX40", work_budget=13) == [found]
-    # When with 12 / Then it stops at D3, reading the cell left out
-    assert audited(sheet, "FX40", work_budget=12) == [_stop("D3", 12, 3, "row 3", formulas=4)]
+    # When audited with 17 / Then D3, and no stop
+    assert audited(sheet, "FX40", work_budget=17) == [found]
+    # When with 16 / Then it stops at D3, looking beside the cell left out
+    assert audited(sheet, "FX40", work_budget=16) == [_stop("D3", 16, 3, "row 3", formulas=4)]
 
 
 def test_given_two_wider_formulas_when_audited_then_the_most_copied_one_is_compared() -> None:
@@ -271,16 +272,17 @@ def _stop(cell: str, budget: int, done: int, rows: str, formulas: int = 4) -> Ro
 
 
 def test_given_budgets_around_what_the_ledger_needs_when_audited_then_fx40_stops_where_they_run_out() -> None:
-    # Given the dashed ledger, which FX40 reads in 13 units: one a formula (4), the run of E walked
-    # once (4: nothing above E1), one copy compared for each formula (4) and the cell E3 leaves
-    # out (1); a row's run is never walked (no formula of the rows reads its own column only)
+    # Given the dashed ledger, which FX40 reads in 17 units: one a formula (4), the run of E walked
+    # once (4: nothing above E1), one copy compared for each formula (4), and for E3 the copy's
+    # tree (E1's: a chain of two references, 3), C3 (1) and C2 above it, a figure (1); a row's run
+    # is never walked (no formula of the rows reads its own column only)
     sheet = grid(_ledger(_DASHED))
     found = _fx40("E3", "C3", 3, "E1=C1+D1", '"-"')
-    # When audited with 13 / Then E3, and no stop
-    assert audited(sheet, "FX40", work_budget=13) == [found]
-    # When with 12 / Then it stops at E4, after E3's finding
-    assert audited(sheet, "FX40", work_budget=12) == [found, _stop("E4", 12, 3, "row 4")]
-    # When with 10 / Then it stops at E3, reading the cell left out (E1 6, E2 2, E3 1 + 1 + 1)
+    # When audited with 17 / Then E3, and no stop
+    assert audited(sheet, "FX40", work_budget=17) == [found]
+    # When with 16 / Then it stops at E4, after E3's finding
+    assert audited(sheet, "FX40", work_budget=16) == [found, _stop("E4", 16, 3, "row 4")]
+    # When with 10 / Then it stops at E3, reading the copy's tree (E1 6, E2 2, E3 1 + 1, then 1)
     assert audited(sheet, "FX40", work_budget=10) == [_stop("E3", 10, 2, "rows 3-4")]
     # When with 4 / Then it stops at E1, walking down its run
     assert audited(sheet, "FX40", work_budget=4) == [_stop("E1", 4, 0, "rows 1-4")]
@@ -288,15 +290,15 @@ def test_given_budgets_around_what_the_ledger_needs_when_audited_then_fx40_stops
 
 def test_given_figures_above_the_formulas_when_audited_then_the_walk_up_is_counted() -> None:
     # Given E1:E2 typed over the dashed ledger moved down two rows: E3 walks up two cells, then
-    # down the run of six (8), and the formulas cost as in the ledger alone (4 + 4 + 1): 17
+    # down the run of six (8), and the rest costs as in the ledger alone (4 + 4 + 5): 21
     cells = _ledger([(1, 2, "=C3+D3"), (3, 4, "=C4+D4"), ("-", 5, "=D5"), (6, 7, "=C6+D6")], top=3)
     cells.update({(1, 5): 10, (2, 5): 20})
     sheet = grid(cells)
     found = _fx40("E5", "C5", 3, "E3=C3+D3", '"-"')
-    # When audited with 17 / Then E5, and no stop
-    assert audited(sheet, "FX40", work_budget=17) == [found]
-    # When with 16 / Then it stops at E6, after E5's finding
-    assert audited(sheet, "FX40", work_budget=16) == [found, _stop("E6", 16, 3, "row 6", formulas=4)]
+    # When audited with 21 / Then E5, and no stop
+    assert audited(sheet, "FX40", work_budget=21) == [found]
+    # When with 20 / Then it stops at E6, after E5's finding
+    assert audited(sheet, "FX40", work_budget=20) == [found, _stop("E6", 20, 3, "row 6", formulas=4)]
     # When with 2 / Then it stops at E3, walking up to the figures
     assert audited(sheet, "FX40", work_budget=2) == [_stop("E3", 2, 0, "rows 3-6")]
 

@@ -80,19 +80,21 @@ def _omission(ctx: SheetContext, runs: _Runs, key: Key, pattern: str, axis: str)
         if count <= own:
             return None
         if mine < theirs:
-            if not _added_terms(ctx.trees[example], {_cell_of(r, example, axis) for r in theirs - mine}):
+            if not _added_terms(ctx, key, ctx.trees[example], {_cell_of(r, example, axis) for r in theirs - mine}):
                 return None  # a factor or a divisor left out: 0 typed there would change the result
             return _hit(ctx, key, axis, count, example, sorted(_cell_of(r, key, axis) for r in theirs - mine))
     return None
 
 
-def _added_terms(tree: Node, cells: set[Key]) -> bool:
+def _added_terms(ctx: SheetContext, key: Key, tree: Node, cells: set[Key]) -> bool:
     # Whether each of ``cells`` is read by the copy (its tree, at its own cell) as a term added or
     # subtracted: every node above the reference a +/- chain, a sign or SUM. Then 0 typed over the
-    # text keeps the copy's figure; as a factor (C*D), a divisor or in a mean it would not.
+    # text keeps the copy's figure; as a factor (C*D), a divisor or in a mean it would not. One
+    # unit a node, charged to ``key``.
     left = set(cells)
 
     def visit(node: Node, additive: bool) -> None:
+        ctx.budget.spend(1, key)
         if isinstance(node, Ref):
             at = (node.start.row, node.start.col)
             if node.end is None and additive and at in left:
@@ -122,7 +124,7 @@ def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitt
         if cell is None or is_data(cell) or not isinstance(cell.value, str) or not cell.value.strip():
             return None  # an empty cell or a figure left out is another matter (FX27, FX30)
         own_line = at[0] == key[0] if axis == "column" else at[1] == key[1]
-        if own_line and not _among_figures(ctx, at, axis):
+        if own_line and not _among_figures(ctx, key, at, axis):
             return None  # a label among labels (a Yes/No flag, another table's names), no nil
         texts.append(cell.value.strip())
     names = ", ".join(a1(*at) for at in omitted)
@@ -135,15 +137,17 @@ def _hit(ctx: SheetContext, key: Key, axis: str, count: int, example: Key, omitt
     )
 
 
-def _among_figures(ctx: SheetContext, at: Key, axis: str) -> bool:
+def _among_figures(ctx: SheetContext, key: Key, at: Key, axis: str) -> bool:
     # Whether the text read in the formula's own row (column) stands for a figure: past the same
     # text repeated (a column of dashes), the line it sits in goes on with a number or a formula on
     # one side at least, as nil among figures does; a line of labels (Yes/No, names) does not.
+    # One unit a cell looked at, charged to ``key``.
     text = ctx.cells[at].value
     dr, dc = (1, 0) if axis == "column" else (0, 1)
     for sign in (-1, 1):
         step = 1
         while step <= MAX_REPEATED_TEXT:
+            ctx.budget.spend(1, key)
             cell = ctx.cells.get((at[0] + sign * step * dr, at[1] + sign * step * dc))
             if cell is None or cell.formula is not None or not isinstance(cell.value, str):
                 break
