@@ -284,6 +284,8 @@ def test_given_budgets_around_what_the_ledger_needs_when_audited_then_fx40_stops
     assert audited(sheet, "FX40", work_budget=16) == [found, _stop("E4", 16, 3, "row 4")]
     # When with 10 / Then it stops at E3, reading the copy's tree (E1 6, E2 2, E3 1 + 1, then 1)
     assert audited(sheet, "FX40", work_budget=10) == [_stop("E3", 10, 2, "rows 3-4")]
+    # When with 13 / Then it stops at E3 too, reading the cell left out (after the copy's tree)
+    assert audited(sheet, "FX40", work_budget=13) == [_stop("E3", 13, 2, "rows 3-4")]
     # When with 4 / Then it stops at E1, walking down its run
     assert audited(sheet, "FX40", work_budget=4) == [_stop("E1", 4, 0, "rows 1-4")]
 
