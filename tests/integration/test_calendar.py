@@ -187,12 +187,15 @@ def test_a_monthly_series_is_never_paged(database: DatabaseUrls) -> None:
 def test_the_default_series_ends_on_todays_utc_date_whatever_the_servers_zone(
     database: DatabaseUrls, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given usage today (UTC), and the process in a zone whose date is not UTC's now: 12 hours
-    # behind before noon UTC, 14 hours ahead after (one of the two always differs)
+    # Given usage today (UTC) and on the first day of the 30 ending today, and the process in a
+    # zone whose date is not UTC's now: 12 hours behind before noon UTC, 14 hours ahead after (one
+    # of the two always differs). A window ending on the zone's date would lose today (behind) or
+    # the first day (ahead).
     org, user = new_org(database.owner, prefix="org_cal")
     claims = claims_for(user, org, "org:admin")
     now = datetime.now(UTC)
     consume(database.owner, org, user, "audits", 6, noon(now.date()))
+    consume(database.owner, org, user, "audits", 1, noon(now.date() - timedelta(days=29)))
     monkeypatch.setenv("TZ", "Etc/GMT+12" if now.hour < 12 else "Etc/GMT-14")
     time.tzset()
     try:
@@ -205,8 +208,11 @@ def test_the_default_series_ends_on_todays_utc_date_whatever_the_servers_zone(
         monkeypatch.undo()
         time.tzset()
 
-    # Then its last point is today's UTC date
-    assert points[-1] == {"period": now.date().isoformat(), "quantity": 6}
+    # Then it is the 30 days ending on today's UTC date: both days in it
+    assert points == [
+        {"period": (now.date() - timedelta(days=29)).isoformat(), "quantity": 1},
+        {"period": now.date().isoformat(), "quantity": 6},
+    ]
 
 
 def test_a_window_that_starts_after_it_ends_is_an_empty_series(database: DatabaseUrls) -> None:
