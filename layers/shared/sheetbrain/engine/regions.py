@@ -289,12 +289,16 @@ def resolved(pattern: str, row: int, col: int) -> str:
 
 def cells_read(pattern: str, row: int, col: int) -> list[tuple[int, int, bool, bool]]:
     """Each cell address of an R1C1 pattern (not ranges' whole rows or columns, nor text in quotes)
-    at (row, col): the row and column it reads, and whether each is the formula's own (``R``/``C``
-    with no offset)."""
+    at (row, col): the row and column it reads, and whether each is relative (moves with a copy:
+    ``R``/``C`` alone or with an offset, not a ``$``-fixed number)."""
     return [
-        (int(_target(m.group(1), row)), int(_target(m.group(2), col)), m.group(1) is None, m.group(2) is None)
-        for m in _CELL_PART_RE.finditer(without_strings(pattern))
+        (int(_target(r, row)), int(_target(c, col)), _relative_part(r), _relative_part(c))
+        for r, c in (m.groups() for m in _CELL_PART_RE.finditer(without_strings(pattern)))
     ]
+
+
+def _relative_part(part: str | None) -> bool:
+    return part is None or part.startswith("[")
 
 
 def without_strings(pattern: str) -> str:

@@ -36,10 +36,7 @@ def check_pasted_links(ctx: SheetContext, params: Mapping[str, Params]) -> Itera
         ctx.budget.spend(1, (row, col))
         if structure_of(pattern) is not None or "!" in pattern or ":" in pattern:
             continue  # a computation, a link to another sheet or to a range
-        [(target_row, target_col, own_row, own_col)] = cells_read(pattern, row, col)
-        # One address: its row moves with a copy when it is the link's own or an offset ("R[-28]").
-        relative_row = own_row or "R[" in pattern
-        relative_col = own_col or "C[" in pattern
+        [(target_row, target_col, relative_row, relative_col)] = cells_read(pattern, row, col)
         for dr, dc in ((0, 1), (1, 0)):
             if (dr == 0 and target_row == row) or (dc == 0 and target_col == col):
                 continue  # a link to its own line

@@ -142,7 +142,7 @@ def _among_figures(ctx: SheetContext, key: Key, at: Key, axis: str) -> bool:
     # text repeated (a column of dashes), the line it sits in goes on with a number or a formula on
     # one side at least, as nil among figures does; a line of labels (Yes/No, names) does not.
     # One unit a cell looked at, charged to ``key``.
-    text = ctx.cells[at].value
+    text = ctx.cells[at].value.strip()
     dr, dc = (1, 0) if axis == "column" else (0, 1)
     for sign in (-1, 1):
         step = 1
@@ -151,7 +151,7 @@ def _among_figures(ctx: SheetContext, key: Key, at: Key, axis: str) -> bool:
             cell = ctx.cells.get((at[0] + sign * step * dr, at[1] + sign * step * dc))
             if cell is None or cell.formula is not None or not isinstance(cell.value, str):
                 break
-            if cell.value.strip() != text.strip():
+            if cell.value.strip() != text:
                 break
             step += 1
         if is_data(ctx.cells.get((at[0] + sign * step * dr, at[1] + sign * step * dc))):
@@ -198,11 +198,13 @@ class _Runs:
         line = key[1] if axis == "column" else key[0]
         found = self.read.get((pattern, axis, line))
         if found is None:
+            # Compared patterns move no reference along their line (per_line): there, a relative
+            # row (column) is the formula's own.
             cells = cells_read(pattern, *key)
             if axis == "column":
-                found = frozenset((None if own_row else row, col) for row, col, own_row, _ in cells)
+                found = frozenset((None if moves else row, col) for row, col, moves, _ in cells)
             else:
-                found = frozenset((None if own_col else col, row) for row, col, _, own_col in cells)
+                found = frozenset((None if moves else col, row) for row, col, _, moves in cells)
             _bounded(self.read)[(pattern, axis, line)] = found
         return found
 
