@@ -134,9 +134,17 @@ def agrees(typed: float, computed: float) -> bool:
     """Whether a typed number is the computed one, allowing for rounding to the typed digits."""
     if math.isclose(typed, computed, rel_tol=MATERIALITY, abs_tol=1e-9):
         return True
+    return abs(typed - computed) <= rounding(typed) + 1e-9
+
+
+def rounding(typed: float) -> float:
+    """Half a unit of the last digit a typed number shows: how far rounding may have moved it.
+
+    Only values typed with few digits can be rounded copies: a long fraction (or one written with an
+    exponent) was not rounded by hand, and its allowance is 0.
+    """
     text = repr(float(typed))
     if "e" in text or "E" in text:
-        return False
+        return 0.0
     decimals = len(text.split(".")[1].rstrip("0")) if "." in text else 0
-    # Only values typed with few digits can be rounded copies; a long fraction must match exactly.
-    return decimals <= 4 and abs(typed - computed) <= 0.5 * 10.0**-decimals + 1e-9
+    return 0.5 * 10.0**-decimals if decimals <= 4 else 0.0

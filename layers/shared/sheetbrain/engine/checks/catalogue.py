@@ -419,6 +419,17 @@ _SPECS = [
         "figure. Only figures after the link (right of it, below it), not zero.",
     ),
     _spec(
+        "FX42",
+        "Typed total its figures disagree with",
+        "high",
+        "sheet",
+        "error hardcode",
+        "A typed number stands where the copies beside it total a block of figures (=SUM(G14:G20) copied "
+        "along a totals row), it is larger than each figure, so it stands for their total, and it is not their "
+        "sum beyond what rounding the typed figures explains: a total typed in and left behind when a figure "
+        "changed. Wrong today, not only fixed. Figures all zero or more, at least two of them.",
+    ),
+    _spec(
         "FX90",
         "Check stopped at its work budget",
         "info",

@@ -21,7 +21,7 @@ from sheetbrain.engine.checks.omissions import check_omitted_cells
 from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
-from sheetbrain.engine.evaluate import agrees, as_float, evaluate
+from sheetbrain.engine.evaluate import agrees, as_float, evaluate, rounding
 from sheetbrain.engine.grid import is_data
 from sheetbrain.engine.printer import format_ref, to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
@@ -72,7 +72,7 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
         for dev in find_deviations(ctx.cells, ctx.patterns, min(least.values()))
         if dev.kind == "typed-line" or dev.copies >= least[_RULE_OF_KIND[dev.kind]]
     ]
-    agreeing = _typed_copies_of_results(ctx, deviations)
+    agreeing, stale = _typed_copies_of_results(ctx, deviations)
     lone = _lone_breaks(ctx, deviations)
     for dev in deviations:
         severity: str | None = None
@@ -81,7 +81,12 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
         suggestion = to_formula(copy) if copy is not None else None
         where = f"{dev.axis} region like {a1(*dev.example)}"
         is_lone = dev in lone
-        if dev.kind == "typed-line":
+        reason = agreeing.get((dev.row, dev.col), "")
+        if (dev.row, dev.col) in stale:
+            rule, severity = "FX42", "high"
+            typed, total = stale[(dev.row, dev.col)]
+            message = f"typed total {typed:,.10g}, but {suggestion} copied from {a1(*dev.example)} gives {total:,.10g}"
+        elif dev.kind == "typed-line":
             cell = ctx.cells[(dev.row, dev.col)]
             rule, severity = "FX31", "medium"
             message = (
@@ -89,7 +94,6 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
                 if cell.is_number
                 else f"this {dev.axis} mixes copies of this formula with typed values"
             )
-            reason = agreeing.get((dev.row, dev.col), "")
             if is_lone and reason != _READS_NOTHING:
                 severity, message = "high", message + reason + _LONE
             else:
@@ -97,13 +101,12 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
         elif dev.kind == "trailing-constant":
             # Past the copies, only a figure that is their formula's result here is a pasted value;
             # even then it may be the line's own total typed in: advice. Zero agrees with too much.
-            if agreeing.get((dev.row, dev.col)) != _AGREES or not as_float(ctx.cells[(dev.row, dev.col)].value):
+            if reason != _AGREES or not as_float(ctx.cells[(dev.row, dev.col)].value):
                 continue
             rule, severity = "FX31", "medium"
             message = f"typed value just past a {where}" + _AGREES
         elif dev.kind == "constant":
             rule, message = "FX31", f"typed value inside a {where}; a formula is expected"
-            reason = agreeing.get((dev.row, dev.col), "")
             if is_lone and reason != _READS_NOTHING:
                 severity, message = "high", message + reason + _LONE
             else:
@@ -247,11 +250,15 @@ _AGREES = " (the typed value equals the formula's result today, but will not fol
 _READS_NOTHING = " (the formula copied here would read no number: likely another quantity)"
 
 
-def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> dict[tuple[int, int], str]:
+def _typed_copies_of_results(
+    ctx: SheetContext, deviations: list[Deviation]
+) -> tuple[dict[tuple[int, int], str], dict[tuple[int, int], tuple[float, float]]]:
     # Typed numbers that are no stale result, with the reason: equal (up to the digits typed) to
     # what the region's formula gives in their cell (a pasted value, right today), or standing where
     # that formula would read no number at all (a count or code column beside the computed ones).
+    # Second, typed totals that are stale (see ``_stale_total``): the typed figure and their sum.
     out: dict[tuple[int, int], str] = {}
+    stale: dict[tuple[int, int], tuple[float, float]] = {}
     data_rows: dict[int, list[int]] | None = None
     allowance = check_budget(len(ctx.cells))
     for dev in deviations:
@@ -273,9 +280,38 @@ def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> 
         allowance -= sum(_cells_of_ranges(ctx, expected))
         value = evaluate(expected, ctx.cells, ctx.is_local) if allowance >= 0 else None
         typed = as_float(cell.value)
-        if value is not None and typed is not None and agrees(typed, value):
+        if value is None or typed is None:
+            continue
+        if agrees(typed, value):
             out[key] = _AGREES
-    return out
+        elif _stale_total(ctx, expected, typed, value):
+            stale[key] = (typed, value)
+    return out, stale
+
+
+def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float) -> bool:
+    # Where the copies add a block of figures (a SUM of ranges of this sheet), a typed number larger
+    # than each of them stands for their total: a code, a rate or an average is no larger than every
+    # line. Not their sum, beyond what rounding its typed lines and itself explains, it is a total
+    # typed in and left behind when a line changed: wrong today, not merely fixed.
+    if not isinstance(expected, Func) or expected.base != "SUM":
+        return False
+    if not all(isinstance(arg, Ref) and ctx.is_local(arg) for arg in expected.args):
+        return False
+    lines: list[float] = []
+    slack = rounding(typed)
+    for ref in ctx.local_refs(expected):
+        r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
+        for row in range(r1, r2 + 1):
+            for col in range(c1, c2 + 1):
+                line = ctx.cells.get((row, col))
+                if line is None or not is_data(line) or isinstance(line.value, bool):
+                    continue
+                number = as_float(line.value)
+                if number is not None:
+                    lines.append(number)
+                    slack += rounding(number) if line.is_number else 0.0
+    return len(lines) >= 2 and min(lines) >= 0 and typed > max(lines) and abs(typed - value) > slack + 1e-9
 
 
 def _reads_numbers(ctx: SheetContext, tree: Node, data_rows: dict[int, list[int]]) -> bool:
@@ -710,7 +746,7 @@ SHEET_CHECKS: tuple[tuple[tuple[str, ...], SheetCheck], ...] = (
     (("FX28",), check_range_short),
     (("FX29",), check_double_counting),
     (("FX39",), check_total_across),
-    (("FX30", "FX31", "FX33"), check_regions),
+    (("FX30", "FX31", "FX33", "FX42"), check_regions),
     (("FX32",), check_duplicates),
     (("FX35",), check_sections_total),
     (("FX36",), check_error_results),

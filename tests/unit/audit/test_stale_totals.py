@@ -1,0 +1,158 @@
+"""FX42 (engine/checks/sheet.py, the region check): a typed total its figures no longer add up to.
+Small grids with exact findings; fast enough for the mutation run."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.audit.grids import Row, audited, grid
+
+# Figures in B2:F5; row 6 totals each column with =SUM(X2:X5). Column sums: B 18, C 53, D 56, E 60, F 65.
+_FIGURES = {2: [10, 20, 30, 40, 50], 3: [5, 6, 7, 8, 9], 4: [1, 2, 3, 4, 5], 5: [2, 25, 16, 8, 1]}
+
+
+def _totals(**changes: object) -> dict[tuple[int, int], object]:
+    cells: dict[tuple[int, int], object] = {}
+    for row, figures in _FIGURES.items():
+        for j, figure in enumerate(figures):
+            cells[(row, 2 + j)] = figure
+    for j in range(5):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"=SUM({column}2:{column}5)"
+    for address, item in changes.items():
+        cells[(int(address[1:]), ord(address[0]) - 64)] = item
+    return cells
+
+
+def _fx42(cell: str, typed: str, total: str, example: str = "B6") -> Row:
+    column = cell[0]
+    formula = f"=SUM({column}2:{column}5)"
+    message = f"typed total {typed}, but {formula} copied from {example} gives {total}"
+    return (f"S!{cell}", "FX42", "high", message, formula)
+
+
+def test_given_a_total_typed_among_copied_totals_that_its_figures_disagree_with_when_audited_then_it_is_high() -> None:
+    # Given D6 typed 74 where =SUM(D2:D5) gives 56
+    sheet = grid(_totals(D6=74))
+    # When audited / Then FX42 names the typed figure, the copy and its sum; FX31 says nothing more
+    assert audited(sheet, "FX42", "FX31") == [_fx42("D6", "74", "56")]
+
+
+def test_given_a_totals_row_half_typed_when_audited_then_each_stale_total_is_high_and_the_rest_advice() -> None:
+    # Given D6 and F6 typed, both off their figures (56 and 65), among three copies
+    sheet = grid(_totals(D6=74, F6=99))
+    # When audited
+    found = audited(sheet, "FX42", "FX31")
+    # Then the two typed totals are FX42 high; the copies are the half-typed line's advice
+    mixed = "this row mixes copies of this formula with typed values"
+    assert found == [
+        ("S!B6", "FX31", "medium", mixed, "=SUM(B2:B5)"),
+        ("S!C6", "FX31", "medium", mixed, "=SUM(C2:C5)"),
+        _fx42("D6", "74", "56"),
+        ("S!E6", "FX31", "medium", mixed, "=SUM(E2:E5)"),
+        _fx42("F6", "99", "65"),
+    ]
+
+
+def test_given_a_typed_total_that_is_its_figures_sum_when_audited_then_it_is_no_stale_total() -> None:
+    # Given D6 typed 56, the sum of D2:D5: a pasted value, right today (FX31's case)
+    sheet = grid(_totals(D6=56))
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "why"),
+    [
+        (14, "an average of the figures: no larger than each"),
+        (30, "equal to the largest figure: with another figure above 0, no total of them"),
+        (3, "a code or a rate, smaller than a figure"),
+    ],
+)
+def test_given_a_typed_number_no_larger_than_each_figure_when_audited_then_it_is_no_total(typed: int, why: str) -> None:
+    # Given D6 typed no larger than D2 (30), the largest of D2:D5
+    sheet = grid(_totals(D6=typed))
+    # When audited / Then no FX42: it stands for another quantity
+    assert audited(sheet, "FX42") == [], why
+
+
+def test_given_a_negative_figure_when_audited_then_the_total_is_not_judged() -> None:
+    # Given D3 -7: a total may then be below a figure, and above all of them without being stale
+    sheet = grid(_totals(D3=-7, D6=74))
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_one_figure_when_audited_then_a_larger_typed_number_is_no_total_of_it() -> None:
+    # Given D2 the only figure of D2:D5 and D6 typed above it
+    sheet = grid(_totals(D3=None, D4=None, D5=None, D6=74))
+    # When audited / Then no FX42 (one figure has no total to disagree with)
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_gap_within_the_rounding_of_the_typed_figures_when_audited_then_it_is_rounding() -> None:
+    # Given D2:D5 typed to one decimal (sum 56.0) and D6 typed 56.2: each figure may be off by 0.05
+    sheet = grid(_totals(D2=30.1, D3=6.9, D4=3.1, D5=15.9, D6=56.2))
+    # When audited / Then no FX42: four figures and the total itself explain up to 0.25
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_gap_just_beyond_the_rounding_of_the_typed_figures_when_audited_then_it_is_stale() -> None:
+    # Given the same figures and D6 typed 56.3: a gap of 0.3 is more than rounding explains (0.25)
+    sheet = grid(_totals(D2=30.1, D3=6.9, D4=3.1, D5=15.9, D6=56.3))
+    # When audited / Then FX42
+    assert audited(sheet, "FX42") == [_fx42("D6", "56.3", "56")]
+
+
+def test_given_figures_that_are_formulas_when_audited_then_their_values_count_without_rounding() -> None:
+    # Given D2 a formula showing 30.04 (no digits typed: no rounding allowance), D3:D5 typed to one
+    # decimal (0.05 each) and D6 typed 56.2 (0.05): the figures add up to 55.94, 0.26 off, beyond 0.2
+    sheet = grid(_totals(D2="=D3*4.35", D3=6.9, D4=3.1, D5=15.9, D6=56.2))
+    sheet.values[1][3] = 30.04
+    # When audited / Then FX42
+    assert audited(sheet, "FX42") == [_fx42("D6", "56.2", "55.94")]
+    # And with D6 typed 56.1 (0.16 off, within 0.2) it is rounding
+    sheet.values[5][3] = 56.1
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_typed_total_down_a_column_of_row_totals_when_audited_then_it_is_high() -> None:
+    # Given G2:G5 totalling their rows (=SUM(B2:F2)...), G4 typed 20 where its row adds up to 15
+    cells = _totals()
+    for row in range(2, 6):
+        cells[(row, 7)] = f"=SUM(B{row}:F{row})"
+    cells[(4, 7)] = 20
+    sheet = grid(cells)
+    # When audited / Then G4
+    assert audited(sheet, "FX42") == [
+        ("S!G4", "FX42", "high", "typed total 20, but =SUM(B4:F4) copied from G2 gives 15", "=SUM(B4:F4)")
+    ]
+
+
+def test_given_a_total_typed_just_past_the_copies_when_audited_then_it_is_high() -> None:
+    # Given B6:E6 copies and F6 typed 99 after them, where =SUM(F2:F5) gives 65
+    sheet = grid(_totals(F6=99))
+    # When audited / Then FX42, as between the copies
+    assert audited(sheet, "FX42") == [_fx42("F6", "99", "65")]
+
+
+def test_given_copies_that_add_another_sheet_when_audited_then_the_typed_total_is_not_judged() -> None:
+    # Given the totals reading Data! (figures not in the request) and D6 typed
+    cells = _totals(D6=74)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"=SUM(Data!{column}2:{column}5)"
+    sheet = grid(cells)
+    # When audited / Then no FX42: its figures are unknown here
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_copies_that_average_when_audited_then_a_typed_figure_is_not_judged_as_a_total() -> None:
+    # Given the row averaging each column and D6 typed 74
+    cells = _totals(D6=74)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"=AVERAGE({column}2:{column}5)"
+    sheet = grid(cells)
+    # When audited / Then no FX42: only a SUM totals its figures
+    assert audited(sheet, "FX42") == []
