@@ -224,6 +224,67 @@ def test_given_two_breaks_in_one_run_when_audited_then_advice_only() -> None:
     assert _findings(sheet, "FX30") == {("Q3!D3", "medium"), ("Q3!D6", "medium")}
 
 
+def test_given_an_operator_swapped_between_copies_in_a_run_with_another_break_when_audited_then_it_is_high() -> None:
+    # Given D3 a moved reference (advice: two breaks in the run) and D6 =B6/C6 between copies
+    sheet = _column_of_products({3: "=B2*C3", 6: "=B6/C6"})
+    # When audited
+    findings = {f.cell: f for f in audit_sheet(sheet) if f.rule == "FX30"}
+    # Then D6 is high all the same: the same cells and constants, combined another way
+    assert {(cell, f.severity) for cell, f in findings.items()} == {("Q3!D3", "medium"), ("Q3!D6", "high")}
+    assert findings["Q3!D6"].message == (
+        "formula differs from its column region like D1 (=B1*C1)"
+        " (between copies, over the same cells and constants: an operator or function changed)"
+    )
+    assert findings["Q3!D6"].suggestion == "=B6*C6"
+
+
+@pytest.mark.parametrize(
+    ("second", "why"),
+    [
+        ("=B6*C6*2", "a constant added: another computation"),
+        ("=B6*C5", "another cell read: two moved references are layout as likely as slips"),
+    ],
+)
+def test_given_a_second_break_that_is_no_operator_swap_when_audited_then_advice(second: str, why: str) -> None:
+    # Given D3 a moved reference and D6 changed otherwise
+    sheet = _column_of_products({3: "=B2*C3", 6: second})
+    # When audited / Then both stay advice
+    assert _findings(sheet, "FX30") == {("Q3!D3", "medium"), ("Q3!D6", "medium")}, why
+
+
+def test_given_an_operator_swapped_next_to_another_break_when_audited_then_no_high() -> None:
+    # Given D5 a moved reference and D6 =B6/C6 right below it: D6 has no copy above
+    sheet = _column_of_products({5: "=B4*C5", 6: "=B6/C6"})
+    # When audited / Then nothing: two different formulas side by side are a block of their own
+    assert _findings(sheet, "FX30") == set()
+
+
+def test_given_an_operator_swapped_in_a_row_computed_otherwise_across_when_audited_then_advice() -> None:
+    # Given =B*C down D, with D3 a moved reference, and row 6 computing =B6/C6 in D and E alike
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 9):
+        d = {3: "=B2*C3", 6: "=B6/C6"}.get(row, f"=B{row}*C{row}")
+        e = "=C6/D6" if row == 6 else f"=C{row}*D{row}"
+        formulas.append([None, None, None, d, e])
+        values.append(["x", row, row, None, None])
+    # When audited / Then D6 is part of a line across (E6 is its copy along the row): advice, as E6
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {
+        ("Q3!D3", "medium"),
+        ("Q3!D6", "medium"),
+        ("Q3!E6", "medium"),
+    }
+
+
+def test_given_a_constant_changed_between_copies_in_a_run_with_another_break_when_audited_then_advice() -> None:
+    # Given =B*C/61 copies, D3 a moved reference, D6 =B6*C6/73 (a divisor of its own, as a leap year's)
+    rows = {r: f"=B{r}*C{r}/61" for r in range(1, 9)}
+    rows.update({3: "=B2*C3/61", 6: "=B6*C6/73"})
+    sheet = _column_of_products(rows)  # type: ignore[arg-type]
+    # When audited / Then advice only
+    assert _findings(sheet, "FX30") == {("Q3!D3", "medium"), ("Q3!D6", "medium")}
+
+
 def test_given_another_computation_on_other_cells_when_audited_then_advice_only() -> None:
     # A different formula over different cells (a ratio among products) is another computation
     assert _findings(_column_of_products({5: "=A5&B5"}), "FX30") == {("Q3!D5", "medium")}

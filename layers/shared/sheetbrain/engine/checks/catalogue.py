@@ -290,6 +290,11 @@ _SPECS = [
         cases=(
             ("high", "the only break of a run of at least min_region copies, not a line of its own across the run"),
             ("high", "a copied aggregate whose range slipped (same shape, other offsets)"),
+            (
+                "high",
+                "between two copies, over the same cells and constants, another operator or function, "
+                "not part of a line across (even where the run has other breaks)",
+            ),
         ),
         min_region=3,
     ),

@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from sheetbrain.engine.ast import CellAddr, Func, Node, Ref
+from sheetbrain.engine.ast import CellAddr, Func, Node, Number, Ref
 from sheetbrain.engine.budget import WorkBudget, check_budget
 from sheetbrain.engine.checks.catalogue import CHECKS
 from sheetbrain.engine.checks.context import CellHit, SheetCheck, SheetContext, aggregate_ranges
@@ -140,6 +140,15 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
             elif _slipped_aggregate(ctx, dev):
                 # A copied total whose range slipped is an error even among other breaks.
                 severity = "high"
+            elif (
+                _between_exact_copies(ctx, dev)
+                and _only_operators_differ(actual, expected, dev)
+                and not _in_line_across(ctx, dev)
+            ):
+                # Other breaks elsewhere in the run (a row computed otherwise on purpose) do not
+                # explain this one: copies on both sides, the same cells and constants, another
+                # operator or function. What a slip leaves.
+                severity, message = "high", message + _OPERATOR
         else:
             rule, message = (
                 "FX33",
@@ -163,7 +172,21 @@ def _severity(hit: Hit) -> str:
 
 
 _LONE = " (the only cell of the run that breaks it)"
+_OPERATOR = " (between copies, over the same cells and constants: an operator or function changed)"
 _WIDER = "the totals of this {1} disagree on their span: {0} adds more cells than the others"
+
+
+def _between_exact_copies(ctx: SheetContext, dev: Deviation) -> bool:
+    # Both neighbours along the run are copies of the region's formula, as written.
+    dr, dc = (1, 0) if dev.axis == "column" else (0, 1)
+    return all(ctx.patterns.get((dev.row + s * dr, dev.col + s * dc)) == dev.expected for s in (-1, 1))
+
+
+def _only_operators_differ(actual: Node, expected: Node, dev: Deviation) -> bool:
+    # The same references and the same constants: what differs is how they are combined.
+    return reference_texts(actual, dev.row, dev.col) == reference_texts(expected, dev.row, dev.col) and sorted(
+        n.text for n in actual.walk() if isinstance(n, Number)
+    ) == sorted(n.text for n in expected.walk() if isinstance(n, Number))
 
 
 def _covers_more(ctx: SheetContext, actual: Node, expected: Node) -> bool:
@@ -220,30 +243,25 @@ def _lone_breaks(ctx: SheetContext, deviations: list[Deviation]) -> set[Deviatio
     runs: dict[tuple[str, tuple[int, int]], list[tuple[int, int]]] = {}
     breaks = [dev for dev in breaks if dev.kind != "typed-line" or _between_copies(ctx, dev, runs)]
     per_run = Counter((dev.axis, dev.example) for dev in breaks)
-    out = set()
-    for dev in breaks:
-        if per_run[(dev.axis, dev.example)] != 1:
-            continue
-        across = ((0, -1), (0, 1)) if dev.axis == "column" else ((-1, 0), (1, 0))
-        cell = ctx.cells[(dev.row, dev.col)]
-        own = ctx.patterns.get((dev.row, dev.col))
-        neighbours = [ctx.cells.get((dev.row + dr, dev.col + dc)) for dr, dc in across]
-        if cell.is_number:
-            # A typed line across parallel runs (a row of typed actuals through computed columns).
-            along = ((-1, 0), (1, 0)) if dev.axis == "column" else ((0, -1), (0, 1))
-            supported = any(
-                n is not None
-                and n.is_number
-                and all((m := ctx.cells.get((n.row + dr, n.col + dc))) is not None and m.is_formula for dr, dc in along)
-                for n in neighbours
-            )
-        else:
-            supported = own is not None and any(
-                n is not None and ctx.patterns.get((n.row, n.col)) == own for n in neighbours
-            )
-        if not supported:
-            out.add(dev)
-    return out
+    return {dev for dev in breaks if per_run[(dev.axis, dev.example)] == 1 and not _in_line_across(ctx, dev)}
+
+
+def _in_line_across(ctx: SheetContext, dev: Deviation) -> bool:
+    # Whether a break is part of a line of its own across its run: a typed number beside a typed
+    # number (a row of typed actuals through computed columns), a formula beside the same formula.
+    across = ((0, -1), (0, 1)) if dev.axis == "column" else ((-1, 0), (1, 0))
+    cell = ctx.cells[(dev.row, dev.col)]
+    neighbours = [ctx.cells.get((dev.row + dr, dev.col + dc)) for dr, dc in across]
+    if cell.is_number:
+        along = ((-1, 0), (1, 0)) if dev.axis == "column" else ((0, -1), (0, 1))
+        return any(
+            n is not None
+            and n.is_number
+            and all((m := ctx.cells.get((n.row + dr, n.col + dc))) is not None and m.is_formula for dr, dc in along)
+            for n in neighbours
+        )
+    own = ctx.patterns.get((dev.row, dev.col))
+    return own is not None and any(n is not None and ctx.patterns.get((n.row, n.col)) == own for n in neighbours)
 
 
 _AGREES = " (the typed value equals the formula's result today, but will not follow its inputs)"
