@@ -156,3 +156,62 @@ def test_given_copies_that_average_when_audited_then_a_typed_figure_is_not_judge
     sheet = grid(cells)
     # When audited / Then no FX42: only a SUM totals its figures
     assert audited(sheet, "FX42") == []
+
+
+def test_given_text_among_the_figures_when_audited_then_it_is_no_figure_of_the_total() -> None:
+    # Given D2 the text "100" (SUM skips it, and so does this rule) above figures 7, 3 and 16
+    sheet = grid(_totals(D2="100", D6=74))
+    # When audited / Then D6 is judged against the numbers only: larger than each, and not 26
+    assert audited(sheet, "FX42") == [_fx42("D6", "74", "26")]
+
+
+def test_given_exactly_two_figures_when_audited_then_a_typed_total_is_judged() -> None:
+    # Given D2 30 and D3 7 the only figures of D2:D5
+    sheet = grid(_totals(D4=None, D5=None, D6=74))
+    # When audited / Then FX42 against their sum
+    assert audited(sheet, "FX42") == [_fx42("D6", "74", "37")]
+
+
+def test_given_a_zero_and_a_fraction_among_the_figures_when_audited_then_they_are_figures() -> None:
+    # Given D2 0 and D3 0.5 (neither negative) with 3 and 16
+    sheet = grid(_totals(D2=0, D3=0.5, D6=74))
+    # When audited / Then FX42 against 19.5
+    assert audited(sheet, "FX42") == [_fx42("D6", "74", "19.5")]
+
+
+def test_given_a_gap_exactly_the_rounding_allowance_when_audited_then_it_is_rounding() -> None:
+    # Given D2 a formula showing 30 (no allowance) and D3 typed 7 (0.5): their sum 37; D6 typed 38 (0.5)
+    sheet = grid(_totals(D2="=D3*30/7", D4=None, D5=None, D6=38))
+    sheet.values[1][3] = 30
+    # When audited / Then no FX42: a gap of 1 is all rounding may explain, and no more
+    assert audited(sheet, "FX42") == []
+    # And typed 39 (a gap of 2) is stale
+    sheet.values[5][3] = 39
+    assert audited(sheet, "FX42") == [_fx42("D6", "39", "37")]
+
+
+def test_given_a_formula_figure_showing_a_whole_number_when_audited_then_it_has_no_rounding_allowance() -> None:
+    # Given D2 a formula showing 30, D3:D5 typed to one decimal (0.05 each) and D6 typed 56.2 (0.05):
+    # the figures add up to 55.9, 0.3 off, beyond 0.2 (a typed 30 would allow 0.5 more)
+    sheet = grid(_totals(D2="=D3*4.35", D3=6.9, D4=3.1, D5=15.9, D6=56.2))
+    sheet.values[1][3] = 30
+    # When audited / Then FX42
+    assert audited(sheet, "FX42") == [_fx42("D6", "56.2", "55.9")]
+
+
+def test_given_copies_that_add_a_constant_when_audited_then_the_typed_total_is_not_judged() -> None:
+    # Given the totals =SUM(X2:X5,5) (a constant beside the range) and D6 typed 74
+    cells = _totals(D6=74)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"=SUM({column}2:{column}5,5)"
+    sheet = grid(cells)
+    # When audited / Then no FX42: only ranges of figures are judged
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_typed_number_that_is_no_float_before_a_stale_total_when_audited_then_the_later_is_judged() -> None:
+    # Given C6 typed an integer of 400 digits (no float: not compared) and F6 typed 99 after it
+    sheet = grid(_totals(C6=10**400, F6=99))
+    # When audited / Then F6 is FX42 all the same
+    assert audited(sheet, "FX42") == [_fx42("F6", "99", "65")]
