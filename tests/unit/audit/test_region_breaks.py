@@ -321,6 +321,60 @@ def test_given_a_value_pasted_over_one_copy_when_audited_then_high() -> None:
     assert [(f.cell, f.severity, f.suggestion) for f in findings] == [("Q3!D6", "high", "=B6*C6")]
 
 
+_PASTED = "(the typed value equals the formula's result today, but will not follow its inputs)"
+
+
+def test_given_a_value_pasted_between_copies_in_a_run_with_another_break_when_audited_then_high() -> None:
+    # Given D3 a moved reference (two breaks: each alone would be advice) and D6 360.0, B6*C6 typed
+    sheet = _column_of_products({3: "=B2*C3", 6: 360.0})
+    # When audited
+    findings = sorted((f.cell, f.rule, f.severity, f.message) for f in audit_sheet(sheet) if f.rule in ("FX30", "FX31"))
+    # Then D6 is high: copies on both sides and every digit of their result
+    assert findings == [
+        ("Q3!D3", "FX30", "medium", "formula differs from its column region like D1 (=B1*C1)"),
+        (
+            "Q3!D6",
+            "FX31",
+            "high",
+            f"typed value inside a column region like D1; a formula is expected {_PASTED}"
+            " (between copies, it is what they give here, to every digit)",
+        ),
+    ]
+
+
+def _column_of_ratios(typed: float) -> Sheet:
+    # =B/C down D (B the row, C 3), D2 reading the row above (a second break), D5 typed
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 9):
+        formulas.append([None, None, None, None if row == 5 else "=B1/C2" if row == 2 else f"=B{row}/C{row}"])
+        values.append(["x", row, 3, typed if row == 5 else None])
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def test_given_a_rounded_result_typed_between_copies_in_a_run_with_another_break_then_advice() -> None:
+    # Given D5 typed 1.67 where =B5/C5 gives 1.6666...: equal to its two digits only, as a figure
+    # copied by hand from the screen (no pasted value, which keeps every digit)
+    findings = {(f.cell, f.severity) for f in audit_sheet(_column_of_ratios(1.67)) if f.rule == "FX31"}
+    # When audited / Then advice
+    assert findings == {("Q3!D5", "medium")}
+
+
+def test_given_the_exact_result_typed_between_copies_in_a_run_with_another_break_then_high() -> None:
+    # Given D5 typed 5/3 to every digit
+    findings = {(f.cell, f.severity) for f in audit_sheet(_column_of_ratios(5 / 3)) if f.rule == "FX31"}
+    # When audited / Then high
+    assert findings == {("Q3!D5", "high")}
+
+
+def test_given_a_zero_typed_between_copies_that_give_zero_in_a_run_with_another_break_then_advice() -> None:
+    # Given B6 0, so =B6*C6 gives 0, and D6 typed 0: zero agrees with too much to tell a pasted value
+    sheet = _column_of_products({3: "=B2*C3", 6: 0.0})
+    sheet.values[5][1] = 0
+    # When audited / Then advice
+    assert {(f.cell, f.severity) for f in audit_sheet(sheet) if f.rule == "FX31"} == {("Q3!D6", "medium")}
+
+
 def test_given_a_typed_row_across_computed_columns_when_audited_then_advice_only() -> None:
     # Given =B*C in D and =2*D in E down rows 1-6, and row 4 typed in both (actuals)
     formulas: list[list[str | None]] = []

@@ -312,6 +312,11 @@ _SPECS = [
                 "the only break of a run of at least min_region copies, with no typed number beside it across "
                 "the run (a value pasted over one copy), unless the formula there would read no number",
             ),
+            (
+                "high",
+                "between two copies, not part of a line across, and every digit of what the copy gives there, "
+                "not 0 (even where the run has other breaks)",
+            ),
         ),
         min_region=3,
     ),

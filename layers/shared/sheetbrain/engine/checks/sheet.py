@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
-from typing import Any
+from typing import Any, NamedTuple
 
 from sheetbrain.engine.ast import CellAddr, Func, Node, Number, Ref
 from sheetbrain.engine.budget import WorkBudget, check_budget
@@ -20,8 +21,8 @@ from sheetbrain.engine.checks.links import check_pasted_links
 from sheetbrain.engine.checks.omissions import check_omitted_cells
 from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
+from sheetbrain.engine.evaluate import MATERIALITY, agrees, as_float, evaluate, rounding
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
-from sheetbrain.engine.evaluate import agrees, as_float, evaluate, rounding
 from sheetbrain.engine.grid import is_data
 from sheetbrain.engine.printer import format_ref, to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
@@ -72,7 +73,8 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
         for dev in find_deviations(ctx.cells, ctx.patterns, min(least.values()))
         if dev.kind == "typed-line" or dev.copies >= least[_RULE_OF_KIND[dev.kind]]
     ]
-    agreeing, stale = _typed_copies_of_results(ctx, deviations)
+    typed_readings = _typed_copies_of_results(ctx, deviations)
+    agreeing, stale = typed_readings.reasons, typed_readings.stale
     lone = _lone_breaks(ctx, deviations)
     for dev in deviations:
         severity: str | None = None
@@ -109,6 +111,10 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
             rule, message = "FX31", f"typed value inside a {where}; a formula is expected"
             if is_lone and reason != _READS_NOTHING:
                 severity, message = "high", message + reason + _LONE
+            elif (dev.row, dev.col) in typed_readings.pasted and _between_exact_copies(ctx, dev):
+                # Other breaks elsewhere in the run do not explain this one: copies on both sides
+                # and every digit of what the copy gives here. A copy pasted as its value.
+                severity, message = "high", message + reason + _BETWEEN
             else:
                 severity, message = "medium", message + reason
         elif dev.kind == "pattern":
@@ -140,11 +146,7 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
             elif _slipped_aggregate(ctx, dev):
                 # A copied total whose range slipped is an error even among other breaks.
                 severity = "high"
-            elif (
-                _between_exact_copies(ctx, dev)
-                and _only_operators_differ(actual, expected, dev)
-                and not _in_line_across(ctx, dev)
-            ):
+            elif _between_exact_copies(ctx, dev) and _only_operators_differ(actual, expected, dev):
                 # Other breaks elsewhere in the run (a row computed otherwise on purpose) do not
                 # explain this one: copies on both sides, the same cells and constants, another
                 # operator or function. What a slip leaves.
@@ -172,14 +174,18 @@ def _severity(hit: Hit) -> str:
 
 
 _LONE = " (the only cell of the run that breaks it)"
+_BETWEEN = " (between copies, it is what they give here, to every digit)"
 _OPERATOR = " (between copies, over the same cells and constants: an operator or function changed)"
 _WIDER = "the totals of this {1} disagree on their span: {0} adds more cells than the others"
 
 
 def _between_exact_copies(ctx: SheetContext, dev: Deviation) -> bool:
-    # Both neighbours along the run are copies of the region's formula, as written.
+    # Both neighbours along the run are copies of the region's formula, as written, and the break
+    # is no part of a line of its own across the run: a break on its own, whatever else the run holds.
     dr, dc = (1, 0) if dev.axis == "column" else (0, 1)
-    return all(ctx.patterns.get((dev.row + s * dr, dev.col + s * dc)) == dev.expected for s in (-1, 1))
+    return all(
+        ctx.patterns.get((dev.row + s * dr, dev.col + s * dc)) == dev.expected for s in (-1, 1)
+    ) and not _in_line_across(ctx, dev)
 
 
 def _only_operators_differ(actual: Node, expected: Node, dev: Deviation) -> bool:
@@ -268,14 +274,21 @@ _AGREES = " (the typed value equals the formula's result today, but will not fol
 _READS_NOTHING = " (the formula copied here would read no number: likely another quantity)"
 
 
-def _typed_copies_of_results(
-    ctx: SheetContext, deviations: list[Deviation]
-) -> tuple[dict[tuple[int, int], str], dict[tuple[int, int], tuple[float, float]]]:
-    # Typed numbers that are no stale result, with the reason: equal (up to the digits typed) to
-    # what the region's formula gives in their cell (a pasted value, right today), or standing where
-    # that formula would read no number at all (a count or code column beside the computed ones).
-    # Second, typed totals that are stale (see ``_stale_total``): the typed figure and their sum.
+class _TypedReadings(NamedTuple):
+    # ``reasons``: typed numbers that are no stale result, with the reason: equal (up to the digits
+    # typed) to what the region's formula gives in their cell (a pasted value, right today), or
+    # standing where that formula would read no number at all (a count or code column beside the
+    # computed ones). ``pasted``: those equal to every digit, not 0 (a value pasted keeps its
+    # digits). ``stale``: typed totals that are stale (see ``_stale_total``): the typed figure and
+    # the sum of its figures.
+    reasons: dict[tuple[int, int], str]
+    pasted: set[tuple[int, int]]
+    stale: dict[tuple[int, int], tuple[float, float]]
+
+
+def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> _TypedReadings:
     out: dict[tuple[int, int], str] = {}
+    pasted: set[tuple[int, int]] = set()
     stale: dict[tuple[int, int], tuple[float, float]] = {}
     data_rows: dict[int, list[int]] | None = None
     allowance = check_budget(len(ctx.cells))
@@ -302,9 +315,11 @@ def _typed_copies_of_results(
             continue
         if agrees(typed, value):
             out[key] = _AGREES
+            if typed and math.isclose(typed, value, rel_tol=MATERIALITY):
+                pasted.add(key)
         elif _stale_total(ctx, expected, typed, value):
             stale[key] = (typed, value)
-    return out, stale
+    return _TypedReadings(out, pasted, stale)
 
 
 def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float) -> bool:
