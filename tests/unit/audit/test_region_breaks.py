@@ -219,14 +219,20 @@ def test_given_a_grand_total_below_row_totals_whose_range_starts_above_them_then
 
 
 def test_given_two_breaks_in_one_run_when_audited_then_advice_only() -> None:
-    # Two cells of one run differ: deliberate layout as likely as slips
-    sheet = _column_of_products({3: "=B2*C3", 6: "=B6*C7"})
+    # Two cells of one run compute otherwise (a constant of their own): deliberate layout as likely as slips
+    sheet = _column_of_products({3: "=B3+C3*2", 6: "=B6-C6*3"})
     assert _findings(sheet, "FX30") == {("Q3!D3", "medium"), ("Q3!D6", "medium")}
 
 
+def test_given_two_references_moved_in_one_run_each_between_copies_when_audited_then_both_are_high() -> None:
+    # Two cells of one run each read a neighbouring row for one input, copies on both sides of each
+    sheet = _column_of_products({3: "=B2*C3", 6: "=B6*C7"})
+    assert _findings(sheet, "FX30") == {("Q3!D3", "high"), ("Q3!D6", "high")}
+
+
 def test_given_an_operator_swapped_between_copies_in_a_run_with_another_break_when_audited_then_it_is_high() -> None:
-    # Given D3 a moved reference (advice: two breaks in the run) and D6 =B6/C6 between copies
-    sheet = _column_of_products({3: "=B2*C3", 6: "=B6/C6"})
+    # Given D3 another computation (advice: two breaks in the run) and D6 =B6/C6 between copies
+    sheet = _column_of_products({3: "=B3+C3*2", 6: "=B6/C6"})
     # When audited
     findings = {f.cell: f for f in audit_sheet(sheet) if f.rule == "FX30"}
     # Then D6 is high all the same: the same cells and constants, combined another way
@@ -238,16 +244,58 @@ def test_given_an_operator_swapped_between_copies_in_a_run_with_another_break_wh
     assert findings["Q3!D6"].suggestion == "=B6*C6"
 
 
+def test_given_a_reference_moved_between_copies_in_a_run_with_another_break_when_audited_then_it_is_high() -> None:
+    # Given D3 another computation (advice) and D6 =B7*C6 between copies
+    sheet = _column_of_products({3: "=B3+C3*2", 6: "=B7*C6"})
+    # When audited
+    findings = sorted((f.cell, f.severity, f.message, f.suggestion) for f in audit_sheet(sheet) if f.rule == "FX30")
+    # Then D6 is high: the same computation over another cell, copies on both sides
+    assert findings == [
+        ("Q3!D3", "medium", "formula differs from its column region like D1 (=B1*C1)", "=B3*C3"),
+        (
+            "Q3!D6",
+            "high",
+            "formula differs from its column region like D1 (=B1*C1)"
+            " (between copies, the same computation over other cells: a reference moved)",
+            "=B6*C6",
+        ),
+    ]
+
+
+def _row_totals(row_six: str) -> Sheet:
+    # =SUM(B:D) down E (rows 1-10), E3 =B3*2 (another computation) and E6 as given
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 11):
+        formulas.append([None, None, None, None, {3: "=B3*2", 6: row_six}.get(row, f"=SUM(B{row}:D{row})")])
+        values.append(["x", row, row, row, None])
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def test_given_a_subtotal_of_the_copies_below_among_row_totals_when_audited_then_advice() -> None:
+    # Given E6 =SUM(E7:E9): the same shape as the row totals, over the totals below it
+    findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=SUM(E7:E9)")) if f.rule == "FX30"}
+    # When audited / Then advice: it reads the copies beside it, it is no copy that slipped
+    assert findings == {("Q3!E3", "medium"), ("Q3!E6", "medium")}
+
+
+def test_given_a_row_total_that_adds_the_next_row_among_row_totals_when_audited_then_high() -> None:
+    # Given E6 =SUM(B7:D7): the row below's figures, not its own
+    findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=SUM(B7:D7)")) if f.rule == "FX30"}
+    # When audited / Then high
+    assert findings == {("Q3!E3", "medium"), ("Q3!E6", "high")}
+
+
 @pytest.mark.parametrize(
     ("second", "why"),
     [
         ("=B6*C6*2", "a constant added: another computation"),
-        ("=B6*C5", "another cell read: two moved references are layout as likely as slips"),
+        ("=B6+C6*2", "another operator and a constant: another computation"),
     ],
 )
 def test_given_a_second_break_that_is_no_operator_swap_when_audited_then_advice(second: str, why: str) -> None:
-    # Given D3 a moved reference and D6 changed otherwise
-    sheet = _column_of_products({3: "=B2*C3", 6: second})
+    # Given D3 another computation and D6 changed otherwise
+    sheet = _column_of_products({3: "=B3+C3*2", 6: second})
     # When audited / Then both stay advice
     assert _findings(sheet, "FX30") == {("Q3!D3", "medium"), ("Q3!D6", "medium")}, why
 
@@ -264,7 +312,7 @@ def test_given_an_operator_swapped_in_a_row_computed_otherwise_across_when_audit
     formulas: list[list[str | None]] = []
     values: list[list[object]] = []
     for row in range(1, 9):
-        d = {3: "=B2*C3", 6: "=B6/C6"}.get(row, f"=B{row}*C{row}")
+        d = {3: "=B3+C3*2", 6: "=B6/C6"}.get(row, f"=B{row}*C{row}")
         e = "=C6/D6" if row == 6 else f"=C{row}*D{row}"
         formulas.append([None, None, None, d, e])
         values.append(["x", row, row, None, None])
@@ -277,9 +325,9 @@ def test_given_an_operator_swapped_in_a_row_computed_otherwise_across_when_audit
 
 
 def test_given_a_constant_changed_between_copies_in_a_run_with_another_break_when_audited_then_advice() -> None:
-    # Given =B*C/61 copies, D3 a moved reference, D6 =B6*C6/73 (a divisor of its own, as a leap year's)
+    # Given =B*C/61 copies, D3 another computation, D6 =B6*C6/73 (a divisor of its own, as a leap year's)
     rows = {r: f"=B{r}*C{r}/61" for r in range(1, 9)}
-    rows.update({3: "=B2*C3/61", 6: "=B6*C6/73"})
+    rows.update({3: "=B3+C3*2", 6: "=B6*C6/73"})
     sheet = _column_of_products(rows)  # type: ignore[arg-type]
     # When audited / Then advice only
     assert _findings(sheet, "FX30") == {("Q3!D3", "medium"), ("Q3!D6", "medium")}
@@ -325,8 +373,8 @@ _PASTED = "(the typed value equals the formula's result today, but will not foll
 
 
 def test_given_a_value_pasted_between_copies_in_a_run_with_another_break_when_audited_then_high() -> None:
-    # Given D3 a moved reference (two breaks: each alone would be advice) and D6 360.0, B6*C6 typed
-    sheet = _column_of_products({3: "=B2*C3", 6: 360.0})
+    # Given D3 another computation (two breaks: each alone would be advice) and D6 360.0, B6*C6 typed
+    sheet = _column_of_products({3: "=B3+C3*2", 6: 360.0})
     # When audited
     findings = sorted((f.cell, f.rule, f.severity, f.message) for f in audit_sheet(sheet) if f.rule in ("FX30", "FX31"))
     # Then D6 is high: copies on both sides and every digit of their result
@@ -369,7 +417,7 @@ def test_given_the_exact_result_typed_between_copies_in_a_run_with_another_break
 
 def test_given_a_zero_typed_between_copies_that_give_zero_in_a_run_with_another_break_then_advice() -> None:
     # Given B6 0, so =B6*C6 gives 0, and D6 typed 0: zero agrees with too much to tell a pasted value
-    sheet = _column_of_products({3: "=B2*C3", 6: 0.0})
+    sheet = _column_of_products({3: "=B3+C3*2", 6: 0.0})
     sheet.values[5][1] = 0
     # When audited / Then advice
     assert {(f.cell, f.severity) for f in audit_sheet(sheet) if f.rule == "FX31"} == {("Q3!D6", "medium")}

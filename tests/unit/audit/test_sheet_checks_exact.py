@@ -716,9 +716,17 @@ def _products(
 def test_given_a_commuted_copy_before_a_break_when_audited_then_the_break_is_still_reported() -> None:
     # Given the products with D3 written =C3*B3 (the same computation) and D6 reading C7 for C6
     cells = _products(True, {(3, 4): "=C3*B3", (6, 4): "=B6*C7"})
-    # When audited / Then D6 alone is reported; the commuted copy counts as a second break of the run
+    # When audited / Then D6 alone is reported; the commuted copy counts as a second break of the
+    # run, but D6 sits between copies with one reference moved: high all the same
     assert audited(grid(cells), *_REGIONS) == [
-        ("S!D6", "FX30", "medium", "formula differs from its column region like D1 (=B1*C1)", "=B6*C6")
+        (
+            "S!D6",
+            "FX30",
+            "high",
+            "formula differs from its column region like D1 (=B1*C1)"
+            " (between copies, the same computation over other cells: a reference moved)",
+            "=B6*C6",
+        )
     ]
 
 
@@ -839,8 +847,8 @@ def test_given_a_typed_value_in_a_grid_of_copies_when_audited_then_one_finding_p
 
 
 def test_given_a_run_with_two_breaks_before_a_lone_break_when_audited_then_the_lone_one_is_high() -> None:
-    # Given products in D with two breaks (D3, D6) and products in J with one (J5)
-    cells = _products(True, {(3, 4): "=B2*C3", (6, 4): "=B6*C7"})
+    # Given products in D with two breaks, each another computation (D3, D6), and in J one (J5)
+    cells = _products(True, {(3, 4): "=B3+C3*2", (6, 4): "=B6-C6*3"})
     cells.update(_products(True, {(5, 10): "=H5/I5"}, j=8))
     # When audited / Then D's breaks are advice and J5 alone is high
     assert [row[:3] for row in audited(grid(cells), *_REGIONS)] == [

@@ -292,8 +292,9 @@ _SPECS = [
             ("high", "a copied aggregate whose range slipped (same shape, other offsets)"),
             (
                 "high",
-                "between two copies, over the same cells and constants, another operator or function, "
-                "not part of a line across (even where the run has other breaks)",
+                "between two copies and not part of a line across, even where the run has other breaks: another "
+                "operator or function over the same cells and constants, or the same computation over other "
+                "cells that does not read the copies beside it",
             ),
         ),
         min_region=3,

@@ -146,11 +146,10 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
             elif _slipped_aggregate(ctx, dev):
                 # A copied total whose range slipped is an error even among other breaks.
                 severity = "high"
-            elif _between_exact_copies(ctx, dev) and _only_operators_differ(actual, expected, dev):
+            elif _between_exact_copies(ctx, dev) and (slip := _slip_between_copies(ctx, dev, actual, expected)):
                 # Other breaks elsewhere in the run (a row computed otherwise on purpose) do not
-                # explain this one: copies on both sides, the same cells and constants, another
-                # operator or function. What a slip leaves.
-                severity, message = "high", message + _OPERATOR
+                # explain this one: copies on both sides and one thing changed.
+                severity, message = "high", message + slip
         else:
             rule, message = (
                 "FX33",
@@ -175,6 +174,7 @@ def _severity(hit: Hit) -> str:
 
 _LONE = " (the only cell of the run that breaks it)"
 _BETWEEN = " (between copies, it is what they give here, to every digit)"
+_MOVED = " (between copies, the same computation over other cells: a reference moved)"
 _OPERATOR = " (between copies, over the same cells and constants: an operator or function changed)"
 _WIDER = "the totals of this {1} disagree on their span: {0} adds more cells than the others"
 
@@ -186,6 +186,23 @@ def _between_exact_copies(ctx: SheetContext, dev: Deviation) -> bool:
     return all(
         ctx.patterns.get((dev.row + s * dr, dev.col + s * dc)) == dev.expected for s in (-1, 1)
     ) and not _in_line_across(ctx, dev)
+
+
+def _slip_between_copies(ctx: SheetContext, dev: Deviation, actual: Node, expected: Node) -> str:
+    # What a slip leaves between copies, named: another operator or function over the same cells
+    # and constants, or the same computation over other cells (a reference moved) that does not
+    # read the copies beside it (a subtotal of the rows below among row totals). Else "".
+    if _only_operators_differ(actual, expected, dev):
+        return _OPERATOR
+    if skeleton_of(ctx.patterns.get((dev.row, dev.col), "")) == skeleton_of(dev.expected):
+        return "" if _reads_copies_beside(ctx, dev) else _MOVED
+    return ""
+
+
+def _reads_copies_beside(ctx: SheetContext, dev: Deviation) -> bool:
+    dr, dc = (1, 0) if dev.axis == "column" else (0, 1)
+    beside = ((dev.row - dr, dev.col - dc), (dev.row + dr, dev.col + dc))
+    return any(_covers(box, at) for box in ctx.bounds_at((dev.row, dev.col)) for at in beside)
 
 
 def _only_operators_differ(actual: Node, expected: Node, dev: Deviation) -> bool:
