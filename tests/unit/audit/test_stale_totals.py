@@ -156,3 +156,80 @@ def test_given_copies_that_average_when_audited_then_a_typed_figure_is_not_judge
     sheet = grid(cells)
     # When audited / Then no FX42: only a SUM totals its figures
     assert audited(sheet, "FX42") == []
+
+
+# Review of FX42 (2026-12-02): figures the grid cannot add up as Excel would, and sums that count twice.
+
+
+def test_given_a_figure_that_is_a_formula_without_a_cached_value_when_audited_then_the_total_is_not_judged() -> None:
+    # Given D2 a formula with no cached value (a workbook saved without calculating, or a grid sent
+    # without values): its figure is unknown, so D2:D5 adds up to an unknown total, not 26
+    sheet = grid(_totals(D2="=D3*4", D6=74))
+    # When audited / Then no FX42 (a figure missing is no proof that the typed 74 is stale)
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_figure_that_shows_an_error_when_audited_then_the_total_is_not_judged() -> None:
+    # Given D2 a formula whose cached value is #N/A: Excel's =SUM(D2:D5) gives #N/A, not 26
+    sheet = grid(_totals(D2="=D3*4", D6=74))
+    sheet.values[1][3] = "#N/A"
+    # When audited / Then no FX42 (the copy gives no number to compare)
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_figure_typed_as_text_that_reads_as_a_number_when_audited_then_the_total_is_not_judged() -> None:
+    # Given D2 the text "30" (SUM skips it: =SUM(D2:D5) gives 26) and D6 typed 56, which counts it
+    sheet = grid(_totals(D2="30", D6=56))
+    # When audited / Then no FX42: the typed total adds what the eye reads; the text figure is the fault
+    assert audited(sheet, "FX42") == []
+
+
+# Two sections a column (rows 2-3 and 5-6) with subtotals in rows 4 and 7, by column B to F.
+_SECTIONS = {2: (1, 2, 3, 4), 3: (5, 6, 7, 8), 4: (10, 20, 30, 40), 5: (9, 9, 9, 9), 6: (2, 4, 6, 8)}
+
+
+def test_given_a_range_holding_its_own_subtotals_when_audited_then_the_grand_total_typed_is_not_stale() -> None:
+    # Given row 8's copies =SUM(X2:X7) over the figures and the subtotals (each figure counted twice)
+    # and D8 typed 100, the sum of D's figures: the copies are at fault, not the typed total
+    cells: dict[tuple[int, int], object] = {}
+    for col, (a, b, c, d) in _SECTIONS.items():
+        column = chr(64 + col)
+        cells.update({(2, col): a, (3, col): b, (5, col): c, (6, col): d})
+        cells[(4, col)] = f"=SUM({column}2:{column}3)"
+        cells[(7, col)] = f"=SUM({column}5:{column}6)"
+        cells[(8, col)] = f"=SUM({column}2:{column}7)"
+    cells[(8, 4)] = 100
+    sheet = grid(cells)
+    for col, (a, b, c, d) in _SECTIONS.items():
+        sheet.values[3][col - 1] = a + b
+        sheet.values[6][col - 1] = c + d
+        if col != 4:
+            sheet.values[7][col - 1] = 2 * (a + b + c + d)
+    # When audited / Then no FX42 (double counting is FX29's finding, about the copies)
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_total_of_two_cells_named_one_by_one_when_audited_then_a_stale_one_is_high() -> None:
+    # Given row 6 totals =SUM(X2,X5) (two cells named, not a range) and D6 typed 74 where D2 and D5 give 46
+    cells = _totals(D6=74)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"=SUM({column}2,{column}5)"
+    sheet = grid(cells)
+    # When audited / Then FX42, as for a range
+    assert audited(sheet, "FX42") == [
+        ("S!D6", "FX42", "high", "typed total 74, but =SUM(D2,D5) copied from B6 gives 46", "=SUM(D2,D5)")
+    ]
+
+
+def test_given_pinned_copies_of_a_running_total_when_audited_then_a_stale_one_is_high() -> None:
+    # Given G2:G5 the running total of column B (=SUM($B$2:B2) copied down) and G4 typed 40 where B2:B4 give 16
+    cells = _totals()
+    for row in range(2, 6):
+        cells[(row, 7)] = f"=SUM($B$2:B{row})"
+    cells[(4, 7)] = 40
+    sheet = grid(cells)
+    # When audited / Then G4
+    assert audited(sheet, "FX42") == [
+        ("S!G4", "FX42", "high", "typed total 40, but =SUM($B$2:B4) copied from G2 gives 16", "=SUM($B$2:B4)")
+    ]

@@ -14,7 +14,13 @@ from sheetbrain.engine.budget import WorkBudget, check_budget
 from sheetbrain.engine.checks.catalogue import CHECKS
 from sheetbrain.engine.checks.context import CellHit, SheetCheck, SheetContext, aggregate_ranges
 from sheetbrain.engine.checks.cycles import check_circular
-from sheetbrain.engine.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
+from sheetbrain.engine.checks.excel_rules import (
+    check_error_results,
+    check_numbers_as_text,
+    check_two_digit_years,
+    error_value,
+    is_numeric_text,
+)
 from sheetbrain.engine.checks.formula import Hit, Params, replace
 from sheetbrain.engine.checks.links import check_pasted_links
 from sheetbrain.engine.checks.omissions import check_omitted_cells
@@ -22,7 +28,7 @@ from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
 from sheetbrain.engine.evaluate import agrees, as_float, evaluate, rounding
-from sheetbrain.engine.grid import is_data
+from sheetbrain.engine.grid import Cell, is_data
 from sheetbrain.engine.printer import format_ref, to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
 from sheetbrain.engine.regions import Deviation, find_deviations, is_aggregate, pinned_cells, skeleton_of, structure_of
@@ -300,18 +306,38 @@ def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float) 
         return False
     lines: list[float] = []
     slack = rounding(typed)
-    for ref in ctx.local_refs(expected):
-        r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
+    blocks = [ref_bounds(ref, ctx.max_row, ctx.max_col) for ref in ctx.local_refs(expected)]
+    for r1, c1, r2, c2 in blocks:
         for row in range(r1, r2 + 1):
             for col in range(c1, c2 + 1):
                 line = ctx.cells.get((row, col))
-                if line is None or not is_data(line) or isinstance(line.value, bool):
+                if line is None:
                     continue
-                number = as_float(line.value)
+                if not _known_figure(ctx, line, blocks):
+                    return False
+                number = as_float(line.value) if is_data(line) and not isinstance(line.value, bool) else None
                 if number is not None:
                     lines.append(number)
                     slack += rounding(number) if line.is_number else 0.0
     return len(lines) >= 2 and min(lines) >= 0 and typed > max(lines) and abs(typed - value) > slack + 1e-9
+
+
+def _known_figure(ctx: SheetContext, line: Cell, blocks: list[tuple[int, int, int, int]]) -> bool:
+    # Whether the sum the grid gives counts ``line`` as the sheet's own total would. Not so for a
+    # formula without a cached value (its figure is unknown), an error (Excel's SUM gives the error),
+    # a number typed as text (SUM skips what the typed total counts) or a subtotal (an aggregate of
+    # a range the same SUM adds: it counts those figures twice; the copies are wrong, FX29's finding).
+    if error_value(line.value) is not None or (not line.is_formula and is_numeric_text(line.value)):
+        return False
+    if not line.is_formula:
+        return True
+    if line.value is None:
+        return False
+    for _, ref in ctx.aggregates_at((line.row, line.col)):
+        r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
+        if any(r1 <= br2 and br1 <= r2 and c1 <= bc2 and bc1 <= c2 for br1, bc1, br2, bc2 in blocks):
+            return False
+    return True
 
 
 def _reads_numbers(ctx: SheetContext, tree: Node, data_rows: dict[int, list[int]]) -> bool:
