@@ -233,3 +233,19 @@ def test_given_pinned_copies_of_a_running_total_when_audited_then_a_stale_one_is
     assert audited(sheet, "FX42") == [
         ("S!G4", "FX42", "high", "typed total 40, but =SUM($B$2:B4) copied from G2 gives 16", "=SUM($B$2:B4)")
     ]
+
+
+def test_given_large_totals_when_audited_then_the_message_shows_every_digit_without_an_exponent() -> None:
+    # Given figures in the billions: D2:D5 add up to 56,000,000,000 and D6 typed 74,000,000,000.5
+    billion = 1_000_000_000
+    sheet = grid(_totals(D2=30 * billion, D3=7 * billion, D4=3 * billion, D5=16 * billion, D6=74 * billion + 0.5))
+    # When audited / Then the numbers read as a spreadsheet shows them
+    assert audited(sheet, "FX42") == [_fx42("D6", "74,000,000,000.5", "56,000,000,000")]
+
+
+def test_given_a_total_of_long_fractions_when_audited_then_the_message_rounds_them_to_what_matters() -> None:
+    # Given D2:D5 formulas showing thirds (D2 10.333..., the others typed) and D6 typed 70
+    sheet = grid(_totals(D2="=31/3", D6=70))
+    sheet.values[1][3] = 31 / 3
+    # When audited / Then the sum shows its digits up to ten significant ones, no float noise
+    assert audited(sheet, "FX42") == [_fx42("D6", "70", "36.33333333")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -91,7 +92,9 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
         if (dev.row, dev.col) in stale:
             rule, severity = "FX42", "high"
             typed, total = stale[(dev.row, dev.col)]
-            message = f"typed total {typed:,.10g}, but {suggestion} copied from {a1(*dev.example)} gives {total:,.10g}"
+            message = (
+                f"typed total {_shown(typed)}, but {suggestion} copied from {a1(*dev.example)} gives {_shown(total)}"
+            )
         elif dev.kind == "typed-line":
             cell = ctx.cells[(dev.row, dev.col)]
             rule, severity = "FX31", "medium"
@@ -293,6 +296,20 @@ def _typed_copies_of_results(
         elif _stale_total(ctx, expected, typed, value):
             stale[key] = (typed, value)
     return out, stale
+
+
+def _shown(number: float) -> str:
+    # A figure as a spreadsheet shows it: grouped thousands, no exponent below 10**15 (74,000,000,000,
+    # not 7.4e+10), ten significant digits (float noise gone: 0.3, not 0.30000000000000004), but never
+    # fewer decimals than a number typed with a few of them has (74,000,000,000.5 keeps its .5).
+    number += 0.0  # -0.0 shows as 0
+    if not 1e-6 <= abs(number) < 1e15:
+        return f"{number:,.10g}"
+    whole = len(str(int(abs(number))))
+    typed = rounding(number)
+    decimals = max(10 - whole, round(-math.log10(2 * typed)) if typed else 0)
+    text = f"{number:,.{decimals}f}"
+    return text.rstrip("0").rstrip(".") if "." in text else text
 
 
 def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float) -> bool:
