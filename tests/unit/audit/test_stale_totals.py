@@ -249,3 +249,35 @@ def test_given_a_total_of_long_fractions_when_audited_then_the_message_rounds_th
     sheet.values[1][3] = 31 / 3
     # When audited / Then the sum shows its digits up to ten significant ones, no float noise
     assert audited(sheet, "FX42") == [_fx42("D6", "70", "36.33333333")]
+
+
+def test_given_totals_written_as_additions_when_audited_then_a_stale_typed_one_is_high() -> None:
+    # Given row 6 totals written =X2+X3+X4+X5 (a SUM by hand) and D6 typed 74 where D2:D5 add up to 56
+    cells = _totals(D6=74)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"={column}2+{column}3+{column}4+{column}5"
+    sheet = grid(cells)
+    # When audited / Then FX42, as for =SUM(D2:D5)
+    assert audited(sheet, "FX42") == [
+        ("S!D6", "FX42", "high", "typed total 74, but =D2+D3+D4+D5 copied from B6 gives 56", "=D2+D3+D4+D5")
+    ]
+
+
+def test_given_totals_that_subtract_when_audited_then_a_typed_figure_is_not_judged_as_a_total() -> None:
+    # Given row 6 =X2+X3-X4+X5 (a net, not a total) and D6 typed 74
+    cells = _totals(D6=74)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"={column}2+{column}3-{column}4+{column}5"
+    sheet = grid(cells)
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []
+
+
+@pytest.mark.parametrize("figure", [10**400, float("inf"), float("nan"), "#REF!", "1e999"])
+def test_given_a_hostile_figure_when_audited_then_the_total_is_not_judged(figure: object) -> None:
+    # Given D2 a figure no float sum can take (an integer of 400 digits, an infinity, NaN, an error, text)
+    sheet = grid(_totals(D2=figure, D6=74))
+    # When audited / Then no FX42 and no crash
+    assert audited(sheet, "FX42") == []

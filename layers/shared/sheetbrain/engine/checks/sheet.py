@@ -10,7 +10,7 @@ from collections.abc import Iterator, Mapping
 from collections.abc import Set as AbstractSet
 from typing import Any
 
-from sheetbrain.engine.ast import CellAddr, Func, Node, Ref
+from sheetbrain.engine.ast import CellAddr, Chain, Func, Node, Ref
 from sheetbrain.engine.budget import WorkBudget, check_budget
 from sheetbrain.engine.checks.catalogue import CHECKS
 from sheetbrain.engine.checks.context import CellHit, SheetCheck, SheetContext, aggregate_ranges
@@ -313,13 +313,17 @@ def _shown(number: float) -> str:
 
 
 def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float) -> bool:
-    # Where the copies add a block of figures (a SUM of ranges of this sheet), a typed number larger
-    # than each of them stands for their total: a code, a rate or an average is no larger than every
-    # line. Not their sum, beyond what rounding its typed lines and itself explains, it is a total
-    # typed in and left behind when a line changed: wrong today, not merely fixed.
-    if not isinstance(expected, Func) or expected.base != "SUM":
+    # Where the copies add a block of figures (a SUM of ranges of this sheet, or its cells joined by
+    # +), a typed number larger than each of them stands for their total: a code, a rate or an
+    # average is no larger than every line. Not their sum, beyond what rounding its typed lines and
+    # itself explains, it is a total typed in and left behind when a line changed: wrong today.
+    if isinstance(expected, Func) and expected.base == "SUM":
+        parts = expected.args
+    elif isinstance(expected, Chain) and all(op == "+" for op in expected.ops):
+        parts = expected.operands  # =G14+G15+G16: a SUM written by hand
+    else:
         return False
-    if not all(isinstance(arg, Ref) and ctx.is_local(arg) for arg in expected.args):
+    if not all(isinstance(part, Ref) and ctx.is_local(part) for part in parts):
         return False
     lines: list[float] = []
     slack = rounding(typed)
