@@ -326,33 +326,42 @@ def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float) 
     if not all(isinstance(part, Ref) and ctx.is_local(part) for part in parts):
         return False
     lines: list[float] = []
-    slack = rounding(typed)
+    typed_lines: list[float] = []
     blocks = [ref_bounds(ref, ctx.max_row, ctx.max_col) for ref in ctx.local_refs(expected)]
+    cells = ctx.cells
     for r1, c1, r2, c2 in blocks:
         for row in range(r1, r2 + 1):
             for col in range(c1, c2 + 1):
-                line = ctx.cells.get((row, col))
-                if line is None:
+                line = cells.get((row, col))
+                if line is None or isinstance(line.value, bool):
                     continue
-                if not _known_figure(ctx, line, blocks):
+                if line.formula is not None and not _known_result(ctx, line, blocks):
                     return False
-                number = as_float(line.value) if is_data(line) and not isinstance(line.value, bool) else None
+                number = as_float(line.value) if isinstance(line.value, int | float) else None
                 if number is not None:
                     lines.append(number)
-                    slack += rounding(number) if line.is_number else 0.0
-    return len(lines) >= 2 and min(lines) >= 0 and typed > max(lines) and abs(typed - value) > slack + 1e-9
-
-
-def _known_figure(ctx: SheetContext, line: Cell, blocks: list[tuple[int, int, int, int]]) -> bool:
-    # Whether the sum the grid gives counts ``line`` as the sheet's own total would. Not so for a
-    # formula without a cached value (its figure is unknown), an error (Excel's SUM gives the error),
-    # a number typed as text (SUM skips what the typed total counts) or a subtotal (an aggregate of
-    # a range the same SUM adds: it counts those figures twice; the copies are wrong, FX29's finding).
-    if error_value(line.value) is not None or (not line.is_formula and is_numeric_text(line.value)):
+                    if line.formula is None:
+                        typed_lines.append(number)
+                elif isinstance(line.value, str) and (error_value(line.value) or is_numeric_text(line.value)):
+                    # Excel's SUM gives the error; or it skips a number typed as text that the
+                    # typed total counts: either way the sum here is not the sheet's.
+                    return False
+    if len(lines) < 2 or min(lines) < 0 or typed <= max(lines):
         return False
-    if not line.is_formula:
-        return True
-    if line.value is None:
+    gap = abs(typed - value) - rounding(typed) - 1e-9
+    # Each typed figure may be off by up to half a unit (rounding() is at most 0.5): only a gap in
+    # that band needs their digits read, the costly part of a long column.
+    if gap <= 0 or gap > 0.5 * len(typed_lines):
+        return gap > 0
+    return gap > math.fsum(rounding(number) for number in typed_lines)
+
+
+def _known_result(ctx: SheetContext, line: Cell, blocks: list[tuple[int, int, int, int]]) -> bool:
+    # Whether a formula among the figures counts in the sum here as in the sheet's own total. Not so
+    # without a cached value (its figure is unknown), with an error (Excel's SUM gives the error), or
+    # for a subtotal (an aggregate of a range the same SUM adds: it counts those figures twice; the
+    # copies are wrong then, FX29's finding, not the typed total).
+    if line.value is None or error_value(line.value) is not None:
         return False
     for _, ref in ctx.aggregates_at((line.row, line.col)):
         r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
