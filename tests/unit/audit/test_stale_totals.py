@@ -281,3 +281,30 @@ def test_given_a_hostile_figure_when_audited_then_the_total_is_not_judged(figure
     sheet = grid(_totals(D2=figure, D6=74))
     # When audited / Then no FX42 and no crash
     assert audited(sheet, "FX42") == []
+
+
+def test_given_copies_whose_range_stops_short_of_the_figures_when_audited_then_the_full_typed_total_is_not_stale() -> (
+    None
+):
+    # Given row 6's copies =SUM(X2:X4), one row short of the figures in rows 2-5, and D6 typed 56,
+    # the sum of all of D2:D5: the copies are wrong (FX28's finding), the typed total is right
+    cells = _totals(D6=56)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"=SUM({column}2:{column}4)"
+    sheet = grid(cells)
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_copies_that_stop_short_and_a_total_that_matches_neither_sum_when_audited_then_it_is_stale() -> None:
+    # Given the same short copies =SUM(X2:X4) and D6 typed 74: neither D2:D4 (40) nor D2:D5 (56)
+    cells = _totals(D6=74)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"=SUM({column}2:{column}4)"
+    sheet = grid(cells)
+    # When audited / Then FX42 with what the copy gives
+    assert audited(sheet, "FX42") == [
+        ("S!D6", "FX42", "high", "typed total 74, but =SUM(D2:D4) copied from B6 gives 40", "=SUM(D2:D4)")
+    ]

@@ -293,7 +293,7 @@ def _typed_copies_of_results(
             continue
         if agrees(typed, value):
             out[key] = _AGREES
-        elif _stale_total(ctx, expected, typed, value):
+        elif _stale_total(ctx, expected, typed, value, key):
             stale[key] = (typed, value)
     return out, stale
 
@@ -312,7 +312,7 @@ def _shown(number: float) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float) -> bool:
+def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float, at: tuple[int, int]) -> bool:
     # Where the copies add a block of figures (a SUM of ranges of this sheet, or its cells joined by
     # +), a typed number larger than each of them stands for their total: a code, a rate or an
     # average is no larger than every line. Not their sum, beyond what rounding its typed lines and
@@ -351,9 +351,42 @@ def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float) 
     gap = abs(typed - value) - rounding(typed) - 1e-9
     # Each typed figure may be off by up to half a unit (rounding() is at most 0.5): only a gap in
     # that band needs their digits read, the costly part of a long column.
-    if gap <= 0 or gap > 0.5 * len(typed_lines):
-        return gap > 0
-    return gap > math.fsum(rounding(number) for number in typed_lines)
+    if gap <= 0 or (gap <= 0.5 * len(typed_lines) and gap <= math.fsum(rounding(n) for n in typed_lines)):
+        return False
+    return not _stops_short(ctx, blocks, typed, value, at)
+
+
+def _stops_short(
+    ctx: SheetContext, blocks: list[tuple[int, int, int, int]], typed: float, value: float, at: tuple[int, int]
+) -> bool:
+    # Whether the typed total is the sum of a line of figures the copies' one range stops short of
+    # (or starts late in): then the copies are wrong (FX28's finding), the typed total right.
+    if len(blocks) != 1 or (blocks[0][0] != blocks[0][2] and blocks[0][1] != blocks[0][3]):
+        return False
+    r1, c1, r2, c2 = blocks[0]
+    dr, dc = (1, 0) if c1 == c2 else (0, 1)
+    # No further than the range is long: the cells read stay within those charged for evaluating it.
+    most = r2 - r1 + c2 - c1 + 1
+    before = _run_past(ctx, (r1, c1), -dr, -dc, at, most)
+    after = _run_past(ctx, (r2, c2), dr, dc, at, most)
+    return any(agrees(typed, value + extra) for extra in (before, after, before + after) if extra)
+
+
+def _run_past(ctx: SheetContext, end: tuple[int, int], dr: int, dc: int, at: tuple[int, int], most: int) -> float:
+    # The sum of the numbers right past ``end`` in a line (typed, or formulas' cached values), up to
+    # the first cell that holds none, or ``at``; at most ``most`` of them.
+    total = 0.0
+    row, col = end
+    for _ in range(min(most, EVALUATED_CELLS)):
+        row, col = row + dr, col + dc
+        line = ctx.cells.get((row, col))
+        if (row, col) == at or line is None or isinstance(line.value, bool):
+            break
+        number = as_float(line.value) if isinstance(line.value, int | float) else None
+        if number is None:
+            break
+        total += number
+    return total
 
 
 def _known_result(ctx: SheetContext, line: Cell, blocks: list[tuple[int, int, int, int]]) -> bool:
