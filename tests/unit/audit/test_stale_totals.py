@@ -308,3 +308,17 @@ def test_given_copies_that_stop_short_and_a_total_that_matches_neither_sum_when_
     assert audited(sheet, "FX42") == [
         ("S!D6", "FX42", "high", "typed total 74, but =SUM(D2:D4) copied from B6 gives 40", "=SUM(D2:D4)")
     ]
+
+
+def test_given_a_range_holding_typed_subtotals_when_audited_then_the_grand_total_typed_is_not_stale() -> None:
+    # Given the two sections' subtotals typed in (rows 4 and 7, no formula to tell them by), row 8's
+    # copies =SUM(X2:X7) counting each figure twice, and D8 typed 100, the sum of D's figures
+    cells: dict[tuple[int, int], object] = {}
+    for col, (a, b, c, d) in _SECTIONS.items():
+        column = chr(64 + col)
+        cells.update({(2, col): a, (3, col): b, (4, col): a + b, (5, col): c, (6, col): d, (7, col): c + d})
+        cells[(8, col)] = f"=SUM({column}2:{column}7)"
+    cells[(8, 4)] = 100
+    sheet = grid(cells)
+    # When audited / Then no FX42: the copies give twice the figures' total, the typed total is it
+    assert audited(sheet, "FX42") == []

@@ -353,7 +353,9 @@ def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float, 
     # that band needs their digits read, the costly part of a long column.
     if gap <= 0 or (gap <= 0.5 * len(typed_lines) and gap <= math.fsum(rounding(n) for n in typed_lines)):
         return False
-    return not _stops_short(ctx, blocks, typed, value, at)
+    # Twice the typed total: the range holds the subtotals of its own figures (typed in, so no
+    # formula told them apart above) and the copies count each figure twice, not the total stale.
+    return not agrees(2 * typed, value) and not _stops_short(ctx, blocks, typed, value, at)
 
 
 def _stops_short(
