@@ -188,23 +188,21 @@ def test_given_a_figure_typed_as_text_that_reads_as_a_number_when_audited_then_t
 _SECTIONS = {2: (1, 2, 3, 4), 3: (5, 6, 7, 8), 4: (10, 20, 30, 40), 5: (9, 9, 9, 9), 6: (2, 4, 6, 8)}
 
 
-def test_given_a_range_holding_its_own_subtotals_when_audited_then_the_grand_total_typed_is_not_stale() -> None:
-    # Given row 8's copies =SUM(X2:X7) over the figures and the subtotals (each figure counted twice)
-    # and D8 typed 100, the sum of D's figures: the copies are at fault, not the typed total
+def test_given_a_range_holding_a_subtotal_of_its_own_figures_when_audited_then_the_total_typed_is_not_stale() -> None:
+    # Given rows 2-3 subtotalled in row 4 (=SUM(X2:X3)), rows 5-6 not, and row 7's copies
+    # =SUM(X2:X6) counting rows 2-3 twice; D7 typed 100, the sum of D's figures: the copies are at fault
     cells: dict[tuple[int, int], object] = {}
     for col, (a, b, c, d) in _SECTIONS.items():
         column = chr(64 + col)
         cells.update({(2, col): a, (3, col): b, (5, col): c, (6, col): d})
         cells[(4, col)] = f"=SUM({column}2:{column}3)"
-        cells[(7, col)] = f"=SUM({column}5:{column}6)"
-        cells[(8, col)] = f"=SUM({column}2:{column}7)"
-    cells[(8, 4)] = 100
+        cells[(7, col)] = f"=SUM({column}2:{column}6)"
+    cells[(7, 4)] = 100
     sheet = grid(cells)
     for col, (a, b, c, d) in _SECTIONS.items():
         sheet.values[3][col - 1] = a + b
-        sheet.values[6][col - 1] = c + d
         if col != 4:
-            sheet.values[7][col - 1] = 2 * (a + b + c + d)
+            sheet.values[6][col - 1] = 2 * (a + b) + c + d
     # When audited / Then no FX42 (double counting is FX29's finding, about the copies)
     assert audited(sheet, "FX42") == []
 
@@ -322,3 +320,36 @@ def test_given_a_range_holding_typed_subtotals_when_audited_then_the_grand_total
     sheet = grid(cells)
     # When audited / Then no FX42: the copies give twice the figures' total, the typed total is it
     assert audited(sheet, "FX42") == []
+
+
+def test_given_a_formula_figure_showing_a_whole_number_when_audited_then_it_gets_no_half_unit() -> None:
+    # Given D2 a formula showing 30 (its digits were not typed, so not rounded by hand), D3:D5 typed to
+    # one decimal (sum 55.9) and D6 typed 56.4: 0.5 off, beyond the 0.2 the typed digits explain
+    sheet = grid(_totals(D2="=D4*10", D3=6.9, D4=3.1, D5=15.9, D6=56.4))
+    sheet.values[1][3] = 30
+    # When audited / Then FX42
+    assert audited(sheet, "FX42") == [_fx42("D6", "56.4", "55.9")]
+
+
+def test_given_copies_whose_range_starts_late_when_audited_then_the_full_typed_total_is_not_stale() -> None:
+    # Given row 6's copies =SUM(X3:X5), missing the figures of row 2, and D6 typed 56, the sum of D2:D5
+    cells = _totals(D6=56)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"=SUM({column}3:{column}5)"
+    sheet = grid(cells)
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_figures_of_negative_zero_added_by_hand_when_audited_then_their_sum_shows_as_0() -> None:
+    # Given row 6 =X2+X3+X4+X5, D2:D5 all -0.0 (as JSON may send them) and D6 typed 5
+    cells = _totals(D2=-0.0, D3=-0.0, D4=-0.0, D5=-0.0, D6=5)
+    for j in (0, 1, 3, 4):
+        column = chr(66 + j)
+        cells[(6, 2 + j)] = f"={column}2+{column}3+{column}4+{column}5"
+    sheet = grid(cells)
+    # When audited / Then the sum reads 0, not -0
+    assert audited(sheet, "FX42") == [
+        ("S!D6", "FX42", "high", "typed total 5, but =D2+D3+D4+D5 copied from B6 gives 0", "=D2+D3+D4+D5")
+    ]

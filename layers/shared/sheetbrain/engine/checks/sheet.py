@@ -393,10 +393,10 @@ def _run_past(ctx: SheetContext, end: tuple[int, int], dr: int, dc: int, at: tup
 
 def _known_result(ctx: SheetContext, line: Cell, blocks: list[tuple[int, int, int, int]]) -> bool:
     # Whether a formula among the figures counts in the sum here as in the sheet's own total. Not so
-    # without a cached value (its figure is unknown), with an error (Excel's SUM gives the error), or
-    # for a subtotal (an aggregate of a range the same SUM adds: it counts those figures twice; the
-    # copies are wrong then, FX29's finding, not the typed total).
-    if line.value is None or error_value(line.value) is not None:
+    # without a cached value (its figure is unknown), or for a subtotal (an aggregate of a range the
+    # same SUM adds: it counts those figures twice; the copies are wrong then, FX29's finding, not the
+    # typed total). An error it shows is a text value, turned down with the typed ones.
+    if line.value is None:
         return False
     for _, ref in ctx.aggregates_at((line.row, line.col)):
         r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
