@@ -353,3 +353,26 @@ def test_given_figures_of_negative_zero_added_by_hand_when_audited_then_their_su
     assert audited(sheet, "FX42") == [
         ("S!D6", "FX42", "high", "typed total 5, but =D2+D3+D4+D5 copied from B6 gives 0", "=D2+D3+D4+D5")
     ]
+
+
+def test_given_a_date_typed_in_a_column_of_dates_among_totals_when_audited_then_it_is_no_stale_total() -> None:
+    # Given column D holding dates (serial numbers 45292-45295, 1-4 Jan 2024) and D6 typed the
+    # report's date, 45300 (9 Jan 2024): larger than each date, yet no total of them (they add up
+    # to 181,174; a total left behind when one figure changed is at least the sum of the others)
+    sheet = grid(_totals(D2=45292, D3=45293, D4=45294, D5=45295, D6=45300))
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_total_typed_before_a_line_was_filled_in_when_audited_then_it_is_stale() -> None:
+    # Given D2:D5 10 each and D6 typed 30: the total of the three lines that were there (D5 filled in later)
+    sheet = grid(_totals(D2=10, D3=10, D4=10, D5=10, D6=30))
+    # When audited / Then FX42 (30 is the sum of the other figures, the least a total left behind can be)
+    assert audited(sheet, "FX42") == [_fx42("D6", "30", "40")]
+
+
+def test_given_a_typed_number_below_the_sum_of_all_figures_but_one_when_audited_then_it_is_no_total() -> None:
+    # Given D2:D5 10 each and D6 typed 29: not even the sum of any three of them
+    sheet = grid(_totals(D2=10, D3=10, D4=10, D5=10, D6=29))
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []

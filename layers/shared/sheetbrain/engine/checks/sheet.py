@@ -346,7 +346,9 @@ def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float, 
                     # Excel's SUM gives the error; or it skips a number typed as text that the
                     # typed total counts: either way the sum here is not the sheet's.
                     return False
-    if len(lines) < 2 or min(lines) < 0 or typed <= max(lines):
+    # A total left behind when a figure changed is still at least the sum of the others (the figures
+    # are not negative): a date among dates, a code or a rate is larger than each but far below that.
+    if len(lines) < 2 or min(lines) < 0 or typed <= max(lines) or typed < value - max(lines):
         return False
     gap = abs(typed - value) - rounding(typed) - 1e-9
     # Each typed figure may be off by up to half a unit (rounding() is at most 0.5): only a gap in
