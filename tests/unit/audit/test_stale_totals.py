@@ -4,6 +4,7 @@ Small grids with exact findings; fast enough for the mutation run."""
 from __future__ import annotations
 
 import pytest
+from sheetbrain.engine import Sheet
 
 from tests.unit.audit.grids import Row, audited, grid
 
@@ -318,7 +319,8 @@ def test_given_a_range_holding_typed_subtotals_when_audited_then_the_grand_total
         cells[(8, col)] = f"=SUM({column}2:{column}7)"
     cells[(8, 4)] = 100
     sheet = grid(cells)
-    # When audited / Then no FX42: the copies give twice the figures' total, the typed total is it
+    # When audited / Then no FX42: the copies give twice the figures' total (200), and 100 is below the
+    # sum of all figures but the largest (130): no total left behind
     assert audited(sheet, "FX42") == []
 
 
@@ -376,3 +378,32 @@ def test_given_a_typed_number_below_the_sum_of_all_figures_but_one_when_audited_
     sheet = grid(_totals(D2=10, D3=10, D4=10, D5=10, D6=29))
     # When audited / Then no FX42
     assert audited(sheet, "FX42") == []
+
+
+def _row_totals_sheet(typed: int) -> Sheet:
+    # _totals's figures with G2:G5 adding their rows (=SUM(B2:F2)..., cached), row 6's copies
+    # running on to G6 =SUM(G2:G5), and G6 typed ``typed`` (the rows add up to 252)
+    cells = _totals()
+    for row in range(2, 6):
+        cells[(row, 7)] = f"=SUM(B{row}:F{row})"
+    cells[(6, 7)] = typed
+    sheet = grid(cells)
+    for row, figures in _FIGURES.items():
+        sheet.values[row - 1][6] = sum(figures)
+    return sheet
+
+
+def test_given_a_stale_total_of_formula_figures_when_judged_then_it_spends_none_of_the_check_budget() -> None:
+    # Given the least work budget with which the region check finishes when G6 is typed right (252)
+    def stops(sheet: Sheet, budget: int) -> bool:
+        return any(rule == "FX90" for _, rule, *_ in audited(sheet, "FX31", "FX42", work_budget=budget))
+
+    right = _row_totals_sheet(252)
+    least = next(budget for budget in range(1, 5_000) if not stops(right, budget))
+    # When G6 is typed stale (240) and audited with that budget
+    found = audited(_row_totals_sheet(240), "FX42", work_budget=least)
+    # Then it finishes and judges G6: reading whether its figures are subtotals is not charged to
+    # the check (its cells are within the allowance charged for evaluating the copy)
+    assert found == [
+        ("S!G6", "FX42", "high", "typed total 240, but =SUM(G2:G5) copied from B6 gives 252", "=SUM(G2:G5)")
+    ]

@@ -268,6 +268,7 @@ def _typed_copies_of_results(
     # Second, typed totals that are stale (see ``_stale_total``): the typed figure and their sum.
     out: dict[tuple[int, int], str] = {}
     stale: dict[tuple[int, int], tuple[float, float]] = {}
+    summaries: dict[tuple[int, int], list[tuple[int, int, int, int]]] = {}
     data_rows: dict[int, list[int]] | None = None
     allowance = check_budget(len(ctx.cells))
     for dev in deviations:
@@ -293,7 +294,7 @@ def _typed_copies_of_results(
             continue
         if agrees(typed, value):
             out[key] = _AGREES
-        elif _stale_total(ctx, expected, typed, value, key):
+        elif _stale_total(ctx, expected, typed, value, key, summaries):
             stale[key] = (typed, value)
     return out, stale
 
@@ -312,7 +313,14 @@ def _shown(number: float) -> str:
     return text.rstrip("0").rstrip(".") if "." in text else text
 
 
-def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float, at: tuple[int, int]) -> bool:
+def _stale_total(
+    ctx: SheetContext,
+    expected: Node,
+    typed: float,
+    value: float,
+    at: tuple[int, int],
+    summaries: dict[tuple[int, int], list[tuple[int, int, int, int]]],
+) -> bool:
     # Where the copies add a block of figures (a SUM of ranges of this sheet, or its cells joined by
     # +), a typed number larger than each of them stands for their total: a code, a rate or an
     # average is no larger than every line. Not their sum, beyond what rounding its typed lines and
@@ -335,7 +343,7 @@ def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float, 
                 line = cells.get((row, col))
                 if line is None or isinstance(line.value, bool):
                     continue
-                if line.formula is not None and not _known_result(ctx, line, blocks):
+                if line.formula is not None and not _known_result(ctx, line, blocks, summaries):
                     return False
                 number = as_float(line.value) if isinstance(line.value, int | float) else None
                 if number is not None:
@@ -347,7 +355,8 @@ def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float, 
                     # typed total counts: either way the sum here is not the sheet's.
                     return False
     # A total left behind when a figure changed is still at least the sum of the others (the figures
-    # are not negative): a date among dates, a code or a rate is larger than each but far below that.
+    # are not negative): a date among dates, a code or a rate is larger than each but far below that,
+    # and so is the grand total beside copies that also add the sections' subtotals typed in.
     if len(lines) < 2 or min(lines) < 0 or typed <= max(lines) or typed < value - max(lines):
         return False
     gap = abs(typed - value) - rounding(typed) - 1e-9
@@ -355,9 +364,7 @@ def _stale_total(ctx: SheetContext, expected: Node, typed: float, value: float, 
     # that band needs their digits read, the costly part of a long column.
     if gap <= 0 or (gap <= 0.5 * len(typed_lines) and gap <= math.fsum(rounding(n) for n in typed_lines)):
         return False
-    # Twice the typed total: the range holds the subtotals of its own figures (typed in, so no
-    # formula told them apart above) and the copies count each figure twice, not the total stale.
-    return not agrees(2 * typed, value) and not _stops_short(ctx, blocks, typed, value, at)
+    return not _stops_short(ctx, blocks, typed, value, at)
 
 
 def _stops_short(
@@ -393,18 +400,33 @@ def _run_past(ctx: SheetContext, end: tuple[int, int], dr: int, dc: int, at: tup
     return total
 
 
-def _known_result(ctx: SheetContext, line: Cell, blocks: list[tuple[int, int, int, int]]) -> bool:
+def _known_result(
+    ctx: SheetContext,
+    line: Cell,
+    blocks: list[tuple[int, int, int, int]],
+    summaries: dict[tuple[int, int], list[tuple[int, int, int, int]]],
+) -> bool:
     # Whether a formula among the figures counts in the sum here as in the sheet's own total. Not so
     # without a cached value (its figure is unknown), or for a subtotal (an aggregate of a range the
     # same SUM adds: it counts those figures twice; the copies are wrong then, FX29's finding, not the
     # typed total). An error it shows is a text value, turned down with the typed ones.
     if line.value is None:
         return False
-    for _, ref in ctx.aggregates_at((line.row, line.col)):
-        r1, c1, r2, c2 = ref_bounds(ref, ctx.max_row, ctx.max_col)
-        if any(r1 <= br2 and br1 <= r2 and c1 <= bc2 and bc1 <= c2 for br1, bc1, br2, bc2 in blocks):
-            return False
-    return True
+    key = (line.row, line.col)
+    ranges = summaries.get(key)
+    if ranges is None:
+        # Once a cell for the whole check, and off the check's work budget: the cells read here are
+        # within the allowance charged for evaluating the copies (a formula with no call has none).
+        ranges = summaries[key] = (
+            [ref_bounds(ref, ctx.max_row, ctx.max_col) for _, ref in aggregate_ranges(ctx, ctx.trees[key])]
+            if line.formula is not None and "(" in line.formula
+            else []
+        )
+    return not any(
+        r1 <= br2 and br1 <= r2 and c1 <= bc2 and bc1 <= c2
+        for r1, c1, r2, c2 in ranges
+        for br1, bc1, br2, bc2 in blocks
+    )
 
 
 def _reads_numbers(ctx: SheetContext, tree: Node, data_rows: dict[int, list[int]]) -> bool:
