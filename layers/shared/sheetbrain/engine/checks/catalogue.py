@@ -435,10 +435,12 @@ _SPECS = [
         "high",
         "sheet",
         "error hardcode",
-        "A typed number stands where the copies beside it total a block of figures (=SUM(G14:G20) copied "
-        "along a totals row), it is larger than each figure, so it stands for their total, and it is not their "
-        "sum beyond what rounding the typed figures explains: a total typed in and left behind when a figure "
-        "changed. Wrong today, not only fixed. Figures all zero or more, at least two of them.",
+        "A typed number stands where the copies beside it total a block of figures (=SUM(G14:G20), or "
+        "=G14+G15+G16, copied along a totals row), it is larger than each figure and at least the sum of "
+        "all but the largest, so it stands for their total (a date, a code or a rate does not), and it is "
+        "not their sum beyond what rounding the typed figures explains: a total typed in and left behind "
+        "when a figure changed. Wrong today, not only fixed. Figures all zero or more, at least two of "
+        "them.",
     ),
     _spec(
         "FX90",
