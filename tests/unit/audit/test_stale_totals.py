@@ -12,14 +12,14 @@ from tests.unit.audit.grids import Row, audited, grid
 _FIGURES = {2: [10, 20, 30, 40, 50], 3: [5, 6, 7, 8, 9], 4: [1, 2, 3, 4, 5], 5: [2, 25, 16, 8, 1]}
 
 
-def _totals(**changes: object) -> dict[tuple[int, int], object]:
+def _totals(copy: str = "=SUM({c}2:{c}5)", **changes: object) -> dict[tuple[int, int], object]:
+    # ``copy``: row 6's formula, {c} standing for each column's letter; ``changes`` by A1 address.
     cells: dict[tuple[int, int], object] = {}
     for row, figures in _FIGURES.items():
         for j, figure in enumerate(figures):
             cells[(row, 2 + j)] = figure
     for j in range(5):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"=SUM({column}2:{column}5)"
+        cells[(6, 2 + j)] = copy.format(c=chr(66 + j))
     for address, item in changes.items():
         cells[(int(address[1:]), ord(address[0]) - 64)] = item
     return cells
@@ -139,22 +139,14 @@ def test_given_a_total_typed_just_past_the_copies_when_audited_then_it_is_high()
 
 def test_given_copies_that_add_another_sheet_when_audited_then_the_typed_total_is_not_judged() -> None:
     # Given the totals reading Data! (figures not in the request) and D6 typed
-    cells = _totals(D6=74)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"=SUM(Data!{column}2:{column}5)"
-    sheet = grid(cells)
+    sheet = grid(_totals("=SUM(Data!{c}2:{c}5)", D6=74))
     # When audited / Then no FX42: its figures are unknown here
     assert audited(sheet, "FX42") == []
 
 
 def test_given_copies_that_average_when_audited_then_a_typed_figure_is_not_judged_as_a_total() -> None:
     # Given the row averaging each column and D6 typed 74
-    cells = _totals(D6=74)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"=AVERAGE({column}2:{column}5)"
-    sheet = grid(cells)
+    sheet = grid(_totals("=AVERAGE({c}2:{c}5)", D6=74))
     # When audited / Then no FX42: only a SUM totals its figures
     assert audited(sheet, "FX42") == []
 
@@ -202,11 +194,7 @@ def test_given_a_formula_figure_showing_a_whole_number_when_audited_then_it_has_
 
 def test_given_copies_that_add_a_constant_when_audited_then_the_typed_total_is_not_judged() -> None:
     # Given the totals =SUM(X2:X5,5) (a constant beside the range) and D6 typed 74
-    cells = _totals(D6=74)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"=SUM({column}2:{column}5,5)"
-    sheet = grid(cells)
+    sheet = grid(_totals("=SUM({c}2:{c}5,5)", D6=74))
     # When audited / Then no FX42: only ranges of figures are judged
     assert audited(sheet, "FX42") == []
 
@@ -269,11 +257,7 @@ def test_given_a_range_holding_a_subtotal_of_its_own_figures_when_audited_then_t
 
 def test_given_a_total_of_two_cells_named_one_by_one_when_audited_then_a_stale_one_is_high() -> None:
     # Given row 6 totals =SUM(X2,X5) (two cells named, not a range) and D6 typed 74 where D2 and D5 give 46
-    cells = _totals(D6=74)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"=SUM({column}2,{column}5)"
-    sheet = grid(cells)
+    sheet = grid(_totals("=SUM({c}2,{c}5)", D6=74))
     # When audited / Then FX42, as for a range
     assert audited(sheet, "FX42") == [
         ("S!D6", "FX42", "high", "typed total 74, but =SUM(D2,D5) copied from B6 gives 46", "=SUM(D2,D5)")
@@ -311,11 +295,7 @@ def test_given_a_total_of_long_fractions_when_audited_then_the_message_rounds_th
 
 def test_given_totals_written_as_additions_when_audited_then_a_stale_typed_one_is_high() -> None:
     # Given row 6 totals written =X2+X3+X4+X5 (a SUM by hand) and D6 typed 74 where D2:D5 add up to 56
-    cells = _totals(D6=74)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"={column}2+{column}3+{column}4+{column}5"
-    sheet = grid(cells)
+    sheet = grid(_totals("={c}2+{c}3+{c}4+{c}5", D6=74))
     # When audited / Then FX42, as for =SUM(D2:D5)
     assert audited(sheet, "FX42") == [
         ("S!D6", "FX42", "high", "typed total 74, but =D2+D3+D4+D5 copied from B6 gives 56", "=D2+D3+D4+D5")
@@ -324,11 +304,7 @@ def test_given_totals_written_as_additions_when_audited_then_a_stale_typed_one_i
 
 def test_given_totals_that_subtract_when_audited_then_a_typed_figure_is_not_judged_as_a_total() -> None:
     # Given row 6 =X2+X3-X4+X5 (a net, not a total) and D6 typed 74
-    cells = _totals(D6=74)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"={column}2+{column}3-{column}4+{column}5"
-    sheet = grid(cells)
+    sheet = grid(_totals("={c}2+{c}3-{c}4+{c}5", D6=74))
     # When audited / Then no FX42
     assert audited(sheet, "FX42") == []
 
@@ -346,22 +322,14 @@ def test_given_copies_whose_range_stops_short_of_the_figures_when_audited_then_t
 ):
     # Given row 6's copies =SUM(X2:X4), one row short of the figures in rows 2-5, and D6 typed 56,
     # the sum of all of D2:D5: the copies are wrong (FX28's finding), the typed total is right
-    cells = _totals(D6=56)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"=SUM({column}2:{column}4)"
-    sheet = grid(cells)
+    sheet = grid(_totals("=SUM({c}2:{c}4)", D6=56))
     # When audited / Then no FX42
     assert audited(sheet, "FX42") == []
 
 
 def test_given_copies_that_stop_short_and_a_total_that_matches_neither_sum_when_audited_then_it_is_stale() -> None:
     # Given the same short copies =SUM(X2:X4) and D6 typed 74: neither D2:D4 (40) nor D2:D5 (56)
-    cells = _totals(D6=74)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"=SUM({column}2:{column}4)"
-    sheet = grid(cells)
+    sheet = grid(_totals("=SUM({c}2:{c}4)", D6=74))
     # When audited / Then FX42 with what the copy gives
     assert audited(sheet, "FX42") == [
         ("S!D6", "FX42", "high", "typed total 74, but =SUM(D2:D4) copied from B6 gives 40", "=SUM(D2:D4)")
@@ -394,22 +362,14 @@ def test_given_a_formula_figure_showing_a_whole_number_when_audited_then_it_gets
 
 def test_given_copies_whose_range_starts_late_when_audited_then_the_full_typed_total_is_not_stale() -> None:
     # Given row 6's copies =SUM(X3:X5), missing the figures of row 2, and D6 typed 56, the sum of D2:D5
-    cells = _totals(D6=56)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"=SUM({column}3:{column}5)"
-    sheet = grid(cells)
+    sheet = grid(_totals("=SUM({c}3:{c}5)", D6=56))
     # When audited / Then no FX42
     assert audited(sheet, "FX42") == []
 
 
 def test_given_figures_of_negative_zero_added_by_hand_when_audited_then_their_sum_shows_as_0() -> None:
     # Given row 6 =X2+X3+X4+X5, D2:D5 all -0.0 (as JSON may send them) and D6 typed 5
-    cells = _totals(D2=-0.0, D3=-0.0, D4=-0.0, D5=-0.0, D6=5)
-    for j in (0, 1, 3, 4):
-        column = chr(66 + j)
-        cells[(6, 2 + j)] = f"={column}2+{column}3+{column}4+{column}5"
-    sheet = grid(cells)
+    sheet = grid(_totals("={c}2+{c}3+{c}4+{c}5", D2=-0.0, D3=-0.0, D4=-0.0, D5=-0.0, D6=5))
     # When audited / Then the sum reads 0, not -0
     assert audited(sheet, "FX42") == [
         ("S!D6", "FX42", "high", "typed total 5, but =D2+D3+D4+D5 copied from B6 gives 0", "=D2+D3+D4+D5")
