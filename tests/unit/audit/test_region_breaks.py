@@ -408,6 +408,16 @@ def test_given_a_rounded_result_typed_between_copies_in_a_run_with_another_break
     assert findings == {("Q3!D5", "medium")}
 
 
+def test_given_a_large_result_typed_to_its_cents_between_copies_in_a_run_with_another_break_then_advice() -> None:
+    # Given B 5000 and up, so =B5/C5 gives 1,668.3333..., and D5 typed 1668.33: the figure the
+    # screen shows, not every digit of the result (a pasted value keeps them all)
+    sheet = _column_of_ratios(1668.33)
+    for row in sheet.values:
+        row[1] += 5000  # type: ignore[operator]
+    # When audited / Then advice, as the same figure typed to its cents where it is small
+    assert {(f.cell, f.severity) for f in audit_sheet(sheet) if f.rule == "FX31"} == {("Q3!D5", "medium")}
+
+
 def test_given_the_exact_result_typed_between_copies_in_a_run_with_another_break_then_high() -> None:
     # Given D5 typed 5/3 to every digit
     findings = {(f.cell, f.severity) for f in audit_sheet(_column_of_ratios(5 / 3)) if f.rule == "FX31"}

@@ -27,7 +27,7 @@ from sheetbrain.engine.checks.links import check_pasted_links
 from sheetbrain.engine.checks.omissions import check_omitted_cells
 from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
-from sheetbrain.engine.evaluate import MATERIALITY, agrees, as_float, evaluate, rounding
+from sheetbrain.engine.evaluate import agrees, as_float, evaluate, rounding
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
 from sheetbrain.engine.grid import Cell, is_data
 from sheetbrain.engine.printer import format_ref, to_formula
@@ -296,6 +296,9 @@ def _in_line_across(ctx: SheetContext, dev: Deviation) -> bool:
 
 
 _AGREES = " (the typed value equals the formula's result today, but will not follow its inputs)"
+# A pasted value keeps every digit a double holds (up to the order of its additions): materiality
+# (1e-4 relative) would take 1668.33, the cents the screen shows, for 1668.3333... pasted.
+_EVERY_DIGIT = 1e-9
 _READS_NOTHING = " (the formula copied here would read no number: likely another quantity)"
 
 
@@ -341,7 +344,7 @@ def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> 
             continue
         if agrees(typed, value):
             out[key] = _AGREES
-            if typed and math.isclose(typed, value, rel_tol=MATERIALITY):
+            if typed and math.isclose(typed, value, rel_tol=_EVERY_DIGIT):
                 pasted.add(key)
         elif _stale_total(ctx, expected, typed, value, key, summaries):
             stale[key] = (typed, value)
