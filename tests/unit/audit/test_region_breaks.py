@@ -300,6 +300,32 @@ def test_given_a_second_break_that_is_no_operator_swap_when_audited_then_advice(
     assert _findings(sheet, "FX30") == {("Q3!D3", "medium"), ("Q3!D6", "medium")}, why
 
 
+def test_given_the_same_operator_swap_recurring_in_one_run_when_audited_then_advice() -> None:
+    # Given =B+C down D and D5, D10, D15 =B-C (deduction rows among additions, one in every five)
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 19):
+        formulas.append([None, None, None, f"=B{row}-C{row}" if row % 5 == 0 else f"=B{row}+C{row}"])
+        values.append(["x", row, row, None])
+    # When audited / Then advice: the same other formula again and again is a kind of row, no slip
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {
+        ("Q3!D5", "medium"),
+        ("Q3!D10", "medium"),
+        ("Q3!D15", "medium"),
+    }
+
+
+def test_given_two_shares_of_another_total_in_a_column_of_shares_when_audited_then_advice() -> None:
+    # Given =B/$B$20 down D (shares of the grand total), and D4 and D9 =B/$B$21 (shares of another total)
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 13):
+        formulas.append([None, None, None, f"=B{row}/$B$21" if row in (4, 9) else f"=B{row}/$B$20"])
+        values.append(["x", row, row, None])
+    # When audited / Then advice: both read the same other total, as written on purpose
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {("Q3!D4", "medium"), ("Q3!D9", "medium")}
+
+
 def test_given_an_operator_swapped_next_to_another_break_when_audited_then_no_high() -> None:
     # Given D5 a moved reference and D6 =B6/C6 right below it: D6 has no copy above
     sheet = _column_of_products({5: "=B4*C5", 6: "=B6/C6"})

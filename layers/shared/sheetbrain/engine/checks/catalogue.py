@@ -294,7 +294,8 @@ _SPECS = [
                 "high",
                 "between two copies and not part of a line across, even where the run has other breaks: another "
                 "operator or function over the same cells and constants, or the same computation over other "
-                "cells that does not read the copies beside it",
+                "cells that does not read the copies beside it; not a formula that breaks the run more than once "
+                "(a kind of row written on purpose)",
             ),
         ),
         min_region=3,

@@ -82,6 +82,9 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
     typed_readings = _typed_copies_of_results(ctx, deviations)
     agreeing, stale = typed_readings.reasons, typed_readings.stale
     lone = _lone_breaks(ctx, deviations)
+    # How often each other formula breaks its run: one that recurs (a deduction row in every
+    # section, shares of a second total) is a kind of row written on purpose, not a slip.
+    recurring = Counter(_break_of_run(ctx, dev) for dev in deviations if dev.kind == "pattern")
     for dev in deviations:
         severity: str | None = None
         example = ctx.cells[dev.example]
@@ -154,7 +157,11 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
             elif _slipped_aggregate(ctx, dev):
                 # A copied total whose range slipped is an error even among other breaks.
                 severity = "high"
-            elif _between_exact_copies(ctx, dev) and (slip := _slip_between_copies(ctx, dev, actual, expected)):
+            elif (
+                recurring[_break_of_run(ctx, dev)] == 1
+                and _between_exact_copies(ctx, dev)
+                and (slip := _slip_between_copies(ctx, dev, actual, expected))
+            ):
                 # Other breaks elsewhere in the run (a row computed otherwise on purpose) do not
                 # explain this one: copies on both sides and one thing changed.
                 severity, message = "high", message + slip
@@ -185,6 +192,11 @@ _BETWEEN = " (between copies, it is what they give here, to every digit)"
 _MOVED = " (between copies, the same computation over other cells: a reference moved)"
 _OPERATOR = " (between copies, over the same cells and constants: an operator or function changed)"
 _WIDER = "the totals of this {1} disagree on their span: {0} adds more cells than the others"
+
+
+def _break_of_run(ctx: SheetContext, dev: Deviation) -> tuple[str, tuple[int, int], str | None]:
+    # A run (its axis and example) and the formula, as written, that breaks it.
+    return dev.axis, dev.example, ctx.patterns.get((dev.row, dev.col))
 
 
 def _between_exact_copies(ctx: SheetContext, dev: Deviation) -> bool:
