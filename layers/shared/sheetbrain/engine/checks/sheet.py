@@ -27,8 +27,8 @@ from sheetbrain.engine.checks.links import check_pasted_links
 from sheetbrain.engine.checks.omissions import check_omitted_cells
 from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
-from sheetbrain.engine.evaluate import agrees, as_float, evaluate, rounding
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
+from sheetbrain.engine.evaluate import agrees, as_float, evaluate, rounding
 from sheetbrain.engine.grid import Cell, is_data
 from sheetbrain.engine.printer import format_ref, to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
