@@ -239,7 +239,7 @@ def test_given_an_operator_swapped_between_copies_in_a_run_with_another_break_wh
     assert {(cell, f.severity) for cell, f in findings.items()} == {("Q3!D3", "medium"), ("Q3!D6", "high")}
     assert findings["Q3!D6"].message == (
         "formula differs from its column region like D1 (=B1*C1)"
-        " (between copies, over the same cells and constants: an operator or function changed)"
+        " (between copies, over the same cells, constants and functions: an operator changed)"
     )
     assert findings["Q3!D6"].suggestion == "=B6*C6"
 
@@ -284,6 +284,13 @@ def test_given_a_row_total_that_adds_the_next_row_among_row_totals_when_audited_
     findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=SUM(B7:D7)")) if f.rule == "FX30"}
     # When audited / Then high
     assert findings == {("Q3!E3", "medium"), ("Q3!E6", "high")}
+
+
+def test_given_an_average_among_row_totals_in_a_run_with_another_break_when_audited_then_advice() -> None:
+    # Given E6 =AVERAGE(B6:D6) among =SUM row totals (a row of rates, whose figures do not add)
+    findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=AVERAGE(B6:D6)")) if f.rule == "FX30"}
+    # When audited / Then advice: another function is a choice of statistic, no keystroke slips into it
+    assert findings == {("Q3!E3", "medium"), ("Q3!E6", "medium")}
 
 
 @pytest.mark.parametrize(

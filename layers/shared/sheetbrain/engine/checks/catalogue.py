@@ -293,7 +293,7 @@ _SPECS = [
             (
                 "high",
                 "between two copies and not part of a line across, even where the run has other breaks: another "
-                "operator or function over the same cells and constants, or the same computation over other "
+                "operator over the same cells, constants and functions, or the same computation over other "
                 "cells that does not read the copies beside it; not a formula that breaks the run more than once "
                 "(a kind of row written on purpose)",
             ),

@@ -190,7 +190,7 @@ def _severity(hit: Hit) -> str:
 _LONE = " (the only cell of the run that breaks it)"
 _BETWEEN = " (between copies, it is what they give here, to every digit)"
 _MOVED = " (between copies, the same computation over other cells: a reference moved)"
-_OPERATOR = " (between copies, over the same cells and constants: an operator or function changed)"
+_OPERATOR = " (between copies, over the same cells, constants and functions: an operator changed)"
 _WIDER = "the totals of this {1} disagree on their span: {0} adds more cells than the others"
 
 
@@ -209,8 +209,9 @@ def _between_exact_copies(ctx: SheetContext, dev: Deviation) -> bool:
 
 
 def _slip_between_copies(ctx: SheetContext, dev: Deviation, actual: Node, expected: Node) -> str:
-    # What a slip leaves between copies, named: another operator or function over the same cells
-    # and constants, or the same computation over other cells (a reference moved) that does not
+    # What a slip leaves between copies, named: another operator over the same cells, constants and
+    # functions (another function, AVERAGE for SUM, is a choice of statistic: no keystroke slips
+    # into it), or the same computation over other cells (a reference moved) that does not
     # read the copies beside it (a subtotal of the rows below among row totals). Else "".
     if _only_operators_differ(actual, expected, dev):
         return _OPERATOR
@@ -226,10 +227,14 @@ def _reads_copies_beside(ctx: SheetContext, dev: Deviation) -> bool:
 
 
 def _only_operators_differ(actual: Node, expected: Node, dev: Deviation) -> bool:
-    # The same references and the same constants: what differs is how they are combined.
-    return reference_texts(actual, dev.row, dev.col) == reference_texts(expected, dev.row, dev.col) and sorted(
-        n.text for n in actual.walk() if isinstance(n, Number)
-    ) == sorted(n.text for n in expected.walk() if isinstance(n, Number))
+    # The same references, constants and functions: what differs is how they are combined.
+    return (
+        reference_texts(actual, dev.row, dev.col) == reference_texts(expected, dev.row, dev.col)
+        and sorted(n.text for n in actual.walk() if isinstance(n, Number))
+        == sorted(n.text for n in expected.walk() if isinstance(n, Number))
+        and sorted(n.base for n in actual.walk() if isinstance(n, Func))
+        == sorted(n.base for n in expected.walk() if isinstance(n, Func))
+    )
 
 
 def _covers_more(ctx: SheetContext, actual: Node, expected: Node) -> bool:
