@@ -322,6 +322,21 @@ def test_given_the_same_operator_swap_recurring_in_one_run_when_audited_then_adv
     }
 
 
+def test_given_a_stretch_alternating_two_formulas_in_a_run_of_copies_when_audited_then_advice() -> None:
+    # Given =B+C down D (rows 1-30), rows 12, 14 and 16 =B-C: an A,B,A,B stretch, each B between two A's
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 31):
+        formulas.append([None, None, None, f"=B{row}-C{row}" if row in (12, 14, 16) else f"=B{row}+C{row}"])
+        values.append(["x", row, row, None])
+    # When audited / Then advice: copies on both sides of each, but the same other formula three times
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {
+        ("Q3!D12", "medium"),
+        ("Q3!D14", "medium"),
+        ("Q3!D16", "medium"),
+    }
+
+
 def test_given_two_shares_of_another_total_in_a_column_of_shares_when_audited_then_advice() -> None:
     # Given =B/$B$20 down D (shares of the grand total), and D4 and D9 =B/$B$21 (shares of another total)
     formulas: list[list[str | None]] = []
