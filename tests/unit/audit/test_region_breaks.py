@@ -279,6 +279,27 @@ def test_given_a_subtotal_of_the_copies_below_among_row_totals_when_audited_then
     assert findings == {("Q3!E3", "medium"), ("Q3!E6", "medium")}
 
 
+def test_given_an_of_which_line_over_earlier_totals_among_row_totals_when_audited_then_advice() -> None:
+    # Given E6 =SUM(E1:E2): the same shape as the row totals, over two totals further up (an "of which" line)
+    findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=SUM(E1:E2)")) if f.rule == "FX30"}
+    # When audited / Then advice: it adds the run's own results, which no copy reads; no reference slips there
+    assert findings == {("Q3!E3", "medium"), ("Q3!E6", "medium")}
+
+
+def test_given_a_running_balance_that_skips_a_copy_among_other_breaks_when_audited_then_high() -> None:
+    # Given a running balance =D(n-1)+Bn-Cn down D (rows 2-12), D4 adding no outflow (another computation)
+    # and D8 =D6+B8-C8: it skips D7, whose movements the balance then loses
+    formulas: list[list[str | None]] = [[None] * 4]
+    values: list[list[object]] = [["x", 0, 0, 100]]
+    for row in range(2, 13):
+        balance = {4: "=D3+B4", 8: "=D6+B8-C8"}.get(row, f"=D{row - 1}+B{row}-C{row}")
+        formulas.append([None, None, None, balance])
+        values.append(["x", row, 1, None])
+    # When audited / Then D8 is high: the copies read their own column too, so reading it is no sign of a subtotal
+    findings = _findings(Sheet("Q3", formulas, values, "A1"), "FX30")
+    assert findings == {("Q3!D4", "medium"), ("Q3!D8", "high")}
+
+
 def test_given_a_row_total_that_adds_the_next_row_among_row_totals_when_audited_then_high() -> None:
     # Given E6 =SUM(B7:D7): the row below's figures, not its own
     findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=SUM(B7:D7)")) if f.rule == "FX30"}
