@@ -239,7 +239,7 @@ def test_given_an_operator_swapped_between_copies_in_a_run_with_another_break_wh
     assert {(cell, f.severity) for cell, f in findings.items()} == {("Q3!D3", "medium"), ("Q3!D6", "high")}
     assert findings["Q3!D6"].message == (
         "formula differs from its column region like D1 (=B1*C1)"
-        " (between copies, over the same cells and constants: an operator or function changed)"
+        " (between copies, over the same cells, constants and functions: an operator changed)"
     )
     assert findings["Q3!D6"].suggestion == "=B6*C6"
 
@@ -279,11 +279,39 @@ def test_given_a_subtotal_of_the_copies_below_among_row_totals_when_audited_then
     assert findings == {("Q3!E3", "medium"), ("Q3!E6", "medium")}
 
 
+def test_given_an_of_which_line_over_earlier_totals_among_row_totals_when_audited_then_advice() -> None:
+    # Given E6 =SUM(E1:E2): the same shape as the row totals, over two totals further up (an "of which" line)
+    findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=SUM(E1:E2)")) if f.rule == "FX30"}
+    # When audited / Then advice: it adds the run's own results, which no copy reads; no reference slips there
+    assert findings == {("Q3!E3", "medium"), ("Q3!E6", "medium")}
+
+
+def test_given_a_running_balance_that_skips_a_copy_among_other_breaks_when_audited_then_high() -> None:
+    # Given a running balance =D(n-1)+Bn-Cn down D (rows 2-12), D4 adding no outflow (another computation)
+    # and D8 =D6+B8-C8: it skips D7, whose movements the balance then loses
+    formulas: list[list[str | None]] = [[None] * 4]
+    values: list[list[object]] = [["x", 0, 0, 100]]
+    for row in range(2, 13):
+        balance = {4: "=D3+B4", 8: "=D6+B8-C8"}.get(row, f"=D{row - 1}+B{row}-C{row}")
+        formulas.append([None, None, None, balance])
+        values.append(["x", row, 1, None])
+    # When audited / Then D8 is high: the copies read their own column too, so reading it is no sign of a subtotal
+    findings = _findings(Sheet("Q3", formulas, values, "A1"), "FX30")
+    assert findings == {("Q3!D4", "medium"), ("Q3!D8", "high")}
+
+
 def test_given_a_row_total_that_adds_the_next_row_among_row_totals_when_audited_then_high() -> None:
     # Given E6 =SUM(B7:D7): the row below's figures, not its own
     findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=SUM(B7:D7)")) if f.rule == "FX30"}
     # When audited / Then high
     assert findings == {("Q3!E3", "medium"), ("Q3!E6", "high")}
+
+
+def test_given_an_average_among_row_totals_in_a_run_with_another_break_when_audited_then_advice() -> None:
+    # Given E6 =AVERAGE(B6:D6) among =SUM row totals (a row of rates, whose figures do not add)
+    findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=AVERAGE(B6:D6)")) if f.rule == "FX30"}
+    # When audited / Then advice: another function is a choice of statistic, no keystroke slips into it
+    assert findings == {("Q3!E3", "medium"), ("Q3!E6", "medium")}
 
 
 @pytest.mark.parametrize(
@@ -298,6 +326,47 @@ def test_given_a_second_break_that_is_no_operator_swap_when_audited_then_advice(
     sheet = _column_of_products({3: "=B3+C3*2", 6: second})
     # When audited / Then both stay advice
     assert _findings(sheet, "FX30") == {("Q3!D3", "medium"), ("Q3!D6", "medium")}, why
+
+
+def test_given_the_same_operator_swap_recurring_in_one_run_when_audited_then_advice() -> None:
+    # Given =B+C down D and D5, D10, D15 =B-C (deduction rows among additions, one in every five)
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 19):
+        formulas.append([None, None, None, f"=B{row}-C{row}" if row % 5 == 0 else f"=B{row}+C{row}"])
+        values.append(["x", row, row, None])
+    # When audited / Then advice: the same other formula again and again is a kind of row, no slip
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {
+        ("Q3!D5", "medium"),
+        ("Q3!D10", "medium"),
+        ("Q3!D15", "medium"),
+    }
+
+
+def test_given_a_stretch_alternating_two_formulas_in_a_run_of_copies_when_audited_then_advice() -> None:
+    # Given =B+C down D (rows 1-30), rows 12, 14 and 16 =B-C: an A,B,A,B stretch, each B between two A's
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 31):
+        formulas.append([None, None, None, f"=B{row}-C{row}" if row in (12, 14, 16) else f"=B{row}+C{row}"])
+        values.append(["x", row, row, None])
+    # When audited / Then advice: copies on both sides of each, but the same other formula three times
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {
+        ("Q3!D12", "medium"),
+        ("Q3!D14", "medium"),
+        ("Q3!D16", "medium"),
+    }
+
+
+def test_given_two_shares_of_another_total_in_a_column_of_shares_when_audited_then_advice() -> None:
+    # Given =B/$B$20 down D (shares of the grand total), and D4 and D9 =B/$B$21 (shares of another total)
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 13):
+        formulas.append([None, None, None, f"=B{row}/$B$21" if row in (4, 9) else f"=B{row}/$B$20"])
+        values.append(["x", row, row, None])
+    # When audited / Then advice: both read the same other total, as written on purpose
+    assert _findings(Sheet("Q3", formulas, values, "A1"), "FX30") == {("Q3!D4", "medium"), ("Q3!D9", "medium")}
 
 
 def test_given_an_operator_swapped_next_to_another_break_when_audited_then_no_high() -> None:
@@ -406,6 +475,16 @@ def test_given_a_rounded_result_typed_between_copies_in_a_run_with_another_break
     findings = {(f.cell, f.severity) for f in audit_sheet(_column_of_ratios(1.67)) if f.rule == "FX31"}
     # When audited / Then advice
     assert findings == {("Q3!D5", "medium")}
+
+
+def test_given_a_large_result_typed_to_its_cents_between_copies_in_a_run_with_another_break_then_advice() -> None:
+    # Given B 5000 and up, so =B5/C5 gives 1,668.3333..., and D5 typed 1668.33: the figure the
+    # screen shows, not every digit of the result (a pasted value keeps them all)
+    sheet = _column_of_ratios(1668.33)
+    for row in sheet.values:
+        row[1] += 5000  # type: ignore[operator]
+    # When audited / Then advice, as the same figure typed to its cents where it is small
+    assert {(f.cell, f.severity) for f in audit_sheet(sheet) if f.rule == "FX31"} == {("Q3!D5", "medium")}
 
 
 def test_given_the_exact_result_typed_between_copies_in_a_run_with_another_break_then_high() -> None:

@@ -293,8 +293,9 @@ _SPECS = [
             (
                 "high",
                 "between two copies and not part of a line across, even where the run has other breaks: another "
-                "operator or function over the same cells and constants, or the same computation over other "
-                "cells that does not read the copies beside it",
+                "operator over the same cells, constants and functions, or the same computation over other "
+                "cells that does not read the copies beside it (nor its own line, where the copies do not); "
+                "not a formula that breaks the run more than once (a kind of row written on purpose)",
             ),
         ),
         min_region=3,

@@ -27,8 +27,8 @@ from sheetbrain.engine.checks.links import check_pasted_links
 from sheetbrain.engine.checks.omissions import check_omitted_cells
 from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
-from sheetbrain.engine.evaluate import MATERIALITY, agrees, as_float, evaluate, rounding
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
+from sheetbrain.engine.evaluate import agrees, as_float, evaluate, rounding
 from sheetbrain.engine.grid import Cell, is_data
 from sheetbrain.engine.printer import format_ref, to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
@@ -82,6 +82,9 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
     typed_readings = _typed_copies_of_results(ctx, deviations)
     agreeing, stale = typed_readings.reasons, typed_readings.stale
     lone = _lone_breaks(ctx, deviations)
+    # How often each other formula breaks its run: one that recurs (a deduction row in every
+    # section, shares of a second total) is a kind of row written on purpose, not a slip.
+    recurring = Counter(_break_of_run(ctx, dev) for dev in deviations if dev.kind == "pattern")
     for dev in deviations:
         severity: str | None = None
         example = ctx.cells[dev.example]
@@ -154,7 +157,11 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
             elif _slipped_aggregate(ctx, dev):
                 # A copied total whose range slipped is an error even among other breaks.
                 severity = "high"
-            elif _between_exact_copies(ctx, dev) and (slip := _slip_between_copies(ctx, dev, actual, expected)):
+            elif (
+                recurring[_break_of_run(ctx, dev)] == 1
+                and _between_exact_copies(ctx, dev)
+                and (slip := _slip_between_copies(ctx, dev, actual, expected))
+            ):
                 # Other breaks elsewhere in the run (a row computed otherwise on purpose) do not
                 # explain this one: copies on both sides and one thing changed.
                 severity, message = "high", message + slip
@@ -183,8 +190,13 @@ def _severity(hit: Hit) -> str:
 _LONE = " (the only cell of the run that breaks it)"
 _BETWEEN = " (between copies, it is what they give here, to every digit)"
 _MOVED = " (between copies, the same computation over other cells: a reference moved)"
-_OPERATOR = " (between copies, over the same cells and constants: an operator or function changed)"
+_OPERATOR = " (between copies, over the same cells, constants and functions: an operator changed)"
 _WIDER = "the totals of this {1} disagree on their span: {0} adds more cells than the others"
+
+
+def _break_of_run(ctx: SheetContext, dev: Deviation) -> tuple[str, tuple[int, int], str | None]:
+    # A run (its axis and example) and the formula, as written, that breaks it.
+    return dev.axis, dev.example, ctx.patterns.get((dev.row, dev.col))
 
 
 def _between_exact_copies(ctx: SheetContext, dev: Deviation) -> bool:
@@ -197,8 +209,9 @@ def _between_exact_copies(ctx: SheetContext, dev: Deviation) -> bool:
 
 
 def _slip_between_copies(ctx: SheetContext, dev: Deviation, actual: Node, expected: Node) -> str:
-    # What a slip leaves between copies, named: another operator or function over the same cells
-    # and constants, or the same computation over other cells (a reference moved) that does not
+    # What a slip leaves between copies, named: another operator over the same cells, constants and
+    # functions (another function, AVERAGE for SUM, is a choice of statistic: no keystroke slips
+    # into it), or the same computation over other cells (a reference moved) that does not
     # read the copies beside it (a subtotal of the rows below among row totals). Else "".
     if _only_operators_differ(actual, expected, dev):
         return _OPERATOR
@@ -208,16 +221,35 @@ def _slip_between_copies(ctx: SheetContext, dev: Deviation, actual: Node, expect
 
 
 def _reads_copies_beside(ctx: SheetContext, dev: Deviation) -> bool:
+    # Whether the break is computed from the copies' results: it reads a copy beside it (a subtotal
+    # of the rows below), or it reads its own line where the copies do not (an "of which" line
+    # over totals further up; a running balance reads its own line, and one that skips a row slipped).
     dr, dc = (1, 0) if dev.axis == "column" else (0, 1)
     beside = ((dev.row - dr, dev.col - dc), (dev.row + dr, dev.col + dc))
-    return any(_covers(box, at) for box in ctx.bounds_at((dev.row, dev.col)) for at in beside)
+    boxes = ctx.bounds_at((dev.row, dev.col))
+    if any(_covers(box, at) for box in boxes for at in beside):
+        return True
+    return any(_crosses_line(box, dev.axis, (dev.row, dev.col)) for box in boxes) and not any(
+        _crosses_line(box, dev.axis, dev.example) for box in ctx.bounds_at(dev.example)
+    )
+
+
+def _crosses_line(box: tuple[int, int, int, int], axis: str, at: tuple[int, int]) -> bool:
+    # Whether a range holds a cell of the column (or row) through ``at``, other than ``at``.
+    if axis == "column":
+        return box[1] <= at[1] <= box[3] and (box[0] != at[0] or box[2] != at[0])
+    return box[0] <= at[0] <= box[2] and (box[1] != at[1] or box[3] != at[1])
 
 
 def _only_operators_differ(actual: Node, expected: Node, dev: Deviation) -> bool:
-    # The same references and the same constants: what differs is how they are combined.
-    return reference_texts(actual, dev.row, dev.col) == reference_texts(expected, dev.row, dev.col) and sorted(
-        n.text for n in actual.walk() if isinstance(n, Number)
-    ) == sorted(n.text for n in expected.walk() if isinstance(n, Number))
+    # The same references, constants and functions: what differs is how they are combined.
+    return (
+        reference_texts(actual, dev.row, dev.col) == reference_texts(expected, dev.row, dev.col)
+        and sorted(n.text for n in actual.walk() if isinstance(n, Number))
+        == sorted(n.text for n in expected.walk() if isinstance(n, Number))
+        and sorted(n.base for n in actual.walk() if isinstance(n, Func))
+        == sorted(n.base for n in expected.walk() if isinstance(n, Func))
+    )
 
 
 def _covers_more(ctx: SheetContext, actual: Node, expected: Node) -> bool:
@@ -296,6 +328,9 @@ def _in_line_across(ctx: SheetContext, dev: Deviation) -> bool:
 
 
 _AGREES = " (the typed value equals the formula's result today, but will not follow its inputs)"
+# A pasted value keeps every digit a double holds (up to the order of its additions): materiality
+# (1e-4 relative) would take 1668.33, the cents the screen shows, for 1668.3333... pasted.
+_EVERY_DIGIT = 1e-9
 _READS_NOTHING = " (the formula copied here would read no number: likely another quantity)"
 
 
@@ -341,7 +376,7 @@ def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> 
             continue
         if agrees(typed, value):
             out[key] = _AGREES
-            if typed and math.isclose(typed, value, rel_tol=MATERIALITY):
+            if typed and math.isclose(typed, value, rel_tol=_EVERY_DIGIT):
                 pasted.add(key)
         elif _stale_total(ctx, expected, typed, value, key, summaries):
             stale[key] = (typed, value)
