@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 from sheetbrain.engine import Sheet
+from sheetbrain.engine.checks.stale_totals import shown
 
 from tests.unit.audit.grids import Row, audited, grid
 
@@ -426,3 +427,145 @@ def test_given_a_stale_total_of_formula_figures_when_judged_then_it_spends_none_
     assert found == [
         ("S!G6", "FX42", "high", "typed total 240, but =SUM(G2:G5) copied from B6 gives 252", "=SUM(G2:G5)")
     ]
+
+
+# Mutation of stale_totals.py (2026-12-02): totals down a column of row totals, copies that stop
+# short by more than one line or on both sides, totals above their figures, and how figures show.
+
+
+def _finding(cell: str, typed: str, formula: str, example: str, total: str) -> Row:
+    return (
+        f"S!{cell}",
+        "FX42",
+        "high",
+        f"typed total {typed}, but {formula} copied from {example} gives {total}",
+        formula,
+    )
+
+
+def _row_totals(copy: str, **changes: object) -> dict[tuple[int, int], object]:
+    # _FIGURES turned a quarter: rows 2-6 hold figures in B:E, column F totals each row with
+    # ``copy`` ({r} the row). Row 4's figures: 30, 7, 3, 16 (sum 56).
+    cells: dict[tuple[int, int], object] = {}
+    for j, row in enumerate(range(2, 7)):
+        for i, figures in enumerate(_FIGURES.values()):
+            cells[(row, 2 + i)] = figures[j]
+        cells[(row, 6)] = copy.format(r=row)
+    for address, item in changes.items():
+        cells[(int(address[1:]), ord(address[0]) - 64)] = item
+    return cells
+
+
+def test_given_row_totals_that_stop_short_of_the_last_figure_when_audited_then_the_full_typed_total_is_right() -> None:
+    # Given F2:F6 =SUM(Bn:Dn), one column short of E, and F4 typed 56, the sum of B4:E4
+    sheet = grid(_row_totals("=SUM(B{r}:D{r})", F4=56))
+    # When audited / Then no FX42: the copies are wrong (FX28's finding), the typed total right
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_row_totals_that_start_late_when_audited_then_the_full_typed_total_is_right() -> None:
+    # Given F2:F6 =SUM(Cn:En), missing B, and F4 typed 56
+    sheet = grid(_row_totals("=SUM(C{r}:E{r})", F4=56))
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_gap_among_a_rows_figures_when_audited_then_the_figures_after_it_count() -> None:
+    # Given C4 empty (B4 30, D4 3, E4 16 left) and F4 typed 99
+    sheet = grid(_row_totals("=SUM(B{r}:E{r})", C4=None, F4=99))
+    # When audited / Then FX42 against the three figures
+    assert audited(sheet, "FX42") == [_finding("F4", "99", "=SUM(B4:E4)", "F2", "49")]
+
+
+def test_given_copies_two_lines_short_when_audited_then_both_lines_past_them_count() -> None:
+    # Given row 6's copies =SUM(X2:X3) and D6 typed 56, the sum of D2:D5
+    sheet = grid(_totals("=SUM({c}2:{c}3)", D6=56))
+    # When audited / Then no FX42: 37 and the 3 and 16 past the range make 56
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_more_figures_past_the_copies_than_their_range_is_long_when_audited_then_only_as_many_are_read() -> None:
+    # Given figures in rows 2-7, row 8's copies =SUM(X2:X3) (two lines) and D8 typed 56, the sum of
+    # D2:D5: the four lines up to the range's length past it, not D6 and D7 as well
+    cells = _totals("=SUM({c}2:{c}3)", D8=56)
+    for col in range(2, 7):
+        cells[(6, col)], cells[(7, col)], cells[(8, col)] = 4, 5, cells[(6, col)]
+    cells[(8, 4)] = 56
+    sheet = grid(cells)
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_copies_short_on_both_sides_when_audited_then_the_lines_before_and_after_count_together() -> None:
+    # Given row 6's copies =SUM(X3:X4) (10 in D) and D6 typed 56: D2 (30) before, D5 (16) after
+    sheet = grid(_totals("=SUM({c}3:{c}4)", D6=56))
+    # When audited / Then no FX42
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_totals_above_their_figures_that_start_late_when_audited_then_the_walk_stops_at_the_total() -> None:
+    # Given row 1 =SUM(X3:X5) over figures in rows 2-5 and D1 typed 56, the sum of D2:D5
+    cells = _totals(D6=None, B6=None, C6=None, E6=None, F6=None)
+    for col in range(2, 7):
+        cells[(1, col)] = f"=SUM({chr(64 + col)}3:{chr(64 + col)}5)"
+    cells[(1, 4)] = 56
+    sheet = grid({key: item for key, item in cells.items() if item is not None})
+    # When audited / Then no FX42: D2 above the range makes 56 (the walk up stops at D1 itself)
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_two_cells_named_when_audited_then_the_cells_between_them_are_no_line_past_the_copies() -> None:
+    # Given row 6 =SUM(X2,X5) (46 in D) and D6 typed 53, which is 46 and D3's 7
+    sheet = grid(_totals("=SUM({c}2,{c}5)", D6=53))
+    # When audited / Then FX42: only a single range can stop short
+    assert audited(sheet, "FX42") == [_finding("D6", "53", "=SUM(D2,D5)", "B6", "46")]
+
+
+def test_given_numeric_text_just_past_short_copies_when_audited_then_it_is_no_line_they_stop_short_of() -> None:
+    # Given row 6's copies =SUM(X2:X4) (40 in D), D5 the text "16" and D6 typed 56
+    sheet = grid(_totals("=SUM({c}2:{c}4)", D5="16", D6=56))
+    # When audited / Then FX42: SUM would skip the text, so 56 is no sum of D2:D5
+    assert audited(sheet, "FX42") == [_finding("D6", "56", "=SUM(D2:D4)", "B6", "40")]
+
+
+@pytest.mark.parametrize(
+    ("figure", "formula"),
+    [((2, 4), "=SUM(D5:D9)"), ((5, 4), "=SUM(D1:D2)")],
+    ids=["its-range-starts-on-the-last-line", "its-range-ends-on-the-first-line"],
+)
+def test_given_a_figure_whose_range_touches_the_block_at_one_line_when_audited_then_it_is_a_subtotal(
+    figure: tuple[int, int], formula: str
+) -> None:
+    # Given a formula among D2:D5 whose SUM shares one line with D2:D5, and D6 typed 74
+    cells = _totals(D6=74)
+    cells[figure] = formula
+    sheet = grid(cells)
+    sheet.values[figure[0] - 1][figure[1] - 1] = 30 if figure[0] == 2 else 16
+    # When audited / Then no FX42: a figure adding figures of the block counts them twice
+    assert audited(sheet, "FX42") == []
+
+
+def test_given_a_figure_that_counts_whole_columns_and_rows_elsewhere_when_audited_then_it_is_a_figure() -> None:
+    # Given D3 =COUNT(H:H)+SUM(9:9) showing 7 (no line of D2:D5 in either) and D6 typed 74
+    cells = _totals(D6=74)
+    cells[(3, 4)] = "=COUNT(H:H)+SUM(9:9)"
+    sheet = grid(cells)
+    sheet.values[2][3] = 7
+    # When audited / Then FX42 as with D3 typed 7
+    assert audited(sheet, "FX42") == [_fx42("D6", "74", "56")]
+
+
+@pytest.mark.parametrize(
+    ("number", "text"),
+    [
+        (12_345_678_901.123456, "12,345,678,901"),
+        (0.0001234567891234, "0.000123457"),
+        (1e-6, "0.000001"),
+        (1e15, "1e+15"),
+    ],
+    ids=["eleven-digits-and-a-long-fraction", "a-small-fraction", "one-millionth", "ten-to-the-fifteen"],
+)
+def test_shown_gives_ten_digits_without_an_exponent_between_a_millionth_and_ten_to_the_fifteen(
+    number: float, text: str
+) -> None:
+    assert shown(number) == text
