@@ -262,12 +262,13 @@ def test_given_a_reference_moved_between_copies_in_a_run_with_another_break_when
     ]
 
 
-def _row_totals(row_six: str) -> Sheet:
-    # =SUM(B:D) down E (rows 1-10), E3 =B3*2 (another computation) and E6 as given
+def _row_totals(row_six: str, other: int = 3) -> Sheet:
+    # =SUM(B:D) down E (rows 1-10), E<other> =B*2 (another computation) and E6 as given
     formulas: list[list[str | None]] = []
     values: list[list[object]] = []
     for row in range(1, 11):
-        formulas.append([None, None, None, None, {3: "=B3*2", 6: row_six}.get(row, f"=SUM(B{row}:D{row})")])
+        breaks = {other: f"=B{other}*2", 6: row_six}
+        formulas.append([None, None, None, None, breaks.get(row, f"=SUM(B{row}:D{row})")])
         values.append(["x", row, row, row, None])
     return Sheet("Q3", formulas, values, "A1")
 
@@ -629,3 +630,228 @@ def test_past_the_evaluation_allowance_typed_values_are_reported_without_compari
     finding = next(f for f in audit_sheet(grid) if f.rule == "FX31")
     assert (finding.cell, finding.severity) == ("Q3!B5", "high")
     assert "equals the formula's result" not in finding.message
+
+
+# Along a row, and the between-copies rules' edges: which cells are "beside", "the line", "two away".
+_MOVED = " (between copies, the same computation over other cells: a reference moved)"
+_COLUMNS = "ABCDEFGHIJKLM"
+
+
+def _row_of_products(override: dict[int, str | float]) -> Sheet:
+    # Given months in row 1, inputs in rows 2 (1..10) and 3 (10..100), and =X2*X3 across row 4 (B..K);
+    # ``override`` maps a column number to the formula (or typed value) of its cell in row 4
+    formulas: list[list[str | None]] = [[None] * 11 for _ in range(4)]
+    values: list[list[object]] = [
+        ["month"] + [f"m{c}" for c in range(1, 11)],
+        ["units", *range(1, 11)],
+        ["price"] + [10 * c for c in range(1, 11)],
+        ["sales"] + [None] * 10,
+    ]
+    for col in range(2, 12):
+        letter = _COLUMNS[col - 1]
+        cell = override.get(col, f"={letter}2*{letter}3")
+        if isinstance(cell, str):
+            formulas[3][col - 1] = cell
+        else:
+            values[3][col - 1] = cell
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def _region_findings(sheet: Sheet) -> list[tuple[str | None, str, str, str]]:
+    return sorted((f.cell, f.rule, f.severity, f.message) for f in audit_sheet(sheet) if f.rule in ("FX30", "FX31"))
+
+
+_ROW_REGION = "formula differs from its row region like B4 (=B2*B3)"
+
+
+def test_given_a_reference_moved_along_a_row_two_cells_after_another_break_when_audited_then_high() -> None:
+    # Given D4 another computation and F4 =G2*F3 (units of the next month) across a row of =X2*X3
+    sheet = _row_of_products({4: "=D2+D3*2", 6: "=G2*F3"})
+    # When audited / Then F4 is high: its neighbours along the row (E4, G4) are copies; D4 stays advice
+    assert _region_findings(sheet) == [
+        ("Q3!D4", "FX30", "medium", _ROW_REGION),
+        ("Q3!F4", "FX30", "high", _ROW_REGION + _MOVED),
+    ]
+
+
+def test_given_an_operator_swapped_along_a_row_two_cells_before_another_break_when_audited_then_high() -> None:
+    # Given F4 =F2/F3 and H4 another computation across a row of =X2*X3
+    sheet = _row_of_products({6: "=F2/F3", 8: "=H2+H3*2"})
+    # When audited / Then F4 is high (copies in E4 and G4), H4 advice
+    assert _region_findings(sheet) == [
+        (
+            "Q3!F4",
+            "FX30",
+            "high",
+            _ROW_REGION + " (between copies, over the same cells, constants and functions: an operator changed)",
+        ),
+        ("Q3!H4", "FX30", "medium", _ROW_REGION),
+    ]
+
+
+def test_given_a_value_pasted_along_a_row_right_after_another_break_when_audited_then_advice() -> None:
+    # Given E4 another computation, F4 typed 250 (=F2*F3 to every digit) and I4 =I2-I3
+    sheet = _row_of_products({5: "=E2+E3*2", 6: 250.0, 9: "=I2-I3"})
+    # When audited
+    findings = _region_findings(sheet)
+    # Then F4 stays advice: a copy after it, but none before it (E4 breaks too); I4 is high
+    assert findings == [
+        ("Q3!F4", "FX31", "medium", f"typed value inside a row region like B4; a formula is expected {_PASTED}"),
+        (
+            "Q3!I4",
+            "FX30",
+            "high",
+            _ROW_REGION + " (between copies, over the same cells, constants and functions: an operator changed)",
+        ),
+    ]
+
+
+def test_given_a_row_total_that_adds_the_next_row_two_rows_after_another_break_when_audited_then_high() -> None:
+    # Given E4 another computation and E6 =SUM(B7:D7) down a column of row totals
+    findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=SUM(B7:D7)", other=4)) if f.rule == "FX30"}
+    # When audited / Then E6 is high: its neighbours down the column (E5, E7) are copies
+    assert findings == {("Q3!E4", "medium"), ("Q3!E6", "high")}
+
+
+def test_given_an_of_which_line_over_totals_further_down_among_row_totals_when_audited_then_advice() -> None:
+    # Given E6 =SUM(E8:E10): three totals further down its own column, none beside it
+    findings = {(f.cell, f.severity) for f in audit_sheet(_row_totals("=SUM(E8:E10)")) if f.rule == "FX30"}
+    # When audited / Then advice: it reads the run's own results, which the copies do not
+    assert findings == {("Q3!E3", "medium"), ("Q3!E6", "medium")}
+
+
+def test_given_a_row_total_whose_range_takes_in_its_own_cell_among_row_totals_when_audited_then_high() -> None:
+    # Given E6 =SUM(B6:E6): its row's figures and itself (a range stretched one cell too far)
+    findings = [f for f in audit_sheet(_row_totals("=SUM(B6:E6)")) if f.rule == "FX30"]
+    # When audited / Then high: it reads no other cell of its column, only its own row, as the copies do
+    assert sorted((f.cell, f.severity, f.message) for f in findings) == [
+        ("Q3!E3", "medium", "formula differs from its column region like E1 (=SUM(B1:D1))"),
+        ("Q3!E6", "high", "formula differs from its column region like E1 (=SUM(B1:D1))" + _MOVED),
+    ]
+
+
+def _totals_row(override: dict[int, str]) -> Sheet:
+    # Given figures in rows 1-4 of columns B..M and =SUM(X1:X4) across row 5, but for ``override``
+    formulas: list[list[str | None]] = [[None] * 13 for _ in range(5)]
+    values: list[list[object]] = [["x"] + [10 * row + col for col in range(2, 14)] for row in range(1, 5)]
+    values.append(["total"] + [None] * 12)
+    for col in range(2, 14):
+        letter = _COLUMNS[col - 1]
+        formulas[4][col - 1] = override.get(col, f"=SUM({letter}1:{letter}4)")
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def test_given_an_of_which_total_over_earlier_totals_of_its_row_when_audited_then_advice() -> None:
+    # Given C5 another computation and L5 =SUM(G5:H5): two totals earlier in row 5, not beside it
+    findings = _findings(_totals_row({3: "=C1*2", 12: "=SUM(G5:H5)"}), "FX30")
+    # When audited / Then both are advice: L5 adds the run's own results, no copy slipped
+    assert findings == {("Q3!C5", "medium"), ("Q3!L5", "medium")}
+
+
+def test_given_a_column_total_whose_range_takes_in_its_own_cell_along_a_totals_row_when_audited_then_high() -> None:
+    # Given C5 another computation and G5 =SUM(G1:G5): its column's figures and itself
+    findings = [f for f in audit_sheet(_totals_row({3: "=C1*2", 7: "=SUM(G1:G5)"})) if f.rule == "FX30"]
+    # When audited / Then G5 is high: it reads no other cell of row 5, as the copies
+    assert sorted((f.cell, f.severity, f.message) for f in findings) == [
+        ("Q3!C5", "medium", "formula differs from its row region like B5 (=SUM(B1:B4))"),
+        ("Q3!G5", "high", "formula differs from its row region like B5 (=SUM(B1:B4))" + _MOVED),
+    ]
+
+
+def _balance_down(breaks: dict[int, str], backward: bool) -> Sheet:
+    # Given inflows in B, outflows in C and a balance in D over rows 2-12: =D(n-1)+Bn-Cn from an
+    # opening 100 in D1, or (``backward``, a balance still to come) =D(n+1)+Bn-Cn from D13
+    formulas: list[list[str | None]] = []
+    values: list[list[object]] = []
+    for row in range(1, 14):
+        opening = row == (13 if backward else 1)
+        step = row + 1 if backward else row - 1
+        formula = None if row in (1, 13) else breaks.get(row, f"=D{step}+B{row}-C{row}")
+        formulas.append([None, None, None, formula])
+        values.append(["x", row, 1, 100 if opening else None])
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def _balance_along(breaks: dict[int, str], backward: bool) -> Sheet:
+    # Given inflows in row 2, outflows in row 3 and a balance in row 4 across B..M: =(previous column
+    # row 4)+X2-X3 from an opening 100 in B4, or (``backward``) =(next column row 4)+X2-X3 from M4
+    formulas: list[list[str | None]] = [[None] * 13 for _ in range(4)]
+    values: list[list[object]] = [["x"] * 13, ["in", *range(2, 14)], ["out"] + [1] * 12, ["balance"] + [None] * 12]
+    opening = 13 if backward else 2
+    values[3][opening - 1] = 100
+    for col in range(2, 14):
+        if col != opening:
+            step, letter = _COLUMNS[col if backward else col - 2], _COLUMNS[col - 1]
+            formulas[3][col - 1] = breaks.get(col, f"={step}4+{letter}2-{letter}3")
+    return Sheet("Q3", formulas, values, "A1")
+
+
+@pytest.mark.parametrize(
+    ("sheet", "cells"),
+    [
+        (_balance_down({4: "=D3+B4", 8: "=D7+B8-C9"}, backward=False), ["Q3!D4", "Q3!D8"]),
+        (_balance_down({4: "=D5+B4", 8: "=D9+B8-C7"}, backward=True), ["Q3!D4", "Q3!D8"]),
+        (_balance_along({4: "=C4+D2", 8: "=G4+H2-I3"}, backward=False), ["Q3!D4", "Q3!H4"]),
+        (_balance_along({4: "=E4+D2", 8: "=I4+H2-G3"}, backward=True), ["Q3!D4", "Q3!H4"]),
+    ],
+    ids=["down, from above", "down, from below", "along, from the left", "along, from the right"],
+)
+def test_given_a_running_balance_whose_break_still_reads_the_balance_beside_it_when_audited_then_advice(
+    sheet: Sheet, cells: list[str]
+) -> None:
+    # Given a running balance with another computation (no outflow) and a break that reads the
+    # balance beside it, as every copy does, and the outflow of a neighbouring line
+    findings = sorted((f.cell, f.severity) for f in audit_sheet(sheet) if f.rule == "FX30")
+    # When audited / Then both are advice: reading a copy beside it is what a subtotal of the copies
+    # does, and the rule does not tell that from an input moved in a balance (a known limit, pinned)
+    assert findings == [(cell, "medium") for cell in cells]
+
+
+def _cumulative_down(breaks: dict[int, str]) -> Sheet:
+    # Given an opening 100 in D1 and =SUM(D$1:Dn)+Bn down D (rows 2-10): each copy takes in its own
+    # column down to itself (circular, a running total written over the wrong column)
+    formulas: list[list[str | None]] = [[None] * 4]
+    values: list[list[object]] = [["x", 1, 1, 100]]
+    for row in range(2, 11):
+        formulas.append([None, None, None, breaks.get(row, f"=SUM(D$1:D{row})+B{row}")])
+        values.append(["x", row, row, None])
+    return Sheet("Q3", formulas, values, "A1")
+
+
+def _cumulative_along(breaks: dict[int, str]) -> Sheet:
+    # Given an opening 100 in B3 and =SUM($B3:X3)+X2 across row 3 (C..K), as above along a row
+    formulas: list[list[str | None]] = [[None] * 11 for _ in range(3)]
+    values: list[list[object]] = [["x"] * 11, ["in", *range(1, 11)], ["total", 100] + [None] * 9]
+    for col in range(3, 12):
+        letter = _COLUMNS[col - 1]
+        formulas[2][col - 1] = breaks.get(col, f"=SUM($B3:{letter}3)+{letter}2")
+    return Sheet("Q3", formulas, values, "A1")
+
+
+@pytest.mark.parametrize(
+    ("sheet", "expected"),
+    [
+        (
+            _cumulative_down({3: "=B3*2", 8: "=SUM(D$1:D5)+B8"}),
+            [
+                ("Q3!D3", "medium", "formula differs from its column region like D2 (=SUM(D$1:D2)+B2)"),
+                ("Q3!D8", "high", "formula differs from its column region like D2 (=SUM(D$1:D2)+B2)" + _MOVED),
+            ],
+        ),
+        (
+            _cumulative_along({4: "=D2*2", 8: "=SUM($B3:E3)+H2"}),
+            [
+                ("Q3!D3", "medium", "formula differs from its row region like C3 (=SUM($B3:C3)+C2)"),
+                ("Q3!H3", "high", "formula differs from its row region like C3 (=SUM($B3:C3)+C2)" + _MOVED),
+            ],
+        ),
+    ],
+    ids=["down a column", "along a row"],
+)
+def test_given_copies_that_read_their_own_line_up_to_themselves_when_a_break_stops_short_then_high(
+    sheet: Sheet, expected: list[tuple[str, str, str]]
+) -> None:
+    # Given a break that reads its own line only part way, not beside it, among copies that read it too
+    findings = sorted((f.cell, f.severity, f.message) for f in audit_sheet(sheet) if f.rule == "FX30")
+    # When audited / Then high: reading its own line is no sign of a subtotal where every copy does
+    assert findings == expected
