@@ -220,17 +220,12 @@ def _slip_between_copies(ctx: SheetContext, dev: Deviation, actual: Node, expect
 
 
 def _reads_copies_beside(ctx: SheetContext, dev: Deviation) -> bool:
-    # Whether the break is computed from the copies' results: it reads a copy beside it (a subtotal
-    # of the rows below), or it reads its own line where the copies do not (an "of which" line
-    # over totals further up; a running balance reads its own line, and one that skips a row slipped).
-    dr, dc = (1, 0) if dev.axis == "column" else (0, 1)
-    beside = ((dev.row - dr, dev.col - dc), (dev.row + dr, dev.col + dc))
-    boxes = ctx.bounds_at((dev.row, dev.col))
-    if any(_covers(box, at) for box in boxes for at in beside):
-        return True
-    return any(_crosses_line(box, dev.axis, (dev.row, dev.col)) for box in boxes) and not any(
-        _crosses_line(box, dev.axis, dev.example) for box in ctx.bounds_at(dev.example)
-    )
+    # Whether the break is computed from the copies' results: it reads its own line (a subtotal of
+    # the rows below, an "of which" line over totals further up) where the copies do not. Every
+    # copy of a running balance reads its own line: a break there that reads another row slipped.
+    return any(
+        _crosses_line(box, dev.axis, (dev.row, dev.col)) for box in ctx.bounds_at((dev.row, dev.col))
+    ) and not any(_crosses_line(box, dev.axis, dev.example) for box in ctx.bounds_at(dev.example))
 
 
 def _crosses_line(box: tuple[int, int, int, int], axis: str, at: tuple[int, int]) -> bool:
