@@ -294,8 +294,8 @@ _SPECS = [
                 "high",
                 "between two copies and not part of a line across, even where the run has other breaks: another "
                 "operator over the same cells, constants and functions, or the same computation over other "
-                "cells that does not read the copies beside it (nor its own line, where the copies do not); "
-                "not a formula that breaks the run more than once (a kind of row written on purpose)",
+                "cells that does not read its own line where the copies do not (a subtotal or an 'of which' "
+                "line over the copies); not a formula that breaks the run more than once (a kind of row)",
             ),
         ),
         min_region=3,
