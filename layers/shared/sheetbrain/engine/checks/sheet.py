@@ -15,11 +15,7 @@ from sheetbrain.engine.budget import WorkBudget, check_budget
 from sheetbrain.engine.checks.catalogue import CHECKS
 from sheetbrain.engine.checks.context import CellHit, SheetCheck, SheetContext, aggregate_ranges
 from sheetbrain.engine.checks.cycles import check_circular
-from sheetbrain.engine.checks.excel_rules import (
-    check_error_results,
-    check_numbers_as_text,
-    check_two_digit_years,
-)
+from sheetbrain.engine.checks.excel_rules import check_error_results, check_numbers_as_text, check_two_digit_years
 from sheetbrain.engine.checks.formula import Hit, Params, replace
 from sheetbrain.engine.checks.links import check_pasted_links
 from sheetbrain.engine.checks.omissions import check_omitted_cells
@@ -210,16 +206,16 @@ def _between_exact_copies(ctx: SheetContext, dev: Deviation) -> bool:
 def _slip_between_copies(ctx: SheetContext, dev: Deviation, actual: Node, expected: Node) -> str:
     # What a slip leaves between copies, named: another operator over the same cells, constants and
     # functions (another function, AVERAGE for SUM, is a choice of statistic: no keystroke slips
-    # into it), or the same computation over other cells (a reference moved) that does not
-    # read the copies beside it (a subtotal of the rows below among row totals). Else "".
+    # into it), or the same computation over other cells (a reference moved) that is not computed
+    # from the copies' results (a subtotal of the rows below among row totals). Else "".
     if _only_operators_differ(actual, expected, dev):
         return _OPERATOR
     if skeleton_of(ctx.patterns.get((dev.row, dev.col), "")) == skeleton_of(dev.expected):
-        return "" if _reads_copies_beside(ctx, dev) else _MOVED
+        return "" if _computed_from_copies(ctx, dev) else _MOVED
     return ""
 
 
-def _reads_copies_beside(ctx: SheetContext, dev: Deviation) -> bool:
+def _computed_from_copies(ctx: SheetContext, dev: Deviation) -> bool:
     # Whether the break is computed from the copies' results: it reads its own line (a subtotal of
     # the rows below, an "of which" line over totals further up) where the copies do not. Every
     # copy of a running balance reads its own line: a break there that reads another row slipped.
