@@ -130,6 +130,26 @@ def as_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def figure(cell: Cell | None) -> float | None:
+    """A cell's number, typed or a formula's current value, as a finite float; text (even "855"),
+    booleans, errors and empty cells are none."""
+    if cell is None or isinstance(cell.value, bool) or not isinstance(cell.value, int | float):
+        return None
+    return as_float(cell.value)
+
+
+# A value pasted keeps every digit a double holds (up to the order of its additions): MATERIALITY
+# would take 1668.33, the cents the screen shows, for 1668.3333... pasted.
+EVERY_DIGIT = 1e-9
+
+
+def pasted(typed: float, computed: float) -> bool:
+    """Whether a typed number is ``computed`` to every digit, as a value pasted over a formula
+    keeps it (no allowance for rounding to the digits typed: 1 is no pasted 0.6). Never 0, which
+    agrees with too much to tell."""
+    return bool(typed) and math.isclose(typed, computed, rel_tol=EVERY_DIGIT)
+
+
 def agrees(typed: float, computed: float) -> bool:
     """Whether a typed number is the computed one, allowing for rounding to the typed digits."""
     if math.isclose(typed, computed, rel_tol=MATERIALITY, abs_tol=1e-9):

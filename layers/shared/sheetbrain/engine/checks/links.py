@@ -20,8 +20,7 @@ from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING
 
 from sheetbrain.engine.checks.formula import Hit, Params
-from sheetbrain.engine.evaluate import MATERIALITY, as_float
-from sheetbrain.engine.grid import Cell
+from sheetbrain.engine.evaluate import MATERIALITY, figure
 from sheetbrain.engine.refs import a1
 from sheetbrain.engine.regions import cells_read, structure_of
 
@@ -50,9 +49,9 @@ def check_pasted_links(ctx: SheetContext, params: Mapping[str, Params]) -> Itera
                     target_col + (step * dc if relative_col else 0),
                 )
                 source = ctx.cells.get(read)
-                typed = as_float(cell.value) if cell is not None and cell.is_number else None
-                value = _number(source)
-                # A value pasted keeps every digit: no allowance for rounding (1 is not 0.6).
+                typed = figure(cell) if cell is not None and cell.is_number else None
+                value = figure(source)
+                # A value pasted keeps its digits: no allowance for rounding (1 is not 0.6).
                 if not typed or value is None or not math.isclose(typed, value, rel_tol=MATERIALITY):
                     break
                 step += 1
@@ -70,10 +69,3 @@ def check_pasted_links(ctx: SheetContext, params: Mapping[str, Params]) -> Itera
                         f"={a1(*read)}",
                     ),
                 )
-
-
-def _number(cell: Cell | None) -> float | None:
-    # A typed number or a formula's current value, as a float; text ("855") and booleans are none.
-    if cell is None or isinstance(cell.value, bool) or not isinstance(cell.value, int | float):
-        return None
-    return as_float(cell.value)

@@ -105,7 +105,7 @@ def _added_terms(ctx: SheetContext, key: Key, tree: Node, cells: set[Key]) -> bo
         elif isinstance(node, Unary):
             additive = additive and node.op in "+-"
         elif isinstance(node, Func):
-            additive = additive and node.name.upper() == "SUM"
+            additive = additive and node.base == "SUM"
         else:
             additive = False
         for child in node.children():

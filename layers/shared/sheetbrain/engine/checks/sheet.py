@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import math
 from bisect import bisect_left, bisect_right
 from collections import Counter
 from collections.abc import Iterator, Mapping
@@ -23,7 +22,7 @@ from sheetbrain.engine.checks.stale_totals import Summaries, shown, stale_total
 from sheetbrain.engine.checks.totals import check_total_across
 from sheetbrain.engine.equivalence import canonical, reference_texts
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
-from sheetbrain.engine.evaluate import agrees, as_float, evaluate
+from sheetbrain.engine.evaluate import agrees, as_float, evaluate, pasted
 from sheetbrain.engine.grid import is_data
 from sheetbrain.engine.printer import format_ref, to_formula
 from sheetbrain.engine.refs import a1, ref_bounds
@@ -74,8 +73,7 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
         for dev in find_deviations(ctx.cells, ctx.patterns, min(least.values()))
         if dev.kind == "typed-line" or dev.copies >= least[_RULE_OF_KIND[dev.kind]]
     ]
-    typed_readings = _typed_copies_of_results(ctx, deviations)
-    agreeing, stale = typed_readings.reasons, typed_readings.stale
+    agreeing, pasted_values, stale = _typed_copies_of_results(ctx, deviations)
     lone = _lone_breaks(ctx, deviations)
     # How often each other formula breaks its run: one that recurs (a deduction row in every
     # section, shares of a second total) is a kind of row written on purpose, not a slip.
@@ -117,7 +115,7 @@ def check_regions(ctx: SheetContext, params: Mapping[str, Params]) -> Iterator[C
             rule, message = "FX31", f"typed value inside a {where}; a formula is expected"
             if is_lone and reason != _READS_NOTHING:
                 severity, message = "high", message + reason + _LONE
-            elif (dev.row, dev.col) in typed_readings.pasted and _between_exact_copies(ctx, dev):
+            elif (dev.row, dev.col) in pasted_values and _between_exact_copies(ctx, dev):
                 # Other breaks elsewhere in the run do not explain this one: copies on both sides
                 # and every digit of what the copy gives here. A copy pasted as its value.
                 severity, message = "high", message + reason + _BETWEEN
@@ -318,9 +316,6 @@ def _in_line_across(ctx: SheetContext, dev: Deviation) -> bool:
 
 
 _AGREES = " (the typed value equals the formula's result today, but will not follow its inputs)"
-# A pasted value keeps every digit a double holds (up to the order of its additions): materiality
-# (1e-4 relative) would take 1668.33, the cents the screen shows, for 1668.3333... pasted.
-_EVERY_DIGIT = 1e-9
 _READS_NOTHING = " (the formula copied here would read no number: likely another quantity)"
 
 
@@ -338,7 +333,7 @@ class _TypedReadings(NamedTuple):
 
 def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> _TypedReadings:
     out: dict[tuple[int, int], str] = {}
-    pasted: set[tuple[int, int]] = set()
+    pasted_keys: set[tuple[int, int]] = set()
     stale: dict[tuple[int, int], tuple[float, float]] = {}
     summaries: Summaries = {}
     data_rows: dict[int, list[int]] | None = None
@@ -366,11 +361,11 @@ def _typed_copies_of_results(ctx: SheetContext, deviations: list[Deviation]) -> 
             continue
         if agrees(typed, value):
             out[key] = _AGREES
-            if typed and math.isclose(typed, value, rel_tol=_EVERY_DIGIT):
-                pasted.add(key)
+            if pasted(typed, value):
+                pasted_keys.add(key)
         elif stale_total(ctx, expected, typed, value, key, summaries):
             stale[key] = (typed, value)
-    return _TypedReadings(out, pasted, stale)
+    return _TypedReadings(out, pasted_keys, stale)
 
 
 def _reads_numbers(ctx: SheetContext, tree: Node, data_rows: dict[int, list[int]]) -> bool:

@@ -15,7 +15,7 @@ from sheetbrain.engine.ast import Chain, Func, Node, Ref
 from sheetbrain.engine.checks.context import SheetContext, aggregate_ranges
 from sheetbrain.engine.checks.excel_rules import error_value, is_numeric_text
 from sheetbrain.engine.evaluate import MAX_CELLS as EVALUATED_CELLS
-from sheetbrain.engine.evaluate import agrees, as_float, rounding
+from sheetbrain.engine.evaluate import agrees, figure, rounding
 from sheetbrain.engine.grid import Cell
 from sheetbrain.engine.refs import ref_bounds
 
@@ -69,7 +69,7 @@ def stale_total(
                     continue
                 if line.formula is not None and not _known_result(ctx, line, blocks, summaries):
                     return False
-                number = as_float(line.value) if isinstance(line.value, int | float) else None
+                number = figure(line)
                 if number is not None:
                     lines.append(number)
                     if line.formula is None:
@@ -117,7 +117,7 @@ def _run_past(ctx: SheetContext, end: tuple[int, int], dr: int, dc: int, at: tup
         line = ctx.cells.get((row, col))
         if (row, col) == at or line is None or isinstance(line.value, bool):
             break
-        number = as_float(line.value) if isinstance(line.value, int | float) else None
+        number = figure(line)
         if number is None:
             break
         total += number
