@@ -323,11 +323,11 @@ class _TypedReadings(NamedTuple):
     # ``reasons``: typed numbers that are no stale result, with the reason: equal (up to the digits
     # typed) to what the region's formula gives in their cell (a pasted value, right today), or
     # standing where that formula would read no number at all (a count or code column beside the
-    # computed ones). ``pasted``: those equal to every digit, not 0 (a value pasted keeps its
-    # digits). ``stale``: typed totals that are stale (see ``stale_totals.stale_total``): the typed figure and
-    # the sum of its figures.
+    # computed ones). ``pasted_values``: those that are that result to every digit
+    # (``evaluate.pasted``). ``stale``: typed totals that are stale (``stale_totals.stale_total``):
+    # the typed figure and the sum of its figures.
     reasons: dict[tuple[int, int], str]
-    pasted: set[tuple[int, int]]
+    pasted_values: set[tuple[int, int]]
     stale: dict[tuple[int, int], tuple[float, float]]
 
 
