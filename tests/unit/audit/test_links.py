@@ -204,3 +204,10 @@ def test_given_a_figure_after_two_links_when_audited_then_it_is_reported_once() 
     sheet = grid({**cells, (2, 4): 740, (5, 4): 740})
     # When audited / Then one finding for C5, not two, and B5's walk goes on past it to D5
     assert [row[0] for row in audited(sheet, "FX41")] == ["S!C5", "S!D5"]
+
+
+def test_given_a_link_after_a_link_showing_the_same_value_when_audited_then_it_is_no_pasted_figure() -> None:
+    # Given C5 =C2 showing 855 (a link copied, not a value pasted) after B5 =B2, and D5 typed as D2
+    sheet = _with_values(_summary(C5="=C2"), {(5, 3): 855})
+    # When audited / Then only D5, met on C5's own walk: C5 is a formula, whatever it shows
+    assert audited(sheet, "FX41") == [_fx41("D5", "D2", "C5", "=C2")]
